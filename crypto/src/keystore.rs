@@ -1,0 +1,142 @@
+//! Key files: the 32-byte ed25519 seed, encrypted with age's passphrase mode
+//! (scrypt + ChaCha20-Poly1305), a standard construction, nothing home-made.
+
+use std::io::{Read, Write};
+use std::path::Path;
+
+use age::secrecy::SecretString;
+
+use crate::keys::SecretKey;
+
+/// scrypt cost `2^n` that decryption accepts at most; age's own default
+/// calibrates encryption to about a second, which stays well under this.
+const MAX_WORK_FACTOR: u8 = 22;
+
+#[derive(Debug, thiserror::Error)]
+pub enum KeystoreError {
+    #[error("cannot read key file {path}: {source}")]
+    Read { path: String, source: std::io::Error },
+    #[error("cannot write key file {path}: {source}")]
+    Write { path: String, source: std::io::Error },
+    #[error("key file {0} already exists; refusing to overwrite it")]
+    Exists(String),
+    #[error("cannot decrypt key file {path}: {reason} (wrong passphrase?)")]
+    Decrypt { path: String, reason: String },
+    #[error("key file {0} does not hold a 32-byte key")]
+    Malformed(String),
+    #[error("encryption failed: {0}")]
+    Encrypt(String),
+}
+
+/// Encrypts `key` under `passphrase`. `work_factor` is scrypt's log2 cost;
+/// `None` lets age tune it to about a second on this machine.
+pub fn encrypt_key(
+    key: &SecretKey,
+    passphrase: &str,
+    work_factor: Option<u8>,
+) -> Result<Vec<u8>, KeystoreError> {
+    let mut recipient = age::scrypt::Recipient::new(SecretString::from(passphrase.to_owned()));
+    if let Some(log_n) = work_factor {
+        recipient.set_work_factor(log_n.clamp(1, MAX_WORK_FACTOR));
+    }
+    let encryptor =
+        age::Encryptor::with_recipients(std::iter::once(&recipient as &dyn age::Recipient))
+            .map_err(|e| KeystoreError::Encrypt(e.to_string()))?;
+    let mut out = Vec::new();
+    let mut writer = encryptor
+        .wrap_output(&mut out)
+        .map_err(|e| KeystoreError::Encrypt(e.to_string()))?;
+    writer
+        .write_all(&key.seed())
+        .and_then(|_| writer.finish().map(|_| ()))
+        .map_err(|e| KeystoreError::Encrypt(e.to_string()))?;
+    Ok(out)
+}
+
+/// Decrypts a key file's bytes. `label` names the file in errors.
+pub fn decrypt_key(bytes: &[u8], passphrase: &str, label: &str) -> Result<SecretKey, KeystoreError> {
+    let fail = |reason: String| KeystoreError::Decrypt { path: label.to_owned(), reason };
+    let decryptor = age::Decryptor::new(bytes).map_err(|e| fail(e.to_string()))?;
+    let mut identity = age::scrypt::Identity::new(SecretString::from(passphrase.to_owned()));
+    identity.set_max_work_factor(MAX_WORK_FACTOR);
+    let mut reader = decryptor
+        .decrypt(std::iter::once(&identity as &dyn age::Identity))
+        .map_err(|e| fail(e.to_string()))?;
+    let mut seed = Vec::with_capacity(32);
+    reader.read_to_end(&mut seed).map_err(|e| fail(e.to_string()))?;
+    let seed: [u8; 32] = seed
+        .try_into()
+        .map_err(|_| KeystoreError::Malformed(label.to_owned()))?;
+    Ok(SecretKey::from_seed(seed))
+}
+
+/// Writes a new encrypted key file, never over an existing one, readable by
+/// its owner only.
+pub fn write_key_file(
+    path: &Path,
+    key: &SecretKey,
+    passphrase: &str,
+    work_factor: Option<u8>,
+) -> Result<(), KeystoreError> {
+    let shown = path.display().to_string();
+    let bytes = encrypt_key(key, passphrase, work_factor)?;
+    let mut options = std::fs::OpenOptions::new();
+    options.write(true).create_new(true);
+    #[cfg(unix)]
+    {
+        use std::os::unix::fs::OpenOptionsExt;
+        options.mode(0o600);
+    }
+    let mut file = options.open(path).map_err(|source| {
+        if source.kind() == std::io::ErrorKind::AlreadyExists {
+            KeystoreError::Exists(shown.clone())
+        } else {
+            KeystoreError::Write { path: shown.clone(), source }
+        }
+    })?;
+    file.write_all(&bytes)
+        .and_then(|_| file.sync_all())
+        .map_err(|source| KeystoreError::Write { path: shown, source })
+}
+
+pub fn read_key_file(path: &Path, passphrase: &str) -> Result<SecretKey, KeystoreError> {
+    let shown = path.display().to_string();
+    let bytes = std::fs::read(path).map_err(|source| KeystoreError::Read {
+        path: shown.clone(),
+        source,
+    })?;
+    decrypt_key(&bytes, passphrase, &shown)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn round_trip_and_wrong_passphrase() {
+        let dir = tempfile::tempdir().unwrap();
+        let path = dir.path().join("k.key");
+        let key = SecretKey::generate();
+        write_key_file(&path, &key, "correct horse", Some(4)).unwrap();
+        assert_eq!(read_key_file(&path, "correct horse").unwrap().public(), key.public());
+        assert!(matches!(
+            read_key_file(&path, "wrong"),
+            Err(KeystoreError::Decrypt { .. })
+        ));
+        assert!(matches!(
+            write_key_file(&path, &key, "x", Some(4)),
+            Err(KeystoreError::Exists(_))
+        ));
+    }
+
+    #[test]
+    fn file_is_not_plaintext() {
+        let key = SecretKey::generate();
+        let bytes = encrypt_key(&key, "p", Some(4)).unwrap();
+        assert!(!bytes.windows(32).any(|w| w == key.seed()));
+        assert!(matches!(
+            decrypt_key(b"garbage", "p", "x"),
+            Err(KeystoreError::Decrypt { .. })
+        ));
+    }
+}

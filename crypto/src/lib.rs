@@ -1,0 +1,13 @@
+//! Keys, signatures, hashing, Merkle trees and encrypted key files.
+//!
+//! Nothing here knows about diamonds: the ledger decides what is signed and
+//! hashed, this crate decides how.
+
+mod hash;
+mod keys;
+pub mod keystore;
+mod merkle;
+
+pub use hash::{hash_domain, Hash32, HashParseError};
+pub use keys::{BatchVerifier, KeyParseError, PublicKey, SecretKey, Signature, SignatureError};
+pub use merkle::merkle_root;

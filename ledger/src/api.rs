@@ -1,0 +1,126 @@
+//! The JSON shapes of the node's HTTP API, shared by `kpnode` (which serves
+//! them) and `kp` (which reads them), so that the two cannot drift apart.
+//! `docs/api.md` describes the routes.
+
+use kp_crypto::{Hash32, PublicKey};
+use serde::{Deserialize, Serialize};
+
+use crate::block::BlockHeader;
+use crate::model::{Parcel, ParticipantCode, TxId};
+use crate::tx::Body;
+
+/// Every error the API returns: a stable code and one line for humans.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct ApiError {
+    pub code: String,
+    pub message: String,
+}
+
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct ErrorBody {
+    pub error: ApiError,
+}
+
+/// `POST /v1/transactions`: the borsh bytes of a signed transaction, as hex.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct SubmitRequest {
+    pub tx: String,
+}
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "snake_case")]
+pub enum TxState {
+    /// Accepted by the node's checks, waiting for a block.
+    Pending,
+    /// In a committed block.
+    Committed,
+    /// Left out of every block, with the reason in `error`.
+    Rejected,
+}
+
+/// `POST /v1/transactions` (202) and `GET /v1/transactions/{id}`.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct TxStatus {
+    pub id: TxId,
+    pub state: TxState,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub height: Option<u64>,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub index: Option<u32>,
+    /// Ids the transaction created (parcels, a transfer), once committed.
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub created: Vec<Hash32>,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub error: Option<ApiError>,
+}
+
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct ValidatorView {
+    pub participant: ParticipantCode,
+    pub key: PublicKey,
+}
+
+/// `GET /v1/status`.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct StatusView {
+    pub chain_id: String,
+    pub genesis_hash: Hash32,
+    pub height: u64,
+    pub last_block_hash: Hash32,
+    pub state_hash: Hash32,
+    /// Block time of the last block, UTC seconds.
+    pub time: u64,
+    pub validators: Vec<ValidatorView>,
+    pub peers: u32,
+    pub pending_txs: u64,
+}
+
+/// `GET /v1/nonces/{key}`.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct NonceView {
+    pub key: PublicKey,
+    /// The last nonce the ledger has seen from this key (0: none yet).
+    pub last: u64,
+    /// Last nonce of this key's transactions accepted but not yet in a block.
+    pub pending_last: u64,
+}
+
+/// One committed transaction, as history shows it.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct EventView {
+    pub tx: TxId,
+    pub height: u64,
+    pub index: u32,
+    /// Block time, UTC seconds.
+    pub time: u64,
+    pub signer: PublicKey,
+    pub body: Body,
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub created: Vec<Hash32>,
+}
+
+/// `GET /v1/parcels/{id}`: the parcel and its own events.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct ParcelView {
+    pub parcel: Parcel,
+    pub events: Vec<EventView>,
+}
+
+/// `GET /v1/parcels/{id}/trace`: the parcel, every ancestor back to the
+/// mines, and every event of each, oldest first.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct TraceView {
+    pub parcel: Hash32,
+    /// The parcel first, then its ancestors, each once.
+    pub parcels: Vec<Parcel>,
+    /// Ordered by (height, index), each once.
+    pub events: Vec<EventView>,
+}
+
+/// `GET /v1/blocks/{height}` and `/v1/blocks/latest`.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct BlockView {
+    pub hash: Hash32,
+    pub header: BlockHeader,
+    pub txs: Vec<TxId>,
+}

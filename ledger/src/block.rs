@@ -1,0 +1,250 @@
+//! Blocks: a header hash-chained to its predecessor, committing to its
+//! transactions (Merkle root) and to the state after it; and the two ways a
+//! block comes to be: built by a proposer from candidate transactions, or
+//! checked and applied by everyone else. Both are pure functions of the
+//! state and the block.
+
+use borsh::{BorshDeserialize, BorshSerialize};
+use kp_crypto::{hash_domain, merkle_root, BatchVerifier, Hash32, PublicKey};
+use serde::{Deserialize, Serialize};
+
+use crate::model::{BlockHash, ParcelId, TxId};
+use crate::rejection::Rejection;
+use crate::rules::{apply_tx, ApplyError, BlockContext};
+use crate::state::{Overlay, StateDelta, StateRead, StorageFault};
+use crate::tx::DecodedTx;
+
+const BLOCK_CONTEXT: &str = "kp-ledger 2026 block v1";
+
+/// Bounds what one block may carry, so that one block is one bounded write.
+pub const TXS_PER_BLOCK_MAX: usize = 10_000;
+
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize, BorshSerialize, BorshDeserialize)]
+pub struct BlockHeader {
+    pub chain_id: String,
+    pub height: u64,
+    pub prev_hash: BlockHash,
+    /// Merkle root of the transactions' bytes, in block order.
+    pub tx_root: Hash32,
+    /// The state hash after applying this block.
+    pub state_hash: Hash32,
+    /// UTC seconds, agreed by consensus; the rules' only clock.
+    pub time: u64,
+    pub proposer: PublicKey,
+}
+
+impl BlockHeader {
+    pub fn hash(&self) -> BlockHash {
+        hash_domain(BLOCK_CONTEXT, &[&borsh::to_vec(self).unwrap_or_default()])
+    }
+}
+
+#[derive(Debug, Clone, PartialEq, Eq, BorshSerialize, BorshDeserialize)]
+pub struct Block {
+    pub header: BlockHeader,
+    pub txs: Vec<Vec<u8>>,
+}
+
+/// Where the chain ends: what the next block must build on.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize, BorshSerialize, BorshDeserialize)]
+pub struct ChainTip {
+    pub height: u64,
+    pub hash: BlockHash,
+    pub state_hash: Hash32,
+    pub time: u64,
+}
+
+/// One applied transaction: what storage indexes it under.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct AppliedTx {
+    pub id: TxId,
+    pub kind: &'static str,
+    /// Every parcel whose history this transaction is part of.
+    pub parcels: Vec<ParcelId>,
+    /// Ids this transaction created (parcels, a transfer), in order.
+    pub created: Vec<Hash32>,
+}
+
+/// A block that passed every check, with everything storage writes for it.
+#[derive(Debug, Clone)]
+pub struct AppliedBlock {
+    pub block: Block,
+    pub hash: BlockHash,
+    pub delta: StateDelta,
+    pub txs: Vec<AppliedTx>,
+}
+
+impl AppliedBlock {
+    pub fn tip(&self) -> ChainTip {
+        ChainTip {
+            height: self.block.header.height,
+            hash: self.hash,
+            state_hash: self.block.header.state_hash,
+            time: self.block.header.time,
+        }
+    }
+}
+
+#[derive(Debug, Clone, thiserror::Error, PartialEq, Eq)]
+pub enum BlockError {
+    #[error("block is for chain `{got}`, not `{expected}`")]
+    WrongChain { expected: String, got: String },
+    #[error("block height {got} does not follow {tip}")]
+    WrongHeight { tip: u64, got: u64 },
+    #[error("block does not build on the last block {expected}")]
+    WrongParent { expected: BlockHash },
+    #[error("block time {got} is before its parent's {parent}")]
+    TimeBackwards { parent: u64, got: u64 },
+    #[error("block carries {0} transactions; the limit is {TXS_PER_BLOCK_MAX}")]
+    TooManyTxs(usize),
+    #[error("block's transaction root does not match its transactions")]
+    TxRoot,
+    #[error("block's state hash {claimed} differs from the computed {computed}")]
+    StateHash { claimed: Hash32, computed: Hash32 },
+    #[error("transaction {index} of the block is invalid: {rejection}")]
+    InvalidTx { index: usize, rejection: Rejection },
+    #[error(transparent)]
+    Storage(#[from] StorageFault),
+}
+
+/// Result of building a block: the block (possibly empty) and the
+/// candidates left out with the reason.
+pub struct BuiltBlock {
+    pub applied: AppliedBlock,
+    pub rejected: Vec<(TxId, Rejection)>,
+}
+
+/// Verifies every signature, in one batch when all are good; when the batch
+/// fails, one by one, to name the bad ones. Returns, per transaction, whether
+/// its signature holds.
+fn check_signatures(txs: &[DecodedTx]) -> Vec<bool> {
+    let messages: Vec<Vec<u8>> = txs.iter().map(|t| t.tx.payload.signing_message()).collect();
+    let mut batch = BatchVerifier::new();
+    for (tx, msg) in txs.iter().zip(&messages) {
+        batch.queue(tx.signer(), msg, &tx.tx.signature);
+    }
+    if batch.verify() {
+        return vec![true; txs.len()];
+    }
+    txs.iter()
+        .zip(&messages)
+        .map(|(tx, msg)| tx.signer().verify(msg, &tx.tx.signature).is_ok())
+        .collect()
+}
+
+/// Builds the next block from `candidates` in their order, leaving out (with
+/// the reason) every one that fails, so the block itself is always valid.
+pub fn build_block<S: StateRead + ?Sized>(
+    state: &S,
+    tip: &ChainTip,
+    chain_id: &str,
+    time: u64,
+    proposer: PublicKey,
+    mut candidates: Vec<DecodedTx>,
+) -> Result<BuiltBlock, StorageFault> {
+    candidates.truncate(TXS_PER_BLOCK_MAX);
+    let ctx = BlockContext { chain_id: chain_id.to_owned(), height: tip.height + 1, time: time.max(tip.time) };
+    let signatures_ok = check_signatures(&candidates);
+    let mut overlay = Overlay::new(state);
+    let mut rejected = Vec::new();
+    let mut included = Vec::new();
+    let mut applied_txs = Vec::new();
+    for (tx, signature_ok) in candidates.into_iter().zip(signatures_ok) {
+        if !signature_ok {
+            rejected.push((tx.id, Rejection::BadSignature(*tx.signer())));
+            continue;
+        }
+        match apply_tx(&overlay, &ctx, &tx) {
+            Ok(effects) => {
+                overlay.absorb(effects.delta);
+                applied_txs.push(AppliedTx {
+                    id: tx.id,
+                    kind: tx.body().kind(),
+                    parcels: effects.parcels,
+                    created: effects.created,
+                });
+                included.push(tx.bytes);
+            }
+            Err(ApplyError::Rejected(rejection)) => rejected.push((tx.id, rejection)),
+            Err(ApplyError::Storage(fault)) => return Err(fault),
+        }
+    }
+    let delta = overlay.into_delta();
+    let header = BlockHeader {
+        chain_id: chain_id.to_owned(),
+        height: ctx.height,
+        prev_hash: tip.hash,
+        tx_root: merkle_root(&included),
+        state_hash: delta.next_state_hash(&tip.state_hash),
+        time: ctx.time,
+        proposer,
+    };
+    let hash = header.hash();
+    Ok(BuiltBlock {
+        applied: AppliedBlock { block: Block { header, txs: included }, hash, delta, txs: applied_txs },
+        rejected,
+    })
+}
+
+/// Checks a block proposed or decided elsewhere against the state at `tip`
+/// and returns its effects; any invalid transaction makes the whole block
+/// invalid.
+pub fn apply_block<S: StateRead + ?Sized>(
+    state: &S,
+    tip: &ChainTip,
+    chain_id: &str,
+    block: Block,
+) -> Result<AppliedBlock, BlockError> {
+    let header = &block.header;
+    if header.chain_id != chain_id {
+        return Err(BlockError::WrongChain { expected: chain_id.to_owned(), got: header.chain_id.clone() });
+    }
+    if header.height != tip.height + 1 {
+        return Err(BlockError::WrongHeight { tip: tip.height, got: header.height });
+    }
+    if header.prev_hash != tip.hash {
+        return Err(BlockError::WrongParent { expected: tip.hash });
+    }
+    if header.time < tip.time {
+        return Err(BlockError::TimeBackwards { parent: tip.time, got: header.time });
+    }
+    if block.txs.len() > TXS_PER_BLOCK_MAX {
+        return Err(BlockError::TooManyTxs(block.txs.len()));
+    }
+    if merkle_root(&block.txs) != header.tx_root {
+        return Err(BlockError::TxRoot);
+    }
+    let mut decoded = Vec::with_capacity(block.txs.len());
+    for (index, bytes) in block.txs.iter().enumerate() {
+        let tx = DecodedTx::decode(bytes.clone())
+            .map_err(|e| BlockError::InvalidTx { index, rejection: e.into() })?;
+        decoded.push(tx);
+    }
+    if let Some(index) = check_signatures(&decoded).iter().position(|ok| !ok) {
+        let rejection = Rejection::BadSignature(*decoded[index].signer());
+        return Err(BlockError::InvalidTx { index, rejection });
+    }
+    let ctx = BlockContext { chain_id: chain_id.to_owned(), height: header.height, time: header.time };
+    let mut overlay = Overlay::new(state);
+    let mut applied_txs = Vec::with_capacity(decoded.len());
+    for (index, tx) in decoded.iter().enumerate() {
+        let effects = apply_tx(&overlay, &ctx, tx).map_err(|e| match e {
+            ApplyError::Rejected(rejection) => BlockError::InvalidTx { index, rejection },
+            ApplyError::Storage(fault) => BlockError::Storage(fault),
+        })?;
+        overlay.absorb(effects.delta);
+        applied_txs.push(AppliedTx {
+            id: tx.id,
+            kind: tx.body().kind(),
+            parcels: effects.parcels,
+            created: effects.created,
+        });
+    }
+    let delta = overlay.into_delta();
+    let computed = delta.next_state_hash(&tip.state_hash);
+    if computed != header.state_hash {
+        return Err(BlockError::StateHash { claimed: header.state_hash, computed });
+    }
+    let hash = header.hash();
+    Ok(AppliedBlock { block, hash, delta, txs: applied_txs })
+}

@@ -1,0 +1,96 @@
+//! The genesis file: the chain id and the founding Participant set.
+
+use std::collections::BTreeSet;
+
+use borsh::{BorshDeserialize, BorshSerialize};
+use kp_crypto::{hash_domain, Hash32};
+use serde::{Deserialize, Serialize};
+
+use crate::block::ChainTip;
+use crate::model::Participant;
+use crate::state::StateDelta;
+
+const GENESIS_CONTEXT: &str = "kp-ledger 2026 genesis v1";
+
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize, BorshSerialize, BorshDeserialize)]
+pub struct Genesis {
+    pub chain_id: String,
+    /// Block time (UTC seconds) of height 0; every block's time is at least this.
+    pub genesis_time: u64,
+    pub participants: Vec<Participant>,
+}
+
+#[derive(Debug, thiserror::Error, PartialEq, Eq)]
+pub enum GenesisError {
+    #[error("genesis is not valid JSON: {0}")]
+    Json(String),
+    #[error("genesis chain_id must be 1 to 64 characters")]
+    ChainId,
+    #[error("genesis lists no Participants")]
+    NoParticipants,
+    #[error("genesis lists Participant {0} twice")]
+    DuplicateParticipant(String),
+    #[error("genesis gives one authority or validator key to two Participants ({0})")]
+    DuplicateKey(String),
+    #[error("genesis Participant code `{0}` is not two capital letters")]
+    BadCode(String),
+}
+
+impl Genesis {
+    pub fn from_json(text: &str) -> Result<Self, GenesisError> {
+        let genesis: Genesis =
+            serde_json::from_str(text).map_err(|e| GenesisError::Json(e.to_string()))?;
+        genesis.validate()?;
+        Ok(genesis)
+    }
+
+    pub fn to_json(&self) -> String {
+        serde_json::to_string_pretty(self).unwrap_or_default()
+    }
+
+    pub fn validate(&self) -> Result<(), GenesisError> {
+        if self.chain_id.is_empty() || self.chain_id.len() > 64 {
+            return Err(GenesisError::ChainId);
+        }
+        if self.participants.is_empty() {
+            return Err(GenesisError::NoParticipants);
+        }
+        let mut codes = BTreeSet::new();
+        let mut keys = BTreeSet::new();
+        for p in &self.participants {
+            if !p.code.is_well_formed() {
+                return Err(GenesisError::BadCode(p.code.to_string()));
+            }
+            if !codes.insert(p.code) {
+                return Err(GenesisError::DuplicateParticipant(p.code.to_string()));
+            }
+            if !keys.insert(p.authority) || !keys.insert(p.validator) {
+                return Err(GenesisError::DuplicateKey(p.code.to_string()));
+            }
+        }
+        Ok(())
+    }
+
+    /// Identifies this genesis; it is the "previous hash" of block 1.
+    pub fn hash(&self) -> Hash32 {
+        hash_domain(GENESIS_CONTEXT, &[&borsh::to_vec(self).unwrap_or_default()])
+    }
+
+    /// The state at height 0.
+    pub fn initial_delta(&self) -> StateDelta {
+        let mut delta = StateDelta::default();
+        for p in &self.participants {
+            delta.participants.insert(p.code, p.clone());
+        }
+        delta
+    }
+
+    pub fn tip(&self) -> ChainTip {
+        ChainTip {
+            height: 0,
+            hash: self.hash(),
+            state_hash: self.initial_delta().next_state_hash(&Hash32::ZERO),
+            time: self.genesis_time,
+        }
+    }
+}

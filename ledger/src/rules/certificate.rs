@@ -1,0 +1,232 @@
+//! KP certificates (Annex I) and receipts (Section IV).
+//!
+//! Only the exporting Participant's authority issues a certificate, under a
+//! number prefixed with its own code and never reused, for parcels that its
+//! enrolled exporter holds, to an enrolled importer of another Participant
+//! in good standing. Every Annex I figure is computed from the parcels, so a
+//! certificate cannot misstate them. The parcels are in transit until the
+//! destination's authority confirms receipt, once, before expiry; a receipt
+//! whose figures differ is recorded as a discrepancy and freezes the parcels.
+
+use std::collections::{BTreeMap, BTreeSet};
+
+use kp_crypto::PublicKey;
+
+use super::parcel::check_zone;
+use super::{movable_parcel, participant_in_good_standing, required, ApplyError, TxCtx};
+use crate::model::{
+    Certificate, CertificateStatus, HsCode, Member, OriginShare, ParcelId, ParcelStatus,
+    ParticipantCode, Receipt, Role,
+};
+use crate::rejection::Rejection;
+use crate::state::{Overlay, StateRead};
+use crate::tx::PARCELS_PER_TX_MAX;
+use crate::units::{day_of, Day};
+
+/// Certificate numbers are short identifiers, not prose.
+pub const CERTIFICATE_NUMBER_BYTES_MAX: usize = 64;
+
+pub(super) struct Issue<'a> {
+    pub number: &'a str,
+    pub exporter: &'a PublicKey,
+    pub importer: &'a PublicKey,
+    pub destination: ParticipantCode,
+    pub parcels: &'a [ParcelId],
+    pub hs_codes: &'a [HsCode],
+    pub expires_on: u32,
+}
+
+/// An active member of `participant` enrolled with `role`.
+fn enrolled_as<S: StateRead + ?Sized>(
+    state: &Overlay<S>,
+    key: &PublicKey,
+    participant: ParticipantCode,
+    role: Role,
+) -> Result<Member, ApplyError> {
+    let member = required(state.member(key), || Rejection::UnknownMember(*key))?;
+    if member.revoked {
+        return Err(Rejection::MemberRevoked(*key).into());
+    }
+    if member.participant != participant {
+        return Err(Rejection::OtherParticipantsMember {
+            member: *key,
+            member_of: member.participant,
+            authority_of: participant,
+        }
+        .into());
+    }
+    if member.role != role {
+        return Err(Rejection::WrongRole { member: *key, needed: role, actual: member.role }.into());
+    }
+    Ok(member)
+}
+
+fn check_number(number: &str, issuer: ParticipantCode) -> Result<(), Rejection> {
+    if number.len() > CERTIFICATE_NUMBER_BYTES_MAX {
+        return Err(Rejection::FieldTooLong {
+            field: "certificate number",
+            len: number.len(),
+            max: CERTIFICATE_NUMBER_BYTES_MAX,
+        });
+    }
+    let well_formed = number.len() > 2
+        && number.starts_with(issuer.as_str())
+        && number.bytes().all(|b| b.is_ascii_alphanumeric() || b == b'-' || b == b'/');
+    if !well_formed {
+        return Err(Rejection::CertificateNumberPrefix { number: number.to_owned(), issuer });
+    }
+    Ok(())
+}
+
+fn list(codes: &BTreeSet<HsCode>) -> String {
+    codes.iter().map(HsCode::to_string).collect::<Vec<_>>().join(", ")
+}
+
+pub(super) fn issue<S: StateRead + ?Sized>(
+    state: &mut Overlay<S>,
+    ctx: &mut TxCtx,
+    c: Issue,
+) -> Result<(), ApplyError> {
+    let issuer = ctx.authority()?.clone();
+    if !issuer.status.in_good_standing() {
+        return Err(Rejection::ParticipantSuspended(issuer.code).into());
+    }
+    check_number(c.number, issuer.code)?;
+    if state.certificate(c.number)?.is_some() {
+        return Err(Rejection::CertificateReused(c.number.to_owned()).into());
+    }
+    if c.destination == issuer.code {
+        return Err(Rejection::DestinationIsIssuer(issuer.code).into());
+    }
+    participant_in_good_standing(state, c.destination)?;
+    enrolled_as(state, c.exporter, issuer.code, Role::Exporter)?;
+    enrolled_as(state, c.importer, c.destination, Role::Importer)?;
+    let issued_on = day_of(ctx.block.time);
+    if c.expires_on <= issued_on {
+        return Err(Rejection::ExpiryNotAfterIssue {
+            issued: Day(issued_on).to_string(),
+            expires: Day(c.expires_on).to_string(),
+        }
+        .into());
+    }
+    if c.parcels.is_empty() {
+        return Err(Rejection::NotPositive { what: "the number of parcels" }.into());
+    }
+    if c.parcels.len() > PARCELS_PER_TX_MAX {
+        return Err(Rejection::TooManyParcels { max: PARCELS_PER_TX_MAX }.into());
+    }
+    if let Some(code) = c.hs_codes.iter().find(|code| !code.is_rough()) {
+        return Err(Rejection::HsCodeNotRough(*code).into());
+    }
+
+    let mut parcels = Vec::with_capacity(c.parcels.len());
+    for id in c.parcels {
+        if parcels.iter().any(|p: &crate::model::Parcel| p.id == *id) {
+            return Err(Rejection::DuplicateParcel(*id).into());
+        }
+        let parcel = movable_parcel(state, id, c.exporter)?;
+        // A restricted Participant exports its own diamonds only from its
+        // compliant zones, whatever the status was at registration.
+        if parcel.origins.iter().any(|o| o.participant == issuer.code) {
+            check_zone(issuer.code, &issuer.status, parcel.zone.as_deref())?;
+        }
+        parcels.push(parcel);
+    }
+    let declared: BTreeSet<HsCode> = c.hs_codes.iter().copied().collect();
+    let actual: BTreeSet<HsCode> = parcels.iter().map(|p| p.hs_code).collect();
+    if declared != actual {
+        return Err(Rejection::HsDeclarationMismatch { declared: list(&declared), actual: list(&actual) }.into());
+    }
+
+    let mut origins: BTreeMap<ParticipantCode, u64> = BTreeMap::new();
+    let (mut milli_carats, mut value_cents) = (0u64, 0u64);
+    for parcel in &mut parcels {
+        for o in &parcel.origins {
+            *origins.entry(o.participant).or_default() += o.milli_carats;
+        }
+        milli_carats += parcel.milli_carats;
+        value_cents += parcel.value_cents;
+        parcel.status = ParcelStatus::InTransit { certificate: c.number.to_owned() };
+        ctx.touch(parcel.id);
+    }
+    for parcel in parcels {
+        state.put_parcel(parcel);
+    }
+    state.put_certificate(Certificate {
+        number: c.number.to_owned(),
+        issuer: issuer.code,
+        destination: c.destination,
+        exporter: *c.exporter,
+        importer: *c.importer,
+        origins: origins
+            .into_iter()
+            .map(|(participant, milli_carats)| OriginShare { participant, milli_carats })
+            .collect(),
+        milli_carats,
+        value_cents,
+        parcels: c.parcels.to_vec(),
+        hs_codes: declared.into_iter().collect(),
+        issued_on,
+        expires_on: c.expires_on,
+        issued_height: ctx.block.height,
+        status: CertificateStatus::InTransit,
+        receipt: None,
+    });
+    Ok(())
+}
+
+pub(super) fn receive<S: StateRead + ?Sized>(
+    state: &mut Overlay<S>,
+    ctx: &mut TxCtx,
+    number: &str,
+    milli_carats: u64,
+    parcel_count: u32,
+) -> Result<(), ApplyError> {
+    let authority = ctx.authority()?.clone();
+    let mut cert = required(state.certificate(number), || Rejection::UnknownCertificate(number.to_owned()))?;
+    if cert.destination != authority.code {
+        return Err(Rejection::NotDestinationAuthority {
+            number: number.to_owned(),
+            destination: cert.destination,
+        }
+        .into());
+    }
+    if cert.status != CertificateStatus::InTransit {
+        return Err(Rejection::AlreadyReceived(number.to_owned()).into());
+    }
+    let received_on = day_of(ctx.block.time);
+    if received_on > cert.expires_on {
+        return Err(Rejection::CertificateExpired {
+            number: number.to_owned(),
+            expired: Day(cert.expires_on).to_string(),
+        }
+        .into());
+    }
+    let matches = milli_carats == cert.milli_carats && parcel_count as usize == cert.parcels.len();
+    for id in &cert.parcels {
+        let mut parcel = required(state.parcel(id), || Rejection::UnknownParcel(*id))?;
+        assert_eq!(
+            parcel.status,
+            ParcelStatus::InTransit { certificate: cert.number.clone() },
+            "a certificate's parcels stay in transit until its receipt"
+        );
+        if matches {
+            parcel.holder = cert.importer;
+            parcel.status = ParcelStatus::Live;
+        } else {
+            parcel.status = ParcelStatus::Frozen { certificate: cert.number.clone() };
+        }
+        ctx.touch(parcel.id);
+        state.put_parcel(parcel);
+    }
+    cert.status = if matches { CertificateStatus::Received } else { CertificateStatus::Discrepancy };
+    cert.receipt = Some(Receipt {
+        milli_carats,
+        parcel_count,
+        received_on,
+        height: ctx.block.height,
+        matches,
+    });
+    state.put_certificate(cert);
+    Ok(())
+}

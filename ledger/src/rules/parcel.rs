@@ -1,0 +1,282 @@
+//! Parcels: registered at the mine by an enrolled miner of the origin
+//! Participant, then split and merged by their holders. Splitting, sorting
+//! and merging change no mass: the outputs' milli-carats add up to the
+//! inputs' exactly, each origin keeps its carats, and every output keeps its
+//! whole ancestry. Value is not conserved by nature, so it is apportioned.
+
+use std::collections::BTreeMap;
+
+use super::{
+    apportion, check_text, movable_parcel, parcel_id, participant_in_good_standing, ApplyError,
+    TxCtx,
+};
+use crate::model::{
+    HsCode, OriginShare, Parcel, ParcelId, ParcelStatus, ParticipantCode, ParticipantStatus, Role,
+};
+use crate::rejection::Rejection;
+use crate::state::{Overlay, StateRead};
+use crate::tx::{SplitOutput, PARCELS_PER_TX_MAX};
+
+/// A billion carats, several years of the world's production: no parcel is
+/// larger, which also keeps every sum of parcels far from overflow.
+pub const MILLI_CARATS_MAX: u64 = 1_000_000_000_000;
+/// US$ 100 billion.
+pub const VALUE_CENTS_MAX: u64 = 10_000_000_000_000;
+
+fn too_large(what: &'static str) -> Rejection {
+    Rejection::TooLarge { what, max: u64::MAX }
+}
+
+pub(super) struct Registration<'a> {
+    pub origin: ParticipantCode,
+    pub zone: Option<&'a str>,
+    pub mine: &'a str,
+    pub milli_carats: u64,
+    pub stones: u32,
+    pub value_cents: u64,
+    pub hs_code: HsCode,
+}
+
+/// A zone of origin allowed by the Participant's status: any for an active
+/// one, one of its compliant zones (and then required) for a restricted one.
+pub(crate) fn check_zone(
+    code: ParticipantCode,
+    status: &ParticipantStatus,
+    zone: Option<&str>,
+) -> Result<(), Rejection> {
+    let ParticipantStatus::Restricted { zones } = status else { return Ok(()) };
+    let zone = zone.ok_or(Rejection::ZoneRequired(code))?;
+    if zones.iter().any(|allowed| allowed.trim().eq_ignore_ascii_case(zone.trim())) {
+        Ok(())
+    } else {
+        Err(Rejection::ZoneNotAllowed {
+            participant: code,
+            zone: zone.to_owned(),
+            allowed: zones.join(", "),
+        })
+    }
+}
+
+pub(super) fn register<S: StateRead + ?Sized>(
+    state: &mut Overlay<S>,
+    ctx: &mut TxCtx,
+    r: Registration,
+) -> Result<(), ApplyError> {
+    let miner = ctx.member()?.clone();
+    if miner.role != Role::Miner {
+        return Err(Rejection::WrongRole { member: miner.key, needed: Role::Miner, actual: miner.role }.into());
+    }
+    if r.origin != miner.participant {
+        return Err(Rejection::OriginMismatch { member_of: miner.participant, origin: r.origin }.into());
+    }
+    let participant = participant_in_good_standing(state, r.origin)?;
+    check_text("mine", r.mine, true)?;
+    if let Some(zone) = r.zone {
+        check_text("zone", zone, true)?;
+    }
+    for (what, value, max) in [
+        ("carats", r.milli_carats, MILLI_CARATS_MAX),
+        ("stones", u64::from(r.stones), u64::from(u32::MAX)),
+        ("value", r.value_cents, VALUE_CENTS_MAX),
+    ] {
+        if value == 0 {
+            return Err(Rejection::NotPositive { what }.into());
+        }
+        if value > max {
+            return Err(Rejection::TooLarge { what, max }.into());
+        }
+    }
+    if !r.hs_code.is_rough() {
+        return Err(Rejection::HsCodeNotRough(r.hs_code).into());
+    }
+    let zone = r.zone.map(str::trim).or(miner.zone.as_deref());
+    check_zone(r.origin, &participant.status, zone)?;
+
+    let id = parcel_id(&ctx.id, 0);
+    state.put_parcel(Parcel {
+        id,
+        origins: vec![OriginShare { participant: r.origin, milli_carats: r.milli_carats }],
+        zone: zone.map(str::to_owned),
+        mine: Some(r.mine.trim().to_owned()),
+        milli_carats: r.milli_carats,
+        stones: r.stones,
+        value_cents: r.value_cents,
+        hs_code: r.hs_code,
+        holder: miner.key,
+        status: ParcelStatus::Live,
+        flag: None,
+        parents: Vec::new(),
+        created_by: ctx.id,
+        created_height: ctx.block.height,
+    });
+    ctx.touch(id);
+    ctx.create(id);
+    Ok(())
+}
+
+pub(super) fn split<S: StateRead + ?Sized>(
+    state: &mut Overlay<S>,
+    ctx: &mut TxCtx,
+    id: &ParcelId,
+    outputs: &[SplitOutput],
+) -> Result<(), ApplyError> {
+    let holder = ctx.member()?.key;
+    let mut input = movable_parcel(state, id, &holder)?;
+    if outputs.len() < 2 {
+        return Err(Rejection::TooFewParts.into());
+    }
+    if outputs.len() > PARCELS_PER_TX_MAX {
+        return Err(Rejection::TooManyParcels { max: PARCELS_PER_TX_MAX }.into());
+    }
+    let masses: Vec<u64> = outputs.iter().map(|o| o.milli_carats).collect();
+    if masses.contains(&0) {
+        return Err(Rejection::NotPositive { what: "each output's carats" }.into());
+    }
+    let total = masses.iter().try_fold(0u64, |sum, m| sum.checked_add(*m)).unwrap_or(u64::MAX);
+    if total != input.milli_carats {
+        return Err(Rejection::MassMismatch { inputs: input.milli_carats, outputs: total }.into());
+    }
+    if (input.stones as usize) < outputs.len() {
+        return Err(Rejection::TooFewStones { stones: input.stones, outputs: outputs.len() }.into());
+    }
+    let mut hs_codes = Vec::with_capacity(outputs.len());
+    for output in outputs {
+        hs_codes.push(reclassified(input.hs_code, output.hs_code)?);
+    }
+
+    let origins = split_origins(&input.origins, &masses);
+    let values = apportion(input.value_cents, &masses);
+    // Every output has at least one stone; the rest follow the mass.
+    let extra_stones = apportion(u64::from(input.stones) - outputs.len() as u64, &masses);
+    ctx.touch(input.id);
+    for (index, mass) in masses.iter().enumerate() {
+        let out_id = parcel_id(&ctx.id, index as u32);
+        state.put_parcel(Parcel {
+            id: out_id,
+            origins: origins[index].clone(),
+            zone: input.zone.clone(),
+            mine: input.mine.clone(),
+            milli_carats: *mass,
+            stones: 1 + extra_stones[index] as u32,
+            value_cents: values[index],
+            hs_code: hs_codes[index],
+            holder,
+            status: ParcelStatus::Live,
+            flag: None,
+            parents: vec![input.id],
+            created_by: ctx.id,
+            created_height: ctx.block.height,
+        });
+        ctx.touch(out_id);
+        ctx.create(out_id);
+    }
+    input.status = ParcelStatus::Consumed { by: ctx.id };
+    state.put_parcel(input);
+    Ok(())
+}
+
+/// A sorter may classify parts of an unsorted parcel as industrial or
+/// non-industrial; a sorted parcel's parts keep its code.
+fn reclassified(held: HsCode, requested: Option<HsCode>) -> Result<HsCode, Rejection> {
+    match requested {
+        None => Ok(held),
+        Some(code) if !code.is_rough() => Err(Rejection::HsCodeNotRough(code)),
+        Some(code) if code == held || held == HsCode::UNSORTED => Ok(code),
+        Some(code) => Err(Rejection::HsReclassification { held, requested: code }),
+    }
+}
+
+/// Shares each origin's carats among the outputs in proportion to their
+/// mass, exactly: every output's shares add up to its mass and every
+/// origin's shares add up to what the input held of it.
+fn split_origins(origins: &[OriginShare], masses: &[u64]) -> Vec<Vec<OriginShare>> {
+    let mut remaining: Vec<u64> = origins.iter().map(|o| o.milli_carats).collect();
+    let mut result = Vec::with_capacity(masses.len());
+    for mass in masses {
+        // Proportional to what is left, so no share can exceed what is left.
+        let shares = apportion(*mass, &remaining);
+        let mut output = Vec::new();
+        for (i, share) in shares.iter().enumerate() {
+            assert!(*share <= remaining[i], "an origin cannot give more than it has left");
+            remaining[i] -= share;
+            if *share > 0 {
+                output.push(OriginShare { participant: origins[i].participant, milli_carats: *share });
+            }
+        }
+        result.push(output);
+    }
+    assert!(remaining.iter().all(|r| *r == 0), "every origin's carats are shared out");
+    result
+}
+
+pub(super) fn merge<S: StateRead + ?Sized>(
+    state: &mut Overlay<S>,
+    ctx: &mut TxCtx,
+    ids: &[ParcelId],
+) -> Result<(), ApplyError> {
+    let holder = ctx.member()?.key;
+    if ids.len() < 2 {
+        return Err(Rejection::TooFewParts.into());
+    }
+    if ids.len() > PARCELS_PER_TX_MAX {
+        return Err(Rejection::TooManyParcels { max: PARCELS_PER_TX_MAX }.into());
+    }
+    let mut inputs: Vec<Parcel> = Vec::with_capacity(ids.len());
+    for id in ids {
+        if inputs.iter().any(|p| p.id == *id) {
+            return Err(Rejection::DuplicateParcel(*id).into());
+        }
+        let parcel = movable_parcel(state, id, &holder)?;
+        if let Some(first) = inputs.first() {
+            if parcel.hs_code != first.hs_code {
+                return Err(Rejection::HsCodeMismatch(first.hs_code, parcel.hs_code).into());
+            }
+        }
+        inputs.push(parcel);
+    }
+
+    let mut origins: BTreeMap<ParticipantCode, u64> = BTreeMap::new();
+    let (mut mass, mut stones, mut value) = (0u64, 0u32, 0u64);
+    for p in &inputs {
+        for o in &p.origins {
+            *origins.entry(o.participant).or_default() += o.milli_carats;
+        }
+        mass = mass.checked_add(p.milli_carats).ok_or(too_large("merged carats"))?;
+        stones = stones.checked_add(p.stones).ok_or(too_large("merged stones"))?;
+        value = value.checked_add(p.value_cents).ok_or(too_large("merged value"))?;
+    }
+    assert_eq!(origins.values().sum::<u64>(), mass, "origin shares add up to the merged mass");
+    let common = |field: fn(&Parcel) -> &Option<String>| {
+        let first = field(&inputs[0]);
+        inputs.iter().all(|p| field(p) == first).then(|| first.clone()).flatten()
+    };
+    let out_id = parcel_id(&ctx.id, 0);
+    let merged = Parcel {
+        id: out_id,
+        origins: origins
+            .into_iter()
+            .map(|(participant, milli_carats)| OriginShare { participant, milli_carats })
+            .collect(),
+        zone: common(|p| &p.zone),
+        mine: common(|p| &p.mine),
+        milli_carats: mass,
+        stones,
+        value_cents: value,
+        hs_code: inputs[0].hs_code,
+        holder,
+        status: ParcelStatus::Live,
+        flag: None,
+        parents: ids.to_vec(),
+        created_by: ctx.id,
+        created_height: ctx.block.height,
+    };
+    for mut input in inputs {
+        ctx.touch(input.id);
+        input.status = ParcelStatus::Consumed { by: ctx.id };
+        state.put_parcel(input);
+    }
+    state.put_parcel(merged);
+    ctx.touch(out_id);
+    ctx.create(out_id);
+    Ok(())
+}

@@ -1,0 +1,243 @@
+//! Transactions: a signed envelope around one body.
+//!
+//! Wire form: borsh of [`Transaction`]. The signature covers the
+//! domain-separated borsh bytes of the [`TxPayload`]; the id is the
+//! domain-separated blake3 of the whole received bytes. Both are computed on
+//! the bytes as received, never on a re-encoding (borsh is canonical and
+//! rejects trailing bytes, so one value has one byte string).
+
+use borsh::{BorshDeserialize, BorshSerialize};
+use kp_crypto::{hash_domain, PublicKey, SecretKey, Signature};
+use serde::{Deserialize, Serialize};
+
+use crate::model::{HsCode, ParcelId, ParticipantCode, Role, TransferId, TxId};
+
+/// No transaction may be larger; bounds what a node buffers per submission.
+pub const TX_SIZE_BYTES_MAX: usize = 16 * 1024;
+/// Bounds on variable-length fields, so that no record grows without limit.
+pub const TEXT_BYTES_MAX: usize = 256;
+pub const PARCELS_PER_TX_MAX: usize = 256;
+
+const TX_ID_CONTEXT: &str = "kp-ledger 2026 transaction v1";
+const SIGNING_CONTEXT: &str = "kp-ledger 2026 signing v1";
+
+/// One output of a split.
+#[derive(
+    Clone, Debug, PartialEq, Eq, BorshSerialize, BorshDeserialize, Serialize, Deserialize,
+)]
+pub struct SplitOutput {
+    pub milli_carats: u64,
+    /// A sorter may classify an unsorted (7102.10) parcel's outputs as
+    /// industrial or non-industrial; `None` keeps the input's code.
+    pub hs_code: Option<HsCode>,
+}
+
+/// What a transaction asks the ledger to do.
+#[derive(
+    Clone, Debug, PartialEq, Eq, BorshSerialize, BorshDeserialize, Serialize, Deserialize,
+)]
+#[serde(tag = "type", rename_all = "snake_case")]
+pub enum Body {
+    /// By a Participant's authority: license a member.
+    EnrolMember {
+        member: PublicKey,
+        role: Role,
+        name: String,
+        licence: String,
+        zone: Option<String>,
+    },
+    /// By the member's own authority.
+    RevokeMember { member: PublicKey },
+    /// By an enrolled miner of the origin Participant.
+    RegisterParcel {
+        origin: ParticipantCode,
+        zone: Option<String>,
+        mine: String,
+        milli_carats: u64,
+        stones: u32,
+        value_cents: u64,
+        hs_code: HsCode,
+    },
+    /// By the holder, to a member of the same Participant.
+    OfferTransfer {
+        parcel: ParcelId,
+        to: PublicKey,
+        price_cents: Option<u64>,
+    },
+    /// By the named recipient.
+    AcceptTransfer { transfer: TransferId },
+    /// By the one who offered.
+    CancelTransfer { transfer: TransferId },
+    /// By the holder: outputs' carats add up to the parcel's exactly.
+    SplitParcel {
+        parcel: ParcelId,
+        outputs: Vec<SplitOutput>,
+    },
+    /// By the holder of every input.
+    MergeParcels { parcels: Vec<ParcelId> },
+    /// By the exporting Participant's authority.
+    IssueCertificate {
+        number: String,
+        exporter: PublicKey,
+        importer: PublicKey,
+        destination: ParticipantCode,
+        parcels: Vec<ParcelId>,
+        hs_codes: Vec<HsCode>,
+        expires_on: u32,
+    },
+    /// By the destination's authority: the figures it found on arrival.
+    ReceiveCertificate {
+        number: String,
+        milli_carats: u64,
+        parcel_count: u32,
+    },
+    /// By the authority of the Participant where the parcel is held.
+    FlagParcel { parcel: ParcelId, reason: String },
+    ClearFlag { parcel: ParcelId },
+}
+
+impl Body {
+    /// The stable name of the body's kind, as used in JSON and logs.
+    pub fn kind(&self) -> &'static str {
+        match self {
+            Body::EnrolMember { .. } => "enrol_member",
+            Body::RevokeMember { .. } => "revoke_member",
+            Body::RegisterParcel { .. } => "register_parcel",
+            Body::OfferTransfer { .. } => "offer_transfer",
+            Body::AcceptTransfer { .. } => "accept_transfer",
+            Body::CancelTransfer { .. } => "cancel_transfer",
+            Body::SplitParcel { .. } => "split_parcel",
+            Body::MergeParcels { .. } => "merge_parcels",
+            Body::IssueCertificate { .. } => "issue_certificate",
+            Body::ReceiveCertificate { .. } => "receive_certificate",
+            Body::FlagParcel { .. } => "flag_parcel",
+            Body::ClearFlag { .. } => "clear_flag",
+        }
+    }
+}
+
+/// What the signer signs.
+#[derive(
+    Clone, Debug, PartialEq, Eq, BorshSerialize, BorshDeserialize, Serialize, Deserialize,
+)]
+pub struct TxPayload {
+    pub signer: PublicKey,
+    /// One more than the signer's last nonce on the ledger.
+    pub nonce: u64,
+    pub chain_id: String,
+    pub body: Body,
+}
+
+#[derive(Clone, Debug, PartialEq, Eq, BorshSerialize, BorshDeserialize)]
+pub struct Transaction {
+    pub payload: TxPayload,
+    pub signature: Signature,
+}
+
+/// Why bytes are not a transaction at all (before any rule is asked).
+#[derive(Debug, thiserror::Error, PartialEq, Eq)]
+pub enum DecodeError {
+    #[error("transaction is {0} bytes; the limit is {TX_SIZE_BYTES_MAX}")]
+    Oversize(usize),
+    #[error("bytes are not a transaction: {0}")]
+    Malformed(String),
+}
+
+/// A transaction decoded from bytes, with its id and the exact bytes that
+/// were signed, ready for signature checking.
+#[derive(Clone, Debug)]
+pub struct DecodedTx {
+    pub id: TxId,
+    pub tx: Transaction,
+    pub bytes: Vec<u8>,
+}
+
+impl TxPayload {
+    /// The message an ed25519 signature covers: a context string, then the
+    /// payload's canonical bytes.
+    pub fn signing_message(&self) -> Vec<u8> {
+        let mut msg = SIGNING_CONTEXT.as_bytes().to_vec();
+        msg.push(0);
+        // Writing into a Vec cannot fail.
+        let _ = borsh::to_writer(&mut msg, self);
+        msg
+    }
+
+    pub fn sign(self, key: &SecretKey) -> Transaction {
+        let signature = key.sign(&self.signing_message());
+        Transaction { payload: self, signature }
+    }
+}
+
+impl Transaction {
+    pub fn to_bytes(&self) -> Vec<u8> {
+        borsh::to_vec(self).unwrap_or_default()
+    }
+}
+
+pub fn tx_id(bytes: &[u8]) -> TxId {
+    hash_domain(TX_ID_CONTEXT, &[bytes])
+}
+
+impl DecodedTx {
+    pub fn decode(bytes: Vec<u8>) -> Result<Self, DecodeError> {
+        if bytes.len() > TX_SIZE_BYTES_MAX {
+            return Err(DecodeError::Oversize(bytes.len()));
+        }
+        let tx = borsh::from_slice::<Transaction>(&bytes)
+            .map_err(|e| DecodeError::Malformed(e.to_string()))?;
+        Ok(DecodedTx { id: tx_id(&bytes), tx, bytes })
+    }
+
+    pub fn signer(&self) -> &PublicKey {
+        &self.tx.payload.signer
+    }
+
+    pub fn body(&self) -> &Body {
+        &self.tx.payload.body
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn sample() -> Transaction {
+        let key = SecretKey::from_seed([7; 32]);
+        TxPayload {
+            signer: key.public(),
+            nonce: 1,
+            chain_id: "kp-test".into(),
+            body: Body::RevokeMember { member: PublicKey([1; 32]) },
+        }
+        .sign(&key)
+    }
+
+    #[test]
+    fn round_trip_and_id() {
+        let tx = sample();
+        let decoded = DecodedTx::decode(tx.to_bytes()).unwrap();
+        assert_eq!(decoded.tx, tx);
+        assert_eq!(decoded.id, tx_id(&tx.to_bytes()));
+        assert!(decoded
+            .signer()
+            .verify(&tx.payload.signing_message(), &tx.signature)
+            .is_ok());
+    }
+
+    #[test]
+    fn truncated_trailing_and_oversize_bytes_are_refused() {
+        let bytes = sample().to_bytes();
+        assert!(matches!(
+            DecodedTx::decode(bytes[..bytes.len() - 1].to_vec()),
+            Err(DecodeError::Malformed(_))
+        ));
+        let mut longer = bytes.clone();
+        longer.push(0);
+        assert!(matches!(DecodedTx::decode(longer), Err(DecodeError::Malformed(_))));
+        assert_eq!(
+            DecodedTx::decode(vec![0; TX_SIZE_BYTES_MAX + 1]).unwrap_err(),
+            DecodeError::Oversize(TX_SIZE_BYTES_MAX + 1)
+        );
+    }
+}
