@@ -100,6 +100,9 @@ mod tests {
         let h = hash_domain("kp test", &[b"y"]);
         assert_eq!(h.to_hex().parse::<Hash32>().unwrap(), h);
         assert_eq!("abc".parse::<Hash32>(), Err(HashParseError::Length(3)));
-        assert!(matches!("z".repeat(64).parse::<Hash32>(), Err(HashParseError::Hex(_))));
+        assert!(matches!(
+            "z".repeat(64).parse::<Hash32>(),
+            Err(HashParseError::Hex(_))
+        ));
     }
 }

@@ -165,9 +165,15 @@ mod tests {
         let key = SecretKey::generate();
         let sig = key.sign(b"parcel");
         assert_eq!(key.public().verify(b"parcel", &sig), Ok(()));
-        assert_eq!(key.public().verify(b"parcels", &sig), Err(SignatureError::Invalid));
+        assert_eq!(
+            key.public().verify(b"parcels", &sig),
+            Err(SignatureError::Invalid)
+        );
         let other = SecretKey::generate();
-        assert_eq!(other.public().verify(b"parcel", &sig), Err(SignatureError::Invalid));
+        assert_eq!(
+            other.public().verify(b"parcel", &sig),
+            Err(SignatureError::Invalid)
+        );
     }
 
     #[test]

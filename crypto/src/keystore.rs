@@ -15,9 +15,15 @@ const MAX_WORK_FACTOR: u8 = 22;
 #[derive(Debug, thiserror::Error)]
 pub enum KeystoreError {
     #[error("cannot read key file {path}: {source}")]
-    Read { path: String, source: std::io::Error },
+    Read {
+        path: String,
+        source: std::io::Error,
+    },
     #[error("cannot write key file {path}: {source}")]
-    Write { path: String, source: std::io::Error },
+    Write {
+        path: String,
+        source: std::io::Error,
+    },
     #[error("key file {0} already exists; refusing to overwrite it")]
     Exists(String),
     #[error("cannot decrypt key file {path}: {reason} (wrong passphrase?)")]
@@ -54,8 +60,15 @@ pub fn encrypt_key(
 }
 
 /// Decrypts a key file's bytes. `label` names the file in errors.
-pub fn decrypt_key(bytes: &[u8], passphrase: &str, label: &str) -> Result<SecretKey, KeystoreError> {
-    let fail = |reason: String| KeystoreError::Decrypt { path: label.to_owned(), reason };
+pub fn decrypt_key(
+    bytes: &[u8],
+    passphrase: &str,
+    label: &str,
+) -> Result<SecretKey, KeystoreError> {
+    let fail = |reason: String| KeystoreError::Decrypt {
+        path: label.to_owned(),
+        reason,
+    };
     let decryptor = age::Decryptor::new(bytes).map_err(|e| fail(e.to_string()))?;
     let mut identity = age::scrypt::Identity::new(SecretString::from(passphrase.to_owned()));
     identity.set_max_work_factor(MAX_WORK_FACTOR);
@@ -63,7 +76,9 @@ pub fn decrypt_key(bytes: &[u8], passphrase: &str, label: &str) -> Result<Secret
         .decrypt(std::iter::once(&identity as &dyn age::Identity))
         .map_err(|e| fail(e.to_string()))?;
     let mut seed = Vec::with_capacity(32);
-    reader.read_to_end(&mut seed).map_err(|e| fail(e.to_string()))?;
+    reader
+        .read_to_end(&mut seed)
+        .map_err(|e| fail(e.to_string()))?;
     let seed: [u8; 32] = seed
         .try_into()
         .map_err(|_| KeystoreError::Malformed(label.to_owned()))?;
@@ -91,12 +106,18 @@ pub fn write_key_file(
         if source.kind() == std::io::ErrorKind::AlreadyExists {
             KeystoreError::Exists(shown.clone())
         } else {
-            KeystoreError::Write { path: shown.clone(), source }
+            KeystoreError::Write {
+                path: shown.clone(),
+                source,
+            }
         }
     })?;
     file.write_all(&bytes)
         .and_then(|_| file.sync_all())
-        .map_err(|source| KeystoreError::Write { path: shown, source })
+        .map_err(|source| KeystoreError::Write {
+            path: shown,
+            source,
+        })
 }
 
 pub fn read_key_file(path: &Path, passphrase: &str) -> Result<SecretKey, KeystoreError> {
@@ -118,7 +139,10 @@ mod tests {
         let path = dir.path().join("k.key");
         let key = SecretKey::generate();
         write_key_file(&path, &key, "correct horse", Some(4)).unwrap();
-        assert_eq!(read_key_file(&path, "correct horse").unwrap().public(), key.public());
+        assert_eq!(
+            read_key_file(&path, "correct horse").unwrap().public(),
+            key.public()
+        );
         assert!(matches!(
             read_key_file(&path, "wrong"),
             Err(KeystoreError::Decrypt { .. })

@@ -46,7 +46,9 @@ pub struct Block {
 }
 
 /// Where the chain ends: what the next block must build on.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize, BorshSerialize, BorshDeserialize)]
+#[derive(
+    Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize, BorshSerialize, BorshDeserialize,
+)]
 pub struct ChainTip {
     pub height: u64,
     pub hash: BlockHash,
@@ -143,7 +145,11 @@ pub fn build_block<S: StateRead + ?Sized>(
     mut candidates: Vec<DecodedTx>,
 ) -> Result<BuiltBlock, StorageFault> {
     candidates.truncate(TXS_PER_BLOCK_MAX);
-    let ctx = BlockContext { chain_id: chain_id.to_owned(), height: tip.height + 1, time: time.max(tip.time) };
+    let ctx = BlockContext {
+        chain_id: chain_id.to_owned(),
+        height: tip.height + 1,
+        time: time.max(tip.time),
+    };
     let signatures_ok = check_signatures(&candidates);
     let mut overlay = Overlay::new(state);
     let mut rejected = Vec::new();
@@ -181,7 +187,15 @@ pub fn build_block<S: StateRead + ?Sized>(
     };
     let hash = header.hash();
     Ok(BuiltBlock {
-        applied: AppliedBlock { block: Block { header, txs: included }, hash, delta, txs: applied_txs },
+        applied: AppliedBlock {
+            block: Block {
+                header,
+                txs: included,
+            },
+            hash,
+            delta,
+            txs: applied_txs,
+        },
         rejected,
     })
 }
@@ -197,16 +211,25 @@ pub fn apply_block<S: StateRead + ?Sized>(
 ) -> Result<AppliedBlock, BlockError> {
     let header = &block.header;
     if header.chain_id != chain_id {
-        return Err(BlockError::WrongChain { expected: chain_id.to_owned(), got: header.chain_id.clone() });
+        return Err(BlockError::WrongChain {
+            expected: chain_id.to_owned(),
+            got: header.chain_id.clone(),
+        });
     }
     if header.height != tip.height + 1 {
-        return Err(BlockError::WrongHeight { tip: tip.height, got: header.height });
+        return Err(BlockError::WrongHeight {
+            tip: tip.height,
+            got: header.height,
+        });
     }
     if header.prev_hash != tip.hash {
         return Err(BlockError::WrongParent { expected: tip.hash });
     }
     if header.time < tip.time {
-        return Err(BlockError::TimeBackwards { parent: tip.time, got: header.time });
+        return Err(BlockError::TimeBackwards {
+            parent: tip.time,
+            got: header.time,
+        });
     }
     if block.txs.len() > TXS_PER_BLOCK_MAX {
         return Err(BlockError::TooManyTxs(block.txs.len()));
@@ -216,15 +239,21 @@ pub fn apply_block<S: StateRead + ?Sized>(
     }
     let mut decoded = Vec::with_capacity(block.txs.len());
     for (index, bytes) in block.txs.iter().enumerate() {
-        let tx = DecodedTx::decode(bytes.clone())
-            .map_err(|e| BlockError::InvalidTx { index, rejection: e.into() })?;
+        let tx = DecodedTx::decode(bytes.clone()).map_err(|e| BlockError::InvalidTx {
+            index,
+            rejection: e.into(),
+        })?;
         decoded.push(tx);
     }
     if let Some(index) = check_signatures(&decoded).iter().position(|ok| !ok) {
         let rejection = Rejection::BadSignature(*decoded[index].signer());
         return Err(BlockError::InvalidTx { index, rejection });
     }
-    let ctx = BlockContext { chain_id: chain_id.to_owned(), height: header.height, time: header.time };
+    let ctx = BlockContext {
+        chain_id: chain_id.to_owned(),
+        height: header.height,
+        time: header.time,
+    };
     let mut overlay = Overlay::new(state);
     let mut applied_txs = Vec::with_capacity(decoded.len());
     for (index, tx) in decoded.iter().enumerate() {
@@ -243,8 +272,16 @@ pub fn apply_block<S: StateRead + ?Sized>(
     let delta = overlay.into_delta();
     let computed = delta.next_state_hash(&tip.state_hash);
     if computed != header.state_hash {
-        return Err(BlockError::StateHash { claimed: header.state_hash, computed });
+        return Err(BlockError::StateHash {
+            claimed: header.state_hash,
+            computed,
+        });
     }
     let hash = header.hash();
-    Ok(AppliedBlock { block, hash, delta, txs: applied_txs })
+    Ok(AppliedBlock {
+        block,
+        hash,
+        delta,
+        txs: applied_txs,
+    })
 }

@@ -15,6 +15,7 @@ pub mod model;
 pub mod rejection;
 pub mod rules;
 pub mod state;
+pub mod store;
 pub mod tx;
 pub mod units;
 

@@ -14,9 +14,7 @@ pub type TransferId = Hash32;
 pub type BlockHash = Hash32;
 
 /// A Participant's ISO 3166-1 alpha-2 code (`EU` for the European Union).
-#[derive(
-    Clone, Copy, PartialEq, Eq, PartialOrd, Ord, Hash, BorshSerialize, BorshDeserialize,
-)]
+#[derive(Clone, Copy, PartialEq, Eq, PartialOrd, Ord, Hash, BorshSerialize, BorshDeserialize)]
 pub struct ParticipantCode(pub [u8; 2]);
 
 impl ParticipantCode {
@@ -69,15 +67,15 @@ impl Serialize for ParticipantCode {
 
 impl<'de> Deserialize<'de> for ParticipantCode {
     fn deserialize<D: Deserializer<'de>>(d: D) -> Result<Self, D::Error> {
-        <String as Deserialize>::deserialize(d)?.parse().map_err(serde::de::Error::custom)
+        <String as Deserialize>::deserialize(d)?
+            .parse()
+            .map_err(serde::de::Error::custom)
     }
 }
 
 /// A Harmonized System code as six digits (`710210` for 7102.10). Any code
 /// can be written in a transaction; the rules accept only rough diamonds.
-#[derive(
-    Clone, Copy, PartialEq, Eq, PartialOrd, Ord, Hash, BorshSerialize, BorshDeserialize,
-)]
+#[derive(Clone, Copy, PartialEq, Eq, PartialOrd, Ord, Hash, BorshSerialize, BorshDeserialize)]
 pub struct HsCode(pub u32);
 
 impl HsCode {
@@ -91,7 +89,10 @@ impl HsCode {
     /// The codes within the scheme: 7102.10, 7102.21, 7102.31. Worked stones
     /// (7102.29, 7102.39) and synthetics (7104) are not rough diamonds.
     pub fn is_rough(&self) -> bool {
-        matches!(*self, Self::UNSORTED | Self::INDUSTRIAL | Self::NON_INDUSTRIAL)
+        matches!(
+            *self,
+            Self::UNSORTED | Self::INDUSTRIAL | Self::NON_INDUSTRIAL
+        )
     }
 }
 
@@ -108,7 +109,10 @@ impl FromStr for HsCode {
             return Err(HsParseError(s.to_owned()));
         }
         let padded = format!("{digits:0<6}");
-        padded.parse().map(HsCode).map_err(|_| HsParseError(s.to_owned()))
+        padded
+            .parse()
+            .map(HsCode)
+            .map_err(|_| HsParseError(s.to_owned()))
     }
 }
 
@@ -132,14 +136,26 @@ impl Serialize for HsCode {
 
 impl<'de> Deserialize<'de> for HsCode {
     fn deserialize<D: Deserializer<'de>>(d: D) -> Result<Self, D::Error> {
-        <String as Deserialize>::deserialize(d)?.parse().map_err(serde::de::Error::custom)
+        <String as Deserialize>::deserialize(d)?
+            .parse()
+            .map_err(serde::de::Error::custom)
     }
 }
 
 /// What an authority licenses a member to do.
 #[derive(
-    Clone, Copy, Debug, PartialEq, Eq, PartialOrd, Ord, Hash, BorshSerialize, BorshDeserialize,
-    Serialize, Deserialize,
+    Clone,
+    Copy,
+    Debug,
+    PartialEq,
+    Eq,
+    PartialOrd,
+    Ord,
+    Hash,
+    BorshSerialize,
+    BorshDeserialize,
+    Serialize,
+    Deserialize,
 )]
 #[serde(rename_all = "lowercase")]
 pub enum Role {
@@ -187,7 +203,9 @@ pub enum ParticipantStatus {
     Active,
     Suspended,
     /// Partly suspended: may export only diamonds from these compliant zones.
-    Restricted { zones: Vec<String> },
+    Restricted {
+        zones: Vec<String>,
+    },
 }
 
 impl ParticipantStatus {
@@ -253,7 +271,8 @@ pub struct Parcel {
     pub origins: Vec<OriginShare>,
     /// The compliant zone or sub-national area of origin, when registered with one.
     pub zone: Option<String>,
-    /// The mine it was registered at; `None` for parcels made by split or merge.
+    /// The mine the diamonds came from: kept through splits, and through
+    /// merges when every input came from the same mine; `None` otherwise.
     pub mine: Option<String>,
     pub milli_carats: u64,
     pub stones: u32,

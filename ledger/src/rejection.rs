@@ -27,7 +27,11 @@ pub enum Rejection {
     #[error("nonce {got} skips ahead; this signer's next nonce is {expected}")]
     NonceGap { expected: u64, got: u64 },
     #[error("{field} is {len} bytes long; the limit is {max}")]
-    FieldTooLong { field: &'static str, len: usize, max: usize },
+    FieldTooLong {
+        field: &'static str,
+        len: usize,
+        max: usize,
+    },
     #[error("{field} must not be empty")]
     FieldEmpty { field: &'static str },
     #[error("a transaction may name at most {max} parcels")]
@@ -41,9 +45,17 @@ pub enum Rejection {
     #[error("{0} is not an enrolled member")]
     UnknownMember(PublicKey),
     #[error("member {member} belongs to {member_of}, not to {authority_of}")]
-    OtherParticipantsMember { member: PublicKey, member_of: ParticipantCode, authority_of: ParticipantCode },
+    OtherParticipantsMember {
+        member: PublicKey,
+        member_of: ParticipantCode,
+        authority_of: ParticipantCode,
+    },
     #[error("member {member} is enrolled as {actual}, but this needs a {needed}")]
-    WrongRole { member: PublicKey, needed: Role, actual: Role },
+    WrongRole {
+        member: PublicKey,
+        needed: Role,
+        actual: Role,
+    },
 
     // Participants.
     #[error("{0} is not a Participant of the scheme")]
@@ -59,9 +71,16 @@ pub enum Rejection {
     #[error("HS code {0} is not rough diamonds (only 7102.10, 7102.21, 7102.31)")]
     HsCodeNotRough(HsCode),
     #[error("a miner of {member_of} cannot register a parcel of {origin} origin")]
-    OriginMismatch { member_of: ParticipantCode, origin: ParticipantCode },
+    OriginMismatch {
+        member_of: ParticipantCode,
+        origin: ParticipantCode,
+    },
     #[error("{participant} may export only from its compliant zones ({allowed}); zone `{zone}` is not one")]
-    ZoneNotAllowed { participant: ParticipantCode, zone: String, allowed: String },
+    ZoneNotAllowed {
+        participant: ParticipantCode,
+        zone: String,
+        allowed: String,
+    },
     #[error("{0} is restricted to compliant zones: a zone of origin is required")]
     ZoneRequired(ParticipantCode),
     #[error("no parcel {0}")]
@@ -71,9 +90,15 @@ pub enum Rejection {
     #[error("parcel {0} is under an open transfer offer")]
     ParcelOffered(ParcelId),
     #[error("parcel {parcel} is in transit under certificate {certificate}")]
-    ParcelInTransit { parcel: ParcelId, certificate: String },
+    ParcelInTransit {
+        parcel: ParcelId,
+        certificate: String,
+    },
     #[error("parcel {parcel} is frozen by a receipt discrepancy on certificate {certificate}")]
-    ParcelFrozen { parcel: ParcelId, certificate: String },
+    ParcelFrozen {
+        parcel: ParcelId,
+        certificate: String,
+    },
     #[error("parcel {0} is flagged by an authority and cannot move")]
     ParcelFlagged(ParcelId),
     #[error("parcel {0} was already split or merged (double spend)")]
@@ -111,7 +136,10 @@ pub enum Rejection {
 
     // Certificates and receipts.
     #[error("certificate number `{number}` must start with the issuer's code {issuer}")]
-    CertificateNumberPrefix { number: String, issuer: ParticipantCode },
+    CertificateNumberPrefix {
+        number: String,
+        issuer: ParticipantCode,
+    },
     #[error("certificate number `{0}` is already used")]
     CertificateReused(String),
     #[error("a certificate cannot be addressed to its own issuer {0}")]
@@ -122,8 +150,13 @@ pub enum Rejection {
     HsDeclarationMismatch { declared: String, actual: String },
     #[error("no certificate `{0}`")]
     UnknownCertificate(String),
-    #[error("certificate `{number}` is addressed to {destination}; only its authority may receive it")]
-    NotDestinationAuthority { number: String, destination: ParticipantCode },
+    #[error(
+        "certificate `{number}` is addressed to {destination}; only its authority may receive it"
+    )]
+    NotDestinationAuthority {
+        number: String,
+        destination: ParticipantCode,
+    },
     #[error("certificate `{0}` was already received (certificate reuse)")]
     AlreadyReceived(String),
     #[error("certificate `{number}` expired on {expired}")]
@@ -198,6 +231,28 @@ impl From<DecodeError> for Rejection {
         match e {
             DecodeError::Oversize(n) => Rejection::Oversize(n),
             DecodeError::Malformed(m) => Rejection::Malformed(m),
+        }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    /// Every code in `Rejection::code` is listed in docs/errors.md.
+    #[test]
+    fn error_codes_are_documented() {
+        let docs = include_str!("../../docs/errors.md");
+        let source = include_str!("rejection.rs");
+        let codes: Vec<&str> = source
+            .lines()
+            .filter(|l| l.contains(" => \"") && l.trim_end().ends_with("\","))
+            .filter_map(|l| l.split('"').nth(1))
+            .collect();
+        assert!(codes.len() > 40, "found the codes: {}", codes.len());
+        for code in codes {
+            assert!(
+                docs.contains(&format!("`{code}`")),
+                "docs/errors.md does not list `{code}`"
+            );
         }
     }
 }

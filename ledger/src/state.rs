@@ -83,7 +83,10 @@ pub struct Overlay<'a, S: StateRead + ?Sized> {
 
 impl<'a, S: StateRead + ?Sized> Overlay<'a, S> {
     pub fn new(base: &'a S) -> Self {
-        Overlay { base, delta: StateDelta::default() }
+        Overlay {
+            base,
+            delta: StateDelta::default(),
+        }
     }
 
     pub fn delta(&self) -> &StateDelta {
@@ -130,13 +133,28 @@ fn buffered_or<T: Clone>(buffered: Option<&T>, base: impl FnOnce() -> Read<T>) -
     }
 }
 
-impl<S: StateRead + ?Sized> StateRead for Overlay<'_, S> {
+/// A read view of `delta`'s writes over `base`, borrowing both: what an
+/// [`Overlay`] reads through, and what a node reads pending transactions'
+/// effects through without copying them.
+pub struct Layered<'a, S: StateRead + ?Sized> {
+    pub base: &'a S,
+    pub delta: &'a StateDelta,
+}
+
+impl<S: StateRead + ?Sized> StateRead for Layered<'_, S> {
     fn participant(&self, code: ParticipantCode) -> Read<Participant> {
-        buffered_or(self.delta.participants.get(&code), || self.base.participant(code))
+        buffered_or(self.delta.participants.get(&code), || {
+            self.base.participant(code)
+        })
     }
 
     fn participant_by_authority(&self, key: &PublicKey) -> Read<ParticipantCode> {
-        if let Some(p) = self.delta.participants.values().find(|p| p.authority == *key) {
+        if let Some(p) = self
+            .delta
+            .participants
+            .values()
+            .find(|p| p.authority == *key)
+        {
             return Ok(Some(p.code));
         }
         // The base may still index a key that a buffered write replaced.
@@ -169,7 +187,48 @@ impl<S: StateRead + ?Sized> StateRead for Overlay<'_, S> {
     }
 
     fn certificate(&self, number: &str) -> Read<Certificate> {
-        buffered_or(self.delta.certificates.get(number), || self.base.certificate(number))
+        buffered_or(self.delta.certificates.get(number), || {
+            self.base.certificate(number)
+        })
+    }
+}
+
+impl<S: StateRead + ?Sized> Overlay<'_, S> {
+    fn layered(&self) -> Layered<'_, S> {
+        Layered {
+            base: self.base,
+            delta: &self.delta,
+        }
+    }
+}
+
+impl<S: StateRead + ?Sized> StateRead for Overlay<'_, S> {
+    fn participant(&self, code: ParticipantCode) -> Read<Participant> {
+        self.layered().participant(code)
+    }
+
+    fn participant_by_authority(&self, key: &PublicKey) -> Read<ParticipantCode> {
+        self.layered().participant_by_authority(key)
+    }
+
+    fn member(&self, key: &PublicKey) -> Read<Member> {
+        self.layered().member(key)
+    }
+
+    fn nonce(&self, signer: &PublicKey) -> Result<u64, StorageFault> {
+        self.layered().nonce(signer)
+    }
+
+    fn parcel(&self, id: &ParcelId) -> Read<Parcel> {
+        self.layered().parcel(id)
+    }
+
+    fn transfer(&self, id: &TransferId) -> Read<Transfer> {
+        self.layered().transfer(id)
+    }
+
+    fn certificate(&self, number: &str) -> Read<Certificate> {
+        self.layered().certificate(number)
     }
 }
 

@@ -9,7 +9,9 @@ use kp_crypto::{hash_domain, PublicKey, SecretKey};
 
 use crate::block::{apply_block, build_block, AppliedBlock, ChainTip};
 use crate::genesis::Genesis;
-use crate::model::{HsCode, ParcelId, Participant, ParticipantCode, ParticipantStatus, Role, TransferId};
+use crate::model::{
+    HsCode, ParcelId, Participant, ParticipantCode, ParticipantStatus, Role, TransferId,
+};
 use crate::rejection::Rejection;
 use crate::rules::{apply_tx, ApplyError, BlockContext, TxEffects};
 use crate::state::{MemState, StateRead};
@@ -49,7 +51,9 @@ pub fn test_genesis() -> Genesis {
             participant(
                 "CF",
                 "Central African Republic",
-                ParticipantStatus::Restricted { zones: CAR_ZONES.iter().map(|z| z.to_string()).collect() },
+                ParticipantStatus::Restricted {
+                    zones: CAR_ZONES.iter().map(|z| z.to_string()).collect(),
+                },
             ),
             participant("VE", "Venezuela", ParticipantStatus::Suspended),
         ],
@@ -81,7 +85,13 @@ impl World {
             let key = key_named(&format!("authority {}", p.code));
             keys.insert(key.public(), key);
         }
-        World { tip: genesis.tip(), time: START_TIME, genesis, state, keys }
+        World {
+            tip: genesis.tip(),
+            time: START_TIME,
+            genesis,
+            state,
+            keys,
+        }
     }
 
     pub fn authority(&self, c: &str) -> PublicKey {
@@ -105,7 +115,13 @@ impl World {
     pub fn sign_with_nonce(&self, signer: &PublicKey, nonce: u64, body: Body) -> DecodedTx {
         let fallback = key_named("unknown");
         let key = self.keys.get(signer).unwrap_or(&fallback);
-        let tx = TxPayload { signer: *signer, nonce, chain_id: CHAIN_ID.to_owned(), body }.sign(key);
+        let tx = TxPayload {
+            signer: *signer,
+            nonce,
+            chain_id: CHAIN_ID.to_owned(),
+            body,
+        }
+        .sign(key);
         match DecodedTx::decode(tx.to_bytes()) {
             Ok(decoded) => decoded,
             Err(e) => panic!("a test transaction must decode: {e}"),
@@ -115,7 +131,11 @@ impl World {
     /// Applies one transaction through the rules; on success its writes are
     /// committed to the state, on rejection the state must be untouched.
     pub fn apply_signed(&mut self, tx: &DecodedTx) -> Result<TxEffects, Rejection> {
-        let ctx = BlockContext { chain_id: CHAIN_ID.to_owned(), height: self.tip.height + 1, time: self.time };
+        let ctx = BlockContext {
+            chain_id: CHAIN_ID.to_owned(),
+            height: self.tip.height + 1,
+            time: self.time,
+        };
         let before = self.state.clone();
         match apply_tx(&self.state, &ctx, tx) {
             Ok(effects) => {
@@ -145,13 +165,21 @@ impl World {
     }
 
     /// Builds a block from `txs`, applies it as a follower would and commits it.
-    pub fn commit_block(&mut self, txs: Vec<DecodedTx>) -> (AppliedBlock, Vec<(crate::model::TxId, Rejection)>) {
+    pub fn commit_block(
+        &mut self,
+        txs: Vec<DecodedTx>,
+    ) -> (AppliedBlock, Vec<(crate::model::TxId, Rejection)>) {
         let proposer = self.genesis.participants[0].validator;
         let built = match build_block(&self.state, &self.tip, CHAIN_ID, self.time, proposer, txs) {
             Ok(b) => b,
             Err(f) => panic!("in-memory state cannot fail: {f}"),
         };
-        let checked = match apply_block(&self.state, &self.tip, CHAIN_ID, built.applied.block.clone()) {
+        let checked = match apply_block(
+            &self.state,
+            &self.tip,
+            CHAIN_ID,
+            built.applied.block.clone(),
+        ) {
             Ok(a) => a,
             Err(e) => panic!("a built block must apply: {e}"),
         };
@@ -161,7 +189,13 @@ impl World {
         (checked, built.rejected)
     }
 
-    pub fn enrol(&mut self, authority_of: &str, name: &str, role: Role, zone: Option<&str>) -> PublicKey {
+    pub fn enrol(
+        &mut self,
+        authority_of: &str,
+        name: &str,
+        role: Role,
+        zone: Option<&str>,
+    ) -> PublicKey {
         let member = self.key(name);
         let authority = self.authority(authority_of);
         self.ok(
@@ -190,11 +224,20 @@ impl World {
     }
 
     pub fn register(&mut self, miner: &PublicKey, origin: &str, milli_carats: u64) -> ParcelId {
-        self.ok(miner, Self::register_body(origin, milli_carats)).created[0]
+        self.ok(miner, Self::register_body(origin, milli_carats))
+            .created[0]
     }
 
     pub fn offer(&mut self, from: &PublicKey, parcel: ParcelId, to: &PublicKey) -> TransferId {
-        self.ok(from, Body::OfferTransfer { parcel, to: *to, price_cents: None }).created[0]
+        self.ok(
+            from,
+            Body::OfferTransfer {
+                parcel,
+                to: *to,
+                price_cents: None,
+            },
+        )
+        .created[0]
     }
 
     /// Offers and accepts: `parcel` moves from `from` to `to`.
@@ -204,8 +247,15 @@ impl World {
     }
 
     pub fn split(&mut self, holder: &PublicKey, parcel: ParcelId, masses: &[u64]) -> Vec<ParcelId> {
-        let outputs = masses.iter().map(|m| SplitOutput { milli_carats: *m, hs_code: None }).collect();
-        self.ok(holder, Body::SplitParcel { parcel, outputs }).created
+        let outputs = masses
+            .iter()
+            .map(|m| SplitOutput {
+                milli_carats: *m,
+                hs_code: None,
+            })
+            .collect();
+        self.ok(holder, Body::SplitParcel { parcel, outputs })
+            .created
     }
 
     pub fn parcel(&self, id: &ParcelId) -> crate::model::Parcel {

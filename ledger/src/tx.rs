@@ -22,9 +22,7 @@ const TX_ID_CONTEXT: &str = "kp-ledger 2026 transaction v1";
 const SIGNING_CONTEXT: &str = "kp-ledger 2026 signing v1";
 
 /// One output of a split.
-#[derive(
-    Clone, Debug, PartialEq, Eq, BorshSerialize, BorshDeserialize, Serialize, Deserialize,
-)]
+#[derive(Clone, Debug, PartialEq, Eq, BorshSerialize, BorshDeserialize, Serialize, Deserialize)]
 pub struct SplitOutput {
     pub milli_carats: u64,
     /// A sorter may classify an unsorted (7102.10) parcel's outputs as
@@ -33,9 +31,7 @@ pub struct SplitOutput {
 }
 
 /// What a transaction asks the ledger to do.
-#[derive(
-    Clone, Debug, PartialEq, Eq, BorshSerialize, BorshDeserialize, Serialize, Deserialize,
-)]
+#[derive(Clone, Debug, PartialEq, Eq, BorshSerialize, BorshDeserialize, Serialize, Deserialize)]
 #[serde(tag = "type", rename_all = "snake_case")]
 pub enum Body {
     /// By a Participant's authority: license a member.
@@ -47,7 +43,9 @@ pub enum Body {
         zone: Option<String>,
     },
     /// By the member's own authority.
-    RevokeMember { member: PublicKey },
+    RevokeMember {
+        member: PublicKey,
+    },
     /// By an enrolled miner of the origin Participant.
     RegisterParcel {
         origin: ParticipantCode,
@@ -65,16 +63,22 @@ pub enum Body {
         price_cents: Option<u64>,
     },
     /// By the named recipient.
-    AcceptTransfer { transfer: TransferId },
+    AcceptTransfer {
+        transfer: TransferId,
+    },
     /// By the one who offered.
-    CancelTransfer { transfer: TransferId },
+    CancelTransfer {
+        transfer: TransferId,
+    },
     /// By the holder: outputs' carats add up to the parcel's exactly.
     SplitParcel {
         parcel: ParcelId,
         outputs: Vec<SplitOutput>,
     },
     /// By the holder of every input.
-    MergeParcels { parcels: Vec<ParcelId> },
+    MergeParcels {
+        parcels: Vec<ParcelId>,
+    },
     /// By the exporting Participant's authority.
     IssueCertificate {
         number: String,
@@ -92,8 +96,13 @@ pub enum Body {
         parcel_count: u32,
     },
     /// By the authority of the Participant where the parcel is held.
-    FlagParcel { parcel: ParcelId, reason: String },
-    ClearFlag { parcel: ParcelId },
+    FlagParcel {
+        parcel: ParcelId,
+        reason: String,
+    },
+    ClearFlag {
+        parcel: ParcelId,
+    },
 }
 
 impl Body {
@@ -117,9 +126,7 @@ impl Body {
 }
 
 /// What the signer signs.
-#[derive(
-    Clone, Debug, PartialEq, Eq, BorshSerialize, BorshDeserialize, Serialize, Deserialize,
-)]
+#[derive(Clone, Debug, PartialEq, Eq, BorshSerialize, BorshDeserialize, Serialize, Deserialize)]
 pub struct TxPayload {
     pub signer: PublicKey,
     /// One more than the signer's last nonce on the ledger.
@@ -165,7 +172,10 @@ impl TxPayload {
 
     pub fn sign(self, key: &SecretKey) -> Transaction {
         let signature = key.sign(&self.signing_message());
-        Transaction { payload: self, signature }
+        Transaction {
+            payload: self,
+            signature,
+        }
     }
 }
 
@@ -186,7 +196,11 @@ impl DecodedTx {
         }
         let tx = borsh::from_slice::<Transaction>(&bytes)
             .map_err(|e| DecodeError::Malformed(e.to_string()))?;
-        Ok(DecodedTx { id: tx_id(&bytes), tx, bytes })
+        Ok(DecodedTx {
+            id: tx_id(&bytes),
+            tx,
+            bytes,
+        })
     }
 
     pub fn signer(&self) -> &PublicKey {
@@ -208,7 +222,9 @@ mod tests {
             signer: key.public(),
             nonce: 1,
             chain_id: "kp-test".into(),
-            body: Body::RevokeMember { member: PublicKey([1; 32]) },
+            body: Body::RevokeMember {
+                member: PublicKey([1; 32]),
+            },
         }
         .sign(&key)
     }
@@ -234,7 +250,10 @@ mod tests {
         ));
         let mut longer = bytes.clone();
         longer.push(0);
-        assert!(matches!(DecodedTx::decode(longer), Err(DecodeError::Malformed(_))));
+        assert!(matches!(
+            DecodedTx::decode(longer),
+            Err(DecodeError::Malformed(_))
+        ));
         assert_eq!(
             DecodedTx::decode(vec![0; TX_SIZE_BYTES_MAX + 1]).unwrap_err(),
             DecodeError::Oversize(TX_SIZE_BYTES_MAX + 1)

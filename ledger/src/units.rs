@@ -7,7 +7,11 @@ use std::fmt;
 #[derive(Debug, thiserror::Error, PartialEq, Eq)]
 pub enum UnitParseError {
     #[error("{what} `{text}` is not a number with at most {decimals} decimals")]
-    Decimal { what: &'static str, text: String, decimals: u32 },
+    Decimal {
+        what: &'static str,
+        text: String,
+        decimals: u32,
+    },
     #[error("{what} `{text}` is too large")]
     Overflow { what: &'static str, text: String },
     #[error("date `{0}` is not a valid YYYY-MM-DD date")]
@@ -15,23 +19,37 @@ pub enum UnitParseError {
 }
 
 fn parse_fixed(text: &str, decimals: u32, what: &'static str) -> Result<u64, UnitParseError> {
-    let bad = || UnitParseError::Decimal { what, text: text.to_owned(), decimals };
+    let bad = || UnitParseError::Decimal {
+        what,
+        text: text.to_owned(),
+        decimals,
+    };
     let (whole, frac) = match text.split_once('.') {
         Some((w, f)) => (w, f),
         None => (text, ""),
     };
     let digits_only = |s: &str| s.bytes().all(|b| b.is_ascii_digit());
-    if whole.is_empty() || !digits_only(whole) || !digits_only(frac) || frac.len() > decimals as usize
+    if whole.is_empty()
+        || !digits_only(whole)
+        || !digits_only(frac)
+        || frac.len() > decimals as usize
     {
         return Err(bad());
     }
     if text.ends_with('.') {
         return Err(bad());
     }
-    let overflow = || UnitParseError::Overflow { what, text: text.to_owned() };
+    let overflow = || UnitParseError::Overflow {
+        what,
+        text: text.to_owned(),
+    };
     let scale = 10u64.pow(decimals);
     let whole: u64 = whole.parse().map_err(|_| overflow())?;
-    let mut frac_value: u64 = if frac.is_empty() { 0 } else { frac.parse().map_err(|_| bad())? };
+    let mut frac_value: u64 = if frac.is_empty() {
+        0
+    } else {
+        frac.parse().map_err(|_| bad())?
+    };
     frac_value *= 10u64.pow(decimals - frac.len() as u32);
     whole
         .checked_mul(scale)
@@ -87,7 +105,9 @@ impl fmt::Display for Day {
 pub fn parse_date(text: &str) -> Result<u32, UnitParseError> {
     let bad = || UnitParseError::Date(text.to_owned());
     let parts: Vec<&str> = text.trim().split('-').collect();
-    let [y, m, d] = parts.as_slice() else { return Err(bad()) };
+    let [y, m, d] = parts.as_slice() else {
+        return Err(bad());
+    };
     if y.len() != 4 || m.len() != 2 || d.len() != 2 {
         return Err(bad());
     }
@@ -161,8 +181,16 @@ mod tests {
     #[test]
     fn dates_round_trip() {
         assert_eq!(parse_date("1970-01-01"), Ok(0));
-        assert_eq!(parse_date("2016-11-15").map(|d| Day(d).to_string()).unwrap(), "2016-11-15");
-        assert_eq!(Day(parse_date("2024-02-29").unwrap()).to_string(), "2024-02-29");
+        assert_eq!(
+            parse_date("2016-11-15")
+                .map(|d| Day(d).to_string())
+                .unwrap(),
+            "2016-11-15"
+        );
+        assert_eq!(
+            Day(parse_date("2024-02-29").unwrap()).to_string(),
+            "2024-02-29"
+        );
         assert!(parse_date("2023-02-29").is_err());
         assert!(parse_date("2023-13-01").is_err());
         assert!(parse_date("23-01-01").is_err());

@@ -56,7 +56,12 @@ fn enrolled_as<S: StateRead + ?Sized>(
         .into());
     }
     if member.role != role {
-        return Err(Rejection::WrongRole { member: *key, needed: role, actual: member.role }.into());
+        return Err(Rejection::WrongRole {
+            member: *key,
+            needed: role,
+            actual: member.role,
+        }
+        .into());
     }
     Ok(member)
 }
@@ -71,15 +76,24 @@ fn check_number(number: &str, issuer: ParticipantCode) -> Result<(), Rejection> 
     }
     let well_formed = number.len() > 2
         && number.starts_with(issuer.as_str())
-        && number.bytes().all(|b| b.is_ascii_alphanumeric() || b == b'-' || b == b'/');
+        && number
+            .bytes()
+            .all(|b| b.is_ascii_alphanumeric() || b == b'-' || b == b'/');
     if !well_formed {
-        return Err(Rejection::CertificateNumberPrefix { number: number.to_owned(), issuer });
+        return Err(Rejection::CertificateNumberPrefix {
+            number: number.to_owned(),
+            issuer,
+        });
     }
     Ok(())
 }
 
 fn list(codes: &BTreeSet<HsCode>) -> String {
-    codes.iter().map(HsCode::to_string).collect::<Vec<_>>().join(", ")
+    codes
+        .iter()
+        .map(HsCode::to_string)
+        .collect::<Vec<_>>()
+        .join(", ")
 }
 
 pub(super) fn issue<S: StateRead + ?Sized>(
@@ -110,10 +124,16 @@ pub(super) fn issue<S: StateRead + ?Sized>(
         .into());
     }
     if c.parcels.is_empty() {
-        return Err(Rejection::NotPositive { what: "the number of parcels" }.into());
+        return Err(Rejection::NotPositive {
+            what: "the number of parcels",
+        }
+        .into());
     }
     if c.parcels.len() > PARCELS_PER_TX_MAX {
-        return Err(Rejection::TooManyParcels { max: PARCELS_PER_TX_MAX }.into());
+        return Err(Rejection::TooManyParcels {
+            max: PARCELS_PER_TX_MAX,
+        }
+        .into());
     }
     if let Some(code) = c.hs_codes.iter().find(|code| !code.is_rough()) {
         return Err(Rejection::HsCodeNotRough(*code).into());
@@ -135,7 +155,11 @@ pub(super) fn issue<S: StateRead + ?Sized>(
     let declared: BTreeSet<HsCode> = c.hs_codes.iter().copied().collect();
     let actual: BTreeSet<HsCode> = parcels.iter().map(|p| p.hs_code).collect();
     if declared != actual {
-        return Err(Rejection::HsDeclarationMismatch { declared: list(&declared), actual: list(&actual) }.into());
+        return Err(Rejection::HsDeclarationMismatch {
+            declared: list(&declared),
+            actual: list(&actual),
+        }
+        .into());
     }
 
     let mut origins: BTreeMap<ParticipantCode, u64> = BTreeMap::new();
@@ -146,7 +170,9 @@ pub(super) fn issue<S: StateRead + ?Sized>(
         }
         milli_carats += parcel.milli_carats;
         value_cents += parcel.value_cents;
-        parcel.status = ParcelStatus::InTransit { certificate: c.number.to_owned() };
+        parcel.status = ParcelStatus::InTransit {
+            certificate: c.number.to_owned(),
+        };
         ctx.touch(parcel.id);
     }
     for parcel in parcels {
@@ -160,7 +186,10 @@ pub(super) fn issue<S: StateRead + ?Sized>(
         importer: *c.importer,
         origins: origins
             .into_iter()
-            .map(|(participant, milli_carats)| OriginShare { participant, milli_carats })
+            .map(|(participant, milli_carats)| OriginShare {
+                participant,
+                milli_carats,
+            })
             .collect(),
         milli_carats,
         value_cents,
@@ -183,7 +212,9 @@ pub(super) fn receive<S: StateRead + ?Sized>(
     parcel_count: u32,
 ) -> Result<(), ApplyError> {
     let authority = ctx.authority()?.clone();
-    let mut cert = required(state.certificate(number), || Rejection::UnknownCertificate(number.to_owned()))?;
+    let mut cert = required(state.certificate(number), || {
+        Rejection::UnknownCertificate(number.to_owned())
+    })?;
     if cert.destination != authority.code {
         return Err(Rejection::NotDestinationAuthority {
             number: number.to_owned(),
@@ -207,19 +238,27 @@ pub(super) fn receive<S: StateRead + ?Sized>(
         let mut parcel = required(state.parcel(id), || Rejection::UnknownParcel(*id))?;
         assert_eq!(
             parcel.status,
-            ParcelStatus::InTransit { certificate: cert.number.clone() },
+            ParcelStatus::InTransit {
+                certificate: cert.number.clone()
+            },
             "a certificate's parcels stay in transit until its receipt"
         );
         if matches {
             parcel.holder = cert.importer;
             parcel.status = ParcelStatus::Live;
         } else {
-            parcel.status = ParcelStatus::Frozen { certificate: cert.number.clone() };
+            parcel.status = ParcelStatus::Frozen {
+                certificate: cert.number.clone(),
+            };
         }
         ctx.touch(parcel.id);
         state.put_parcel(parcel);
     }
-    cert.status = if matches { CertificateStatus::Received } else { CertificateStatus::Discrepancy };
+    cert.status = if matches {
+        CertificateStatus::Received
+    } else {
+        CertificateStatus::Discrepancy
+    };
     cert.receipt = Some(Receipt {
         milli_carats,
         parcel_count,

@@ -14,7 +14,9 @@ fn parcel_in_territory<S: StateRead + ?Sized>(
 ) -> Result<Parcel, ApplyError> {
     let authority = ctx.authority()?;
     let parcel = required(state.parcel(id), || Rejection::UnknownParcel(*id))?;
-    let holder = required(state.member(&parcel.holder), || Rejection::UnknownMember(parcel.holder))?;
+    let holder = required(state.member(&parcel.holder), || {
+        Rejection::UnknownMember(parcel.holder)
+    })?;
     if holder.participant != authority.code {
         return Err(Rejection::OtherParticipantsMember {
             member: holder.key,

@@ -124,69 +124,119 @@ pub fn apply_tx<S: StateRead + ?Sized>(
     let signer = resolve_signer(state, &payload.signer)?;
     let expected = state.nonce(&payload.signer)? + 1;
     if payload.nonce < expected {
-        return Err(Rejection::Replay { expected, got: payload.nonce }.into());
+        return Err(Rejection::Replay {
+            expected,
+            got: payload.nonce,
+        }
+        .into());
     }
     if payload.nonce > expected {
-        return Err(Rejection::NonceGap { expected, got: payload.nonce }.into());
+        return Err(Rejection::NonceGap {
+            expected,
+            got: payload.nonce,
+        }
+        .into());
     }
 
     let mut overlay = Overlay::new(state);
     overlay.put_nonce(payload.signer, payload.nonce);
-    let mut ctx = TxCtx { block, id: tx.id, signer, parcels: Vec::new(), created: Vec::new() };
+    let mut ctx = TxCtx {
+        block,
+        id: tx.id,
+        signer,
+        parcels: Vec::new(),
+        created: Vec::new(),
+    };
     match &payload.body {
-        Body::EnrolMember { member, role, name, licence, zone } => {
-            member::enrol(&mut overlay, &mut ctx, member, *role, name, licence, zone.as_deref())
-        }
+        Body::EnrolMember {
+            member,
+            role,
+            name,
+            licence,
+            zone,
+        } => member::enrol(
+            &mut overlay,
+            &mut ctx,
+            member,
+            *role,
+            name,
+            licence,
+            zone.as_deref(),
+        ),
         Body::RevokeMember { member } => member::revoke(&mut overlay, &mut ctx, member),
-        Body::RegisterParcel { origin, zone, mine, milli_carats, stones, value_cents, hs_code } => {
-            parcel::register(
-                &mut overlay,
-                &mut ctx,
-                parcel::Registration {
-                    origin: *origin,
-                    zone: zone.as_deref(),
-                    mine,
-                    milli_carats: *milli_carats,
-                    stones: *stones,
-                    value_cents: *value_cents,
-                    hs_code: *hs_code,
-                },
-            )
+        Body::RegisterParcel {
+            origin,
+            zone,
+            mine,
+            milli_carats,
+            stones,
+            value_cents,
+            hs_code,
+        } => parcel::register(
+            &mut overlay,
+            &mut ctx,
+            parcel::Registration {
+                origin: *origin,
+                zone: zone.as_deref(),
+                mine,
+                milli_carats: *milli_carats,
+                stones: *stones,
+                value_cents: *value_cents,
+                hs_code: *hs_code,
+            },
+        ),
+        Body::SplitParcel { parcel, outputs } => {
+            parcel::split(&mut overlay, &mut ctx, parcel, outputs)
         }
-        Body::SplitParcel { parcel, outputs } => parcel::split(&mut overlay, &mut ctx, parcel, outputs),
         Body::MergeParcels { parcels } => parcel::merge(&mut overlay, &mut ctx, parcels),
-        Body::OfferTransfer { parcel, to, price_cents } => {
-            transfer::offer(&mut overlay, &mut ctx, parcel, to, *price_cents)
-        }
+        Body::OfferTransfer {
+            parcel,
+            to,
+            price_cents,
+        } => transfer::offer(&mut overlay, &mut ctx, parcel, to, *price_cents),
         Body::AcceptTransfer { transfer } => transfer::accept(&mut overlay, &mut ctx, transfer),
         Body::CancelTransfer { transfer } => transfer::cancel(&mut overlay, &mut ctx, transfer),
-        Body::IssueCertificate { number, exporter, importer, destination, parcels, hs_codes, expires_on } => {
-            certificate::issue(
-                &mut overlay,
-                &mut ctx,
-                certificate::Issue {
-                    number,
-                    exporter,
-                    importer,
-                    destination: *destination,
-                    parcels,
-                    hs_codes,
-                    expires_on: *expires_on,
-                },
-            )
-        }
-        Body::ReceiveCertificate { number, milli_carats, parcel_count } => {
-            certificate::receive(&mut overlay, &mut ctx, number, *milli_carats, *parcel_count)
-        }
+        Body::IssueCertificate {
+            number,
+            exporter,
+            importer,
+            destination,
+            parcels,
+            hs_codes,
+            expires_on,
+        } => certificate::issue(
+            &mut overlay,
+            &mut ctx,
+            certificate::Issue {
+                number,
+                exporter,
+                importer,
+                destination: *destination,
+                parcels,
+                hs_codes,
+                expires_on: *expires_on,
+            },
+        ),
+        Body::ReceiveCertificate {
+            number,
+            milli_carats,
+            parcel_count,
+        } => certificate::receive(&mut overlay, &mut ctx, number, *milli_carats, *parcel_count),
         Body::FlagParcel { parcel, reason } => flag::flag(&mut overlay, &mut ctx, parcel, reason),
         Body::ClearFlag { parcel } => flag::clear(&mut overlay, &mut ctx, parcel),
     }?;
-    Ok(TxEffects { delta: overlay.into_delta(), parcels: ctx.parcels, created: ctx.created })
+    Ok(TxEffects {
+        delta: overlay.into_delta(),
+        parcels: ctx.parcels,
+        created: ctx.created,
+    })
 }
 
 fn resolve_signer<S: StateRead + ?Sized>(state: &S, key: &PublicKey) -> Result<Signer, ApplyError> {
     if let Some(code) = state.participant_by_authority(key)? {
-        let participant = required(state.participant(code), || Rejection::UnknownParticipant(code))?;
+        let participant = required(state.participant(code), || {
+            Rejection::UnknownParticipant(code)
+        })?;
         return Ok(Signer::Authority(participant));
     }
     match state.member(key)? {
@@ -197,7 +247,10 @@ fn resolve_signer<S: StateRead + ?Sized>(state: &S, key: &PublicKey) -> Result<S
 }
 
 /// A record that must exist, or the rejection that says it does not.
-pub(crate) fn required<T>(read: Read<T>, missing: impl FnOnce() -> Rejection) -> Result<T, ApplyError> {
+pub(crate) fn required<T>(
+    read: Read<T>,
+    missing: impl FnOnce() -> Rejection,
+) -> Result<T, ApplyError> {
     read?.ok_or_else(|| missing().into())
 }
 
@@ -205,7 +258,9 @@ pub(crate) fn participant_in_good_standing<S: StateRead + ?Sized>(
     state: &S,
     code: ParticipantCode,
 ) -> Result<Participant, ApplyError> {
-    let p = required(state.participant(code), || Rejection::UnknownParticipant(code))?;
+    let p = required(state.participant(code), || {
+        Rejection::UnknownParticipant(code)
+    })?;
     if !p.status.in_good_standing() {
         return Err(Rejection::ParticipantSuspended(code).into());
     }
@@ -218,7 +273,11 @@ pub(crate) fn check_text(field: &'static str, text: &str, required: bool) -> Res
         return Err(Rejection::FieldEmpty { field });
     }
     if text.len() > TEXT_BYTES_MAX {
-        return Err(Rejection::FieldTooLong { field, len: text.len(), max: TEXT_BYTES_MAX });
+        return Err(Rejection::FieldTooLong {
+            field,
+            len: text.len(),
+            max: TEXT_BYTES_MAX,
+        });
     }
     Ok(())
 }
@@ -237,10 +296,18 @@ pub(crate) fn movable_parcel<S: StateRead + ?Sized>(
         ParcelStatus::Live => {}
         ParcelStatus::Offered { .. } => return Err(Rejection::ParcelOffered(*id).into()),
         ParcelStatus::InTransit { certificate } => {
-            return Err(Rejection::ParcelInTransit { parcel: *id, certificate: certificate.clone() }.into())
+            return Err(Rejection::ParcelInTransit {
+                parcel: *id,
+                certificate: certificate.clone(),
+            }
+            .into())
         }
         ParcelStatus::Frozen { certificate } => {
-            return Err(Rejection::ParcelFrozen { parcel: *id, certificate: certificate.clone() }.into())
+            return Err(Rejection::ParcelFrozen {
+                parcel: *id,
+                certificate: certificate.clone(),
+            }
+            .into())
         }
     }
     if parcel.flag.is_some() {

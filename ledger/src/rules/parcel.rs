@@ -24,7 +24,10 @@ pub const MILLI_CARATS_MAX: u64 = 1_000_000_000_000;
 pub const VALUE_CENTS_MAX: u64 = 10_000_000_000_000;
 
 fn too_large(what: &'static str) -> Rejection {
-    Rejection::TooLarge { what, max: u64::MAX }
+    Rejection::TooLarge {
+        what,
+        max: u64::MAX,
+    }
 }
 
 pub(super) struct Registration<'a> {
@@ -44,9 +47,14 @@ pub(crate) fn check_zone(
     status: &ParticipantStatus,
     zone: Option<&str>,
 ) -> Result<(), Rejection> {
-    let ParticipantStatus::Restricted { zones } = status else { return Ok(()) };
+    let ParticipantStatus::Restricted { zones } = status else {
+        return Ok(());
+    };
     let zone = zone.ok_or(Rejection::ZoneRequired(code))?;
-    if zones.iter().any(|allowed| allowed.trim().eq_ignore_ascii_case(zone.trim())) {
+    if zones
+        .iter()
+        .any(|allowed| allowed.trim().eq_ignore_ascii_case(zone.trim()))
+    {
         Ok(())
     } else {
         Err(Rejection::ZoneNotAllowed {
@@ -64,10 +72,19 @@ pub(super) fn register<S: StateRead + ?Sized>(
 ) -> Result<(), ApplyError> {
     let miner = ctx.member()?.clone();
     if miner.role != Role::Miner {
-        return Err(Rejection::WrongRole { member: miner.key, needed: Role::Miner, actual: miner.role }.into());
+        return Err(Rejection::WrongRole {
+            member: miner.key,
+            needed: Role::Miner,
+            actual: miner.role,
+        }
+        .into());
     }
     if r.origin != miner.participant {
-        return Err(Rejection::OriginMismatch { member_of: miner.participant, origin: r.origin }.into());
+        return Err(Rejection::OriginMismatch {
+            member_of: miner.participant,
+            origin: r.origin,
+        }
+        .into());
     }
     let participant = participant_in_good_standing(state, r.origin)?;
     check_text("mine", r.mine, true)?;
@@ -95,7 +112,10 @@ pub(super) fn register<S: StateRead + ?Sized>(
     let id = parcel_id(&ctx.id, 0);
     state.put_parcel(Parcel {
         id,
-        origins: vec![OriginShare { participant: r.origin, milli_carats: r.milli_carats }],
+        origins: vec![OriginShare {
+            participant: r.origin,
+            milli_carats: r.milli_carats,
+        }],
         zone: zone.map(str::to_owned),
         mine: Some(r.mine.trim().to_owned()),
         milli_carats: r.milli_carats,
@@ -126,18 +146,35 @@ pub(super) fn split<S: StateRead + ?Sized>(
         return Err(Rejection::TooFewParts.into());
     }
     if outputs.len() > PARCELS_PER_TX_MAX {
-        return Err(Rejection::TooManyParcels { max: PARCELS_PER_TX_MAX }.into());
+        return Err(Rejection::TooManyParcels {
+            max: PARCELS_PER_TX_MAX,
+        }
+        .into());
     }
     let masses: Vec<u64> = outputs.iter().map(|o| o.milli_carats).collect();
     if masses.contains(&0) {
-        return Err(Rejection::NotPositive { what: "each output's carats" }.into());
+        return Err(Rejection::NotPositive {
+            what: "each output's carats",
+        }
+        .into());
     }
-    let total = masses.iter().try_fold(0u64, |sum, m| sum.checked_add(*m)).unwrap_or(u64::MAX);
+    let total = masses
+        .iter()
+        .try_fold(0u64, |sum, m| sum.checked_add(*m))
+        .unwrap_or(u64::MAX);
     if total != input.milli_carats {
-        return Err(Rejection::MassMismatch { inputs: input.milli_carats, outputs: total }.into());
+        return Err(Rejection::MassMismatch {
+            inputs: input.milli_carats,
+            outputs: total,
+        }
+        .into());
     }
     if (input.stones as usize) < outputs.len() {
-        return Err(Rejection::TooFewStones { stones: input.stones, outputs: outputs.len() }.into());
+        return Err(Rejection::TooFewStones {
+            stones: input.stones,
+            outputs: outputs.len(),
+        }
+        .into());
     }
     let mut hs_codes = Vec::with_capacity(outputs.len());
     for output in outputs {
@@ -182,7 +219,10 @@ fn reclassified(held: HsCode, requested: Option<HsCode>) -> Result<HsCode, Rejec
         None => Ok(held),
         Some(code) if !code.is_rough() => Err(Rejection::HsCodeNotRough(code)),
         Some(code) if code == held || held == HsCode::UNSORTED => Ok(code),
-        Some(code) => Err(Rejection::HsReclassification { held, requested: code }),
+        Some(code) => Err(Rejection::HsReclassification {
+            held,
+            requested: code,
+        }),
     }
 }
 
@@ -197,15 +237,24 @@ fn split_origins(origins: &[OriginShare], masses: &[u64]) -> Vec<Vec<OriginShare
         let shares = apportion(*mass, &remaining);
         let mut output = Vec::new();
         for (i, share) in shares.iter().enumerate() {
-            assert!(*share <= remaining[i], "an origin cannot give more than it has left");
+            assert!(
+                *share <= remaining[i],
+                "an origin cannot give more than it has left"
+            );
             remaining[i] -= share;
             if *share > 0 {
-                output.push(OriginShare { participant: origins[i].participant, milli_carats: *share });
+                output.push(OriginShare {
+                    participant: origins[i].participant,
+                    milli_carats: *share,
+                });
             }
         }
         result.push(output);
     }
-    assert!(remaining.iter().all(|r| *r == 0), "every origin's carats are shared out");
+    assert!(
+        remaining.iter().all(|r| *r == 0),
+        "every origin's carats are shared out"
+    );
     result
 }
 
@@ -219,7 +268,10 @@ pub(super) fn merge<S: StateRead + ?Sized>(
         return Err(Rejection::TooFewParts.into());
     }
     if ids.len() > PARCELS_PER_TX_MAX {
-        return Err(Rejection::TooManyParcels { max: PARCELS_PER_TX_MAX }.into());
+        return Err(Rejection::TooManyParcels {
+            max: PARCELS_PER_TX_MAX,
+        }
+        .into());
     }
     let mut inputs: Vec<Parcel> = Vec::with_capacity(ids.len());
     for id in ids {
@@ -241,21 +293,38 @@ pub(super) fn merge<S: StateRead + ?Sized>(
         for o in &p.origins {
             *origins.entry(o.participant).or_default() += o.milli_carats;
         }
-        mass = mass.checked_add(p.milli_carats).ok_or(too_large("merged carats"))?;
-        stones = stones.checked_add(p.stones).ok_or(too_large("merged stones"))?;
-        value = value.checked_add(p.value_cents).ok_or(too_large("merged value"))?;
+        mass = mass
+            .checked_add(p.milli_carats)
+            .ok_or(too_large("merged carats"))?;
+        stones = stones
+            .checked_add(p.stones)
+            .ok_or(too_large("merged stones"))?;
+        value = value
+            .checked_add(p.value_cents)
+            .ok_or(too_large("merged value"))?;
     }
-    assert_eq!(origins.values().sum::<u64>(), mass, "origin shares add up to the merged mass");
+    assert_eq!(
+        origins.values().sum::<u64>(),
+        mass,
+        "origin shares add up to the merged mass"
+    );
     let common = |field: fn(&Parcel) -> &Option<String>| {
         let first = field(&inputs[0]);
-        inputs.iter().all(|p| field(p) == first).then(|| first.clone()).flatten()
+        inputs
+            .iter()
+            .all(|p| field(p) == first)
+            .then(|| first.clone())
+            .flatten()
     };
     let out_id = parcel_id(&ctx.id, 0);
     let merged = Parcel {
         id: out_id,
         origins: origins
             .into_iter()
-            .map(|(participant, milli_carats)| OriginShare { participant, milli_carats })
+            .map(|(participant, milli_carats)| OriginShare {
+                participant,
+                milli_carats,
+            })
             .collect(),
         zone: common(|p| &p.zone),
         mine: common(|p| &p.mine),

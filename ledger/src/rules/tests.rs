@@ -35,7 +35,14 @@ fn chain() -> Chain {
     let sorter = w.enrol("BW", "dtc", Role::Sorter, None);
     let exporter = w.enrol("BW", "bw-export", Role::Exporter, None);
     let importer = w.enrol("EU", "antwerp", Role::Importer, None);
-    Chain { w, miner, trader, sorter, exporter, importer }
+    Chain {
+        w,
+        miner,
+        trader,
+        sorter,
+        exporter,
+        importer,
+    }
 }
 
 fn issue_body(number: &str, c: &Chain, parcels: Vec<ParcelId>, days: u64) -> Body {
@@ -75,7 +82,10 @@ mod envelope {
     fn unknown_signer_and_wrong_chain() {
         let mut w = World::new();
         let stranger = w.key("stranger");
-        assert_eq!(rejected(w.apply(&stranger, World::register_body("BW", 1))), "unknown_signer");
+        assert_eq!(
+            rejected(w.apply(&stranger, World::register_body("BW", 1))),
+            "unknown_signer"
+        );
 
         let mut c = chain();
         let mut tx = c.w.sign(&c.miner, World::register_body("BW", 1_000));
@@ -104,11 +114,17 @@ mod members {
     fn authority_enrols_and_revokes_its_own_members() {
         let mut c = chain();
         let m = c.w.state.member(&c.trader).unwrap().unwrap();
-        assert_eq!((m.participant, m.role, m.revoked), (code("BW"), Role::Trader, false));
+        assert_eq!(
+            (m.participant, m.role, m.revoked),
+            (code("BW"), Role::Trader, false)
+        );
         let bw = c.w.authority("BW");
         c.w.ok(&bw, Body::RevokeMember { member: c.trader });
         assert!(c.w.state.member(&c.trader).unwrap().unwrap().revoked);
-        assert_eq!(rejected(c.w.apply(&bw, Body::RevokeMember { member: c.trader })), "member_revoked");
+        assert_eq!(
+            rejected(c.w.apply(&bw, Body::RevokeMember { member: c.trader })),
+            "member_revoked"
+        );
     }
 
     #[test]
@@ -122,7 +138,10 @@ mod members {
             licence: "y".into(),
             zone: None,
         };
-        assert_eq!(rejected(c.w.apply(&c.trader.clone(), enrol)), "not_authority");
+        assert_eq!(
+            rejected(c.w.apply(&c.trader.clone(), enrol)),
+            "not_authority"
+        );
         let eu = c.w.authority("EU");
         assert_eq!(
             rejected(c.w.apply(&eu, Body::RevokeMember { member: c.trader })),
@@ -161,14 +180,31 @@ mod members {
         let p = c.w.register(&c.miner, "BW", 1_000);
         let bw = c.w.authority("BW");
         c.w.ok(&bw, Body::RevokeMember { member: c.miner });
-        assert_eq!(rejected(c.w.apply(&c.miner.clone(), World::register_body("BW", 1))), "member_revoked");
-        let offer = Body::OfferTransfer { parcel: p, to: c.trader, price_cents: None };
-        assert_eq!(rejected(c.w.apply(&c.miner.clone(), offer)), "member_revoked");
+        assert_eq!(
+            rejected(c.w.apply(&c.miner.clone(), World::register_body("BW", 1))),
+            "member_revoked"
+        );
+        let offer = Body::OfferTransfer {
+            parcel: p,
+            to: c.trader,
+            price_cents: None,
+        };
+        assert_eq!(
+            rejected(c.w.apply(&c.miner.clone(), offer)),
+            "member_revoked"
+        );
         // Nor can anyone hand it parcels.
         let miner2 = c.w.enrol("BW", "miner2", Role::Miner, None);
         let t = c.w.register(&miner2, "BW", 5);
-        let to_revoked = Body::OfferTransfer { parcel: t, to: c.miner, price_cents: None };
-        assert_eq!(rejected(c.w.apply(&miner2, to_revoked)), "recipient_not_domestic");
+        let to_revoked = Body::OfferTransfer {
+            parcel: t,
+            to: c.miner,
+            price_cents: None,
+        };
+        assert_eq!(
+            rejected(c.w.apply(&miner2, to_revoked)),
+            "recipient_not_domestic"
+        );
     }
 }
 
@@ -189,12 +225,24 @@ mod registration {
     #[test]
     fn only_miners_of_the_origin_register() {
         let mut c = chain();
-        assert_eq!(rejected(c.w.apply(&c.trader.clone(), World::register_body("BW", 1_000))), "wrong_role");
-        assert_eq!(rejected(c.w.apply(&c.miner.clone(), World::register_body("ZA", 1_000))), "origin_mismatch");
+        assert_eq!(
+            rejected(c.w.apply(&c.trader.clone(), World::register_body("BW", 1_000))),
+            "wrong_role"
+        );
+        assert_eq!(
+            rejected(c.w.apply(&c.miner.clone(), World::register_body("ZA", 1_000))),
+            "origin_mismatch"
+        );
         let bw = c.w.authority("BW");
-        assert_eq!(rejected(c.w.apply(&bw, World::register_body("BW", 1_000))), "unknown_member");
+        assert_eq!(
+            rejected(c.w.apply(&bw, World::register_body("BW", 1_000))),
+            "unknown_member"
+        );
         let ve_miner = c.w.enrol("VE", "ve-miner", Role::Miner, None);
-        assert_eq!(rejected(c.w.apply(&ve_miner, World::register_body("VE", 1_000))), "participant_suspended");
+        assert_eq!(
+            rejected(c.w.apply(&ve_miner, World::register_body("VE", 1_000))),
+            "participant_suspended"
+        );
     }
 
     #[test]
@@ -206,10 +254,26 @@ mod registration {
             f(&mut b);
             b
         };
-        let zero_carats = with(&|b| if let Body::RegisterParcel { milli_carats, .. } = b { *milli_carats = 0 });
-        let zero_stones = with(&|b| if let Body::RegisterParcel { stones, .. } = b { *stones = 0 });
-        let zero_value = with(&|b| if let Body::RegisterParcel { value_cents, .. } = b { *value_cents = 0 });
-        let huge = with(&|b| if let Body::RegisterParcel { milli_carats, .. } = b { *milli_carats = u64::MAX });
+        let zero_carats = with(&|b| {
+            if let Body::RegisterParcel { milli_carats, .. } = b {
+                *milli_carats = 0
+            }
+        });
+        let zero_stones = with(&|b| {
+            if let Body::RegisterParcel { stones, .. } = b {
+                *stones = 0
+            }
+        });
+        let zero_value = with(&|b| {
+            if let Body::RegisterParcel { value_cents, .. } = b {
+                *value_cents = 0
+            }
+        });
+        let huge = with(&|b| {
+            if let Body::RegisterParcel { milli_carats, .. } = b {
+                *milli_carats = u64::MAX
+            }
+        });
         assert_eq!(rejected(c.w.apply(&miner, zero_carats)), "not_positive");
         assert_eq!(rejected(c.w.apply(&miner, zero_stones)), "not_positive");
         assert_eq!(rejected(c.w.apply(&miner, zero_value)), "not_positive");
@@ -253,7 +317,10 @@ mod registration {
         };
         assert!(w.apply(&miner, body(Some("Berbérati"))).is_ok());
         assert!(w.apply(&miner, body(Some("nola"))).is_ok());
-        assert_eq!(rejected(w.apply(&miner, body(Some("Bria")))), "zone_not_allowed");
+        assert_eq!(
+            rejected(w.apply(&miner, body(Some("Bria")))),
+            "zone_not_allowed"
+        );
         assert_eq!(rejected(w.apply(&miner, body(None))), "zone_required");
         // A miner enrolled with a zone registers from it by default.
         let zoned = w.enrol("CF", "cf-carnot", Role::Miner, Some("Carnot"));
@@ -270,25 +337,59 @@ mod transfers {
         let p = c.w.register(&c.miner, "BW", 1_000);
         let t = c.w.offer(&c.miner, p, &c.trader);
         assert_eq!(c.w.parcel(&p).status, ParcelStatus::Offered { transfer: t });
-        assert_eq!(rejected(c.w.apply(&c.sorter.clone(), Body::AcceptTransfer { transfer: t })), "not_recipient");
+        assert_eq!(
+            rejected(c.w.apply(&c.sorter.clone(), Body::AcceptTransfer { transfer: t })),
+            "not_recipient"
+        );
         c.w.ok(&c.trader.clone(), Body::AcceptTransfer { transfer: t });
         assert_eq!(c.w.parcel(&p).holder, c.trader);
-        assert_eq!(c.w.state.transfer(&t).unwrap().unwrap().status, TransferStatus::Accepted);
-        assert_eq!(rejected(c.w.apply(&c.trader.clone(), Body::AcceptTransfer { transfer: t })), "transfer_closed");
+        assert_eq!(
+            c.w.state.transfer(&t).unwrap().unwrap().status,
+            TransferStatus::Accepted
+        );
+        assert_eq!(
+            rejected(c.w.apply(&c.trader.clone(), Body::AcceptTransfer { transfer: t })),
+            "transfer_closed"
+        );
     }
 
     #[test]
     fn only_the_holder_offers_and_only_at_home() {
         let mut c = chain();
         let p = c.w.register(&c.miner, "BW", 1_000);
-        let steal = Body::OfferTransfer { parcel: p, to: c.sorter, price_cents: None };
+        let steal = Body::OfferTransfer {
+            parcel: p,
+            to: c.sorter,
+            price_cents: None,
+        };
         assert_eq!(rejected(c.w.apply(&c.trader.clone(), steal)), "not_holder");
-        let abroad = Body::OfferTransfer { parcel: p, to: c.importer, price_cents: None };
-        assert_eq!(rejected(c.w.apply(&c.miner.clone(), abroad)), "recipient_not_domestic");
-        let selfish = Body::OfferTransfer { parcel: p, to: c.miner, price_cents: None };
-        assert_eq!(rejected(c.w.apply(&c.miner.clone(), selfish)), "self_transfer");
-        let missing = Body::OfferTransfer { parcel: kp_crypto::Hash32([9; 32]), to: c.trader, price_cents: None };
-        assert_eq!(rejected(c.w.apply(&c.miner.clone(), missing)), "unknown_parcel");
+        let abroad = Body::OfferTransfer {
+            parcel: p,
+            to: c.importer,
+            price_cents: None,
+        };
+        assert_eq!(
+            rejected(c.w.apply(&c.miner.clone(), abroad)),
+            "recipient_not_domestic"
+        );
+        let selfish = Body::OfferTransfer {
+            parcel: p,
+            to: c.miner,
+            price_cents: None,
+        };
+        assert_eq!(
+            rejected(c.w.apply(&c.miner.clone(), selfish)),
+            "self_transfer"
+        );
+        let missing = Body::OfferTransfer {
+            parcel: kp_crypto::Hash32([9; 32]),
+            to: c.trader,
+            price_cents: None,
+        };
+        assert_eq!(
+            rejected(c.w.apply(&c.miner.clone(), missing)),
+            "unknown_parcel"
+        );
     }
 
     #[test]
@@ -297,14 +398,32 @@ mod transfers {
         let p = c.w.register(&c.miner, "BW", 1_000);
         let t = c.w.offer(&c.miner, p, &c.trader);
         // Under an open offer the parcel cannot move otherwise.
-        let again = Body::OfferTransfer { parcel: p, to: c.sorter, price_cents: None };
-        assert_eq!(rejected(c.w.apply(&c.miner.clone(), again)), "parcel_offered");
-        assert_eq!(rejected(c.w.apply(&c.trader.clone(), Body::CancelTransfer { transfer: t })), "not_offerer");
+        let again = Body::OfferTransfer {
+            parcel: p,
+            to: c.sorter,
+            price_cents: None,
+        };
+        assert_eq!(
+            rejected(c.w.apply(&c.miner.clone(), again)),
+            "parcel_offered"
+        );
+        assert_eq!(
+            rejected(c.w.apply(&c.trader.clone(), Body::CancelTransfer { transfer: t })),
+            "not_offerer"
+        );
         c.w.ok(&c.miner.clone(), Body::CancelTransfer { transfer: t });
         assert_eq!(c.w.parcel(&p).status, ParcelStatus::Live);
-        assert_eq!(rejected(c.w.apply(&c.trader.clone(), Body::AcceptTransfer { transfer: t })), "transfer_closed");
-        let unknown = Body::AcceptTransfer { transfer: kp_crypto::Hash32([3; 32]) };
-        assert_eq!(rejected(c.w.apply(&c.trader.clone(), unknown)), "unknown_transfer");
+        assert_eq!(
+            rejected(c.w.apply(&c.trader.clone(), Body::AcceptTransfer { transfer: t })),
+            "transfer_closed"
+        );
+        let unknown = Body::AcceptTransfer {
+            transfer: kp_crypto::Hash32([3; 32]),
+        };
+        assert_eq!(
+            rejected(c.w.apply(&c.trader.clone(), unknown)),
+            "unknown_transfer"
+        );
     }
 
     #[test]
@@ -313,11 +432,27 @@ mod transfers {
         let p = c.w.register(&c.miner, "BW", 1_000);
         let t = c.w.offer(&c.miner, p, &c.trader);
         let bw = c.w.authority("BW");
-        c.w.ok(&bw, Body::FlagParcel { parcel: p, reason: "origin under review".into() });
-        assert_eq!(rejected(c.w.apply(&c.trader.clone(), Body::AcceptTransfer { transfer: t })), "parcel_flagged");
+        c.w.ok(
+            &bw,
+            Body::FlagParcel {
+                parcel: p,
+                reason: "origin under review".into(),
+            },
+        );
+        assert_eq!(
+            rejected(c.w.apply(&c.trader.clone(), Body::AcceptTransfer { transfer: t })),
+            "parcel_flagged"
+        );
         c.w.ok(&c.miner.clone(), Body::CancelTransfer { transfer: t });
-        let offer = Body::OfferTransfer { parcel: p, to: c.trader, price_cents: None };
-        assert_eq!(rejected(c.w.apply(&c.miner.clone(), offer.clone())), "parcel_flagged");
+        let offer = Body::OfferTransfer {
+            parcel: p,
+            to: c.trader,
+            price_cents: None,
+        };
+        assert_eq!(
+            rejected(c.w.apply(&c.miner.clone(), offer.clone())),
+            "parcel_flagged"
+        );
         c.w.ok(&bw, Body::ClearFlag { parcel: p });
         assert!(c.w.apply(&c.miner.clone(), offer).is_ok());
     }
@@ -341,7 +476,10 @@ mod split_and_merge {
         for id in &parts {
             assert_eq!(c.w.parcel(id).parents, vec![p]);
         }
-        assert!(matches!(c.w.parcel(&p).status, ParcelStatus::Consumed { .. }));
+        assert!(matches!(
+            c.w.parcel(&p).status,
+            ParcelStatus::Consumed { .. }
+        ));
     }
 
     #[test]
@@ -350,17 +488,45 @@ mod split_and_merge {
         let p = c.w.register(&c.miner, "BW", 10_000);
         let body = |masses: &[u64]| Body::SplitParcel {
             parcel: p,
-            outputs: masses.iter().map(|m| SplitOutput { milli_carats: *m, hs_code: None }).collect(),
+            outputs: masses
+                .iter()
+                .map(|m| SplitOutput {
+                    milli_carats: *m,
+                    hs_code: None,
+                })
+                .collect(),
         };
         let miner = c.miner;
-        assert_eq!(rejected(c.w.apply(&miner, body(&[5_000, 4_999]))), "mass_mismatch");
-        assert_eq!(rejected(c.w.apply(&miner, body(&[5_000, 5_001]))), "mass_mismatch");
-        assert_eq!(rejected(c.w.apply(&miner, body(&[10_000]))), "too_few_parts");
-        assert_eq!(rejected(c.w.apply(&miner, body(&[10_000, 0]))), "not_positive");
-        assert_eq!(rejected(c.w.apply(&miner, body(&[u64::MAX, 10_001]))), "mass_mismatch");
+        assert_eq!(
+            rejected(c.w.apply(&miner, body(&[5_000, 4_999]))),
+            "mass_mismatch"
+        );
+        assert_eq!(
+            rejected(c.w.apply(&miner, body(&[5_000, 5_001]))),
+            "mass_mismatch"
+        );
+        assert_eq!(
+            rejected(c.w.apply(&miner, body(&[10_000]))),
+            "too_few_parts"
+        );
+        assert_eq!(
+            rejected(c.w.apply(&miner, body(&[10_000, 0]))),
+            "not_positive"
+        );
+        assert_eq!(
+            rejected(c.w.apply(&miner, body(&[u64::MAX, 10_001]))),
+            "mass_mismatch"
+        );
         c.w.ok(&miner, body(&[5_000, 5_000]));
-        assert_eq!(rejected(c.w.apply(&miner, body(&[5_000, 5_000]))), "parcel_consumed");
-        let offer = Body::OfferTransfer { parcel: p, to: c.trader, price_cents: None };
+        assert_eq!(
+            rejected(c.w.apply(&miner, body(&[5_000, 5_000]))),
+            "parcel_consumed"
+        );
+        let offer = Body::OfferTransfer {
+            parcel: p,
+            to: c.trader,
+            price_cents: None,
+        };
         assert_eq!(rejected(c.w.apply(&miner, offer)), "parcel_consumed");
     }
 
@@ -375,19 +541,39 @@ mod split_and_merge {
         let miner = c.miner;
         let three = Body::SplitParcel {
             parcel: p,
-            outputs: vec![SplitOutput { milli_carats: 1_000, hs_code: None }; 3],
+            outputs: vec![
+                SplitOutput {
+                    milli_carats: 1_000,
+                    hs_code: None
+                };
+                3
+            ],
         };
         assert_eq!(rejected(c.w.apply(&miner, three)), "too_few_stones");
         let sorted = |a: HsCode, b: HsCode, parcel| Body::SplitParcel {
             parcel,
             outputs: vec![
-                SplitOutput { milli_carats: 1_000, hs_code: Some(a) },
-                SplitOutput { milli_carats: 2_000, hs_code: Some(b) },
+                SplitOutput {
+                    milli_carats: 1_000,
+                    hs_code: Some(a),
+                },
+                SplitOutput {
+                    milli_carats: 2_000,
+                    hs_code: Some(b),
+                },
             ],
         };
         let polished = "7102.39".parse().unwrap();
-        assert_eq!(rejected(c.w.apply(&miner, sorted(HsCode::INDUSTRIAL, polished, p))), "hs_code_not_rough");
-        let parts = c.w.ok(&miner, sorted(HsCode::INDUSTRIAL, HsCode::NON_INDUSTRIAL, p)).created;
+        assert_eq!(
+            rejected(c.w.apply(&miner, sorted(HsCode::INDUSTRIAL, polished, p))),
+            "hs_code_not_rough"
+        );
+        let parts =
+            c.w.ok(
+                &miner,
+                sorted(HsCode::INDUSTRIAL, HsCode::NON_INDUSTRIAL, p),
+            )
+            .created;
         assert_eq!(c.w.parcel(&parts[0]).hs_code, HsCode::INDUSTRIAL);
         assert_eq!(c.w.parcel(&parts[1]).hs_code, HsCode::NON_INDUSTRIAL);
         let q = c.w.register(&miner, "BW", 3_000);
@@ -395,8 +581,14 @@ mod split_and_merge {
         let resplit = Body::SplitParcel {
             parcel: parts[0],
             outputs: vec![
-                SplitOutput { milli_carats: 500, hs_code: Some(HsCode::NON_INDUSTRIAL) },
-                SplitOutput { milli_carats: 500, hs_code: None },
+                SplitOutput {
+                    milli_carats: 500,
+                    hs_code: Some(HsCode::NON_INDUSTRIAL),
+                },
+                SplitOutput {
+                    milli_carats: 500,
+                    hs_code: None,
+                },
             ],
         };
         // parts[0] is unsorted, so it can be sorted; a sorted parcel cannot be re-sorted.
@@ -404,8 +596,14 @@ mod split_and_merge {
         let back = Body::SplitParcel {
             parcel: sorted_parts[0],
             outputs: vec![
-                SplitOutput { milli_carats: 250, hs_code: Some(HsCode::INDUSTRIAL) },
-                SplitOutput { milli_carats: 250, hs_code: None },
+                SplitOutput {
+                    milli_carats: 250,
+                    hs_code: Some(HsCode::INDUSTRIAL),
+                },
+                SplitOutput {
+                    milli_carats: 250,
+                    hs_code: None,
+                },
             ],
         };
         assert_eq!(rejected(c.w.apply(&miner, back)), "hs_reclassification");
@@ -435,19 +633,36 @@ mod split_and_merge {
             },
         );
         let bw_auth = c.w.authority("BW");
-        c.w.ok(&bw_auth, Body::ReceiveCertificate { number: "ZA-0001".into(), milli_carats: 4_000, parcel_count: 1 });
+        c.w.ok(
+            &bw_auth,
+            Body::ReceiveCertificate {
+                number: "ZA-0001".into(),
+                milli_carats: 4_000,
+                parcel_count: 1,
+            },
+        );
         c.w.hand_over(&bw_importer, za, &c.sorter);
         let bw = c.w.register(&c.miner, "BW", 6_000);
         c.w.hand_over(&c.miner, bw, &c.sorter);
 
         let sorter = c.sorter;
-        let merged = c.w.ok(&sorter, Body::MergeParcels { parcels: vec![bw, za] }).created[0];
+        let merged =
+            c.w.ok(
+                &sorter,
+                Body::MergeParcels {
+                    parcels: vec![bw, za],
+                },
+            )
+            .created[0];
         let m = c.w.parcel(&merged);
         assert!(m.is_mixed_origin());
         assert_eq!(m.milli_carats, 10_000);
         assert_eq!(m.parents, vec![bw, za]);
-        let shares: Vec<(String, u64)> =
-            m.origins.iter().map(|o| (o.participant.to_string(), o.milli_carats)).collect();
+        let shares: Vec<(String, u64)> = m
+            .origins
+            .iter()
+            .map(|o| (o.participant.to_string(), o.milli_carats))
+            .collect();
         assert_eq!(shares, vec![("BW".into(), 6_000), ("ZA".into(), 4_000)]);
 
         // Splitting a mixed parcel shares each origin out exactly.
@@ -455,8 +670,16 @@ mod split_and_merge {
         let mut bw_total = 0;
         for id in &parts {
             let p = c.w.parcel(id);
-            assert_eq!(p.origins.iter().map(|o| o.milli_carats).sum::<u64>(), p.milli_carats);
-            bw_total += p.origins.iter().filter(|o| o.participant == code("BW")).map(|o| o.milli_carats).sum::<u64>();
+            assert_eq!(
+                p.origins.iter().map(|o| o.milli_carats).sum::<u64>(),
+                p.milli_carats
+            );
+            bw_total += p
+                .origins
+                .iter()
+                .filter(|o| o.participant == code("BW"))
+                .map(|o| o.milli_carats)
+                .sum::<u64>();
         }
         assert_eq!(bw_total, 6_000);
     }
@@ -467,20 +690,62 @@ mod split_and_merge {
         let miner = c.miner;
         let a = c.w.register(&miner, "BW", 1_000);
         let b = c.w.register(&miner, "BW", 2_000);
-        assert_eq!(rejected(c.w.apply(&miner, Body::MergeParcels { parcels: vec![a] })), "too_few_parts");
-        assert_eq!(rejected(c.w.apply(&miner, Body::MergeParcels { parcels: vec![a, a] })), "duplicate_parcel");
+        assert_eq!(
+            rejected(c.w.apply(&miner, Body::MergeParcels { parcels: vec![a] })),
+            "too_few_parts"
+        );
+        assert_eq!(
+            rejected(c.w.apply(
+                &miner,
+                Body::MergeParcels {
+                    parcels: vec![a, a]
+                }
+            )),
+            "duplicate_parcel"
+        );
         let other = c.w.register(&miner, "BW", 500);
         c.w.hand_over(&miner, other, &c.trader);
-        assert_eq!(rejected(c.w.apply(&miner, Body::MergeParcels { parcels: vec![a, other] })), "not_holder");
+        assert_eq!(
+            rejected(c.w.apply(
+                &miner,
+                Body::MergeParcels {
+                    parcels: vec![a, other]
+                }
+            )),
+            "not_holder"
+        );
         let mut gem = World::register_body("BW", 700);
         if let Body::RegisterParcel { hs_code, .. } = &mut gem {
             *hs_code = HsCode::NON_INDUSTRIAL;
         }
         let g = c.w.ok(&miner, gem).created[0];
-        assert_eq!(rejected(c.w.apply(&miner, Body::MergeParcels { parcels: vec![a, g] })), "hs_code_mismatch");
-        let merged = c.w.ok(&miner, Body::MergeParcels { parcels: vec![a, b] }).created[0];
+        assert_eq!(
+            rejected(c.w.apply(
+                &miner,
+                Body::MergeParcels {
+                    parcels: vec![a, g]
+                }
+            )),
+            "hs_code_mismatch"
+        );
+        let merged =
+            c.w.ok(
+                &miner,
+                Body::MergeParcels {
+                    parcels: vec![a, b],
+                },
+            )
+            .created[0];
         assert_eq!(c.w.parcel(&merged).milli_carats, 3_000);
-        assert_eq!(rejected(c.w.apply(&miner, Body::MergeParcels { parcels: vec![a, b] })), "parcel_consumed");
+        assert_eq!(
+            rejected(c.w.apply(
+                &miner,
+                Body::MergeParcels {
+                    parcels: vec![a, b]
+                }
+            )),
+            "parcel_consumed"
+        );
     }
 }
 
@@ -505,11 +770,23 @@ mod certificates {
         assert_eq!(cert.issued_on, day_of(START_TIME));
         assert_eq!(cert.status, CertificateStatus::InTransit);
         for p in [p1, p2] {
-            assert_eq!(c.w.parcel(&p).status, ParcelStatus::InTransit { certificate: "BW-2026-0001".into() });
+            assert_eq!(
+                c.w.parcel(&p).status,
+                ParcelStatus::InTransit {
+                    certificate: "BW-2026-0001".into()
+                }
+            );
         }
         // In transit, the parcels cannot move.
-        let offer = Body::OfferTransfer { parcel: p1, to: c.trader, price_cents: None };
-        assert_eq!(rejected(c.w.apply(&c.exporter.clone(), offer)), "parcel_in_transit");
+        let offer = Body::OfferTransfer {
+            parcel: p1,
+            to: c.trader,
+            price_cents: None,
+        };
+        assert_eq!(
+            rejected(c.w.apply(&c.exporter.clone(), offer)),
+            "parcel_in_transit"
+        );
     }
 
     #[test]
@@ -519,12 +796,27 @@ mod certificates {
         let q = exportable(&mut c, 1_000);
         let bw = c.w.authority("BW");
         let za = c.w.authority("ZA");
-        assert_eq!(rejected(c.w.apply(&c.exporter.clone(), issue_body("BW-1", &c, vec![p], 30))), "not_authority");
-        assert_eq!(rejected(c.w.apply(&za, issue_body("ZA-1", &c, vec![p], 30))), "other_participants_member");
-        assert_eq!(rejected(c.w.apply(&bw, issue_body("ZA-1", &c, vec![p], 30))), "certificate_number_prefix");
-        assert_eq!(rejected(c.w.apply(&bw, issue_body("BW", &c, vec![p], 30))), "certificate_number_prefix");
+        assert_eq!(
+            rejected(c.w.apply(&c.exporter.clone(), issue_body("BW-1", &c, vec![p], 30))),
+            "not_authority"
+        );
+        assert_eq!(
+            rejected(c.w.apply(&za, issue_body("ZA-1", &c, vec![p], 30))),
+            "other_participants_member"
+        );
+        assert_eq!(
+            rejected(c.w.apply(&bw, issue_body("ZA-1", &c, vec![p], 30))),
+            "certificate_number_prefix"
+        );
+        assert_eq!(
+            rejected(c.w.apply(&bw, issue_body("BW", &c, vec![p], 30))),
+            "certificate_number_prefix"
+        );
         c.w.ok(&bw, issue_body("BW-1", &c, vec![p], 30));
-        assert_eq!(rejected(c.w.apply(&bw, issue_body("BW-1", &c, vec![q], 30))), "certificate_reused");
+        assert_eq!(
+            rejected(c.w.apply(&bw, issue_body("BW-1", &c, vec![q], 30))),
+            "certificate_reused"
+        );
     }
 
     #[test]
@@ -543,24 +835,92 @@ mod certificates {
         let ve_importer = c.w.enrol("VE", "ve-importer", Role::Importer, None);
         let ve_target = ve_importer;
         let cases: Vec<(Body, &str)> = vec![
-            (with(&body, &|b| if let Body::IssueCertificate { exporter, .. } = b { *exporter = trader }), "wrong_role"),
-            (with(&body, &|b| if let Body::IssueCertificate { importer, .. } = b { *importer = sorter_abroad }), "wrong_role"),
-            (with(&body, &|b| if let Body::IssueCertificate { destination, .. } = b { *destination = code("BW") }), "destination_is_issuer"),
-            (with(&body, &|b| if let Body::IssueCertificate { destination, .. } = b { *destination = code("XK") }), "unknown_participant"),
             (
                 with(&body, &|b| {
-                    if let Body::IssueCertificate { destination, importer, .. } = b {
+                    if let Body::IssueCertificate { exporter, .. } = b {
+                        *exporter = trader
+                    }
+                }),
+                "wrong_role",
+            ),
+            (
+                with(&body, &|b| {
+                    if let Body::IssueCertificate { importer, .. } = b {
+                        *importer = sorter_abroad
+                    }
+                }),
+                "wrong_role",
+            ),
+            (
+                with(&body, &|b| {
+                    if let Body::IssueCertificate { destination, .. } = b {
+                        *destination = code("BW")
+                    }
+                }),
+                "destination_is_issuer",
+            ),
+            (
+                with(&body, &|b| {
+                    if let Body::IssueCertificate { destination, .. } = b {
+                        *destination = code("XK")
+                    }
+                }),
+                "unknown_participant",
+            ),
+            (
+                with(&body, &|b| {
+                    if let Body::IssueCertificate {
+                        destination,
+                        importer,
+                        ..
+                    } = b
+                    {
                         *destination = code("VE");
                         *importer = ve_target;
                     }
                 }),
                 "participant_suspended",
             ),
-            (with(&body, &|b| if let Body::IssueCertificate { expires_on, .. } = b { *expires_on = day_of(START_TIME) }), "expiry_not_after_issue"),
-            (with(&body, &|b| if let Body::IssueCertificate { hs_codes, .. } = b { *hs_codes = vec![HsCode::INDUSTRIAL] }), "hs_declaration_mismatch"),
-            (with(&body, &|b| if let Body::IssueCertificate { hs_codes, .. } = b { *hs_codes = vec!["7104".parse().unwrap()] }), "hs_code_not_rough"),
-            (with(&body, &|b| if let Body::IssueCertificate { parcels, .. } = b { parcels.push(parcels[0]) }), "duplicate_parcel"),
-            (with(&body, &|b| if let Body::IssueCertificate { parcels, .. } = b { parcels.clear() }), "not_positive"),
+            (
+                with(&body, &|b| {
+                    if let Body::IssueCertificate { expires_on, .. } = b {
+                        *expires_on = day_of(START_TIME)
+                    }
+                }),
+                "expiry_not_after_issue",
+            ),
+            (
+                with(&body, &|b| {
+                    if let Body::IssueCertificate { hs_codes, .. } = b {
+                        *hs_codes = vec![HsCode::INDUSTRIAL]
+                    }
+                }),
+                "hs_declaration_mismatch",
+            ),
+            (
+                with(&body, &|b| {
+                    if let Body::IssueCertificate { hs_codes, .. } = b {
+                        *hs_codes = vec!["7104".parse().unwrap()]
+                    }
+                }),
+                "hs_code_not_rough",
+            ),
+            (
+                with(&body, &|b| {
+                    if let Body::IssueCertificate { parcels, .. } = b {
+                        parcels.push(parcels[0])
+                    }
+                }),
+                "duplicate_parcel",
+            ),
+            (
+                with(&body, &|b| {
+                    if let Body::IssueCertificate { parcels, .. } = b {
+                        parcels.clear()
+                    }
+                }),
+                "not_positive",
+            ),
         ];
         for (case, expected) in cases {
             assert_eq!(rejected(c.w.apply(&bw, case)), expected);
@@ -592,17 +952,34 @@ mod certificates {
         let bw = c.w.authority("BW");
         let eu = c.w.authority("EU");
         c.w.ok(&bw, issue_body("BW-3", &c, vec![p], 30));
-        let receive = Body::ReceiveCertificate { number: "BW-3".into(), milli_carats: 2_000, parcel_count: 1 };
-        assert_eq!(rejected(c.w.apply(&bw, receive.clone())), "not_destination_authority");
-        assert_eq!(rejected(c.w.apply(&c.importer.clone(), receive.clone())), "not_authority");
+        let receive = Body::ReceiveCertificate {
+            number: "BW-3".into(),
+            milli_carats: 2_000,
+            parcel_count: 1,
+        };
+        assert_eq!(
+            rejected(c.w.apply(&bw, receive.clone())),
+            "not_destination_authority"
+        );
+        assert_eq!(
+            rejected(c.w.apply(&c.importer.clone(), receive.clone())),
+            "not_authority"
+        );
         c.w.ok(&eu, receive.clone());
         let parcel = c.w.parcel(&p);
-        assert_eq!((parcel.holder, parcel.status), (c.importer, ParcelStatus::Live));
+        assert_eq!(
+            (parcel.holder, parcel.status),
+            (c.importer, ParcelStatus::Live)
+        );
         let cert = c.w.state.certificate("BW-3").unwrap().unwrap();
         assert_eq!(cert.status, CertificateStatus::Received);
         assert!(cert.receipt.unwrap().matches);
         assert_eq!(rejected(c.w.apply(&eu, receive)), "already_received");
-        let unknown = Body::ReceiveCertificate { number: "BW-404".into(), milli_carats: 1, parcel_count: 1 };
+        let unknown = Body::ReceiveCertificate {
+            number: "BW-404".into(),
+            milli_carats: 1,
+            parcel_count: 1,
+        };
         assert_eq!(rejected(c.w.apply(&eu, unknown)), "unknown_certificate");
     }
 
@@ -613,16 +990,39 @@ mod certificates {
         let bw = c.w.authority("BW");
         let eu = c.w.authority("EU");
         c.w.ok(&bw, issue_body("BW-4", &c, vec![p], 30));
-        c.w.ok(&eu, Body::ReceiveCertificate { number: "BW-4".into(), milli_carats: 1_900, parcel_count: 1 });
+        c.w.ok(
+            &eu,
+            Body::ReceiveCertificate {
+                number: "BW-4".into(),
+                milli_carats: 1_900,
+                parcel_count: 1,
+            },
+        );
         let cert = c.w.state.certificate("BW-4").unwrap().unwrap();
         assert_eq!(cert.status, CertificateStatus::Discrepancy);
         assert!(!cert.receipt.unwrap().matches);
         let parcel = c.w.parcel(&p);
-        assert_eq!(parcel.status, ParcelStatus::Frozen { certificate: "BW-4".into() });
+        assert_eq!(
+            parcel.status,
+            ParcelStatus::Frozen {
+                certificate: "BW-4".into()
+            }
+        );
         assert_eq!(parcel.holder, c.exporter);
-        let offer = Body::OfferTransfer { parcel: p, to: c.trader, price_cents: None };
-        assert_eq!(rejected(c.w.apply(&c.exporter.clone(), offer)), "parcel_frozen");
-        let again = Body::ReceiveCertificate { number: "BW-4".into(), milli_carats: 2_000, parcel_count: 1 };
+        let offer = Body::OfferTransfer {
+            parcel: p,
+            to: c.trader,
+            price_cents: None,
+        };
+        assert_eq!(
+            rejected(c.w.apply(&c.exporter.clone(), offer)),
+            "parcel_frozen"
+        );
+        let again = Body::ReceiveCertificate {
+            number: "BW-4".into(),
+            milli_carats: 2_000,
+            parcel_count: 1,
+        };
         assert_eq!(rejected(c.w.apply(&eu, again)), "already_received");
     }
 
@@ -634,8 +1034,15 @@ mod certificates {
         let eu = c.w.authority("EU");
         c.w.ok(&bw, issue_body("BW-5", &c, vec![p], 10));
         c.w.time = START_TIME + 11 * SECONDS_PER_DAY;
-        let receive = Body::ReceiveCertificate { number: "BW-5".into(), milli_carats: 2_000, parcel_count: 1 };
-        assert_eq!(rejected(c.w.apply(&eu, receive.clone())), "certificate_expired");
+        let receive = Body::ReceiveCertificate {
+            number: "BW-5".into(),
+            milli_carats: 2_000,
+            parcel_count: 1,
+        };
+        assert_eq!(
+            rejected(c.w.apply(&eu, receive.clone())),
+            "certificate_expired"
+        );
         // On the day of expiry itself it is still valid.
         c.w.time = START_TIME + 10 * SECONDS_PER_DAY;
         assert!(c.w.apply(&eu, receive).is_ok());
@@ -672,14 +1079,29 @@ mod flags {
         let p = c.w.register(&c.miner, "BW", 1_000);
         let eu = c.w.authority("EU");
         let bw = c.w.authority("BW");
-        let flag = Body::FlagParcel { parcel: p, reason: "suspicious footprint".into() };
-        assert_eq!(rejected(c.w.apply(&eu, flag.clone())), "other_participants_member");
-        assert_eq!(rejected(c.w.apply(&c.miner.clone(), flag.clone())), "not_authority");
-        assert_eq!(rejected(c.w.apply(&bw, Body::ClearFlag { parcel: p })), "not_flagged");
+        let flag = Body::FlagParcel {
+            parcel: p,
+            reason: "suspicious footprint".into(),
+        };
+        assert_eq!(
+            rejected(c.w.apply(&eu, flag.clone())),
+            "other_participants_member"
+        );
+        assert_eq!(
+            rejected(c.w.apply(&c.miner.clone(), flag.clone())),
+            "not_authority"
+        );
+        assert_eq!(
+            rejected(c.w.apply(&bw, Body::ClearFlag { parcel: p })),
+            "not_flagged"
+        );
         c.w.ok(&bw, flag.clone());
         assert_eq!(c.w.parcel(&p).flag.as_deref(), Some("suspicious footprint"));
         assert_eq!(rejected(c.w.apply(&bw, flag)), "already_flagged");
-        let empty = Body::FlagParcel { parcel: p, reason: "".into() };
+        let empty = Body::FlagParcel {
+            parcel: p,
+            reason: "".into(),
+        };
         assert_eq!(rejected(c.w.apply(&bw, empty)), "field_empty");
         c.w.ok(&bw, Body::ClearFlag { parcel: p });
         assert_eq!(c.w.parcel(&p).flag, None);

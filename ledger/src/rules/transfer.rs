@@ -63,9 +63,18 @@ pub(super) fn accept<S: StateRead + ?Sized>(
     if transfer.to != recipient.key {
         return Err(Rejection::NotRecipient(*id).into());
     }
-    let mut parcel = required(state.parcel(&transfer.parcel), || Rejection::UnknownParcel(transfer.parcel))?;
-    assert_eq!(parcel.status, ParcelStatus::Offered { transfer: *id }, "an open offer holds its parcel");
-    assert_eq!(parcel.holder, transfer.from, "only the holder can have offered");
+    let mut parcel = required(state.parcel(&transfer.parcel), || {
+        Rejection::UnknownParcel(transfer.parcel)
+    })?;
+    assert_eq!(
+        parcel.status,
+        ParcelStatus::Offered { transfer: *id },
+        "an open offer holds its parcel"
+    );
+    assert_eq!(
+        parcel.holder, transfer.from,
+        "only the holder can have offered"
+    );
     if parcel.flag.is_some() {
         return Err(Rejection::ParcelFlagged(parcel.id).into());
     }
@@ -88,8 +97,14 @@ pub(super) fn cancel<S: StateRead + ?Sized>(
     if transfer.from != offerer.key {
         return Err(Rejection::NotOfferer(*id).into());
     }
-    let mut parcel = required(state.parcel(&transfer.parcel), || Rejection::UnknownParcel(transfer.parcel))?;
-    assert_eq!(parcel.status, ParcelStatus::Offered { transfer: *id }, "an open offer holds its parcel");
+    let mut parcel = required(state.parcel(&transfer.parcel), || {
+        Rejection::UnknownParcel(transfer.parcel)
+    })?;
+    assert_eq!(
+        parcel.status,
+        ParcelStatus::Offered { transfer: *id },
+        "an open offer holds its parcel"
+    );
     parcel.status = ParcelStatus::Live;
     transfer.status = TransferStatus::Cancelled;
     ctx.touch(parcel.id);

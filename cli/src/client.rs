@@ -1,0 +1,264 @@
+//! The node's HTTP API as typed calls (`docs/api.md`), and the submit-then-
+//! wait loop every write goes through. The shapes are `kp_ledger::api`'s,
+//! the same types the node serves.
+
+use std::thread;
+use std::time::{Duration, Instant};
+
+use anyhow::{anyhow, bail, Result};
+use kp_crypto::PublicKey;
+use kp_ledger::api::{
+    ErrorBody, NonceView, ParcelView, StatusView, SubmitRequest, TraceView, TxState, TxStatus,
+};
+use kp_ledger::model::{Certificate, Member, Participant, Transfer, TxId};
+use serde::de::DeserializeOwned;
+use serde::Serialize;
+use ureq::http::Response;
+use ureq::{Agent, Body};
+
+use crate::failure::{ApiFailure, Rejected};
+
+/// How long one HTTP request may take, connection included.
+const REQUEST_TIMEOUT: Duration = Duration::from_secs(30);
+/// How often a pending transaction is asked after.
+const POLL_INTERVAL: Duration = Duration::from_millis(100);
+/// The largest answer read (a long trace is the biggest).
+const RESPONSE_BYTES_MAX: u64 = 64 * 1024 * 1024;
+/// How much of an answer that is not the API's JSON goes into an error.
+const SNIPPET_CHARS_MAX: usize = 200;
+
+pub struct Client {
+    agent: Agent,
+    /// `scheme://host:port`, no trailing slash.
+    base: String,
+}
+
+impl Client {
+    pub fn new(node: &str) -> Client {
+        let base = normalize_base(node);
+        let mut config = Agent::config_builder()
+            .http_status_as_error(false)
+            .timeout_global(Some(REQUEST_TIMEOUT))
+            .user_agent(concat!("kp/", env!("CARGO_PKG_VERSION")));
+        if is_loopback(&base) {
+            // A proxy from the environment has no business with a local node.
+            config = config.proxy(None);
+        }
+        Client {
+            agent: config.build().into(),
+            base,
+        }
+    }
+
+    pub fn base(&self) -> &str {
+        &self.base
+    }
+
+    pub fn status(&self) -> Result<StatusView> {
+        self.get("/v1/status")
+    }
+
+    pub fn nonces(&self, key: &PublicKey) -> Result<NonceView> {
+        self.get(&format!("/v1/nonces/{key}"))
+    }
+
+    pub fn participants(&self) -> Result<Vec<Participant>> {
+        self.get("/v1/participants")
+    }
+
+    pub fn member(&self, key: &PublicKey) -> Result<Member> {
+        self.get(&format!("/v1/members/{key}"))
+    }
+
+    /// `id` is a whole id or a unique prefix of one.
+    pub fn parcel(&self, id: &str) -> Result<ParcelView> {
+        self.get(&format!("/v1/parcels/{}", segment(id)))
+    }
+
+    pub fn trace(&self, id: &str) -> Result<TraceView> {
+        self.get(&format!("/v1/parcels/{}/trace", segment(id)))
+    }
+
+    pub fn transfer(&self, id: &str) -> Result<Transfer> {
+        self.get(&format!("/v1/transfers/{}", segment(id)))
+    }
+
+    pub fn certificate(&self, number: &str) -> Result<Certificate> {
+        self.get(&format!("/v1/certificates/{}", segment(number)))
+    }
+
+    pub fn tx(&self, id: &TxId) -> Result<TxStatus> {
+        self.get(&format!("/v1/transactions/{id}"))
+    }
+
+    /// Posts a signed transaction's bytes; the node answers `pending` once
+    /// its checks pass, or refuses it with the rule's reason.
+    pub fn submit(&self, tx_bytes: &[u8]) -> Result<TxStatus> {
+        self.post(
+            "/v1/transactions",
+            &SubmitRequest {
+                tx: hex::encode(tx_bytes),
+            },
+        )
+    }
+
+    /// Asks after a submitted transaction until it is committed or rejected,
+    /// or until `timeout` has passed (then the last, pending, status).
+    pub fn wait(&self, submitted: TxStatus, timeout: Duration) -> Result<TxStatus> {
+        let deadline = Instant::now() + timeout;
+        let mut last = submitted;
+        while last.state == TxState::Pending {
+            let now = Instant::now();
+            if now >= deadline {
+                break;
+            }
+            thread::sleep(POLL_INTERVAL.min(deadline - now));
+            match self.tx(&last.id) {
+                Ok(status) => last = status,
+                // Not yet known to the node we ask, or the node is busy:
+                // ask again until the deadline.
+                Err(e) if is_transient(&e) => {}
+                Err(e) => return Err(e),
+            }
+        }
+        Ok(last)
+    }
+
+    fn get<T: DeserializeOwned>(&self, path: &str) -> Result<T> {
+        let url = format!("{}{path}", self.base);
+        let response = self
+            .agent
+            .get(&url)
+            .call()
+            .map_err(|e| self.unreachable(e))?;
+        self.decode(response)
+    }
+
+    fn post<B: Serialize, T: DeserializeOwned>(&self, path: &str, body: &B) -> Result<T> {
+        let url = format!("{}{path}", self.base);
+        let response = self
+            .agent
+            .post(&url)
+            .send_json(body)
+            .map_err(|e| self.unreachable(e))?;
+        self.decode(response)
+    }
+
+    fn unreachable(&self, e: ureq::Error) -> anyhow::Error {
+        let reason = match e {
+            ureq::Error::Io(io) => io.to_string(),
+            other => other.to_string(),
+        };
+        anyhow!("cannot reach the node at {}: {reason}", self.base)
+    }
+
+    fn decode<T: DeserializeOwned>(&self, mut response: Response<Body>) -> Result<T> {
+        let status = response.status().as_u16();
+        let text = response
+            .body_mut()
+            .with_config()
+            .limit(RESPONSE_BYTES_MAX)
+            .read_to_string()
+            .map_err(|e| anyhow!("reading the answer of the node at {}: {e}", self.base))?;
+        if (200..300).contains(&status) {
+            return serde_json::from_str(&text).map_err(|e| {
+                anyhow!(
+                    "the node at {} answered in a form this kp does not understand ({e}); \
+                     are kp and kpnode the same version?",
+                    self.base
+                )
+            });
+        }
+        match serde_json::from_str::<ErrorBody>(&text) {
+            Ok(body) if status == 422 => Err(Rejected(body.error).into()),
+            Ok(body) => Err(ApiFailure {
+                http_status: status,
+                error: body.error,
+            }
+            .into()),
+            Err(_) => bail!(
+                "the node at {} answered HTTP {status}: {}",
+                self.base,
+                snippet(&text)
+            ),
+        }
+    }
+}
+
+fn is_transient(err: &anyhow::Error) -> bool {
+    err.downcast_ref::<ApiFailure>()
+        .is_some_and(|f| f.http_status == 404 || f.http_status == 503)
+}
+
+/// `127.0.0.1:8780` and `http://127.0.0.1:8780/` both mean the same node.
+pub fn normalize_base(node: &str) -> String {
+    let node = node.trim().trim_end_matches('/');
+    if node.contains("://") {
+        node.to_owned()
+    } else {
+        format!("http://{node}")
+    }
+}
+
+fn is_loopback(base: &str) -> bool {
+    let rest = base.split_once("://").map_or(base, |(_, r)| r);
+    let host = if let Some(v6) = rest.strip_prefix('[') {
+        v6.split(']').next().unwrap_or("")
+    } else {
+        rest.split([':', '/']).next().unwrap_or("")
+    };
+    host.eq_ignore_ascii_case("localhost")
+        || host
+            .parse::<std::net::IpAddr>()
+            .is_ok_and(|ip| ip.is_loopback())
+}
+
+/// Percent-encodes one path segment (certificate numbers may hold `/`).
+fn segment(text: &str) -> String {
+    let mut out = String::with_capacity(text.len());
+    for b in text.bytes() {
+        if b.is_ascii_alphanumeric() || b"-._~".contains(&b) {
+            out.push(char::from(b));
+        } else {
+            out.push_str(&format!("%{b:02X}"));
+        }
+    }
+    out
+}
+
+fn snippet(text: &str) -> String {
+    let one_line: String = text.split_whitespace().collect::<Vec<_>>().join(" ");
+    if one_line.chars().count() > SNIPPET_CHARS_MAX {
+        let cut: String = one_line.chars().take(SNIPPET_CHARS_MAX).collect();
+        format!("{cut}…")
+    } else if one_line.is_empty() {
+        "(no body)".to_owned()
+    } else {
+        one_line
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn bases_and_loopback() {
+        assert_eq!(normalize_base("127.0.0.1:8780"), "http://127.0.0.1:8780");
+        assert_eq!(
+            normalize_base("http://node.example:80/ "),
+            "http://node.example:80"
+        );
+        assert!(is_loopback("http://127.0.0.1:8780"));
+        assert!(is_loopback("http://localhost:8780"));
+        assert!(is_loopback("http://[::1]:8780"));
+        assert!(!is_loopback("https://kp.example.org"));
+    }
+
+    #[test]
+    fn segments_are_encoded() {
+        assert_eq!(segment("BW-2026/001"), "BW-2026%2F001");
+        assert_eq!(segment("3f9a12cd"), "3f9a12cd");
+        assert_eq!(segment("a b"), "a%20b");
+    }
+}

@@ -1,0 +1,96 @@
+//! The auditors' commands: trace a parcel to the mine; and, arriving with
+//! issue #4, offline verification, the scheme's statistics, anomalies and a
+//! live feed.
+
+use std::path::PathBuf;
+
+use anyhow::Result;
+use clap::Args;
+use kp_ledger::model::ParticipantCode;
+
+use crate::commands::Ctx;
+use crate::failure::not_yet;
+use crate::output;
+use crate::parse::{self, IdArg};
+use crate::view;
+
+#[derive(Debug, Args)]
+pub struct TraceArgs {
+    /// The parcel's id or a unique prefix of 8+ hex characters
+    #[arg(value_name = "ID", value_parser = parse::id)]
+    id: IdArg,
+    /// Check each step against a proof and the genesis
+    #[arg(long)]
+    verify: bool,
+    /// Write a self-contained provenance bundle to FILE
+    #[arg(long, value_name = "FILE")]
+    export: Option<PathBuf>,
+}
+
+#[derive(Debug, Args)]
+pub struct VerifyArgs {
+    /// A provenance bundle written by `kp trace --export`
+    #[arg(value_name = "FILE")]
+    file: PathBuf,
+    /// The chain's genesis file
+    #[arg(long, value_name = "GENESIS")]
+    genesis: PathBuf,
+}
+
+#[derive(Debug, Args)]
+pub struct StatsArgs {
+    /// The Participant's code
+    #[arg(long, value_name = "CODE")]
+    participant: ParticipantCode,
+    /// The year, e.g. 2026
+    #[arg(long, value_name = "YYYY")]
+    year: u16,
+    /// A quarter of the year, 1 to 4
+    #[arg(long, value_name = "Q", value_parser = clap::value_parser!(u8).range(1..=4))]
+    quarter: Option<u8>,
+}
+
+#[derive(Debug, Args)]
+pub struct AnomaliesArgs {
+    /// Only this Participant's
+    #[arg(long, value_name = "CODE")]
+    participant: Option<ParticipantCode>,
+}
+
+#[derive(Debug, Args)]
+pub struct WatchArgs {
+    /// Start from this block height
+    #[arg(long, value_name = "HEIGHT")]
+    from: Option<u64>,
+}
+
+pub fn trace(ctx: &Ctx, args: TraceArgs) -> Result<()> {
+    if args.verify {
+        return Err(not_yet("kp trace --verify", "audit issue #4"));
+    }
+    if args.export.is_some() {
+        return Err(not_yet("kp trace --export", "audit issue #4"));
+    }
+    let trace = ctx.client.trace(&args.id.as_path())?;
+    if ctx.json {
+        return output::json(&trace);
+    }
+    output::stdout(&view::trace(&trace));
+    Ok(())
+}
+
+pub fn verify(_ctx: &Ctx, _args: VerifyArgs) -> Result<()> {
+    Err(not_yet("kp verify", "issue #4"))
+}
+
+pub fn stats(_ctx: &Ctx, _args: StatsArgs) -> Result<()> {
+    Err(not_yet("kp stats", "issue #4"))
+}
+
+pub fn anomalies(_ctx: &Ctx, _args: AnomaliesArgs) -> Result<()> {
+    Err(not_yet("kp anomalies", "issue #4"))
+}
+
+pub fn watch(_ctx: &Ctx, _args: WatchArgs) -> Result<()> {
+    Err(not_yet("kp watch", "issue #4"))
+}

@@ -1,0 +1,247 @@
+//! How `kp` fails: one line on stderr and an exit status scripts can trust.
+//!
+//! - 0: done.
+//! - 1: the ledger rejected the transaction (`rejected: …`), or something
+//!   else went wrong (`error: …`): the node unreachable, a key file that will
+//!   not open, an id that matches nothing.
+//! - 2: bad usage (clap's errors, and the few checks clap cannot express),
+//!   or a command that is not there yet.
+
+use std::fmt;
+use std::process::ExitCode;
+
+use clap::error::ErrorKind;
+use kp_ledger::api::ApiError;
+
+pub const EXIT_FAILED: u8 = 1;
+pub const EXIT_USAGE: u8 = 2;
+
+/// The ledger refused a transaction: at submission (HTTP 422) or when it was
+/// left out of a block.
+#[derive(Debug)]
+pub struct Rejected(pub ApiError);
+
+impl fmt::Display for Rejected {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        write!(f, "{} ({})", self.0.message, self.0.code)
+    }
+}
+
+impl std::error::Error for Rejected {}
+
+/// The node answered with an error that is not a rule's rejection.
+#[derive(Debug)]
+pub struct ApiFailure {
+    pub http_status: u16,
+    pub error: ApiError,
+}
+
+impl fmt::Display for ApiFailure {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        write!(f, "{} ({})", self.error.message, self.error.code)
+    }
+}
+
+impl std::error::Error for ApiFailure {}
+
+/// A usage mistake clap's declarations cannot catch.
+#[derive(Debug)]
+pub struct Usage(pub String);
+
+impl fmt::Display for Usage {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.write_str(&self.0)
+    }
+}
+
+impl std::error::Error for Usage {}
+
+/// A command that is in `--help` but whose issue has not landed yet.
+#[derive(Debug)]
+pub struct NotYet {
+    /// What was asked for, e.g. `kp stats` or `kp trace --verify`.
+    pub what: &'static str,
+    /// Where it is tracked, e.g. `issue #4`.
+    pub issue: &'static str,
+}
+
+impl fmt::Display for NotYet {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        write!(f, "{}: not there yet ({})", self.what, self.issue)
+    }
+}
+
+impl std::error::Error for NotYet {}
+
+pub fn not_yet(what: &'static str, issue: &'static str) -> anyhow::Error {
+    NotYet { what, issue }.into()
+}
+
+pub fn usage(message: impl Into<String>) -> anyhow::Error {
+    Usage(message.into()).into()
+}
+
+/// True when the node said the thing asked for does not exist.
+pub fn is_not_found(err: &anyhow::Error) -> bool {
+    err.downcast_ref::<ApiFailure>()
+        .is_some_and(|f| f.http_status == 404)
+}
+
+/// The line to print and the exit status for an error.
+pub fn describe(err: &anyhow::Error) -> (String, u8) {
+    if let Some(n) = err.downcast_ref::<NotYet>() {
+        return (n.to_string(), EXIT_USAGE);
+    }
+    let text = one_line(&format!("{err:#}"));
+    if err.downcast_ref::<Usage>().is_some() {
+        return (format!("error: {text}"), EXIT_USAGE);
+    }
+    if err.chain().any(|e| e.is::<Rejected>()) {
+        return (format!("rejected: {text}"), EXIT_FAILED);
+    }
+    (format!("error: {text}"), EXIT_FAILED)
+}
+
+pub fn report(err: &anyhow::Error) -> ExitCode {
+    let (line, code) = describe(err);
+    eprintln!("{line}");
+    ExitCode::from(code)
+}
+
+/// Help and version go to stdout with status 0; every usage error becomes
+/// one line on stderr with status 2.
+pub fn report_clap(err: &clap::Error) -> ExitCode {
+    match err.kind() {
+        ErrorKind::DisplayHelp | ErrorKind::DisplayVersion => {
+            let _ = err.print();
+            ExitCode::SUCCESS
+        }
+        ErrorKind::DisplayHelpOnMissingArgumentOrSubcommand => {
+            let _ = err.print();
+            ExitCode::from(EXIT_USAGE)
+        }
+        _ => {
+            eprintln!("{}", clap_one_line(&err.render().to_string()));
+            ExitCode::from(EXIT_USAGE)
+        }
+    }
+}
+
+/// Folds clap's multi-line error into one line: the error and its details,
+/// then any tip, leaving out the usage block.
+pub fn clap_one_line(rendered: &str) -> String {
+    let mut body: Vec<&str> = Vec::new();
+    let mut tips: Vec<&str> = Vec::new();
+    let mut more = None;
+    let mut in_usage = false;
+    for line in rendered.lines() {
+        let t = line.trim();
+        if t.starts_with("Usage:") {
+            in_usage = true;
+            continue;
+        }
+        if t.is_empty() {
+            in_usage = false;
+            continue;
+        }
+        if in_usage {
+            continue;
+        }
+        if t.starts_with("tip:") {
+            tips.push(t);
+        } else if t.starts_with("For more information") {
+            more = Some(t.trim_end_matches('.'));
+        } else {
+            body.push(t);
+        }
+    }
+    let mut out = body.join(" ");
+    for tip in tips {
+        out.push_str("; ");
+        out.push_str(tip);
+    }
+    if let Some(more) = more {
+        out.push_str(" (");
+        let mut chars = more.chars();
+        if let Some(first) = chars.next() {
+            out.extend(first.to_lowercase());
+            out.push_str(chars.as_str());
+        }
+        out.push(')');
+    }
+    out
+}
+
+fn one_line(text: &str) -> String {
+    text.split(['\n', '\r'])
+        .map(str::trim)
+        .filter(|s| !s.is_empty())
+        .collect::<Vec<_>>()
+        .join(" ")
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use anyhow::Context;
+
+    fn api(code: &str, message: &str) -> ApiError {
+        ApiError {
+            code: code.into(),
+            message: message.into(),
+        }
+    }
+
+    #[test]
+    fn rejections_errors_and_not_yet() {
+        let rejected: anyhow::Error =
+            Rejected(api("not_holder", "parcel 3f is held by another member")).into();
+        assert_eq!(
+            describe(&rejected),
+            (
+                "rejected: parcel 3f is held by another member (not_holder)".into(),
+                1
+            )
+        );
+        let missing: anyhow::Error = ApiFailure {
+            http_status: 404,
+            error: api("not_found", "no parcel 3f9a12cd"),
+        }
+        .into();
+        assert!(is_not_found(&missing));
+        let missing = missing.context("looking up parcel 3f9a12cd");
+        assert!(is_not_found(&missing));
+        assert_eq!(
+            describe(&missing),
+            (
+                "error: looking up parcel 3f9a12cd: no parcel 3f9a12cd (not_found)".into(),
+                1
+            )
+        );
+        assert_eq!(
+            describe(&not_yet("kp stats", "issue #4")),
+            ("kp stats: not there yet (issue #4)".into(), 2)
+        );
+        assert_eq!(
+            describe(&usage("two\nlines")),
+            ("error: two lines".into(), 2)
+        );
+        let io: Result<(), std::io::Error> = Err(std::io::Error::other("boom"));
+        let err = io.context("reading x").unwrap_err();
+        assert_eq!(describe(&err), ("error: reading x: boom".into(), 1));
+    }
+
+    #[test]
+    fn clap_errors_fold_to_one_line() {
+        let rendered = "error: the following required arguments were not provided:\n  --key <FILE>\n  --parcel <ID>\n\nUsage: kp parcel split --key <FILE> --parcel <ID> --carats <CT,CT>\n\nFor more information, try '--help'.\n";
+        assert_eq!(
+            clap_one_line(rendered),
+            "error: the following required arguments were not provided: --key <FILE> --parcel <ID> (for more information, try '--help')"
+        );
+        let rendered = "error: unrecognized subcommand 'stauts'\n\n  tip: a similar subcommand exists: 'status'\n\nUsage: kp [OPTIONS] <COMMAND>\n\nFor more information, try '--help'.\n";
+        assert_eq!(
+            clap_one_line(rendered),
+            "error: unrecognized subcommand 'stauts'; tip: a similar subcommand exists: 'status' (for more information, try '--help')"
+        );
+    }
+}

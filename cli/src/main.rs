@@ -1,0 +1,322 @@
+//! `kp`: the wallet and audit side of the Kimberley Process ledger.
+//!
+//! Members and authorities sign transactions locally with encrypted key
+//! files and submit them to a node; auditors read parcels, traces and
+//! certificates. `docs/commands.md` in the shared docs is the contract for
+//! every name and flag here.
+
+mod client;
+mod commands;
+mod failure;
+mod output;
+mod parse;
+mod view;
+mod wallet;
+
+use std::process::ExitCode;
+use std::time::Duration;
+
+use anyhow::Result;
+use clap::{Args, Parser, Subcommand};
+
+use commands::audit::{AnomaliesArgs, StatsArgs, TraceArgs, VerifyArgs, WatchArgs};
+use commands::cert::CertCmd;
+use commands::chain::TxCmd;
+use commands::key::KeyCmd;
+use commands::member::MemberCmd;
+use commands::parcel::ParcelCmd;
+use commands::participant::ParticipantCmd;
+use commands::transfer::TransferCmd;
+use commands::Ctx;
+
+const DEFAULT_NODE: &str = "http://127.0.0.1:8780";
+
+const ABOUT: &str = "Wallet and audit commands for the Kimberley Process traceability ledger";
+
+const LONG_ABOUT: &str = "Wallet and audit commands for the Kimberley Process traceability ledger.
+
+Industry members (miners, traders, sorters, exporters, importers) register parcels of rough \
+diamonds and pass them on; authorities enrol members, issue and receive KP certificates and \
+flag parcels; auditors trace any parcel back to the mine. Transactions are signed here, with \
+an encrypted key file, and sent to a node, which answers once they are in a block.";
+
+const AFTER_HELP: &str = "Examples:
+  kp key new --out debswana.key           make a key; give its public key to your authority
+  kp status                               is the node there, and how high is the chain?
+  PARCEL=$(kp parcel register --key debswana.key --origin BW --mine Jwaneng \\
+      --carats 1250.500 --stones 3400 --value-usd 187500.00 --hs 7102.10)
+  kp transfer offer --key debswana.key --parcel $PARCEL --to 9be0…41
+  kp trace 3f9a12cd                       every event back to the mine
+  kp cert show BW-2026-000123             a certificate, as Annex I lays it out
+
+The node: --node URL, else $KP_NODE, else http://127.0.0.1:8780.
+Passphrases: $KP_PASSPHRASE, else a prompt on the terminal.
+Ids: any unique prefix of 8 or more hex characters is accepted.
+Units: carats 12.345, US$ 1500.00, dates YYYY-MM-DD.
+Exit status: 0 done; 1 rejected or failed (one line on stderr says why); 2 bad usage or not there yet.";
+
+#[derive(Debug, Parser)]
+#[command(
+    name = "kp",
+    version,
+    about = ABOUT,
+    long_about = LONG_ABOUT,
+    after_help = AFTER_HELP,
+    arg_required_else_help = true
+)]
+struct Cli {
+    #[command(flatten)]
+    global: GlobalArgs,
+    #[command(subcommand)]
+    command: Command,
+}
+
+#[derive(Debug, Args)]
+#[command(next_help_heading = "Global options")]
+struct GlobalArgs {
+    /// The node's API address
+    #[arg(
+        long,
+        global = true,
+        env = "KP_NODE",
+        hide_env_values = true,
+        default_value = DEFAULT_NODE,
+        value_name = "URL"
+    )]
+    node: String,
+    /// Print one JSON document on stdout instead of the human view
+    #[arg(long, global = true)]
+    json: bool,
+    /// How long a write waits for its transaction to be in a block
+    #[arg(long, global = true, value_name = "SECS", default_value_t = 30)]
+    timeout: u64,
+}
+
+#[derive(Debug, Subcommand)]
+enum Command {
+    /// Make and read encrypted key files
+    #[command(subcommand)]
+    Key(KeyCmd),
+    /// Show the chain: id, height, last block, validators, peers
+    #[command(
+        after_help = "Example:\n  kp status\n  kp --node http://10.0.0.5:8780 status --json"
+    )]
+    Status,
+    /// Enrol and revoke industry members (authorities)
+    #[command(subcommand)]
+    Member(MemberCmd),
+    /// Issue, receive and show KP certificates
+    #[command(subcommand)]
+    Cert(CertCmd),
+    /// Register, split, merge, flag and show parcels
+    #[command(subcommand)]
+    Parcel(ParcelCmd),
+    /// Offer, accept and cancel transfers of parcels between members
+    #[command(subcommand)]
+    Transfer(TransferCmd),
+    /// List Participants; propose and approve changes to the set
+    #[command(subcommand)]
+    Participant(ParticipantCmd),
+    /// Every event of a parcel back to the mine, through splits and merges
+    #[command(
+        long_about = "Trace a parcel: the parcel, then every event of it and of each of its \
+            ancestors, oldest first, with date, height, kind and the essential figures; then \
+            each ancestor parcel with its origin, mine and carats.\n\n\
+            --verify checks each step against a proof and the genesis; --export writes a \
+            self-contained provenance bundle (both arrive with audit issue #4).",
+        after_help = "Example:\n  kp trace 3f9a12cd\n  kp trace 3f9a12cd --json"
+    )]
+    Trace(TraceArgs),
+    /// Check an exported provenance bundle offline, with no node (not there yet)
+    #[command(after_help = "Example:\n  kp verify parcel.bundle --genesis genesis.json")]
+    Verify(VerifyArgs),
+    /// Production, exports, imports by HS code and partner (not there yet)
+    #[command(after_help = "Example:\n  kp stats --participant BW --year 2026 --quarter 1")]
+    Stats(StatsArgs),
+    /// What the scheme's fraud checks find, one line each (not there yet)
+    #[command(after_help = "Example:\n  kp anomalies --participant CF")]
+    Anomalies(AnomaliesArgs),
+    /// Committed events as they happen (not there yet)
+    #[command(after_help = "Example:\n  kp watch --from 100")]
+    Watch(WatchArgs),
+    /// Look up a submitted transaction
+    #[command(subcommand)]
+    Tx(TxCmd),
+}
+
+fn main() -> ExitCode {
+    let cli = match Cli::try_parse() {
+        Ok(cli) => cli,
+        Err(e) => return failure::report_clap(&e),
+    };
+    let ctx = Ctx {
+        client: client::Client::new(&cli.global.node),
+        json: cli.global.json,
+        wait: Duration::from_secs(cli.global.timeout),
+    };
+    match run(&ctx, cli.command) {
+        Ok(()) => ExitCode::SUCCESS,
+        Err(e) => failure::report(&e),
+    }
+}
+
+fn run(ctx: &Ctx, command: Command) -> Result<()> {
+    match command {
+        Command::Key(cmd) => commands::key::run(ctx, cmd),
+        Command::Status => commands::chain::status(ctx),
+        Command::Member(cmd) => commands::member::run(ctx, cmd),
+        Command::Cert(cmd) => commands::cert::run(ctx, cmd),
+        Command::Parcel(cmd) => commands::parcel::run(ctx, cmd),
+        Command::Transfer(cmd) => commands::transfer::run(ctx, cmd),
+        Command::Participant(cmd) => commands::participant::run(ctx, cmd),
+        Command::Trace(args) => commands::audit::trace(ctx, args),
+        Command::Verify(args) => commands::audit::verify(ctx, args),
+        Command::Stats(args) => commands::audit::stats(ctx, args),
+        Command::Anomalies(args) => commands::audit::anomalies(ctx, args),
+        Command::Watch(args) => commands::audit::watch(ctx, args),
+        Command::Tx(cmd) => commands::chain::tx(ctx, cmd),
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use clap::CommandFactory;
+
+    fn parse(args: &[&str]) -> Result<Cli, clap::Error> {
+        Cli::try_parse_from(std::iter::once("kp").chain(args.iter().copied()))
+    }
+
+    #[test]
+    fn definitions_are_consistent() {
+        Cli::command().debug_assert();
+    }
+
+    #[test]
+    fn global_flags_anywhere() {
+        let cli = parse(&[
+            "parcel",
+            "show",
+            "3f9a12cd",
+            "--json",
+            "--node",
+            "10.0.0.5:8780",
+        ])
+        .unwrap();
+        assert!(cli.global.json);
+        assert_eq!(cli.global.node, "10.0.0.5:8780");
+        assert_eq!(cli.global.timeout, 30);
+        let cli = parse(&["--timeout", "5", "status"]).unwrap();
+        assert_eq!(cli.global.timeout, 5);
+    }
+
+    #[test]
+    fn enrol_is_an_alias_of_enroll() {
+        let key = "ab".repeat(32);
+        for verb in ["enroll", "enrol"] {
+            let cli = parse(&[
+                "member",
+                verb,
+                "--key",
+                "a.key",
+                "--member",
+                &key,
+                "--role",
+                "Miner",
+                "--name",
+                "Debswana",
+                "--licence",
+                "BW-1",
+            ])
+            .unwrap();
+            assert!(matches!(
+                cli.command,
+                Command::Member(MemberCmd::Enroll { .. })
+            ));
+        }
+    }
+
+    #[test]
+    fn bad_values_are_usage_errors_that_name_the_value() {
+        let err = parse(&[
+            "parcel", "split", "--key", "k", "--parcel", "3f9a12cd", "--carats", "1.2345,2",
+        ])
+        .unwrap_err();
+        assert_eq!(err.kind(), clap::error::ErrorKind::ValueValidation);
+        assert!(err.to_string().contains("1.2345"), "{err}");
+        let err = parse(&["parcel", "show", "3f9a"]).unwrap_err();
+        assert!(err.to_string().contains("at least 8"), "{err}");
+        let err = parse(&[
+            "member",
+            "enroll",
+            "--key",
+            "k",
+            "--member",
+            "xyz",
+            "--role",
+            "miner",
+            "--name",
+            "n",
+            "--licence",
+            "l",
+        ])
+        .unwrap_err();
+        assert!(err.to_string().contains("xyz"), "{err}");
+        let err = parse(&[
+            "member",
+            "enroll",
+            "--key",
+            "k",
+            "--member",
+            &"ab".repeat(32),
+            "--role",
+            "king",
+            "--name",
+            "n",
+            "--licence",
+            "l",
+        ])
+        .unwrap_err();
+        assert!(err.to_string().contains("king"), "{err}");
+    }
+
+    #[test]
+    fn split_takes_comma_separated_carats_and_codes() {
+        let cli = parse(&[
+            "parcel",
+            "split",
+            "--key",
+            "k",
+            "--parcel",
+            "3f9a12cd",
+            "--carats",
+            "1000,250.5",
+            "--hs",
+            "7102.31,7102.21",
+        ])
+        .unwrap();
+        let Command::Parcel(ParcelCmd::Split { carats, hs, .. }) = cli.command else {
+            panic!("not a split");
+        };
+        assert_eq!(carats, vec![1_000_000, 250_500]);
+        assert_eq!(hs.len(), 2);
+    }
+
+    #[test]
+    fn propose_needs_exactly_one_change() {
+        assert!(parse(&["participant", "propose", "--key", "k"]).is_err());
+        assert!(parse(&["participant", "propose", "--key", "k", "--reinstate", "CF"]).is_ok());
+        assert!(parse(&["participant", "propose", "--key", "k", "--admit", "AO"]).is_err());
+        assert!(parse(&[
+            "participant",
+            "propose",
+            "--key",
+            "k",
+            "--suspend",
+            "CF",
+            "--reinstate",
+            "CF"
+        ])
+        .is_err());
+    }
+}

@@ -1,0 +1,706 @@
+//! Human views of the ledger's records: plain text, carats with three
+//! decimals, US$ with two, dates as `YYYY-MM-DD`, ids as lowercase hex.
+//! Each function returns a string, so that views are tested without a node.
+
+use std::collections::BTreeMap;
+use std::fmt::Write as _;
+
+use kp_crypto::Hash32;
+use kp_ledger::api::{EventView, StatusView, TraceView, TxStatus};
+use kp_ledger::model::{
+    Certificate, CertificateStatus, Member, OriginShare, Parcel, ParcelStatus, Participant,
+    ParticipantCode, ParticipantStatus,
+};
+use kp_ledger::tx::Body;
+use kp_ledger::units::{day_of, Carats, Day, Usd, SECONDS_PER_DAY};
+
+/// Hex characters shown of an id inside a line; still a usable prefix.
+const SHORT_HEX: usize = 12;
+
+/// The first hex characters of an id or key: enough to tell apart and to
+/// type back (any unique prefix of 8 or more is accepted).
+pub fn short(id: &impl ToString) -> String {
+    let mut s = id.to_string();
+    s.truncate(SHORT_HEX);
+    s
+}
+
+/// UTC seconds -> `2026-03-01 14:05:09 UTC`.
+pub fn date_time(secs: u64) -> String {
+    let of_day = secs % SECONDS_PER_DAY;
+    format!(
+        "{} {:02}:{:02}:{:02} UTC",
+        Day(day_of(secs)),
+        of_day / 3600,
+        of_day % 3600 / 60,
+        of_day % 60
+    )
+}
+
+/// US$ per carat, in cents, rounded down; `None` for a weightless parcel.
+fn usd_per_carat(value_cents: u64, milli_carats: u64) -> Option<Usd> {
+    if milli_carats == 0 {
+        return None;
+    }
+    let cents = u128::from(value_cents) * 1000 / u128::from(milli_carats);
+    Some(Usd(u64::try_from(cents).unwrap_or(u64::MAX)))
+}
+
+fn value_line(value_cents: u64, milli_carats: u64) -> String {
+    match usd_per_carat(value_cents, milli_carats) {
+        Some(per) => format!("US$ {} (US$ {per}/ct)", Usd(value_cents)),
+        None => format!("US$ {}", Usd(value_cents)),
+    }
+}
+
+/// `BW` for one origin; `mixed: BW 60.000 ct, NA 40.000 ct` for several.
+pub fn origins(shares: &[OriginShare]) -> String {
+    match shares {
+        [] => "unknown".to_owned(),
+        [one] => one.participant.to_string(),
+        many => {
+            let parts: Vec<String> = many
+                .iter()
+                .map(|s| format!("{} {} ct", s.participant, Carats(s.milli_carats)))
+                .collect();
+            format!("mixed: {}", parts.join(", "))
+        }
+    }
+}
+
+pub fn parcel_status(status: &ParcelStatus) -> String {
+    match status {
+        ParcelStatus::Live => "live".to_owned(),
+        ParcelStatus::Offered { transfer } => format!("offered (transfer {transfer})"),
+        ParcelStatus::InTransit { certificate } => {
+            format!("in transit under certificate {certificate}")
+        }
+        ParcelStatus::Frozen { certificate } => {
+            format!("frozen: the receipt of certificate {certificate} did not match it")
+        }
+        ParcelStatus::Consumed { by } => format!("consumed: split or merged by transaction {by}"),
+    }
+}
+
+/// One parcel, field by field.
+pub fn parcel(p: &Parcel) -> String {
+    let mut out = String::new();
+    let _ = writeln!(out, "parcel {}", p.id);
+    let _ = writeln!(out, "  origin      {}", origins(&p.origins));
+    if let Some(zone) = &p.zone {
+        let _ = writeln!(out, "  zone        {zone}");
+    }
+    let mine = p.mine.as_deref().unwrap_or("(several mines, merged)");
+    let _ = writeln!(out, "  mine        {mine}");
+    let _ = writeln!(
+        out,
+        "  carats      {} ct, {} stones",
+        Carats(p.milli_carats),
+        p.stones
+    );
+    let _ = writeln!(
+        out,
+        "  value       {}",
+        value_line(p.value_cents, p.milli_carats)
+    );
+    let _ = writeln!(out, "  HS code     {}", p.hs_code);
+    let _ = writeln!(out, "  holder      {}", p.holder);
+    let _ = writeln!(out, "  status      {}", parcel_status(&p.status));
+    if let Some(reason) = &p.flag {
+        let _ = writeln!(out, "  FLAGGED     {reason}");
+    }
+    for parent in &p.parents {
+        let _ = writeln!(out, "  from        {parent}");
+    }
+    let _ = writeln!(
+        out,
+        "  created     at height {} by transaction {}",
+        p.created_height, p.created_by
+    );
+    out
+}
+
+fn list_short(ids: &[Hash32]) -> String {
+    ids.iter().map(short).collect::<Vec<_>>().join(", ")
+}
+
+/// What a transaction did, in one phrase.
+pub fn describe(body: &Body, created: &[Hash32]) -> String {
+    let made = |what: &str| -> String {
+        if created.is_empty() {
+            String::new()
+        } else {
+            format!(" -> {what} {}", list_short(created))
+        }
+    };
+    match body {
+        Body::EnrolMember {
+            member,
+            role,
+            name,
+            licence,
+            zone,
+        } => {
+            let zone = zone
+                .as_ref()
+                .map(|z| format!(", zone {z}"))
+                .unwrap_or_default();
+            format!(
+                "enrolled {} as {role} \"{name}\", licence {licence}{zone}",
+                short(member)
+            )
+        }
+        Body::RevokeMember { member } => format!("revoked member {}", short(member)),
+        Body::RegisterParcel {
+            origin,
+            zone,
+            mine,
+            milli_carats,
+            stones,
+            value_cents,
+            hs_code,
+        } => {
+            let zone = zone
+                .as_ref()
+                .map(|z| format!(" zone {z}"))
+                .unwrap_or_default();
+            format!(
+                "{} ct, {stones} stones, US$ {}, HS {hs_code}, origin {origin}{zone}, mine {mine}{}",
+                Carats(*milli_carats),
+                Usd(*value_cents),
+                made("parcel")
+            )
+        }
+        Body::OfferTransfer {
+            parcel,
+            to,
+            price_cents,
+        } => {
+            let price = price_cents
+                .map(|c| format!(" for US$ {}", Usd(c)))
+                .unwrap_or_default();
+            format!(
+                "parcel {} offered to {}{price}{}",
+                short(parcel),
+                short(to),
+                made("transfer")
+            )
+        }
+        Body::AcceptTransfer { transfer } => format!("transfer {} accepted", short(transfer)),
+        Body::CancelTransfer { transfer } => format!("transfer {} cancelled", short(transfer)),
+        Body::SplitParcel { parcel, outputs } => {
+            let parts: Vec<String> = outputs
+                .iter()
+                .map(|o| match o.hs_code {
+                    Some(hs) => format!("{} ct (HS {hs})", Carats(o.milli_carats)),
+                    None => format!("{} ct", Carats(o.milli_carats)),
+                })
+                .collect();
+            format!(
+                "parcel {} split into {}{}",
+                short(parcel),
+                parts.join(" + "),
+                made("parcels")
+            )
+        }
+        Body::MergeParcels { parcels } => {
+            format!("parcels {} merged{}", list_short(parcels), made("parcel"))
+        }
+        Body::IssueCertificate {
+            number,
+            exporter,
+            importer,
+            destination,
+            parcels,
+            hs_codes,
+            expires_on,
+        } => {
+            let hs: Vec<String> = hs_codes.iter().map(ToString::to_string).collect();
+            format!(
+                "certificate {number} issued for {destination}: {} parcel(s), HS {}, exporter {}, importer {}, expires {}",
+                parcels.len(),
+                hs.join(", "),
+                short(exporter),
+                short(importer),
+                Day(*expires_on)
+            )
+        }
+        Body::ReceiveCertificate {
+            number,
+            milli_carats,
+            parcel_count,
+        } => format!(
+            "certificate {number} received: {} ct, {parcel_count} parcel(s)",
+            Carats(*milli_carats)
+        ),
+        Body::FlagParcel { parcel, reason } => {
+            format!("parcel {} flagged: {reason}", short(parcel))
+        }
+        Body::ClearFlag { parcel } => format!("flag on parcel {} cleared", short(parcel)),
+    }
+}
+
+/// `2026-03-01  height 12     register_parcel     …  by 1a2b3c4d5e6f`
+pub fn event_line(e: &EventView) -> String {
+    format!(
+        "{}  height {:<6} {:<20} {}  (by {}, tx {})",
+        Day(day_of(e.time)),
+        e.height,
+        e.body.kind(),
+        describe(&e.body, &e.created),
+        short(&e.signer),
+        short(&e.tx)
+    )
+}
+
+fn events(out: &mut String, events: &[EventView]) {
+    if events.is_empty() {
+        let _ = writeln!(out, "  (none)");
+    }
+    for e in events {
+        let _ = writeln!(out, "  {}", event_line(e));
+    }
+}
+
+/// `kp parcel show`: the parcel, then its own events, oldest first.
+pub fn parcel_view(p: &Parcel, history: &[EventView]) -> String {
+    let mut out = parcel(p);
+    let _ = writeln!(out, "\nevents, oldest first:");
+    events(&mut out, history);
+    out
+}
+
+/// `kp trace`: the parcel, every event back to the mine, and every ancestor.
+pub fn trace(t: &TraceView) -> String {
+    let mut out = String::new();
+    let subject = t.parcels.iter().find(|p| p.id == t.parcel);
+    match subject {
+        Some(p) => out.push_str(&parcel(p)),
+        None => {
+            let _ = writeln!(out, "parcel {}", t.parcel);
+        }
+    }
+    let _ = writeln!(out, "\nevents, oldest first:");
+    events(&mut out, &t.events);
+    let ancestors: Vec<&Parcel> = t.parcels.iter().filter(|p| p.id != t.parcel).collect();
+    let _ = writeln!(out, "\nancestors:");
+    if ancestors.is_empty() {
+        let _ = writeln!(out, "  none: registered at the mine");
+    }
+    for a in ancestors {
+        let mine = a.mine.as_deref().unwrap_or("(split or merge)");
+        let zone = a
+            .zone
+            .as_ref()
+            .map(|z| format!(" zone {z}"))
+            .unwrap_or_default();
+        let _ = writeln!(
+            out,
+            "  {}  origin {}{zone}  mine {mine}  {} ct  HS {}",
+            a.id,
+            origins(&a.origins),
+            Carats(a.milli_carats),
+            a.hs_code
+        );
+    }
+    out
+}
+
+/// `committed at height 12 (tx 1a2b3c4d5e6f)`
+pub fn committed_line(status: &TxStatus) -> String {
+    match status.height {
+        Some(h) => format!("committed at height {h} (tx {})", short(&status.id)),
+        None => format!("committed (tx {})", short(&status.id)),
+    }
+}
+
+pub fn tx_status(s: &TxStatus) -> String {
+    let mut out = String::new();
+    let _ = writeln!(out, "transaction {}", s.id);
+    let state = match (&s.state, s.height, &s.error) {
+        (kp_ledger::api::TxState::Committed, Some(h), _) => {
+            format!("committed at height {h}, index {}", s.index.unwrap_or(0))
+        }
+        (kp_ledger::api::TxState::Committed, None, _) => "committed".to_owned(),
+        (kp_ledger::api::TxState::Rejected, _, Some(e)) => {
+            format!("rejected: {} ({})", e.message, e.code)
+        }
+        (kp_ledger::api::TxState::Rejected, _, None) => "rejected".to_owned(),
+        (kp_ledger::api::TxState::Pending, _, _) => "pending: waiting for a block".to_owned(),
+    };
+    let _ = writeln!(out, "  state    {state}");
+    for id in &s.created {
+        let _ = writeln!(out, "  created  {id}");
+    }
+    out
+}
+
+pub fn status(s: &StatusView) -> String {
+    let mut out = String::new();
+    let _ = writeln!(out, "chain         {}", s.chain_id);
+    let _ = writeln!(out, "height        {}", s.height);
+    let _ = writeln!(out, "last block    {}", s.last_block_hash);
+    let _ = writeln!(out, "block time    {}", date_time(s.time));
+    let _ = writeln!(out, "state hash    {}", s.state_hash);
+    let _ = writeln!(out, "genesis       {}", s.genesis_hash);
+    let _ = writeln!(out, "validators    {}", s.validators.len());
+    for v in &s.validators {
+        let _ = writeln!(out, "  {}  {}", v.participant, v.key);
+    }
+    let _ = writeln!(out, "peers         {}", s.peers);
+    let _ = writeln!(out, "pending txs   {}", s.pending_txs);
+    out
+}
+
+fn standing(status: &ParticipantStatus) -> String {
+    match status {
+        ParticipantStatus::Active => "active".to_owned(),
+        ParticipantStatus::Suspended => "suspended".to_owned(),
+        ParticipantStatus::Restricted { zones } => {
+            format!("restricted to compliant zones: {}", zones.join(", "))
+        }
+    }
+}
+
+/// `kp participant list`: one line each, aligned.
+pub fn participants(list: &[Participant]) -> String {
+    let name_width = list
+        .iter()
+        .map(|p| p.name.chars().count())
+        .max()
+        .unwrap_or(0);
+    let mut out = String::new();
+    for p in list {
+        let pad = name_width.saturating_sub(p.name.chars().count());
+        let _ = writeln!(
+            out,
+            "{}  {}{}  authority {}  {}",
+            p.code,
+            p.name,
+            " ".repeat(pad),
+            p.authority,
+            standing(&p.status)
+        );
+    }
+    if list.is_empty() {
+        out.push_str("no Participants\n");
+    }
+    out
+}
+
+/// What a certificate view knows beyond the certificate: names of
+/// Participants, the exporter and importer as enrolled.
+pub struct CertificateContext<'a> {
+    pub participants: &'a [Participant],
+    pub exporter: Option<&'a Member>,
+    pub importer: Option<&'a Member>,
+}
+
+impl CertificateContext<'_> {
+    fn name(&self, code: ParticipantCode) -> String {
+        let names: BTreeMap<ParticipantCode, &str> = self
+            .participants
+            .iter()
+            .map(|p| (p.code, p.name.as_str()))
+            .collect();
+        match names.get(&code) {
+            Some(name) => format!("{name} ({code})"),
+            None => code.to_string(),
+        }
+    }
+}
+
+fn party(key: &kp_crypto::PublicKey, member: Option<&Member>) -> String {
+    match member {
+        Some(m) => format!(
+            "{}, licence {} ({}), key {key}",
+            m.name, m.licence, m.participant
+        ),
+        None => format!("key {key}"),
+    }
+}
+
+/// `kp cert show`: every field of KPCS Annex I, in its order.
+pub fn certificate(c: &Certificate, ctx: &CertificateContext<'_>) -> String {
+    let mut out = String::new();
+    let _ = writeln!(out, "{}", Certificate::TITLE);
+    let _ = writeln!(out, "{}.", Certificate::STATEMENT);
+    let _ = writeln!(out);
+    let origin = match c.origins.as_slice() {
+        [one] => ctx.name(one.participant),
+        many => {
+            let parts: Vec<String> = many
+                .iter()
+                .map(|s| format!("{} {} ct", ctx.name(s.participant), Carats(s.milli_carats)))
+                .collect();
+            format!("mixed origin: {}", parts.join("; "))
+        }
+    };
+    let authority = ctx
+        .participants
+        .iter()
+        .find(|p| p.code == c.issuer)
+        .map(|p| format!("{}, authority key {}", ctx.name(c.issuer), p.authority))
+        .unwrap_or_else(|| ctx.name(c.issuer));
+    let hs: Vec<String> = c.hs_codes.iter().map(ToString::to_string).collect();
+    let rows: Vec<(&str, String)> = vec![
+        ("Certificate number", c.number.clone()),
+        ("Country of origin", origin),
+        ("Date of issue", Day(c.issued_on).to_string()),
+        ("Date of expiry", Day(c.expires_on).to_string()),
+        ("Issuing authority", authority),
+        ("Exporter", party(&c.exporter, ctx.exporter)),
+        ("Importer", party(&c.importer, ctx.importer)),
+        ("Destination", ctx.name(c.destination)),
+        ("Carat weight", format!("{} ct", Carats(c.milli_carats))),
+        ("Value", value_line(c.value_cents, c.milli_carats)),
+        ("Number of parcels", c.parcels.len().to_string()),
+        ("HS code(s)", hs.join(", ")),
+        (
+            "Validation",
+            format!(
+                "signed by the authority of {}, committed at height {}",
+                c.issuer, c.issued_height
+            ),
+        ),
+    ];
+    for (label, value) in rows {
+        let _ = writeln!(out, "{label:<20}  {value}");
+    }
+    for p in &c.parcels {
+        let _ = writeln!(out, "{:<20}  {p}", "Parcel");
+    }
+    let status = match (&c.status, &c.receipt) {
+        (CertificateStatus::InTransit, _) => "in transit: not yet received".to_owned(),
+        (_, Some(r)) => {
+            let verdict = if r.matches {
+                "matches the certificate".to_owned()
+            } else {
+                "DISCREPANCY with the certificate".to_owned()
+            };
+            format!(
+                "received on {} at height {}: {} ct, {} parcel(s); {verdict}",
+                Day(r.received_on),
+                r.height,
+                Carats(r.milli_carats),
+                r.parcel_count
+            )
+        }
+        (CertificateStatus::Received, None) => "received".to_owned(),
+        (CertificateStatus::Discrepancy, None) => "received with a discrepancy".to_owned(),
+    };
+    let _ = writeln!(out, "{:<20}  {status}", "Status");
+    out
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use kp_crypto::PublicKey;
+    use kp_ledger::model::{HsCode, Receipt, Role};
+    use kp_ledger::tx::SplitOutput;
+
+    fn code(s: &str) -> ParticipantCode {
+        s.parse().unwrap()
+    }
+
+    fn sample_parcel() -> Parcel {
+        Parcel {
+            id: Hash32([0x3f; 32]),
+            origins: vec![OriginShare {
+                participant: code("BW"),
+                milli_carats: 1_250_500,
+            }],
+            zone: None,
+            mine: Some("Jwaneng".into()),
+            milli_carats: 1_250_500,
+            stones: 3400,
+            value_cents: 18_750_000,
+            hs_code: HsCode::UNSORTED,
+            holder: PublicKey([1; 32]),
+            status: ParcelStatus::Live,
+            flag: None,
+            parents: vec![],
+            created_by: Hash32([9; 32]),
+            created_height: 3,
+        }
+    }
+
+    #[test]
+    fn dates_and_money() {
+        assert_eq!(date_time(0), "1970-01-01 00:00:00 UTC");
+        assert_eq!(date_time(86_400 + 3_723), "1970-01-02 01:02:03 UTC");
+        assert_eq!(value_line(150_000, 10_000), "US$ 1500.00 (US$ 150.00/ct)");
+        assert_eq!(value_line(150_000, 0), "US$ 1500.00");
+    }
+
+    #[test]
+    fn origins_single_and_mixed() {
+        let bw = OriginShare {
+            participant: code("BW"),
+            milli_carats: 60_000,
+        };
+        let na = OriginShare {
+            participant: code("NA"),
+            milli_carats: 40_000,
+        };
+        assert_eq!(origins(std::slice::from_ref(&bw)), "BW");
+        assert_eq!(origins(&[bw, na]), "mixed: BW 60.000 ct, NA 40.000 ct");
+    }
+
+    #[test]
+    fn parcel_view_shows_units() {
+        let text = parcel(&sample_parcel());
+        assert!(
+            text.starts_with(&format!("parcel {}\n", "3f".repeat(32))),
+            "{text}"
+        );
+        assert!(text.contains("1250.500 ct, 3400 stones"), "{text}");
+        assert!(text.contains("US$ 187500.00 (US$ 149.94/ct)"), "{text}");
+        assert!(text.contains("HS code     7102.10"), "{text}");
+        assert!(text.contains("mine        Jwaneng"), "{text}");
+    }
+
+    #[test]
+    fn events_describe_their_essentials() {
+        let split = Body::SplitParcel {
+            parcel: Hash32([0xab; 32]),
+            outputs: vec![
+                SplitOutput {
+                    milli_carats: 1_000,
+                    hs_code: Some(HsCode::NON_INDUSTRIAL),
+                },
+                SplitOutput {
+                    milli_carats: 500,
+                    hs_code: None,
+                },
+            ],
+        };
+        let created = [Hash32([0xcd; 32]), Hash32([0xef; 32])];
+        assert_eq!(
+            describe(&split, &created),
+            "parcel abababababab split into 1.000 ct (HS 7102.31) + 0.500 ct -> parcels cdcdcdcdcdcd, efefefefefef"
+        );
+        let enrol = Body::EnrolMember {
+            member: PublicKey([0x11; 32]),
+            role: Role::Miner,
+            name: "Debswana".into(),
+            licence: "BW-M-1".into(),
+            zone: None,
+        };
+        assert_eq!(
+            describe(&enrol, &[]),
+            "enrolled 111111111111 as miner \"Debswana\", licence BW-M-1"
+        );
+        let event = EventView {
+            tx: Hash32([0x22; 32]),
+            height: 12,
+            index: 0,
+            time: 20_000 * 86_400 + 5,
+            signer: PublicKey([0x33; 32]),
+            body: Body::ClearFlag {
+                parcel: Hash32([0x44; 32]),
+            },
+            created: vec![],
+        };
+        let line = event_line(&event);
+        assert!(
+            line.starts_with("2024-10-04  height 12     clear_flag"),
+            "{line}"
+        );
+        assert!(
+            line.ends_with("(by 333333333333, tx 222222222222)"),
+            "{line}"
+        );
+    }
+
+    #[test]
+    fn trace_lists_events_and_ancestors() {
+        let mut child = sample_parcel();
+        child.id = Hash32([0x55; 32]);
+        child.mine = None;
+        child.parents = vec![sample_parcel().id];
+        let view = TraceView {
+            parcel: child.id,
+            parcels: vec![child, sample_parcel()],
+            events: vec![],
+        };
+        let text = trace(&view);
+        assert!(
+            text.starts_with(&format!("parcel {}", "55".repeat(32))),
+            "{text}"
+        );
+        assert!(text.contains("(several mines, merged)"), "{text}");
+        assert!(
+            text.contains(&format!(
+                "  {}  origin BW  mine Jwaneng  1250.500 ct  HS 7102.10",
+                "3f".repeat(32)
+            )),
+            "{text}"
+        );
+    }
+
+    #[test]
+    fn certificate_has_every_annex_i_field() {
+        let cert = Certificate {
+            number: "BW-2026-0001".into(),
+            issuer: code("BW"),
+            destination: code("EU"),
+            exporter: PublicKey([1; 32]),
+            importer: PublicKey([2; 32]),
+            origins: vec![OriginShare {
+                participant: code("BW"),
+                milli_carats: 10_000,
+            }],
+            milli_carats: 10_000,
+            value_cents: 150_000,
+            parcels: vec![Hash32([3; 32])],
+            hs_codes: vec![HsCode::UNSORTED],
+            issued_on: 20_000,
+            expires_on: 20_060,
+            issued_height: 7,
+            status: CertificateStatus::Discrepancy,
+            receipt: Some(Receipt {
+                milli_carats: 9_000,
+                parcel_count: 1,
+                received_on: 20_010,
+                height: 9,
+                matches: false,
+            }),
+        };
+        let bw = Participant {
+            code: code("BW"),
+            name: "Botswana".into(),
+            authority: PublicKey([7; 32]),
+            validator: PublicKey([8; 32]),
+            status: ParticipantStatus::Active,
+        };
+        let participants = [bw];
+        let ctx = CertificateContext {
+            participants: &participants,
+            exporter: None,
+            importer: None,
+        };
+        let text = certificate(&cert, &ctx);
+        for needle in [
+            Certificate::TITLE,
+            Certificate::STATEMENT,
+            "Certificate number    BW-2026-0001",
+            "Country of origin     Botswana (BW)",
+            "Date of issue         2024-10-04",
+            "Date of expiry        2024-12-03",
+            "Issuing authority     Botswana (BW), authority key 0707",
+            "Exporter              key 0101",
+            "Importer              key 0202",
+            "Destination           EU",
+            "Carat weight          10.000 ct",
+            "Value                 US$ 1500.00 (US$ 150.00/ct)",
+            "Number of parcels     1",
+            "HS code(s)            7102.10",
+            "Validation            signed by the authority of BW",
+            "DISCREPANCY",
+        ] {
+            assert!(text.contains(needle), "missing {needle:?} in\n{text}");
+        }
+    }
+}

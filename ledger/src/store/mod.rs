@@ -1,0 +1,259 @@
+//! The ledger database: one redb file holding blocks, transactions, the
+//! state and its indexes. A block is committed in one write transaction,
+//! with fsync before the commit returns, so after a crash the database holds
+//! every committed block whole and nothing of any other.
+//!
+//! Reads go through a [`Snapshot`], which sees one committed block however
+//! many commit meanwhile; it is also the [`StateRead`](crate::state::StateRead)
+//! that blocks are built and checked against.
+
+mod error;
+mod snapshot;
+mod tables;
+
+#[cfg(test)]
+mod tests;
+
+use std::path::{Path, PathBuf};
+
+use redb::{Database, ReadableDatabase, ReadableTable, TableHandle, WriteTransaction};
+
+pub use error::{StoreError, ID_PREFIX_CHARS_MIN};
+pub use snapshot::Snapshot;
+pub use tables::TxRecord;
+
+use crate::block::{AppliedBlock, ChainTip};
+use crate::genesis::Genesis;
+use crate::state::StateDelta;
+use error::storage;
+use tables::{decode, encode};
+
+pub struct Store {
+    db: Database,
+    path: PathBuf,
+}
+
+impl Store {
+    /// Opens the database at `path`, creating it with `genesis`'s state on
+    /// first use; a database made from another genesis is refused.
+    pub fn open(path: &Path, genesis: &Genesis) -> Result<Store, StoreError> {
+        let shown = path.display().to_string();
+        let db = Database::create(path).map_err(|e| match e {
+            redb::DatabaseError::DatabaseAlreadyOpen => StoreError::InUse {
+                path: shown.clone(),
+            },
+            other => StoreError::Open {
+                path: shown.clone(),
+                reason: other.to_string(),
+            },
+        })?;
+        let store = Store {
+            db,
+            path: path.to_owned(),
+        };
+        store.init_or_check(genesis)?;
+        Ok(store)
+    }
+
+    fn init_or_check(&self, genesis: &Genesis) -> Result<(), StoreError> {
+        let expected = genesis.hash();
+        let txn = self.db.begin_write().map_err(storage)?;
+        let stored = {
+            let meta = txn.open_table(tables::META).map_err(storage)?;
+            let stored = meta.get(tables::META_GENESIS_HASH).map_err(storage)?;
+            stored
+                .map(|g| decode::<kp_crypto::Hash32>(tables::META.name(), g.value()))
+                .transpose()?
+        };
+        match stored {
+            Some(stored) if stored == expected => Ok(()),
+            Some(stored) => Err(StoreError::GenesisMismatch {
+                path: self.path.display().to_string(),
+                stored,
+                expected,
+            }),
+            None => {
+                // Every table exists from the start, so that reads never
+                // meet a missing one.
+                txn.open_table(tables::BLOCKS).map_err(storage)?;
+                txn.open_table(tables::BLOCK_HEIGHTS).map_err(storage)?;
+                txn.open_table(tables::TXS).map_err(storage)?;
+                txn.open_table(tables::PARCEL_EVENTS).map_err(storage)?;
+                write_delta(&txn, &genesis.initial_delta())?;
+                let mut meta = txn.open_table(tables::META).map_err(storage)?;
+                meta.insert(tables::META_GENESIS_HASH, encode(&expected)?.as_slice())
+                    .map_err(storage)?;
+                meta.insert(tables::META_TIP, encode(&genesis.tip())?.as_slice())
+                    .map_err(storage)?;
+                drop(meta);
+                txn.commit().map_err(storage)
+            }
+        }
+    }
+
+    /// A consistent read at the last committed block.
+    pub fn snapshot(&self) -> Result<Snapshot, StoreError> {
+        Ok(Snapshot::new(self.db.begin_read().map_err(storage)?))
+    }
+
+    /// Where the chain ends now.
+    pub fn tip(&self) -> Result<ChainTip, StoreError> {
+        self.snapshot()?.tip()
+    }
+
+    /// Writes a block that passed every check, with its transactions, state
+    /// writes and indexes, in one durable write transaction. A block that
+    /// does not build on the stored tip is refused and nothing is written.
+    pub fn commit(&self, applied: &AppliedBlock) -> Result<ChainTip, StoreError> {
+        let header = &applied.block.header;
+        if applied.txs.len() != applied.block.txs.len() {
+            return Err(StoreError::InconsistentBlock(format!(
+                "{} transactions but {} applied",
+                applied.block.txs.len(),
+                applied.txs.len()
+            )));
+        }
+        if applied.hash != header.hash() {
+            return Err(StoreError::InconsistentBlock(
+                "its hash is not its header's".into(),
+            ));
+        }
+        // Dropping `txn` on any error below aborts it: nothing is written.
+        let txn = self.db.begin_write().map_err(storage)?;
+        let tip: ChainTip = {
+            let meta = txn.open_table(tables::META).map_err(storage)?;
+            let tip = meta.get(tables::META_TIP).map_err(storage)?;
+            let tip = tip.ok_or_else(|| StoreError::Corrupt("the tip is missing".into()))?;
+            decode(tables::META.name(), tip.value())?
+        };
+        if header.height != tip.height + 1 || header.prev_hash != tip.hash {
+            return Err(StoreError::NotOnTip {
+                tip_height: tip.height,
+                tip_hash: tip.hash,
+                height: header.height,
+                prev_hash: header.prev_hash,
+            });
+        }
+        let height = header.height;
+        txn.open_table(tables::BLOCKS)
+            .map_err(storage)?
+            .insert(height, encode(&applied.block)?.as_slice())
+            .map_err(storage)?;
+        txn.open_table(tables::BLOCK_HEIGHTS)
+            .map_err(storage)?
+            .insert(applied.hash.0, height)
+            .map_err(storage)?;
+        {
+            let mut txs = txn.open_table(tables::TXS).map_err(storage)?;
+            let mut events = txn.open_table(tables::PARCEL_EVENTS).map_err(storage)?;
+            for (index, (tx, bytes)) in applied.txs.iter().zip(&applied.block.txs).enumerate() {
+                let index = u32::try_from(index)
+                    .map_err(|_| StoreError::InconsistentBlock("too many transactions".into()))?;
+                let record = TxRecord {
+                    bytes: bytes.clone(),
+                    height,
+                    index,
+                    time: header.time,
+                    kind: tx.kind.to_owned(),
+                    created: tx.created.clone(),
+                };
+                // Nonces make a transaction unrepeatable; a second copy
+                // means the block was not checked.
+                if txs
+                    .insert(tx.id.0, encode(&record)?.as_slice())
+                    .map_err(storage)?
+                    .is_some()
+                {
+                    return Err(StoreError::InconsistentBlock(format!(
+                        "transaction {} is already on the ledger",
+                        tx.id
+                    )));
+                }
+                for parcel in &tx.parcels {
+                    events
+                        .insert((parcel.0, height, index), tx.id.0)
+                        .map_err(storage)?;
+                }
+            }
+        }
+        write_delta(&txn, &applied.delta)?;
+        let new_tip = applied.tip();
+        txn.open_table(tables::META)
+            .map_err(storage)?
+            .insert(tables::META_TIP, encode(&new_tip)?.as_slice())
+            .map_err(storage)?;
+        txn.commit().map_err(storage)?;
+        Ok(new_tip)
+    }
+}
+
+/// Writes every record of `delta` into its state table, and keeps the
+/// authority index pointing at each Participant's current authority key.
+fn write_delta(txn: &WriteTransaction, delta: &StateDelta) -> Result<(), StoreError> {
+    {
+        let mut participants = txn.open_table(tables::PARTICIPANTS).map_err(storage)?;
+        let mut authorities = txn.open_table(tables::AUTHORITIES).map_err(storage)?;
+        for (code, participant) in &delta.participants {
+            let previous = participants
+                .insert(code.0, encode(participant)?.as_slice())
+                .map_err(storage)?
+                .map(|g| {
+                    decode::<crate::model::Participant>(tables::PARTICIPANTS.name(), g.value())
+                })
+                .transpose()?;
+            if let Some(previous) = previous.filter(|p| p.authority != participant.authority) {
+                // Only while it still names this Participant: within one
+                // delta another Participant may have taken the key over.
+                let still_ours = authorities
+                    .get(previous.authority.0)
+                    .map_err(storage)?
+                    .is_some_and(|g| g.value() == code.0);
+                if still_ours {
+                    authorities.remove(previous.authority.0).map_err(storage)?;
+                }
+            }
+            authorities
+                .insert(participant.authority.0, code.0)
+                .map_err(storage)?;
+        }
+    }
+    {
+        let mut members = txn.open_table(tables::MEMBERS).map_err(storage)?;
+        for (key, member) in &delta.members {
+            members
+                .insert(key.0, encode(member)?.as_slice())
+                .map_err(storage)?;
+        }
+    }
+    {
+        let mut nonces = txn.open_table(tables::NONCES).map_err(storage)?;
+        for (key, nonce) in &delta.nonces {
+            nonces.insert(key.0, *nonce).map_err(storage)?;
+        }
+    }
+    {
+        let mut parcels = txn.open_table(tables::PARCELS).map_err(storage)?;
+        for (id, parcel) in &delta.parcels {
+            parcels
+                .insert(id.0, encode(parcel)?.as_slice())
+                .map_err(storage)?;
+        }
+    }
+    {
+        let mut transfers = txn.open_table(tables::TRANSFERS).map_err(storage)?;
+        for (id, transfer) in &delta.transfers {
+            transfers
+                .insert(id.0, encode(transfer)?.as_slice())
+                .map_err(storage)?;
+        }
+    }
+    {
+        let mut certificates = txn.open_table(tables::CERTIFICATES).map_err(storage)?;
+        for (number, certificate) in &delta.certificates {
+            certificates
+                .insert(number.as_str(), encode(certificate)?.as_slice())
+                .map_err(storage)?;
+        }
+    }
+    Ok(())
+}

@@ -1,0 +1,277 @@
+//! A consistent read of the database at one committed block: the state the
+//! rules read ([`StateRead`]) and the queries the API answers. Every read of
+//! one snapshot sees the same block, however many blocks commit meanwhile.
+
+use std::collections::{BTreeMap, HashSet, VecDeque};
+
+use borsh::BorshDeserialize;
+use kp_crypto::{Hash32, PublicKey};
+use redb::{ReadOnlyTable, ReadTransaction, ReadableTable, TableDefinition, TableHandle};
+
+use super::error::{storage, StoreError, ID_PREFIX_CHARS_MIN};
+use super::tables::{self, decode, TxRecord};
+use crate::api::{EventView, TraceView};
+use crate::block::{Block, ChainTip};
+use crate::model::{
+    Certificate, Member, Parcel, ParcelId, Participant, ParticipantCode, Transfer, TransferId, TxId,
+};
+use crate::state::{Read, StateRead, StorageFault};
+use crate::tx::Transaction;
+
+/// Where a transaction sits in the chain: (height, index in its block).
+type ChainPlace = (u64, u32);
+
+pub struct Snapshot {
+    txn: ReadTransaction,
+}
+
+impl Snapshot {
+    pub(crate) fn new(txn: ReadTransaction) -> Self {
+        Snapshot { txn }
+    }
+
+    fn table<K: redb::Key + 'static, V: redb::Value + 'static>(
+        &self,
+        definition: TableDefinition<K, V>,
+    ) -> Result<ReadOnlyTable<K, V>, StoreError> {
+        self.txn.open_table(definition).map_err(storage)
+    }
+
+    /// A borsh record by key from a table of borsh values.
+    fn record<'k, K, T>(
+        &self,
+        definition: TableDefinition<K, &[u8]>,
+        key: impl std::borrow::Borrow<K::SelfType<'k>>,
+    ) -> Result<Option<T>, StoreError>
+    where
+        K: redb::Key + 'static,
+        T: BorshDeserialize,
+    {
+        let table = self.table(definition)?;
+        let guard = table.get(key).map_err(storage)?;
+        guard
+            .map(|g| decode(definition.name(), g.value()))
+            .transpose()
+    }
+
+    /// The block the snapshot sees last.
+    pub fn tip(&self) -> Result<ChainTip, StoreError> {
+        self.meta(tables::META_TIP)?
+            .ok_or_else(|| StoreError::Corrupt("the tip is missing".into()))
+    }
+
+    /// The hash of the genesis this database was created from.
+    pub fn genesis_hash(&self) -> Result<Hash32, StoreError> {
+        self.meta(tables::META_GENESIS_HASH)?
+            .ok_or_else(|| StoreError::Corrupt("the genesis hash is missing".into()))
+    }
+
+    fn meta<T: BorshDeserialize>(&self, key: &str) -> Result<Option<T>, StoreError> {
+        self.record(tables::META, key)
+    }
+
+    pub fn block(&self, height: u64) -> Result<Option<Block>, StoreError> {
+        self.record(tables::BLOCKS, height)
+    }
+
+    /// The height of the block with this hash.
+    pub fn block_height(&self, hash: &Hash32) -> Result<Option<u64>, StoreError> {
+        let table = self.table(tables::BLOCK_HEIGHTS)?;
+        let height = table.get(hash.0).map_err(storage)?.map(|g| g.value());
+        Ok(height)
+    }
+
+    pub fn tx(&self, id: &TxId) -> Result<Option<TxRecord>, StoreError> {
+        self.record(tables::TXS, id.0)
+    }
+
+    /// Every Participant, in code order.
+    pub fn participants(&self) -> Result<Vec<Participant>, StoreError> {
+        let table = self.table(tables::PARTICIPANTS)?;
+        let mut out = Vec::new();
+        for entry in table.iter().map_err(storage)? {
+            let (_, value) = entry.map_err(storage)?;
+            out.push(decode(tables::PARTICIPANTS.name(), value.value())?);
+        }
+        Ok(out)
+    }
+
+    /// The one parcel whose id starts with `prefix` (at least 8 hex characters).
+    pub fn parcel_by_prefix(&self, prefix: &str) -> Result<Parcel, StoreError> {
+        self.unique_by_prefix(tables::PARCELS, "parcel", prefix)
+    }
+
+    /// The one transfer whose id starts with `prefix` (at least 8 hex characters).
+    pub fn transfer_by_prefix(&self, prefix: &str) -> Result<Transfer, StoreError> {
+        self.unique_by_prefix(tables::TRANSFERS, "transfer", prefix)
+    }
+
+    fn unique_by_prefix<T: BorshDeserialize>(
+        &self,
+        definition: TableDefinition<[u8; 32], &[u8]>,
+        what: &'static str,
+        prefix: &str,
+    ) -> Result<T, StoreError> {
+        let (low, high) = prefix_bounds(prefix)?;
+        let table = self.table(definition)?;
+        // Two matches are enough to know the prefix is ambiguous.
+        let mut matches = table.range(low..=high).map_err(storage)?.take(2);
+        let first = match matches.next() {
+            None => {
+                return Err(StoreError::NotFound {
+                    what,
+                    key: prefix.to_owned(),
+                })
+            }
+            Some(entry) => entry.map_err(storage)?,
+        };
+        if matches.next().is_some() {
+            return Err(StoreError::AmbiguousPrefix {
+                what,
+                prefix: prefix.to_owned(),
+            });
+        }
+        decode(definition.name(), first.1.value())
+    }
+
+    /// A parcel's own history, in chain order.
+    pub fn parcel_events(&self, id: &ParcelId) -> Result<Vec<EventView>, StoreError> {
+        self.event_index(id)?
+            .into_iter()
+            .map(|(_, tx)| self.event(&tx))
+            .collect()
+    }
+
+    /// The parcel, every ancestor back to the mines (through splits and
+    /// merges, each once), and every event of each, oldest first. Costs what
+    /// these parcels' histories cost: a read and an index range per parcel.
+    pub fn trace(&self, id: &ParcelId) -> Result<Option<TraceView>, StoreError> {
+        let Some(root) = self.parcel(id)? else {
+            return Ok(None);
+        };
+        let mut seen: HashSet<ParcelId> = HashSet::from([root.id]);
+        let mut queue = VecDeque::from([root]);
+        let mut parcels = Vec::new();
+        // A split or merge is in the history of both sides: keyed by its
+        // place in the chain, it is listed once and in order.
+        let mut events: BTreeMap<ChainPlace, TxId> = BTreeMap::new();
+        while let Some(parcel) = queue.pop_front() {
+            events.extend(self.event_index(&parcel.id)?);
+            for parent in &parcel.parents {
+                if seen.insert(*parent) {
+                    let record = self.parcel(parent)?.ok_or_else(|| {
+                        StoreError::Corrupt(format!(
+                            "parcel {} names a missing parent {parent}",
+                            parcel.id
+                        ))
+                    })?;
+                    queue.push_back(record);
+                }
+            }
+            parcels.push(parcel);
+        }
+        let events = events
+            .values()
+            .map(|tx| self.event(tx))
+            .collect::<Result<_, _>>()?;
+        Ok(Some(TraceView {
+            parcel: *id,
+            parcels,
+            events,
+        }))
+    }
+
+    /// The parcel's entries in the event index, in chain order.
+    fn event_index(&self, id: &ParcelId) -> Result<Vec<(ChainPlace, TxId)>, StoreError> {
+        let table = self.table(tables::PARCEL_EVENTS)?;
+        let range = table
+            .range((id.0, 0u64, 0u32)..=(id.0, u64::MAX, u32::MAX))
+            .map_err(storage)?;
+        let mut out = Vec::new();
+        for entry in range {
+            let (key, value) = entry.map_err(storage)?;
+            let (_, height, index) = key.value();
+            out.push(((height, index), Hash32(value.value())));
+        }
+        Ok(out)
+    }
+
+    fn event(&self, id: &TxId) -> Result<EventView, StoreError> {
+        let record = self.tx(id)?.ok_or_else(|| {
+            StoreError::Corrupt(format!("the event index names a missing transaction {id}"))
+        })?;
+        let tx: Transaction = decode(tables::TXS.name(), &record.bytes)?;
+        Ok(EventView {
+            tx: *id,
+            height: record.height,
+            index: record.index,
+            time: record.time,
+            signer: tx.payload.signer,
+            body: tx.payload.body,
+            created: record.created,
+        })
+    }
+}
+
+/// The smallest and largest ids that start with `prefix`, which may have an
+/// odd number of characters.
+fn prefix_bounds(prefix: &str) -> Result<([u8; 32], [u8; 32]), StoreError> {
+    // Length first: a short prefix is refused as such whatever it holds.
+    if prefix.len() < ID_PREFIX_CHARS_MIN {
+        return Err(StoreError::PrefixTooShort(prefix.to_owned()));
+    }
+    if !prefix.bytes().all(|b| b.is_ascii_hexdigit()) {
+        return Err(StoreError::BadHex(prefix.to_owned()));
+    }
+    if prefix.len() > 64 {
+        return Err(StoreError::BadId(prefix.to_owned()));
+    }
+    let padded = |fill: char| {
+        let text: String = prefix
+            .chars()
+            .chain(std::iter::repeat_n(fill, 64 - prefix.len()))
+            .collect();
+        let mut out = [0u8; 32];
+        hex::decode_to_slice(&text, &mut out).map_err(|_| StoreError::BadHex(prefix.to_owned()))?;
+        Ok::<_, StoreError>(out)
+    };
+    Ok((padded('0')?, padded('f')?))
+}
+
+fn fault(e: StoreError) -> StorageFault {
+    e.into()
+}
+
+impl StateRead for Snapshot {
+    fn participant(&self, code: ParticipantCode) -> Read<Participant> {
+        self.record(tables::PARTICIPANTS, code.0).map_err(fault)
+    }
+
+    fn participant_by_authority(&self, key: &PublicKey) -> Read<ParticipantCode> {
+        let table = self.table(tables::AUTHORITIES).map_err(fault)?;
+        let code = table.get(key.0).map_err(storage).map_err(fault)?;
+        Ok(code.map(|g| ParticipantCode(g.value())))
+    }
+
+    fn member(&self, key: &PublicKey) -> Read<Member> {
+        self.record(tables::MEMBERS, key.0).map_err(fault)
+    }
+
+    fn nonce(&self, signer: &PublicKey) -> Result<u64, StorageFault> {
+        let table = self.table(tables::NONCES).map_err(fault)?;
+        let nonce = table.get(signer.0).map_err(storage).map_err(fault)?;
+        Ok(nonce.map_or(0, |g| g.value()))
+    }
+
+    fn parcel(&self, id: &ParcelId) -> Read<Parcel> {
+        self.record(tables::PARCELS, id.0).map_err(fault)
+    }
+
+    fn transfer(&self, id: &TransferId) -> Read<Transfer> {
+        self.record(tables::TRANSFERS, id.0).map_err(fault)
+    }
+
+    fn certificate(&self, number: &str) -> Read<Certificate> {
+        self.record(tables::CERTIFICATES, number).map_err(fault)
+    }
+}

@@ -1,0 +1,435 @@
+//! The store against real blocks: built by `build_block` over the store's
+//! own snapshot, committed, read back, reopened, and refused when they lie.
+
+use std::path::Path;
+
+use kp_crypto::{Hash32, PublicKey, SecretKey};
+
+use super::*;
+use crate::block::{build_block, BuiltBlock};
+use crate::model::{HsCode, ParcelId, ParcelStatus, Role};
+use crate::state::StateRead;
+use crate::testkit::{key_named, test_genesis, CHAIN_ID};
+use crate::tx::{Body, DecodedTx, SplitOutput, TxPayload};
+
+fn signed(key: &SecretKey, nonce: u64, body: Body) -> DecodedTx {
+    let tx = TxPayload {
+        signer: key.public(),
+        nonce,
+        chain_id: CHAIN_ID.to_owned(),
+        body,
+    }
+    .sign(key);
+    DecodedTx::decode(tx.to_bytes()).expect("a test transaction decodes")
+}
+
+fn enrol(member: PublicKey, role: Role, name: &str) -> Body {
+    Body::EnrolMember {
+        member,
+        role,
+        name: name.into(),
+        licence: format!("LIC-{name}"),
+        zone: None,
+    }
+}
+
+fn register(milli_carats: u64) -> Body {
+    Body::RegisterParcel {
+        origin: "BW".parse().expect("code"),
+        zone: None,
+        mine: "Jwaneng".into(),
+        milli_carats,
+        stones: 10,
+        value_cents: milli_carats * 14,
+        hs_code: HsCode::UNSORTED,
+    }
+}
+
+/// Builds the next block over the store's snapshot, one second after the tip.
+fn build(store: &Store, txs: Vec<DecodedTx>) -> BuiltBlock {
+    let snapshot = store.snapshot().expect("snapshot");
+    let tip = snapshot.tip().expect("tip");
+    let proposer = test_genesis().participants[0].validator;
+    build_block(&snapshot, &tip, CHAIN_ID, tip.time + 1, proposer, txs).expect("build")
+}
+
+/// Builds and commits a block in which every transaction must pass.
+fn commit(store: &Store, txs: Vec<DecodedTx>) -> AppliedBlock {
+    let built = build(store, txs);
+    let reasons: Vec<String> = built.rejected.iter().map(|(_, r)| r.to_string()).collect();
+    assert!(
+        reasons.is_empty(),
+        "every test transaction passes: {reasons:?}"
+    );
+    store.commit(&built.applied).expect("commit");
+    built.applied
+}
+
+fn open(path: &Path) -> Store {
+    Store::open(path, &test_genesis()).expect("open")
+}
+
+struct History {
+    miner: SecretKey,
+    trader: PublicKey,
+    /// Registered, then split into `split_a` and `split_b`.
+    registered: ParcelId,
+    other: ParcelId,
+    split_a: ParcelId,
+    split_b: ParcelId,
+    /// Merged from `split_b` and `other`.
+    merged: ParcelId,
+    transfer: Hash32,
+}
+
+/// Three blocks: enrolments; two registrations; a split, a merge and an offer.
+fn make_history(store: &Store) -> History {
+    let authority = key_named("authority BW");
+    let miner = key_named("store miner");
+    let trader = key_named("store trader").public();
+    commit(
+        store,
+        vec![
+            signed(&authority, 1, enrol(miner.public(), Role::Miner, "Miner")),
+            signed(&authority, 2, enrol(trader, Role::Trader, "Trader")),
+        ],
+    );
+    let block = commit(
+        store,
+        vec![
+            signed(&miner, 1, register(10_000)),
+            signed(&miner, 2, register(4_000)),
+        ],
+    );
+    let (registered, other) = (block.txs[0].created[0], block.txs[1].created[0]);
+    let outputs = vec![
+        SplitOutput {
+            milli_carats: 6_000,
+            hs_code: None,
+        },
+        SplitOutput {
+            milli_carats: 4_000,
+            hs_code: None,
+        },
+    ];
+    let split = signed(
+        &miner,
+        3,
+        Body::SplitParcel {
+            parcel: registered,
+            outputs,
+        },
+    );
+    let (split_a, split_b) = (
+        crate::rules::parcel_id(&split.id, 0),
+        crate::rules::parcel_id(&split.id, 1),
+    );
+    let merge = signed(
+        &miner,
+        4,
+        Body::MergeParcels {
+            parcels: vec![split_b, other],
+        },
+    );
+    let offer = signed(
+        &miner,
+        5,
+        Body::OfferTransfer {
+            parcel: split_a,
+            to: trader,
+            price_cents: None,
+        },
+    );
+    let block = commit(store, vec![split, merge, offer]);
+    History {
+        miner,
+        trader,
+        registered,
+        other,
+        split_a,
+        split_b,
+        merged: block.txs[1].created[0],
+        transfer: block.txs[2].created[0],
+    }
+}
+
+#[test]
+fn genesis_state_is_there_on_first_open() {
+    let dir = tempfile::tempdir().expect("tempdir");
+    let store = open(&dir.path().join("ledger.redb"));
+    let genesis = test_genesis();
+    let snapshot = store.snapshot().expect("snapshot");
+    assert_eq!(snapshot.tip().expect("tip"), genesis.tip());
+    assert_eq!(
+        snapshot.genesis_hash().expect("genesis hash"),
+        genesis.hash()
+    );
+    assert_eq!(
+        snapshot.participants().expect("participants").len(),
+        genesis.participants.len()
+    );
+    let bw = &genesis.participants[0];
+    assert_eq!(
+        snapshot.participant(bw.code).expect("read").as_ref(),
+        Some(bw)
+    );
+    assert_eq!(
+        snapshot
+            .participant_by_authority(&bw.authority)
+            .expect("read"),
+        Some(bw.code)
+    );
+    assert_eq!(snapshot.nonce(&bw.authority).expect("read"), 0);
+    assert_eq!(snapshot.block(0).expect("read"), None);
+}
+
+#[test]
+fn committed_blocks_read_back() {
+    let dir = tempfile::tempdir().expect("tempdir");
+    let store = open(&dir.path().join("ledger.redb"));
+    let h = make_history(&store);
+    let snapshot = store.snapshot().expect("snapshot");
+
+    let tip = snapshot.tip().expect("tip");
+    assert_eq!(tip.height, 3);
+    let block = snapshot.block(3).expect("read").expect("block 3");
+    assert_eq!(block.header.hash(), tip.hash);
+    assert_eq!(block.txs.len(), 3);
+    assert_eq!(snapshot.block_height(&tip.hash).expect("read"), Some(3));
+    assert_eq!(snapshot.block(4).expect("read"), None);
+
+    let merge_id = crate::tx::tx_id(&block.txs[1]);
+    let record = snapshot.tx(&merge_id).expect("read").expect("merge tx");
+    assert_eq!(
+        (record.height, record.index, record.kind.as_str()),
+        (3, 1, "merge_parcels")
+    );
+    assert_eq!(record.created, vec![h.merged]);
+    assert_eq!(record.bytes, block.txs[1]);
+    assert_eq!(record.time, block.header.time);
+
+    let member = snapshot.member(&h.trader).expect("read").expect("trader");
+    assert_eq!((member.role, member.enrolled_height), (Role::Trader, 1));
+    assert_eq!(snapshot.nonce(&h.miner.public()).expect("read"), 5);
+    let registered = snapshot
+        .parcel(&h.registered)
+        .expect("read")
+        .expect("parcel");
+    assert!(matches!(registered.status, ParcelStatus::Consumed { .. }));
+    assert_eq!(
+        snapshot
+            .transfer(&h.transfer)
+            .expect("read")
+            .expect("transfer")
+            .parcel,
+        h.split_a
+    );
+    assert_eq!(snapshot.certificate("BW-0001").expect("read"), None);
+
+    let events = snapshot.parcel_events(&h.registered).expect("events");
+    let kinds: Vec<&str> = events.iter().map(|e| e.body.kind()).collect();
+    assert_eq!(kinds, ["register_parcel", "split_parcel"]);
+    assert_eq!(events[0].created, vec![h.registered]);
+    assert_eq!(events[1].signer, h.miner.public());
+}
+
+#[test]
+fn ids_are_found_by_prefix() {
+    let dir = tempfile::tempdir().expect("tempdir");
+    let store = open(&dir.path().join("ledger.redb"));
+    let h = make_history(&store);
+    let snapshot = store.snapshot().expect("snapshot");
+    let hex = h.merged.to_hex();
+
+    for len in [8, 9, 64] {
+        assert_eq!(
+            snapshot.parcel_by_prefix(&hex[..len]).expect("found").id,
+            h.merged,
+            "{len} chars"
+        );
+    }
+    assert_eq!(
+        snapshot
+            .parcel_by_prefix(&hex.to_uppercase())
+            .expect("found")
+            .id,
+        h.merged
+    );
+    assert_eq!(
+        snapshot
+            .transfer_by_prefix(&h.transfer.to_hex()[..10])
+            .expect("found")
+            .id,
+        h.transfer
+    );
+
+    let code = |r: Result<_, StoreError>| r.map(|_: crate::model::Parcel| ()).unwrap_err().code();
+    assert_eq!(
+        code(snapshot.parcel_by_prefix(&hex[..7])),
+        "prefix_too_short"
+    );
+    assert_eq!(code(snapshot.parcel_by_prefix("zzzzzzzz")), "bad_hex");
+    assert_eq!(code(snapshot.parcel_by_prefix("zz")), "prefix_too_short");
+    assert_eq!(
+        code(snapshot.parcel_by_prefix(&format!("{hex}0"))),
+        "bad_id"
+    );
+    // The transfer's id is not a parcel's.
+    assert_eq!(
+        code(snapshot.parcel_by_prefix(&h.transfer.to_hex())),
+        "not_found"
+    );
+    let absent = snapshot.transfer_by_prefix(&hex).unwrap_err();
+    assert_eq!(absent.code(), "not_found");
+}
+
+#[test]
+fn a_shared_prefix_is_ambiguous() {
+    let dir = tempfile::tempdir().expect("tempdir");
+    let store = open(&dir.path().join("ledger.redb"));
+    let h = make_history(&store);
+    // Rules never make two ids share 8 characters on purpose, so the store
+    // is given a block whose delta holds such a pair directly.
+    let mut built = build(&store, Vec::new());
+    let template = store
+        .snapshot()
+        .expect("snapshot")
+        .parcel(&h.merged)
+        .expect("read")
+        .expect("parcel");
+    for last in [1u8, 2] {
+        let mut id = [0xab; 32];
+        id[31] = last;
+        built.applied.delta.parcels.insert(
+            Hash32(id),
+            crate::model::Parcel {
+                id: Hash32(id),
+                ..template.clone()
+            },
+        );
+    }
+    store.commit(&built.applied).expect("commit");
+    let snapshot = store.snapshot().expect("snapshot");
+    let err = snapshot.parcel_by_prefix("abababab").unwrap_err();
+    assert_eq!(err.code(), "ambiguous_prefix");
+    let mut one = "ab".repeat(31);
+    one.push_str("02");
+    assert_eq!(snapshot.parcel_by_prefix(&one).expect("found").id.0[31], 2);
+}
+
+#[test]
+fn trace_walks_every_ancestor_once_in_chain_order() {
+    let dir = tempfile::tempdir().expect("tempdir");
+    let store = open(&dir.path().join("ledger.redb"));
+    let h = make_history(&store);
+    let snapshot = store.snapshot().expect("snapshot");
+
+    let trace = snapshot.trace(&h.merged).expect("trace").expect("parcel");
+    assert_eq!(trace.parcel, h.merged);
+    let parcels: Vec<ParcelId> = trace.parcels.iter().map(|p| p.id).collect();
+    assert_eq!(parcels, [h.merged, h.split_b, h.other, h.registered]);
+    let places: Vec<(u64, u32)> = trace.events.iter().map(|e| (e.height, e.index)).collect();
+    // Both registrations, the split (once, though two traced parcels share
+    // it) and the merge; not the offer of the sibling `split_a`.
+    assert_eq!(places, [(2, 0), (2, 1), (3, 0), (3, 1)]);
+
+    let trace = snapshot.trace(&h.split_a).expect("trace").expect("parcel");
+    let places: Vec<(u64, u32)> = trace.events.iter().map(|e| (e.height, e.index)).collect();
+    assert_eq!(places, [(2, 0), (3, 0), (3, 2)]);
+    assert_eq!(snapshot.trace(&Hash32([9; 32])).expect("trace"), None);
+}
+
+#[test]
+fn reopening_keeps_every_block_and_the_tip() {
+    let dir = tempfile::tempdir().expect("tempdir");
+    let path = dir.path().join("ledger.redb");
+    let store = open(&path);
+    let h = make_history(&store);
+    let tip = store.tip().expect("tip");
+    drop(store);
+
+    let store = open(&path);
+    let snapshot = store.snapshot().expect("snapshot");
+    assert_eq!(snapshot.tip().expect("tip"), tip);
+    assert_eq!(snapshot.nonce(&h.miner.public()).expect("read"), 5);
+    assert_eq!(
+        snapshot
+            .trace(&h.merged)
+            .expect("trace")
+            .expect("parcel")
+            .events
+            .len(),
+        4
+    );
+    // And the chain goes on from where it was.
+    let next = commit(&store, vec![signed(&h.miner, 6, register(1_000))]);
+    assert_eq!(next.block.header.height, 4);
+    assert_eq!(next.block.header.prev_hash, tip.hash);
+}
+
+#[test]
+fn another_genesis_is_refused() {
+    let dir = tempfile::tempdir().expect("tempdir");
+    let path = dir.path().join("ledger.redb");
+    drop(open(&path));
+    let mut other = test_genesis();
+    other.chain_id = "kp-other".into();
+    let err = Store::open(&path, &other).err().expect("refused");
+    assert_eq!(err.code(), "genesis_mismatch");
+    // The refusal changed nothing: the right genesis still opens it.
+    drop(open(&path));
+}
+
+#[test]
+fn a_second_open_of_one_file_is_refused() {
+    let dir = tempfile::tempdir().expect("tempdir");
+    let path = dir.path().join("ledger.redb");
+    let _store = open(&path);
+    let err = Store::open(&path, &test_genesis()).err().expect("refused");
+    assert_eq!(err.code(), "storage_in_use");
+}
+
+#[test]
+fn a_block_off_the_tip_is_refused_and_writes_nothing() {
+    let dir = tempfile::tempdir().expect("tempdir");
+    let store = open(&dir.path().join("ledger.redb"));
+    let authority = key_named("authority BW");
+    let (first, second) = (key_named("first").public(), key_named("second").public());
+    // Two rival blocks at height 1; only the first to commit may stay.
+    let rival_a = build(
+        &store,
+        vec![signed(&authority, 1, enrol(first, Role::Miner, "First"))],
+    );
+    let rival_b = build(
+        &store,
+        vec![signed(&authority, 1, enrol(second, Role::Miner, "Second"))],
+    );
+    let tip = store.commit(&rival_a.applied).expect("commit");
+
+    let err = store.commit(&rival_b.applied).unwrap_err();
+    assert_eq!(err.code(), "not_on_tip");
+    // Right height, wrong parent.
+    let mut off_parent = build(&store, Vec::new());
+    off_parent.applied.block.header.prev_hash = Hash32([7; 32]);
+    off_parent.applied.hash = off_parent.applied.block.header.hash();
+    assert_eq!(
+        store.commit(&off_parent.applied).unwrap_err().code(),
+        "not_on_tip"
+    );
+
+    let snapshot = store.snapshot().expect("snapshot");
+    assert_eq!(snapshot.tip().expect("tip"), tip);
+    assert_eq!(snapshot.member(&second).expect("read"), None);
+    assert_eq!(snapshot.tx(&rival_b.applied.txs[0].id).expect("read"), None);
+    assert_eq!(
+        snapshot.block_height(&rival_b.applied.hash).expect("read"),
+        None
+    );
+    assert_eq!(
+        snapshot
+            .block_height(&off_parent.applied.hash)
+            .expect("read"),
+        None
+    );
+    assert!(snapshot.member(&first).expect("read").is_some());
+}

@@ -1,0 +1,435 @@
+//! The HTTP/JSON API of `docs/api.md`. Writes take only signed
+//! transactions; reads answer from one snapshot of the committed ledger
+//! each. Every error is `{"error": {"code", "message"}}` with a stable code.
+
+use std::sync::Arc;
+
+use axum::extract::rejection::{JsonRejection, PathRejection};
+use axum::extract::{DefaultBodyLimit, Path, State};
+use axum::http::{Method, StatusCode, Uri};
+use axum::response::{IntoResponse, Response};
+use axum::routing::{get, post};
+use axum::{Json, Router};
+use kp_crypto::{Hash32, PublicKey};
+use kp_ledger::api::{
+    ApiError, BlockView, ErrorBody, NonceView, ParcelView, StatusView, SubmitRequest, TraceView,
+    TxState, TxStatus,
+};
+use kp_ledger::model::{Certificate, Member, Participant, Transfer};
+use kp_ledger::state::{StateRead, StorageFault};
+use kp_ledger::store::{Snapshot, StoreError};
+use kp_ledger::tx::{tx_id, DecodedTx, TX_SIZE_BYTES_MAX};
+use kp_ledger::Rejection;
+
+use crate::mempool::{AdmitError, Admitted};
+use crate::node::{lock, now_secs, Shared};
+
+/// Room for the hex of the largest transaction and its JSON wrapping;
+/// anything longer is refused before it is read whole.
+const REQUEST_BODY_BYTES_MAX: usize = 2 * TX_SIZE_BYTES_MAX + 1024;
+
+pub fn router(shared: Arc<Shared>) -> Router {
+    Router::new()
+        .route("/v1/transactions", post(submit))
+        .route("/v1/transactions/{id}", get(transaction))
+        .route("/v1/status", get(status))
+        .route("/v1/nonces/{key}", get(nonce))
+        .route("/v1/participants", get(participants))
+        .route("/v1/members/{key}", get(member))
+        .route("/v1/parcels/{id}", get(parcel))
+        .route("/v1/parcels/{id}/trace", get(trace))
+        .route("/v1/transfers/{id}", get(transfer))
+        .route("/v1/certificates/{number}", get(certificate))
+        .route("/v1/blocks/{height}", get(block))
+        .fallback(no_route)
+        .method_not_allowed_fallback(wrong_method)
+        .layer(DefaultBodyLimit::max(REQUEST_BODY_BYTES_MAX))
+        .with_state(shared)
+}
+
+/// An error answer: HTTP status, stable code, one line for humans.
+#[derive(Debug)]
+pub struct Failure {
+    status: StatusCode,
+    code: String,
+    message: String,
+}
+
+impl Failure {
+    fn new(status: StatusCode, code: &str, message: impl Into<String>) -> Self {
+        Failure {
+            status,
+            code: code.to_owned(),
+            message: message.into(),
+        }
+    }
+
+    fn not_found(message: impl Into<String>) -> Self {
+        Failure::new(StatusCode::NOT_FOUND, "not_found", message)
+    }
+
+    fn internal(message: impl Into<String>) -> Self {
+        Failure::new(StatusCode::INTERNAL_SERVER_ERROR, "storage", message)
+    }
+}
+
+impl IntoResponse for Failure {
+    fn into_response(self) -> Response {
+        let body = ErrorBody {
+            error: ApiError {
+                code: self.code,
+                message: self.message,
+            },
+        };
+        (self.status, Json(body)).into_response()
+    }
+}
+
+impl From<StoreError> for Failure {
+    fn from(e: StoreError) -> Self {
+        let status = match e {
+            StoreError::NotFound { .. } => StatusCode::NOT_FOUND,
+            StoreError::AmbiguousPrefix { .. } => StatusCode::CONFLICT,
+            StoreError::PrefixTooShort(_) | StoreError::BadHex(_) | StoreError::BadId(_) => {
+                StatusCode::BAD_REQUEST
+            }
+            _ => return Failure::internal(e.to_string()),
+        };
+        Failure::new(status, e.code(), e.to_string())
+    }
+}
+
+impl From<StorageFault> for Failure {
+    fn from(fault: StorageFault) -> Self {
+        Failure::internal(fault.to_string())
+    }
+}
+
+impl From<Rejection> for Failure {
+    fn from(rejection: Rejection) -> Self {
+        // The envelope codes say the bytes are no transaction at all: a bad
+        // request, not a transaction the rules refused.
+        let status = match rejection {
+            Rejection::Oversize(_) | Rejection::Malformed(_) => StatusCode::BAD_REQUEST,
+            _ => StatusCode::UNPROCESSABLE_ENTITY,
+        };
+        Failure::new(status, rejection.code(), rejection.to_string())
+    }
+}
+
+impl From<JsonRejection> for Failure {
+    fn from(rejection: JsonRejection) -> Self {
+        if rejection.status() == StatusCode::PAYLOAD_TOO_LARGE {
+            let message = format!("request body is over {REQUEST_BODY_BYTES_MAX} bytes; a transaction is at most {TX_SIZE_BYTES_MAX}");
+            return Failure::new(StatusCode::BAD_REQUEST, "oversize_transaction", message);
+        }
+        Failure::new(
+            StatusCode::BAD_REQUEST,
+            "malformed_json",
+            rejection.body_text(),
+        )
+    }
+}
+
+impl From<PathRejection> for Failure {
+    fn from(rejection: PathRejection) -> Self {
+        Failure::new(StatusCode::BAD_REQUEST, "bad_id", rejection.body_text())
+    }
+}
+
+type Answer<T> = Result<Json<T>, Failure>;
+
+/// Runs `work` on a blocking thread: redb is synchronous, and the mempool
+/// may be locked for a whole re-check after a block.
+async fn blocking<T, F>(shared: &Arc<Shared>, work: F) -> Result<T, Failure>
+where
+    T: Send + 'static,
+    F: FnOnce(&Shared) -> Result<T, Failure> + Send + 'static,
+{
+    let shared = shared.clone();
+    tokio::task::spawn_blocking(move || work(&shared))
+        .await
+        .map_err(|e| Failure::internal(format!("the request's work failed: {e}")))?
+}
+
+/// Runs `read` over a fresh snapshot of the committed ledger.
+async fn read<T, F>(shared: &Arc<Shared>, read: F) -> Result<T, Failure>
+where
+    T: Send + 'static,
+    F: FnOnce(&Snapshot) -> Result<T, Failure> + Send + 'static,
+{
+    blocking(shared, move |shared| read(&shared.store.snapshot()?)).await
+}
+
+/// A full 64-character hex id or key.
+fn parse_id(text: &str) -> Result<Hash32, Failure> {
+    if !text.bytes().all(|b| b.is_ascii_hexdigit()) {
+        return Err(Failure::new(
+            StatusCode::BAD_REQUEST,
+            "bad_hex",
+            format!("`{text}` is not hexadecimal"),
+        ));
+    }
+    text.parse().map_err(|_| {
+        Failure::new(
+            StatusCode::BAD_REQUEST,
+            "bad_id",
+            format!("`{text}` is not 64 hex characters"),
+        )
+    })
+}
+
+fn parse_key(text: &str) -> Result<PublicKey, Failure> {
+    parse_id(text).map(|id| PublicKey(id.0))
+}
+
+async fn submit(
+    State(shared): State<Arc<Shared>>,
+    request: Result<Json<SubmitRequest>, JsonRejection>,
+) -> Result<(StatusCode, Json<TxStatus>), Failure> {
+    if !shared.is_accepting() {
+        return Err(Failure::new(
+            StatusCode::SERVICE_UNAVAILABLE,
+            "shutting_down",
+            "the node is shutting down",
+        ));
+    }
+    let Json(request) = request?;
+    let hex_text = request.tx.trim();
+    if hex_text.len() > 2 * TX_SIZE_BYTES_MAX {
+        return Err(Rejection::Oversize(hex_text.len() / 2).into());
+    }
+    let bytes = hex::decode(hex_text).map_err(|e| {
+        Failure::new(
+            StatusCode::BAD_REQUEST,
+            "bad_hex",
+            format!("`tx` is not hex bytes: {e}"),
+        )
+    })?;
+    let tx = DecodedTx::decode(bytes).map_err(Rejection::from)?;
+    let message = tx.tx.payload.signing_message();
+    if tx.signer().verify(&message, &tx.tx.signature).is_err() {
+        return Err(Rejection::BadSignature(*tx.signer()).into());
+    }
+    let id = tx.id;
+    let admitted = blocking(&shared, move |shared| {
+        Ok(lock(&shared.mempool).admit(tx, now_secs()))
+    })
+    .await?;
+    match admitted {
+        Ok(Admitted::New) => shared.work.notify_one(),
+        Ok(Admitted::AlreadyPending) => {}
+        Err(full @ AdmitError::Full { .. }) => {
+            return Err(Failure::new(
+                StatusCode::SERVICE_UNAVAILABLE,
+                "mempool_full",
+                full.to_string(),
+            ));
+        }
+        Err(AdmitError::Rejected(rejection)) => return Err(rejection.into()),
+        Err(AdmitError::Storage(fault)) => return Err(fault.into()),
+    }
+    Ok((StatusCode::ACCEPTED, Json(pending(id))))
+}
+
+fn pending(id: Hash32) -> TxStatus {
+    TxStatus {
+        id,
+        state: TxState::Pending,
+        height: None,
+        index: None,
+        created: Vec::new(),
+        error: None,
+    }
+}
+
+async fn transaction(
+    State(shared): State<Arc<Shared>>,
+    id: Result<Path<String>, PathRejection>,
+) -> Answer<TxStatus> {
+    let id = parse_id(&id?.0)?;
+    blocking(&shared, move |shared| {
+        // Pending, then committed, then refused, in this order: a settled
+        // transaction is on the ledger or among the reasons before it
+        // leaves the mempool.
+        if lock(&shared.mempool).contains(&id) {
+            return Ok(pending(id));
+        }
+        if let Some(record) = shared.store.snapshot()?.tx(&id)? {
+            return Ok(TxStatus {
+                id,
+                state: TxState::Committed,
+                height: Some(record.height),
+                index: Some(record.index),
+                created: record.created,
+                error: None,
+            });
+        }
+        match lock(&shared.rejections).get(&id) {
+            Some(error) => Ok(TxStatus {
+                id,
+                state: TxState::Rejected,
+                height: None,
+                index: None,
+                created: Vec::new(),
+                error: Some(error.clone()),
+            }),
+            None => Err(Failure::not_found(format!(
+                "no transaction {id} on the ledger or waiting"
+            ))),
+        }
+    })
+    .await
+    .map(Json)
+}
+
+async fn status(State(shared): State<Arc<Shared>>) -> Answer<StatusView> {
+    let (tip, pending_txs) = blocking(&shared, |shared| {
+        let tip = shared.store.snapshot()?.tip()?;
+        Ok((tip, lock(&shared.mempool).len() as u64))
+    })
+    .await?;
+    Ok(Json(StatusView {
+        chain_id: shared.chain.chain_id.clone(),
+        genesis_hash: shared.chain.genesis_hash,
+        height: tip.height,
+        last_block_hash: tip.hash,
+        state_hash: tip.state_hash,
+        time: tip.time,
+        validators: shared.chain.validators.clone(),
+        // One validator and no network yet: no peers.
+        peers: 0,
+        pending_txs,
+    }))
+}
+
+async fn nonce(
+    State(shared): State<Arc<Shared>>,
+    key: Result<Path<String>, PathRejection>,
+) -> Answer<NonceView> {
+    let key = parse_key(&key?.0)?;
+    blocking(&shared, move |shared| {
+        let last = shared.store.snapshot()?.nonce(&key)?;
+        // The mempool's base may be a block behind the fresh snapshot.
+        let pending_last = lock(&shared.mempool).pending_nonce(&key)?.max(last);
+        Ok(NonceView {
+            key,
+            last,
+            pending_last,
+        })
+    })
+    .await
+    .map(Json)
+}
+
+async fn participants(State(shared): State<Arc<Shared>>) -> Answer<Vec<Participant>> {
+    read(&shared, |s| Ok(s.participants()?)).await.map(Json)
+}
+
+async fn member(
+    State(shared): State<Arc<Shared>>,
+    key: Result<Path<String>, PathRejection>,
+) -> Answer<Member> {
+    let key = parse_key(&key?.0)?;
+    read(&shared, move |s| {
+        s.member(&key)?
+            .ok_or_else(|| Failure::not_found(format!("no member {key}")))
+    })
+    .await
+    .map(Json)
+}
+
+async fn parcel(
+    State(shared): State<Arc<Shared>>,
+    id: Result<Path<String>, PathRejection>,
+) -> Answer<ParcelView> {
+    let prefix = id?.0;
+    read(&shared, move |s| {
+        let parcel = s.parcel_by_prefix(&prefix)?;
+        let events = s.parcel_events(&parcel.id)?;
+        Ok(ParcelView { parcel, events })
+    })
+    .await
+    .map(Json)
+}
+
+async fn trace(
+    State(shared): State<Arc<Shared>>,
+    id: Result<Path<String>, PathRejection>,
+) -> Answer<TraceView> {
+    let prefix = id?.0;
+    read(&shared, move |s| {
+        let parcel = s.parcel_by_prefix(&prefix)?;
+        s.trace(&parcel.id)?
+            .ok_or_else(|| Failure::not_found(format!("no parcel {}", parcel.id)))
+    })
+    .await
+    .map(Json)
+}
+
+async fn transfer(
+    State(shared): State<Arc<Shared>>,
+    id: Result<Path<String>, PathRejection>,
+) -> Answer<Transfer> {
+    let prefix = id?.0;
+    read(&shared, move |s| Ok(s.transfer_by_prefix(&prefix)?))
+        .await
+        .map(Json)
+}
+
+async fn certificate(
+    State(shared): State<Arc<Shared>>,
+    number: Result<Path<String>, PathRejection>,
+) -> Answer<Certificate> {
+    let number = number?.0;
+    read(&shared, move |s| {
+        s.certificate(&number)?
+            .ok_or_else(|| Failure::not_found(format!("no certificate `{number}`")))
+    })
+    .await
+    .map(Json)
+}
+
+/// `{height}` is a number or `latest`. Height 0 is the genesis, which is
+/// no block.
+async fn block(
+    State(shared): State<Arc<Shared>>,
+    height: Result<Path<String>, PathRejection>,
+) -> Answer<BlockView> {
+    let height = height?.0;
+    read(&shared, move |s| {
+        let height = match height.as_str() {
+            "latest" => s.tip()?.height,
+            text => text.parse::<u64>().map_err(|_| {
+                Failure::new(
+                    StatusCode::BAD_REQUEST,
+                    "bad_id",
+                    format!("`{text}` is not a block height or `latest`"),
+                )
+            })?,
+        };
+        let block = s
+            .block(height)?
+            .ok_or_else(|| Failure::not_found(format!("no block at height {height}")))?;
+        Ok(BlockView {
+            hash: block.header.hash(),
+            txs: block.txs.iter().map(|tx| tx_id(tx)).collect(),
+            header: block.header,
+        })
+    })
+    .await
+    .map(Json)
+}
+
+async fn no_route(method: Method, uri: Uri) -> Failure {
+    Failure::not_found(format!("no route {method} {}; see docs/api.md", uri.path()))
+}
+
+async fn wrong_method(method: Method, uri: Uri) -> Failure {
+    let message = format!("{} does not take {method}; see docs/api.md", uri.path());
+    Failure::new(
+        StatusCode::METHOD_NOT_ALLOWED,
+        "method_not_allowed",
+        message,
+    )
+}

@@ -1,0 +1,371 @@
+//! `kpnode dev`: a one-validator chain on this machine, for trying things
+//! out. The first run writes a genesis from the scheme's Participants (the
+//! embedded 2017 list), an encrypted authority key per Participant and the
+//! validator key; later runs resume from them.
+
+use std::fs;
+use std::io::Write;
+use std::net::SocketAddr;
+use std::path::{Path, PathBuf};
+use std::time::Duration;
+
+use anyhow::{bail, Context};
+use clap::Args;
+use kp_crypto::keystore::write_key_file;
+use kp_crypto::SecretKey;
+use kp_ledger::genesis::Genesis;
+use kp_ledger::model::{Participant, ParticipantCode, ParticipantStatus};
+use tracing::{info, warn};
+
+use crate::node::{now_secs, short, NodeConfig};
+
+#[derive(Debug, Args)]
+pub struct DevArgs {
+    /// Directory holding the chain: genesis.json, keys/, node/, data/.
+    /// Created on first run, resumed from afterwards.
+    #[arg(long, value_name = "DIR", default_value = "kpnode-dev")]
+    pub home: PathBuf,
+    /// Address the HTTP API listens on (loopback unless you mean otherwise).
+    #[arg(long, value_name = "ADDR", default_value = "127.0.0.1:8780")]
+    pub api: SocketAddr,
+    /// Founding Participants by code, first run only (default: every
+    /// Participant of the scheme). The first one's validator runs the chain.
+    #[arg(long, value_name = "CODES", value_delimiter = ',')]
+    pub participants: Vec<String>,
+    /// Least time between two blocks; blocks are made only when transactions wait.
+    #[arg(long, value_name = "MS", default_value_t = 200)]
+    pub block_interval_ms: u64,
+}
+
+const CHAIN_ID: &str = "kp-dev";
+/// The 2017 Participants (see `/work/shared/data/README.md`), embedded so the
+/// binary needs no data files.
+const PARTICIPANTS_CSV: &str = include_str!("../data/kp-participants.csv");
+/// The compliant zones of partly suspended Participants (CAR, 2016).
+const COMPLIANT_ZONES: &[(&str, &[&str])] = &[("CF", &["Berbérati", "Boda", "Carnot", "Nola"])];
+const DEV_PASSPHRASE: &str = "dev";
+/// scrypt cost 2^10: dev keys are throwaway and there are about 55 of them,
+/// so writing them should take moments, not a minute.
+const DEV_KEY_WORK_FACTOR: u8 = 10;
+
+/// Where everything sits under `--home`.
+struct Layout {
+    home: PathBuf,
+    genesis: PathBuf,
+    keys: PathBuf,
+    validator_key: PathBuf,
+    db: PathBuf,
+}
+
+impl Layout {
+    fn new(home: &Path) -> Self {
+        Layout {
+            home: home.to_owned(),
+            genesis: home.join("genesis.json"),
+            keys: home.join("keys"),
+            validator_key: home.join("node").join("validator.key"),
+            db: home.join("data").join("ledger.redb"),
+        }
+    }
+
+    fn authority_key(&self, code: ParticipantCode) -> PathBuf {
+        self.keys.join(format!("{code}.key"))
+    }
+}
+
+/// Creates or resumes the dev chain under `--home` and says where things are.
+pub fn prepare(args: &DevArgs) -> anyhow::Result<NodeConfig> {
+    let layout = Layout::new(&args.home);
+    let (genesis, validator, passphrase_note) = if layout.genesis.exists() {
+        resume(&layout, args)?
+    } else {
+        create(&layout, args)?
+    };
+    let data_dir = layout.db.parent().unwrap_or(&layout.home);
+    fs::create_dir_all(data_dir)
+        .with_context(|| format!("cannot create {}", data_dir.display()))?;
+
+    let codes: Vec<String> = genesis
+        .participants
+        .iter()
+        .map(|p| p.code.to_string())
+        .collect();
+    let runner = genesis
+        .participants
+        .first()
+        .map(|p| p.code.to_string())
+        .unwrap_or_default();
+    println!(
+        "kpnode dev: chain {} of {} Participants, genesis {}",
+        genesis.chain_id,
+        codes.len(),
+        short(&genesis.hash())
+    );
+    println!("home       {}", layout.home.display());
+    println!("genesis    {}", layout.genesis.display());
+    println!(
+        "keys       {}  ({passphrase_note})",
+        layout.keys.join("<CODE>.key").display()
+    );
+    println!(
+        "validator  {}  ({runner}'s validator, unencrypted)",
+        layout.validator_key.display()
+    );
+    println!("ledger     {}", layout.db.display());
+    Ok(NodeConfig {
+        genesis,
+        validator,
+        db_path: layout.db,
+        api_addr: args.api,
+        block_interval: Duration::from_millis(args.block_interval_ms),
+    })
+}
+
+fn create(layout: &Layout, args: &DevArgs) -> anyhow::Result<(Genesis, SecretKey, String)> {
+    // Keys without a genesis mean an earlier first run stopped half-way;
+    // key files are never overwritten, so say how to start over.
+    if layout.validator_key.exists() || dir_has_entries(&layout.keys) {
+        bail!(
+            "{} holds keys but no genesis.json (an earlier first run was interrupted?); \
+             remove {} and {} to start over, or choose another --home",
+            layout.home.display(),
+            layout.keys.display(),
+            layout.validator_key.display()
+        );
+    }
+    let founders = select(&scheme_participants()?, &args.participants)?;
+    let (passphrase, passphrase_note) = match std::env::var("KP_PASSPHRASE") {
+        Ok(p) if !p.is_empty() => {
+            info!("authority keys are encrypted with the passphrase from KP_PASSPHRASE");
+            (p, "passphrase from KP_PASSPHRASE".to_owned())
+        }
+        _ => {
+            warn!("KP_PASSPHRASE is not set: authority keys are encrypted with the passphrase \"{DEV_PASSPHRASE}\"; they are for trying things out only");
+            (
+                DEV_PASSPHRASE.to_owned(),
+                format!("passphrase \"{DEV_PASSPHRASE}\""),
+            )
+        }
+    };
+    let node_dir = layout.validator_key.parent().unwrap_or(&layout.home);
+    for dir in [&layout.keys, &node_dir.to_path_buf()] {
+        fs::create_dir_all(dir).with_context(|| format!("cannot create {}", dir.display()))?;
+    }
+
+    let mut participants = Vec::with_capacity(founders.len());
+    let mut running_validator = None;
+    for founder in founders {
+        let authority = SecretKey::generate();
+        let path = layout.authority_key(founder.code);
+        write_key_file(&path, &authority, &passphrase, Some(DEV_KEY_WORK_FACTOR))?;
+        // Genesis names a validator for every Participant, but only the
+        // first one's runs here; the others' secrets are not needed by a
+        // one-validator chain, so they are not kept.
+        let validator = SecretKey::generate();
+        participants.push(Participant {
+            code: founder.code,
+            name: founder.name,
+            authority: authority.public(),
+            validator: validator.public(),
+            status: founder.status,
+        });
+        running_validator.get_or_insert(validator);
+    }
+    let Some(validator) = running_validator else {
+        bail!("no Participants were selected")
+    };
+    let genesis = Genesis {
+        chain_id: CHAIN_ID.to_owned(),
+        genesis_time: now_secs(),
+        participants,
+    };
+    genesis.validate()?;
+    write_validator_key(&layout.validator_key, &validator)?;
+    // Last, and whole or not at all: its presence marks a finished first run.
+    write_atomically(&layout.genesis, genesis.to_json().as_bytes())?;
+    info!(participants = genesis.participants.len(), home = %layout.home.display(), "created a dev chain");
+    Ok((genesis, validator, passphrase_note))
+}
+
+fn resume(layout: &Layout, args: &DevArgs) -> anyhow::Result<(Genesis, SecretKey, String)> {
+    let text = fs::read_to_string(&layout.genesis)
+        .with_context(|| format!("cannot read {}", layout.genesis.display()))?;
+    let genesis = Genesis::from_json(&text)
+        .with_context(|| format!("{} is not a genesis file", layout.genesis.display()))?;
+    let founders: Vec<String> = genesis
+        .participants
+        .iter()
+        .map(|p| p.code.to_string())
+        .collect();
+    let asked: Vec<String> = args
+        .participants
+        .iter()
+        .map(|c| c.trim().to_ascii_uppercase())
+        .collect();
+    if !asked.is_empty() && asked != founders {
+        warn!(
+            "--participants is ignored: {} already exists and fixes the Participants ({})",
+            layout.genesis.display(),
+            founders.join(",")
+        );
+    }
+    let validator = read_validator_key(&layout.validator_key)?;
+    let first = genesis
+        .participants
+        .first()
+        .context("genesis lists no Participants")?;
+    if first.validator != validator.public() {
+        bail!(
+            "{} is not the validator key of {} (the first Participant of {})",
+            layout.validator_key.display(),
+            first.code,
+            layout.genesis.display()
+        );
+    }
+    info!(home = %layout.home.display(), "resuming the dev chain");
+    Ok((genesis, validator, "as set on the first run".to_owned()))
+}
+
+/// A Participant as the embedded list gives it.
+struct Founder {
+    code: ParticipantCode,
+    name: String,
+    status: ParticipantStatus,
+}
+
+fn scheme_participants() -> anyhow::Result<Vec<Founder>> {
+    #[derive(serde::Deserialize)]
+    struct Row {
+        code: String,
+        name: String,
+        status_2017: String,
+    }
+    let mut reader = csv::Reader::from_reader(PARTICIPANTS_CSV.as_bytes());
+    let mut founders = Vec::new();
+    for row in reader.deserialize::<Row>() {
+        let row = row.context("the embedded Participants list is malformed")?;
+        let code: ParticipantCode = row.code.parse()?;
+        let status = match row.status_2017.as_str() {
+            // Venezuela was readmitted in 2016: active again.
+            "active" | "resumed" => ParticipantStatus::Active,
+            "partial" => {
+                let zones = COMPLIANT_ZONES
+                    .iter()
+                    .find(|(c, _)| *c == row.code)
+                    .map(|(_, zones)| zones.iter().map(|z| z.to_string()).collect())
+                    .with_context(|| {
+                        format!("{code} is partly suspended but has no compliant zones listed")
+                    })?;
+                ParticipantStatus::Restricted { zones }
+            }
+            other => {
+                bail!("{code} has an unknown status `{other}` in the embedded Participants list")
+            }
+        };
+        founders.push(Founder {
+            code,
+            name: row.name,
+            status,
+        });
+    }
+    Ok(founders)
+}
+
+/// The Participants named in `wanted`, in that order; all of them if empty.
+fn select(all: &[Founder], wanted: &[String]) -> anyhow::Result<Vec<Founder>> {
+    let copy = |f: &Founder| Founder {
+        code: f.code,
+        name: f.name.clone(),
+        status: f.status.clone(),
+    };
+    if wanted.is_empty() {
+        return Ok(all.iter().map(copy).collect());
+    }
+    let mut chosen: Vec<Founder> = Vec::with_capacity(wanted.len());
+    for text in wanted {
+        let code: ParticipantCode = text.parse()?;
+        if chosen.iter().any(|f| f.code == code) {
+            bail!("--participants names {code} twice");
+        }
+        let founder = all.iter().find(|f| f.code == code).with_context(|| {
+            let known: Vec<&str> = all.iter().map(|f| f.code.as_str()).collect();
+            format!(
+                "{code} is not a Participant of the scheme (known: {})",
+                known.join(",")
+            )
+        })?;
+        chosen.push(copy(founder));
+    }
+    Ok(chosen)
+}
+
+fn dir_has_entries(dir: &Path) -> bool {
+    fs::read_dir(dir).is_ok_and(|mut entries| entries.next().is_some())
+}
+
+/// The validator key signs unattended, so it is kept as a plain hex seed,
+/// readable by its owner only.
+fn write_validator_key(path: &Path, key: &SecretKey) -> anyhow::Result<()> {
+    let mut options = fs::OpenOptions::new();
+    options.write(true).create_new(true);
+    #[cfg(unix)]
+    {
+        use std::os::unix::fs::OpenOptionsExt;
+        options.mode(0o600);
+    }
+    let mut file = options
+        .open(path)
+        .with_context(|| format!("cannot create {}", path.display()))?;
+    file.write_all(format!("{}\n", hex::encode(key.seed())).as_bytes())
+        .and_then(|()| file.sync_all())
+        .with_context(|| format!("cannot write {}", path.display()))
+}
+
+fn read_validator_key(path: &Path) -> anyhow::Result<SecretKey> {
+    let text =
+        fs::read_to_string(path).with_context(|| format!("cannot read {}", path.display()))?;
+    let mut seed = [0u8; 32];
+    hex::decode_to_slice(text.trim(), &mut seed)
+        .with_context(|| format!("{} does not hold a 64-hex-character key", path.display()))?;
+    Ok(SecretKey::from_seed(seed))
+}
+
+fn write_atomically(path: &Path, bytes: &[u8]) -> anyhow::Result<()> {
+    let partial = path.with_extension("json.partial");
+    let mut file = fs::File::create(&partial)
+        .with_context(|| format!("cannot create {}", partial.display()))?;
+    file.write_all(bytes)
+        .and_then(|()| file.sync_all())
+        .with_context(|| format!("cannot write {}", partial.display()))?;
+    fs::rename(&partial, path)
+        .with_context(|| format!("cannot rename {} to {}", partial.display(), path.display()))
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn the_embedded_list_is_the_scheme() {
+        let all = scheme_participants().expect("the embedded list parses");
+        assert_eq!(all.len(), 55, "54 Participants and Chinese Taipei");
+        let cf = all.iter().find(|f| f.code.as_str() == "CF").expect("CAR");
+        assert!(matches!(&cf.status, ParticipantStatus::Restricted { zones } if zones.len() == 4));
+        let ve = all
+            .iter()
+            .find(|f| f.code.as_str() == "VE")
+            .expect("Venezuela");
+        assert_eq!(ve.status, ParticipantStatus::Active);
+    }
+
+    #[test]
+    fn selection_keeps_the_order_given() {
+        let all = scheme_participants().expect("parses");
+        let wanted = ["za", "BW"].map(str::to_owned);
+        let chosen = select(&all, &wanted).expect("known codes");
+        let codes: Vec<&str> = chosen.iter().map(|f| f.code.as_str()).collect();
+        assert_eq!(codes, ["ZA", "BW"]);
+        assert!(select(&all, &["XX".to_owned()]).is_err());
+        assert!(select(&all, &["BW".to_owned(), "bw".to_owned()]).is_err());
+    }
+}

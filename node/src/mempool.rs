@@ -1,0 +1,345 @@
+//! Transactions accepted by this node and waiting for a block, in arrival
+//! order, bounded in count and bytes.
+//!
+//! Each one was checked against the last committed state *plus the effects
+//! of every transaction accepted before it*, so a signer may submit nonce
+//! n+1 while n is still pending. Those effects are kept as one
+//! [`StateDelta`] over a snapshot of the committed state, and rebuilt
+//! whenever a block commits.
+
+use std::collections::{HashSet, VecDeque};
+
+use kp_crypto::PublicKey;
+use kp_ledger::block::ChainTip;
+use kp_ledger::model::TxId;
+use kp_ledger::rules::{apply_tx, ApplyError, BlockContext};
+use kp_ledger::state::{Layered, StateDelta, StateRead, StorageFault};
+use kp_ledger::store::{Snapshot, StoreError};
+use kp_ledger::tx::DecodedTx;
+use kp_ledger::Rejection;
+
+/// How much a node holds before it answers `mempool_full`.
+#[derive(Debug, Clone, Copy)]
+pub struct MempoolLimits {
+    pub txs_max: usize,
+    pub bytes_max: usize,
+}
+
+impl Default for MempoolLimits {
+    fn default() -> Self {
+        // A block carries at most 10 000 transactions; a little more than one
+        // block's worth waiting keeps the next block full without letting the
+        // re-check after each commit (linear in what waits) grow long.
+        MempoolLimits {
+            txs_max: 12_000,
+            bytes_max: 32 * 1024 * 1024,
+        }
+    }
+}
+
+#[derive(Debug, thiserror::Error)]
+pub enum AdmitError {
+    #[error("the node holds {txs} pending transactions ({bytes} bytes), its limit; try again after the next block")]
+    Full { txs: usize, bytes: usize },
+    #[error(transparent)]
+    Rejected(Rejection),
+    #[error(transparent)]
+    Storage(#[from] StorageFault),
+}
+
+/// What became of a submission that passed.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Admitted {
+    New,
+    /// The same bytes were already waiting; nothing changed.
+    AlreadyPending,
+}
+
+pub struct Mempool {
+    chain_id: String,
+    limits: MempoolLimits,
+    /// The committed state the waiting transactions were checked against.
+    base: Snapshot,
+    base_tip: ChainTip,
+    queue: VecDeque<DecodedTx>,
+    ids: HashSet<TxId>,
+    bytes: usize,
+    /// The writes of every waiting transaction, in order, over `base`.
+    pending: StateDelta,
+}
+
+impl Mempool {
+    pub fn new(
+        base: Snapshot,
+        chain_id: String,
+        limits: MempoolLimits,
+    ) -> Result<Self, StoreError> {
+        let base_tip = base.tip()?;
+        Ok(Mempool {
+            chain_id,
+            limits,
+            base,
+            base_tip,
+            queue: VecDeque::new(),
+            ids: HashSet::new(),
+            bytes: 0,
+            pending: StateDelta::default(),
+        })
+    }
+
+    pub fn len(&self) -> usize {
+        self.queue.len()
+    }
+
+    pub fn is_empty(&self) -> bool {
+        self.queue.is_empty()
+    }
+
+    pub fn contains(&self, id: &TxId) -> bool {
+        self.ids.contains(id)
+    }
+
+    /// The signer's last nonce counting the waiting transactions.
+    pub fn pending_nonce(&self, signer: &PublicKey) -> Result<u64, StorageFault> {
+        self.view().nonce(signer)
+    }
+
+    /// Checks `tx` (its signature already verified) against the committed
+    /// state and everything waiting, and queues it if it passes. `now_secs`
+    /// stands in for the time of the block it will go into.
+    pub fn admit(&mut self, tx: DecodedTx, now_secs: u64) -> Result<Admitted, AdmitError> {
+        if self.ids.contains(&tx.id) {
+            return Ok(Admitted::AlreadyPending);
+        }
+        if self.queue.len() >= self.limits.txs_max
+            || self.bytes + tx.bytes.len() > self.limits.bytes_max
+        {
+            return Err(AdmitError::Full {
+                txs: self.queue.len(),
+                bytes: self.bytes,
+            });
+        }
+        let ctx = self.next_block(now_secs);
+        let effects = match apply_tx(&self.view(), &ctx, &tx) {
+            Ok(effects) => effects,
+            Err(ApplyError::Rejected(rejection)) => return Err(AdmitError::Rejected(rejection)),
+            Err(ApplyError::Storage(fault)) => return Err(AdmitError::Storage(fault)),
+        };
+        self.pending.absorb(effects.delta);
+        self.ids.insert(tx.id);
+        self.bytes += tx.bytes.len();
+        self.queue.push_back(tx);
+        Ok(Admitted::New)
+    }
+
+    /// Up to `max` waiting transactions, oldest first.
+    pub fn batch(&self, max: usize) -> Vec<DecodedTx> {
+        self.queue.iter().take(max).cloned().collect()
+    }
+
+    /// After a block: drops the transactions it settled (included or
+    /// refused) and re-checks the rest, in order, over the new committed
+    /// state. Returns those that no longer pass (time moved on, say); they
+    /// are dropped too.
+    pub fn rebase(
+        &mut self,
+        base: Snapshot,
+        settled: &HashSet<TxId>,
+        now_secs: u64,
+    ) -> Result<Vec<(TxId, Rejection)>, StoreError> {
+        self.base_tip = base.tip()?;
+        self.base = base;
+        self.pending = StateDelta::default();
+        self.bytes = 0;
+        self.ids.clear();
+        let waiting = std::mem::take(&mut self.queue);
+        let ctx = self.next_block(now_secs);
+        let mut dropped = Vec::new();
+        for tx in waiting.into_iter().filter(|tx| !settled.contains(&tx.id)) {
+            match apply_tx(&self.view(), &ctx, &tx) {
+                Ok(effects) => {
+                    self.pending.absorb(effects.delta);
+                    self.ids.insert(tx.id);
+                    self.bytes += tx.bytes.len();
+                    self.queue.push_back(tx);
+                }
+                Err(ApplyError::Rejected(rejection)) => dropped.push((tx.id, rejection)),
+                Err(ApplyError::Storage(fault)) => return Err(fault.into()),
+            }
+        }
+        Ok(dropped)
+    }
+
+    fn next_block(&self, now_secs: u64) -> BlockContext {
+        BlockContext {
+            chain_id: self.chain_id.clone(),
+            height: self.base_tip.height + 1,
+            time: now_secs.max(self.base_tip.time),
+        }
+    }
+
+    /// The committed state with the waiting transactions' writes on top.
+    fn view(&self) -> Layered<'_, Snapshot> {
+        Layered {
+            base: &self.base,
+            delta: &self.pending,
+        }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use kp_crypto::SecretKey;
+    use kp_ledger::block::build_block;
+    use kp_ledger::model::Role;
+    use kp_ledger::store::Store;
+    use kp_ledger::testkit::{key_named, test_genesis, CHAIN_ID, START_TIME};
+    use kp_ledger::tx::{Body, TxPayload};
+
+    fn enrol(nonce: u64, member: &str) -> DecodedTx {
+        let authority = key_named("authority BW");
+        let body = Body::EnrolMember {
+            member: key_named(member).public(),
+            role: Role::Trader,
+            name: member.to_owned(),
+            licence: format!("LIC-{member}"),
+            zone: None,
+        };
+        let tx = TxPayload {
+            signer: authority.public(),
+            nonce,
+            chain_id: CHAIN_ID.to_owned(),
+            body,
+        }
+        .sign(&authority);
+        DecodedTx::decode(tx.to_bytes()).expect("decodes")
+    }
+
+    fn authority() -> PublicKey {
+        key_named("authority BW").public()
+    }
+
+    fn rejection_code(result: Result<Admitted, AdmitError>) -> &'static str {
+        match result {
+            Err(AdmitError::Rejected(r)) => r.code(),
+            other => panic!("expected a rejection, got {other:?}"),
+        }
+    }
+
+    #[test]
+    fn admits_in_nonce_order_over_what_waits_and_within_bounds() {
+        let dir = tempfile::tempdir().expect("tempdir");
+        let store = Store::open(&dir.path().join("ledger.redb"), &test_genesis()).expect("open");
+        let limits = MempoolLimits {
+            txs_max: 2,
+            bytes_max: 1 << 20,
+        };
+        let mut mempool =
+            Mempool::new(store.snapshot().expect("snapshot"), CHAIN_ID.into(), limits)
+                .expect("mempool");
+
+        assert_eq!(
+            mempool.admit(enrol(1, "a"), START_TIME).expect("admitted"),
+            Admitted::New
+        );
+        // Nonce 2 passes while 1 has not reached a block.
+        assert_eq!(
+            mempool.admit(enrol(2, "b"), START_TIME).expect("admitted"),
+            Admitted::New
+        );
+        assert_eq!(
+            mempool
+                .admit(enrol(1, "a"), START_TIME)
+                .expect("same bytes"),
+            Admitted::AlreadyPending
+        );
+        assert_eq!(mempool.pending_nonce(&authority()).expect("read"), 2);
+        assert!(matches!(
+            mempool.admit(enrol(3, "c"), START_TIME),
+            Err(AdmitError::Full { txs: 2, .. })
+        ));
+
+        let mut roomy = Mempool::new(
+            store.snapshot().expect("snapshot"),
+            CHAIN_ID.into(),
+            MempoolLimits::default(),
+        )
+        .expect("mempool");
+        roomy.admit(enrol(1, "a"), START_TIME).expect("admitted");
+        assert_eq!(
+            rejection_code(roomy.admit(enrol(1, "other"), START_TIME)),
+            "replay"
+        );
+        assert_eq!(
+            rejection_code(roomy.admit(enrol(3, "c"), START_TIME)),
+            "nonce_gap"
+        );
+        assert_eq!(roomy.len(), 1);
+    }
+
+    #[test]
+    fn rebase_keeps_what_still_waits_and_drops_what_settled() {
+        let dir = tempfile::tempdir().expect("tempdir");
+        let store = Store::open(&dir.path().join("ledger.redb"), &test_genesis()).expect("open");
+        let mut mempool = Mempool::new(
+            store.snapshot().expect("snapshot"),
+            CHAIN_ID.into(),
+            MempoolLimits::default(),
+        )
+        .expect("mempool");
+        for (nonce, name) in [(1, "a"), (2, "b"), (3, "c")] {
+            mempool
+                .admit(enrol(nonce, name), START_TIME)
+                .expect("admitted");
+        }
+        // A block takes the first two.
+        let snapshot = store.snapshot().expect("snapshot");
+        let tip = snapshot.tip().expect("tip");
+        let proposer = SecretKey::from_seed([1; 32]).public();
+        let built = build_block(
+            &snapshot,
+            &tip,
+            CHAIN_ID,
+            START_TIME,
+            proposer,
+            mempool.batch(2),
+        )
+        .expect("built");
+        assert!(built.rejected.is_empty());
+        store.commit(&built.applied).expect("commit");
+        let settled: HashSet<TxId> = built.applied.txs.iter().map(|t| t.id).collect();
+
+        let dropped = mempool
+            .rebase(store.snapshot().expect("snapshot"), &settled, START_TIME)
+            .expect("rebase");
+        assert!(dropped.is_empty());
+        assert_eq!(mempool.len(), 1);
+        assert!(mempool.contains(&enrol(3, "c").id));
+        assert_eq!(mempool.pending_nonce(&authority()).expect("read"), 3);
+        // What is committed is refused as a replay, not taken twice.
+        assert_eq!(
+            rejection_code(mempool.admit(enrol(2, "b"), START_TIME)),
+            "replay"
+        );
+
+        // Settled by nobody, a transaction that no longer passes is dropped
+        // with its reason: here nonce 3 committed through another path.
+        let rival = enrol(3, "rival");
+        let snapshot = store.snapshot().expect("snapshot");
+        let tip = snapshot.tip().expect("tip");
+        let built = build_block(&snapshot, &tip, CHAIN_ID, START_TIME, proposer, vec![rival])
+            .expect("built");
+        store.commit(&built.applied).expect("commit");
+        let dropped = mempool
+            .rebase(
+                store.snapshot().expect("snapshot"),
+                &HashSet::new(),
+                START_TIME,
+            )
+            .expect("rebase");
+        let codes: Vec<&str> = dropped.iter().map(|(_, r)| r.code()).collect();
+        assert_eq!(codes, ["replay"]);
+        assert!(mempool.is_empty());
+    }
+}

@@ -1,0 +1,234 @@
+//! Fills a `kpnode dev` home with a large ledger, fast, for benchmarks: it
+//! builds and commits real blocks (every rule and signature checked) straight
+//! into the node's database while the node is stopped. Includes one parcel
+//! with a chain of 50 ancestors (50 splits from one mine parcel), whose id it
+//! prints last, for tracing.
+//!
+//!   ledger-fill --home DIR --txs 1000000
+
+use std::collections::HashMap;
+use std::path::PathBuf;
+use std::time::Instant;
+
+use anyhow::{bail, Context, Result};
+use clap::Parser;
+use kp_crypto::keystore::read_key_file;
+use kp_crypto::{hash_domain, PublicKey, SecretKey};
+use kp_ledger::block::build_block;
+use kp_ledger::genesis::Genesis;
+use kp_ledger::model::{HsCode, ParcelId, Role};
+use kp_ledger::rules::{parcel_id, transfer_id};
+use kp_ledger::store::Store;
+use kp_ledger::tx::{Body, DecodedTx, SplitOutput, TxPayload};
+
+#[derive(Parser)]
+#[command(about = "Fill a stopped kpnode dev home with a large, valid ledger")]
+struct Args {
+    /// The home that `kpnode dev --participants BW,...` created.
+    #[arg(long)]
+    home: PathBuf,
+    /// How many transactions to add, in all.
+    #[arg(long)]
+    txs: u64,
+    /// Passphrase of the dev keys.
+    #[arg(long, env = "KP_PASSPHRASE", default_value = "dev")]
+    passphrase: String,
+    /// Transactions per block.
+    #[arg(long, default_value_t = 5_000)]
+    block_txs: usize,
+    /// Depth of the traced parcel's ancestry.
+    #[arg(long, default_value_t = 50)]
+    depth: u32,
+}
+
+const MINERS: usize = 200;
+
+struct Filler {
+    store: Store,
+    genesis: Genesis,
+    proposer: PublicKey,
+    keys: HashMap<PublicKey, SecretKey>,
+    nonces: HashMap<PublicKey, u64>,
+    pending: Vec<DecodedTx>,
+    block_txs: usize,
+    committed: u64,
+    started: Instant,
+}
+
+impl Filler {
+    fn sign(&mut self, signer: PublicKey, body: Body) -> Result<DecodedTx> {
+        let nonce = self.nonces.entry(signer).or_insert(0);
+        *nonce += 1;
+        let key = self.keys.get(&signer).context("unknown key")?;
+        let tx = TxPayload {
+            signer,
+            nonce: *nonce,
+            chain_id: self.genesis.chain_id.clone(),
+            body,
+        }
+        .sign(key);
+        let decoded = DecodedTx::decode(tx.to_bytes())?;
+        self.pending.push(decoded.clone());
+        if self.pending.len() >= self.block_txs {
+            self.flush()?;
+        }
+        Ok(decoded)
+    }
+
+    fn flush(&mut self) -> Result<()> {
+        if self.pending.is_empty() {
+            return Ok(());
+        }
+        let txs = std::mem::take(&mut self.pending);
+        let count = txs.len();
+        let snapshot = self.store.snapshot()?;
+        let tip = snapshot.tip()?;
+        let built = build_block(
+            &snapshot,
+            &tip,
+            &self.genesis.chain_id,
+            tip.time + 1,
+            self.proposer,
+            txs,
+        )?;
+        if let Some((id, why)) = built.rejected.first() {
+            bail!("transaction {id} was refused: {why} ({})", why.code());
+        }
+        drop(snapshot);
+        self.store.commit(&built.applied)?;
+        self.committed += count as u64;
+        if self.committed % 100_000 < count as u64 {
+            let rate = self.committed as f64 / self.started.elapsed().as_secs_f64();
+            eprintln!("{} transactions committed ({rate:.0}/s)", self.committed);
+        }
+        Ok(())
+    }
+
+    fn remember(&mut self, name: &str) -> PublicKey {
+        let key = SecretKey::from_seed(hash_domain("kp ledger-fill key", &[name.as_bytes()]).0);
+        let public = key.public();
+        self.keys.insert(public, key);
+        public
+    }
+}
+
+fn main() -> Result<()> {
+    let args = Args::parse();
+    let genesis_text =
+        std::fs::read_to_string(args.home.join("genesis.json")).context("read genesis.json")?;
+    let genesis = Genesis::from_json(&genesis_text)?;
+    let store = Store::open(&args.home.join("data").join("ledger.redb"), &genesis)?;
+    let authority = read_key_file(&args.home.join("keys").join("BW.key"), &args.passphrase)?;
+    let proposer = genesis.participants[0].validator;
+    let mut f = Filler {
+        store,
+        genesis,
+        proposer,
+        keys: HashMap::new(),
+        nonces: HashMap::new(),
+        pending: Vec::new(),
+        block_txs: args.block_txs,
+        committed: 0,
+        started: Instant::now(),
+    };
+    let authority_key = authority.public();
+    let snapshot = f.store.snapshot()?;
+    f.nonces.insert(
+        authority_key,
+        kp_ledger::state::StateRead::nonce(&snapshot, &authority_key)?,
+    );
+    drop(snapshot);
+    f.keys.insert(authority_key, authority);
+
+    let run = format!("{}", f.store.tip()?.height);
+    let miners: Vec<PublicKey> = (0..MINERS)
+        .map(|i| f.remember(&format!("{run} miner {i}")))
+        .collect();
+    for (i, miner) in miners.iter().enumerate() {
+        let body = Body::EnrolMember {
+            member: *miner,
+            role: Role::Miner,
+            name: format!("Mine {i}"),
+            licence: format!("BW-ML-{i:04}"),
+            zone: None,
+        };
+        f.sign(authority_key, body)?;
+    }
+    f.flush()?;
+
+    // The deep parcel: one registration, then `depth` splits, each of the
+    // previous split's first output.
+    let deep_miner = miners[0];
+    let mut mass = 1_000_000u64;
+    let first = f.sign(deep_miner, register(mass))?;
+    let mut deep: ParcelId = parcel_id(&first.id, 0);
+    for _ in 0..args.depth {
+        let outputs = vec![
+            SplitOutput {
+                milli_carats: mass - 1_000,
+                hs_code: None,
+            },
+            SplitOutput {
+                milli_carats: 1_000,
+                hs_code: None,
+            },
+        ];
+        let split = f.sign(
+            deep_miner,
+            Body::SplitParcel {
+                parcel: deep,
+                outputs,
+            },
+        )?;
+        deep = parcel_id(&split.id, 0);
+        mass -= 1_000;
+    }
+
+    // The bulk: each miner registers a parcel and hands it to the next,
+    // who accepts: three transactions a round.
+    let mut round = 0usize;
+    while f.committed + (f.pending.len() as u64) + 3 <= args.txs {
+        let from = miners[round % MINERS];
+        let to = miners[(round + 1) % MINERS];
+        let registered = f.sign(from, register(1_000 + (round % 997) as u64))?;
+        let offer = f.sign(
+            from,
+            Body::OfferTransfer {
+                parcel: parcel_id(&registered.id, 0),
+                to,
+                price_cents: Some(150_000),
+            },
+        )?;
+        f.sign(
+            to,
+            Body::AcceptTransfer {
+                transfer: transfer_id(&offer.id),
+            },
+        )?;
+        round += 1;
+    }
+    f.flush()?;
+    let seconds = f.started.elapsed().as_secs_f64();
+    eprintln!(
+        "filled: {} transactions in {seconds:.1} s ({:.0}/s), tip {}",
+        f.committed,
+        f.committed as f64 / seconds,
+        f.store.tip()?.height
+    );
+    println!("{deep}");
+    Ok(())
+}
+
+fn register(milli_carats: u64) -> Body {
+    Body::RegisterParcel {
+        origin: "BW"
+            .parse()
+            .unwrap_or(kp_ledger::model::ParticipantCode(*b"BW")),
+        zone: None,
+        mine: "Jwaneng".into(),
+        milli_carats,
+        stones: 10,
+        value_cents: milli_carats * 14,
+        hs_code: HsCode::UNSORTED,
+    }
+}

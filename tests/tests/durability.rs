@@ -1,0 +1,234 @@
+//! A `kpnode dev` under a stream of transactions is killed with SIGKILL at
+//! random moments, 20 times. After each restart every block a client saw
+//! committed is there, whole (same hash, same transactions), and at the end
+//! the state hash equals that of a replay of all stored blocks from genesis.
+
+use std::collections::BTreeMap;
+use std::sync::atomic::{AtomicBool, Ordering};
+use std::sync::{Arc, Mutex};
+use std::time::{Duration, Instant, SystemTime, UNIX_EPOCH};
+
+use kp_crypto::keystore::read_key_file;
+use kp_crypto::{Hash32, SecretKey};
+use kp_ledger::api::{BlockView, NonceView, SubmitRequest, TxState, TxStatus};
+use kp_ledger::block::apply_block;
+use kp_ledger::genesis::Genesis;
+use kp_ledger::model::{HsCode, Role};
+use kp_ledger::state::MemState;
+use kp_ledger::store::Store;
+use kp_ledger::tx::{Body, TxPayload};
+use kp_tests::{agent, get_json, DevNode, DEV_PASSPHRASE};
+
+const KILLS: usize = 20;
+
+/// xorshift64*: reproducible from the printed seed, no dependency.
+struct Rng(u64);
+
+impl Rng {
+    fn next(&mut self, below: u64) -> u64 {
+        self.0 ^= self.0 >> 12;
+        self.0 ^= self.0 << 25;
+        self.0 ^= self.0 >> 27;
+        self.0.wrapping_mul(0x2545_F491_4F6C_DD1D) % below
+    }
+}
+
+/// What clients saw committed: tx id -> height, and height -> block hash.
+#[derive(Default)]
+struct Seen {
+    txs: BTreeMap<Hash32, u64>,
+    blocks: BTreeMap<u64, Hash32>,
+}
+
+fn submit(url: &str, chain_id: &str, key: &SecretKey, nonce: u64, body: Body) -> Option<Hash32> {
+    let tx = TxPayload {
+        signer: key.public(),
+        nonce,
+        chain_id: chain_id.to_owned(),
+        body,
+    }
+    .sign(key);
+    let request = SubmitRequest {
+        tx: hex::encode(tx.to_bytes()),
+    };
+    let mut response = agent()
+        .post(&format!("{url}/v1/transactions"))
+        .send_json(&request)
+        .ok()?;
+    let status: TxStatus = response.body_mut().read_json().ok()?;
+    Some(status.id).filter(|_| response.status().as_u16() == 202)
+}
+
+/// Submits batches of transactions from the authority and the miner and
+/// waits for each batch to commit, until the node dies or `stop` is set.
+fn stream(
+    url: String,
+    chain_id: String,
+    authority: SecretKey,
+    miner: SecretKey,
+    seen: Arc<Mutex<Seen>>,
+    stop: Arc<AtomicBool>,
+) {
+    let mut round = 0u64;
+    while !stop.load(Ordering::Relaxed) {
+        let next_nonce = |key: &SecretKey| -> Option<u64> {
+            let n: NonceView = get_json(&format!("{url}/v1/nonces/{}", key.public())).ok()?;
+            Some(n.last.max(n.pending_last) + 1)
+        };
+        let (Some(a), Some(m)) = (next_nonce(&authority), next_nonce(&miner)) else {
+            return;
+        };
+        let mut ids = Vec::new();
+        for k in 0..8u64 {
+            let member = SecretKey::generate().public();
+            let enrol = Body::EnrolMember {
+                member,
+                role: Role::Trader,
+                name: format!("trader {round}-{k}"),
+                licence: format!("L-{round}-{k}"),
+                zone: None,
+            };
+            let register = Body::RegisterParcel {
+                origin: "BW".parse().unwrap(),
+                zone: None,
+                mine: "Orapa".into(),
+                milli_carats: 1_000 + k,
+                stones: 3,
+                value_cents: 100_000,
+                hs_code: HsCode::UNSORTED,
+            };
+            ids.extend(submit(&url, &chain_id, &authority, a + k, enrol));
+            ids.extend(submit(&url, &chain_id, &miner, m + k, register));
+        }
+        let deadline = Instant::now() + Duration::from_secs(10);
+        for id in ids {
+            loop {
+                let Ok(status) = get_json::<TxStatus>(&format!("{url}/v1/transactions/{id}"))
+                else {
+                    return;
+                };
+                if status.state == TxState::Committed {
+                    let height = status.height.unwrap_or_default();
+                    let Ok(block) = get_json::<BlockView>(&format!("{url}/v1/blocks/{height}"))
+                    else {
+                        return;
+                    };
+                    let mut seen = seen.lock().unwrap();
+                    seen.txs.insert(id, height);
+                    seen.blocks.insert(height, block.hash);
+                    break;
+                }
+                if status.state == TxState::Rejected || Instant::now() > deadline {
+                    break;
+                }
+                std::thread::sleep(Duration::from_millis(20));
+            }
+        }
+        round += 1;
+    }
+}
+
+#[test]
+fn committed_blocks_survive_sigkill_and_replay_to_the_same_state() {
+    let seed = SystemTime::now()
+        .duration_since(UNIX_EPOCH)
+        .map_or(1, |d| d.as_nanos() as u64)
+        | 1;
+    println!("durability seed {seed}");
+    let mut rng = Rng(seed);
+    let dir = tempfile::tempdir().unwrap();
+    let home = dir.path().join("node");
+    let mut node = DevNode::start(&home, "BW,EU").unwrap();
+    let url = node.url();
+    let chain_id = node.status().unwrap().chain_id;
+    let authority = read_key_file(&node.key_path("BW"), DEV_PASSPHRASE).unwrap();
+
+    // A miner to register parcels, enrolled before the storm.
+    let miner = SecretKey::generate();
+    let enrol = Body::EnrolMember {
+        member: miner.public(),
+        role: Role::Miner,
+        name: "Orapa".into(),
+        licence: "BW-ML-1".into(),
+        zone: None,
+    };
+    let id = submit(&url, &chain_id, &authority, 1, enrol).expect("enrol the miner");
+    let deadline = Instant::now() + Duration::from_secs(20);
+    while !get_json::<TxStatus>(&format!("{url}/v1/transactions/{id}"))
+        .is_ok_and(|s| s.state == TxState::Committed)
+    {
+        assert!(Instant::now() < deadline, "miner enrolment did not commit");
+        std::thread::sleep(Duration::from_millis(20));
+    }
+
+    let seen = Arc::new(Mutex::new(Seen::default()));
+    for kill in 0..KILLS {
+        let stop = Arc::new(AtomicBool::new(false));
+        let writer = {
+            let (url, chain_id, seen, stop) =
+                (url.clone(), chain_id.clone(), seen.clone(), stop.clone());
+            let (authority, miner) = (
+                SecretKey::from_seed(authority.seed()),
+                SecretKey::from_seed(miner.seed()),
+            );
+            std::thread::spawn(move || stream(url, chain_id, authority, miner, seen, stop))
+        };
+        std::thread::sleep(Duration::from_millis(100 + rng.next(700)));
+        node.kill9();
+        stop.store(true, Ordering::Relaxed);
+        writer.join().unwrap();
+        node.restart()
+            .unwrap_or_else(|e| panic!("restart after kill {kill}: {e}"));
+
+        let seen = seen.lock().unwrap();
+        let tip = node.status().unwrap().height;
+        for (height, hash) in &seen.blocks {
+            assert!(
+                *height <= tip,
+                "kill {kill}: block {height} was seen committed but the tip is {tip}"
+            );
+            let block: BlockView = get_json(&format!("{url}/v1/blocks/{height}")).unwrap();
+            assert_eq!(block.hash, *hash, "kill {kill}: block {height} changed");
+        }
+        for (id, height) in &seen.txs {
+            let status: TxStatus = get_json(&format!("{url}/v1/transactions/{id}")).unwrap();
+            assert_eq!(
+                (status.state, status.height),
+                (TxState::Committed, Some(*height)),
+                "kill {kill}: tx {id}"
+            );
+        }
+    }
+    let committed = seen.lock().unwrap().txs.len();
+    assert!(
+        committed > KILLS,
+        "the stream committed only {committed} transactions"
+    );
+
+    // Stop the node and replay every stored block from genesis.
+    let final_status = node.status().unwrap();
+    assert!(node.terminate().unwrap().success(), "SIGTERM exits cleanly");
+    let genesis =
+        Genesis::from_json(&std::fs::read_to_string(home.join("genesis.json")).unwrap()).unwrap();
+    let store = Store::open(&home.join("data").join("ledger.redb"), &genesis).unwrap();
+    let mut state = MemState::default();
+    state.apply(genesis.initial_delta());
+    let mut tip = genesis.tip();
+    for height in 1..=final_status.height {
+        let block = store
+            .snapshot()
+            .unwrap()
+            .block(height)
+            .unwrap()
+            .unwrap_or_else(|| panic!("block {height} is stored"));
+        let applied = apply_block(&state, &tip, &genesis.chain_id, block)
+            .unwrap_or_else(|e| panic!("replay {height}: {e}"));
+        state.apply(applied.delta.clone());
+        tip = applied.tip();
+    }
+    assert_eq!(
+        tip.state_hash, final_status.state_hash,
+        "replay gives the node's state hash"
+    );
+    assert_eq!(tip.hash, final_status.last_block_hash);
+}
