@@ -44,7 +44,7 @@ printf '%-10s %-10s %-10s %-10s %-12s %-14s %-10s\n' txs p50_ms p90_ms p99_ms ev
 for size in "${sizes[@]}"; do
   home="$work/home-$size"; port=$(free_port)
   start_node "$home" "$port"; stop_node
-  deep=$("$bin/ledger-fill" --home "$home" --txs "$size" 2>"$home.fill.log")
+  deep=$("$bin/ledger-fill" --home "$home" --txs "$size" 2>"$home.fill.log") || { cat "$home.fill.log" >&2; exit 1; }
   start_node "$home" "$port"
   url="http://127.0.0.1:$port/v1/parcels/$deep/trace"
   events=$(curl -fs "$url" | python3 -c 'import json,sys; d=json.load(sys.stdin); print(len(d["events"]))')

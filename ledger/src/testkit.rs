@@ -113,8 +113,10 @@ impl World {
     }
 
     pub fn sign_with_nonce(&self, signer: &PublicKey, nonce: u64, body: Body) -> DecodedTx {
-        let fallback = key_named("unknown");
-        let key = self.keys.get(signer).unwrap_or(&fallback);
+        let key = match self.keys.get(signer) {
+            Some(key) => key,
+            None => panic!("the test world has no secret key for {signer}"),
+        };
         let tx = TxPayload {
             signer: *signer,
             nonce,

@@ -18,7 +18,7 @@ use kp_ledger::api::{
 use kp_ledger::model::{Certificate, Member, Participant, Transfer};
 use kp_ledger::state::{StateRead, StorageFault};
 use kp_ledger::store::{Snapshot, StoreError};
-use kp_ledger::tx::{tx_id, DecodedTx, TX_SIZE_BYTES_MAX};
+use kp_ledger::tx::{DecodedTx, TX_SIZE_BYTES_MAX};
 use kp_ledger::Rejection;
 
 use crate::mempool::{AdmitError, Admitted};
@@ -409,11 +409,11 @@ async fn block(
             })?,
         };
         let block = s
-            .block(height)?
+            .block_summary(height)?
             .ok_or_else(|| Failure::not_found(format!("no block at height {height}")))?;
         Ok(BlockView {
             hash: block.header.hash(),
-            txs: block.txs.iter().map(|tx| tx_id(tx)).collect(),
+            txs: block.txs,
             header: block.header,
         })
     })

@@ -304,6 +304,22 @@ fn dev_node_commits_refuses_stops_and_resumes() {
         400,
         "malformed_transaction",
     );
+    let truncated = hex::encode(&tx.to_bytes()[..tx.to_bytes().len() - 1]);
+    refused_with(
+        api.post_raw::<TxStatus>(&format!(r#"{{"tx":"{truncated}"}}"#)),
+        400,
+        "malformed_transaction",
+    );
+    let oversize = "00".repeat(kp_ledger::tx::TX_SIZE_BYTES_MAX + 1);
+    refused_with(
+        api.post_raw::<TxStatus>(&format!(r#"{{"tx":"{oversize}"}}"#)),
+        400,
+        "oversize_transaction",
+    );
+    let mut wrong_chain = tx.clone();
+    wrong_chain.payload.chain_id = "another-chain".into();
+    let wrong_chain = wrong_chain.payload.sign(&bw);
+    refused_with(api.submit(&wrong_chain), 422, "wrong_chain");
     refused_with(api.submit(&tx), 422, "replay");
     let mut forged = enrol(
         &bw,

@@ -20,7 +20,7 @@ use redb::{Database, ReadableDatabase, ReadableTable, TableHandle, WriteTransact
 
 pub use error::{StoreError, ID_PREFIX_CHARS_MIN};
 pub use snapshot::Snapshot;
-pub use tables::TxRecord;
+pub use tables::{StoredBlock, TxRecord};
 
 use crate::block::{AppliedBlock, ChainTip};
 use crate::genesis::Genesis;
@@ -93,7 +93,7 @@ impl Store {
 
     /// A consistent read at the last committed block.
     pub fn snapshot(&self) -> Result<Snapshot, StoreError> {
-        Ok(Snapshot::new(self.db.begin_read().map_err(storage)?))
+        Snapshot::new(self.db.begin_read().map_err(storage)?)
     }
 
     /// Where the chain ends now.
@@ -137,7 +137,7 @@ impl Store {
         let height = header.height;
         txn.open_table(tables::BLOCKS)
             .map_err(storage)?
-            .insert(height, encode(&applied.block)?.as_slice())
+            .insert(height, encode(&stored_block(applied))?.as_slice())
             .map_err(storage)?;
         txn.open_table(tables::BLOCK_HEIGHTS)
             .map_err(storage)?
@@ -184,6 +184,13 @@ impl Store {
             .map_err(storage)?;
         txn.commit().map_err(storage)?;
         Ok(new_tip)
+    }
+}
+
+fn stored_block(applied: &AppliedBlock) -> StoredBlock {
+    StoredBlock {
+        header: applied.block.header.clone(),
+        txs: applied.txs.iter().map(|t| t.id).collect(),
     }
 }
 

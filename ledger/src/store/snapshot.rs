@@ -9,7 +9,7 @@ use kp_crypto::{Hash32, PublicKey};
 use redb::{ReadOnlyTable, ReadTransaction, ReadableTable, TableDefinition, TableHandle};
 
 use super::error::{storage, StoreError, ID_PREFIX_CHARS_MIN};
-use super::tables::{self, decode, TxRecord};
+use super::tables::{self, decode, StoredBlock, TxRecord};
 use crate::api::{EventView, TraceView};
 use crate::block::{Block, ChainTip};
 use crate::model::{
@@ -23,11 +23,48 @@ type ChainPlace = (u64, u32);
 
 pub struct Snapshot {
     txn: ReadTransaction,
+    /// The tables every rule and every trace reads, opened once: opening a
+    /// table is a lookup of its own, too dear to repeat for every record.
+    open: OpenTables,
+}
+
+struct OpenTables {
+    participants: ReadOnlyTable<[u8; 2], &'static [u8]>,
+    authorities: ReadOnlyTable<[u8; 32], [u8; 2]>,
+    members: ReadOnlyTable<[u8; 32], &'static [u8]>,
+    nonces: ReadOnlyTable<[u8; 32], u64>,
+    parcels: ReadOnlyTable<[u8; 32], &'static [u8]>,
+    transfers: ReadOnlyTable<[u8; 32], &'static [u8]>,
+    certificates: ReadOnlyTable<&'static str, &'static [u8]>,
+    txs: ReadOnlyTable<[u8; 32], &'static [u8]>,
+    parcel_events: ReadOnlyTable<([u8; 32], u64, u32), [u8; 32]>,
+}
+
+/// A borsh record by key from an open table of borsh values.
+fn get<'k, K: redb::Key + 'static, T: BorshDeserialize>(
+    table: &ReadOnlyTable<K, &'static [u8]>,
+    name: &str,
+    key: impl std::borrow::Borrow<K::SelfType<'k>>,
+) -> Result<Option<T>, StoreError> {
+    let guard = table.get(key).map_err(storage)?;
+    guard.map(|g| decode(name, g.value())).transpose()
 }
 
 impl Snapshot {
-    pub(crate) fn new(txn: ReadTransaction) -> Self {
-        Snapshot { txn }
+    pub(crate) fn new(txn: ReadTransaction) -> Result<Self, StoreError> {
+        let open = |e: redb::TableError| storage(e);
+        let open = OpenTables {
+            participants: txn.open_table(tables::PARTICIPANTS).map_err(open)?,
+            authorities: txn.open_table(tables::AUTHORITIES).map_err(open)?,
+            members: txn.open_table(tables::MEMBERS).map_err(open)?,
+            nonces: txn.open_table(tables::NONCES).map_err(open)?,
+            parcels: txn.open_table(tables::PARCELS).map_err(open)?,
+            transfers: txn.open_table(tables::TRANSFERS).map_err(open)?,
+            certificates: txn.open_table(tables::CERTIFICATES).map_err(open)?,
+            txs: txn.open_table(tables::TXS).map_err(open)?,
+            parcel_events: txn.open_table(tables::PARCEL_EVENTS).map_err(open)?,
+        };
+        Ok(Snapshot { txn, open })
     }
 
     fn table<K: redb::Key + 'static, V: redb::Value + 'static>(
@@ -70,8 +107,28 @@ impl Snapshot {
         self.record(tables::META, key)
     }
 
-    pub fn block(&self, height: u64) -> Result<Option<Block>, StoreError> {
+    /// A block's header and its transactions' ids, without their bytes.
+    pub fn block_summary(&self, height: u64) -> Result<Option<StoredBlock>, StoreError> {
         self.record(tables::BLOCKS, height)
+    }
+
+    /// The whole block, its transactions' bytes read back from where each
+    /// is stored once.
+    pub fn block(&self, height: u64) -> Result<Option<Block>, StoreError> {
+        let Some(stored) = self.block_summary(height)? else {
+            return Ok(None);
+        };
+        let mut txs = Vec::with_capacity(stored.txs.len());
+        for id in &stored.txs {
+            let record = self.tx(id)?.ok_or_else(|| {
+                StoreError::Corrupt(format!("block {height} names a missing transaction {id}"))
+            })?;
+            txs.push(record.bytes);
+        }
+        Ok(Some(Block {
+            header: stored.header,
+            txs,
+        }))
     }
 
     /// The height of the block with this hash.
@@ -82,14 +139,13 @@ impl Snapshot {
     }
 
     pub fn tx(&self, id: &TxId) -> Result<Option<TxRecord>, StoreError> {
-        self.record(tables::TXS, id.0)
+        get(&self.open.txs, tables::TXS.name(), id.0)
     }
 
     /// Every Participant, in code order.
     pub fn participants(&self) -> Result<Vec<Participant>, StoreError> {
-        let table = self.table(tables::PARTICIPANTS)?;
         let mut out = Vec::new();
-        for entry in table.iter().map_err(storage)? {
+        for entry in self.open.participants.iter().map_err(storage)? {
             let (_, value) = entry.map_err(storage)?;
             out.push(decode(tables::PARTICIPANTS.name(), value.value())?);
         }
@@ -183,8 +239,9 @@ impl Snapshot {
 
     /// The parcel's entries in the event index, in chain order.
     fn event_index(&self, id: &ParcelId) -> Result<Vec<(ChainPlace, TxId)>, StoreError> {
-        let table = self.table(tables::PARCEL_EVENTS)?;
-        let range = table
+        let range = self
+            .open
+            .parcel_events
             .range((id.0, 0u64, 0u32)..=(id.0, u64::MAX, u32::MAX))
             .map_err(storage)?;
         let mut out = Vec::new();
@@ -244,34 +301,42 @@ fn fault(e: StoreError) -> StorageFault {
 
 impl StateRead for Snapshot {
     fn participant(&self, code: ParticipantCode) -> Read<Participant> {
-        self.record(tables::PARTICIPANTS, code.0).map_err(fault)
+        get(&self.open.participants, tables::PARTICIPANTS.name(), code.0).map_err(fault)
     }
 
     fn participant_by_authority(&self, key: &PublicKey) -> Read<ParticipantCode> {
-        let table = self.table(tables::AUTHORITIES).map_err(fault)?;
-        let code = table.get(key.0).map_err(storage).map_err(fault)?;
+        let code = self
+            .open
+            .authorities
+            .get(key.0)
+            .map_err(storage)
+            .map_err(fault)?;
         Ok(code.map(|g| ParticipantCode(g.value())))
     }
 
     fn member(&self, key: &PublicKey) -> Read<Member> {
-        self.record(tables::MEMBERS, key.0).map_err(fault)
+        get(&self.open.members, tables::MEMBERS.name(), key.0).map_err(fault)
     }
 
     fn nonce(&self, signer: &PublicKey) -> Result<u64, StorageFault> {
-        let table = self.table(tables::NONCES).map_err(fault)?;
-        let nonce = table.get(signer.0).map_err(storage).map_err(fault)?;
+        let nonce = self
+            .open
+            .nonces
+            .get(signer.0)
+            .map_err(storage)
+            .map_err(fault)?;
         Ok(nonce.map_or(0, |g| g.value()))
     }
 
     fn parcel(&self, id: &ParcelId) -> Read<Parcel> {
-        self.record(tables::PARCELS, id.0).map_err(fault)
+        get(&self.open.parcels, tables::PARCELS.name(), id.0).map_err(fault)
     }
 
     fn transfer(&self, id: &TransferId) -> Read<Transfer> {
-        self.record(tables::TRANSFERS, id.0).map_err(fault)
+        get(&self.open.transfers, tables::TRANSFERS.name(), id.0).map_err(fault)
     }
 
     fn certificate(&self, number: &str) -> Read<Certificate> {
-        self.record(tables::CERTIFICATES, number).map_err(fault)
+        get(&self.open.certificates, tables::CERTIFICATES.name(), number).map_err(fault)
     }
 }

@@ -12,7 +12,8 @@ pub(crate) const META: TableDefinition<&str, &[u8]> = TableDefinition::new("meta
 pub(crate) const META_GENESIS_HASH: &str = "genesis_hash";
 pub(crate) const META_TIP: &str = "tip";
 
-/// Height -> borsh of the whole `Block`.
+/// Height -> borsh of a `StoredBlock`: the header and the transactions'
+/// ids; the transactions' bytes are stored once, in `TXS`.
 pub(crate) const BLOCKS: TableDefinition<u64, &[u8]> = TableDefinition::new("blocks");
 /// Block hash -> height.
 pub(crate) const BLOCK_HEIGHTS: TableDefinition<[u8; 32], u64> =
@@ -36,6 +37,13 @@ pub(crate) const AUTHORITIES: TableDefinition<[u8; 32], [u8; 2]> =
 /// is one range scan, in chain order.
 pub(crate) const PARCEL_EVENTS: TableDefinition<([u8; 32], u64, u32), [u8; 32]> =
     TableDefinition::new("parcel_events");
+
+/// A committed block as stored: its header and its transactions' ids.
+#[derive(Debug, Clone, PartialEq, Eq, BorshSerialize, BorshDeserialize)]
+pub struct StoredBlock {
+    pub header: crate::block::BlockHeader,
+    pub txs: Vec<crate::model::TxId>,
+}
 
 /// One committed transaction: its bytes as received and where it sits.
 #[derive(Debug, Clone, PartialEq, Eq, BorshSerialize, BorshDeserialize)]

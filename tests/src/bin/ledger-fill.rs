@@ -160,7 +160,7 @@ fn main() -> Result<()> {
     // previous split's first output.
     let deep_miner = miners[0];
     let mut mass = 1_000_000u64;
-    let first = f.sign(deep_miner, register(mass))?;
+    let first = f.sign(deep_miner, register(mass, 10_000))?;
     let mut deep: ParcelId = parcel_id(&first.id, 0);
     for _ in 0..args.depth {
         let outputs = vec![
@@ -190,7 +190,7 @@ fn main() -> Result<()> {
     while f.committed + (f.pending.len() as u64) + 3 <= args.txs {
         let from = miners[round % MINERS];
         let to = miners[(round + 1) % MINERS];
-        let registered = f.sign(from, register(1_000 + (round % 997) as u64))?;
+        let registered = f.sign(from, register(1_000 + (round % 997) as u64, 10))?;
         let offer = f.sign(
             from,
             Body::OfferTransfer {
@@ -219,7 +219,7 @@ fn main() -> Result<()> {
     Ok(())
 }
 
-fn register(milli_carats: u64) -> Body {
+fn register(milli_carats: u64, stones: u32) -> Body {
     Body::RegisterParcel {
         origin: "BW"
             .parse()
@@ -227,7 +227,7 @@ fn register(milli_carats: u64) -> Body {
         zone: None,
         mine: "Jwaneng".into(),
         milli_carats,
-        stones: 10,
+        stones,
         value_cents: milli_carats * 14,
         hs_code: HsCode::UNSORTED,
     }

@@ -1,0 +1,355 @@
+//! The `kp` commands the README walkthrough does not run, end to end against
+//! a real `kpnode dev`: key show, participant list, merge (mixed origin),
+//! transfer cancel, parcel flag and unflag, member revoke, and `--json`.
+
+use std::path::Path;
+
+use kp_ledger::api::ParcelView;
+use kp_ledger::model::{Participant, ParticipantStatus, TransferStatus};
+use kp_tests::{ok_stdout, DevNode, TEST_WORK_FACTOR};
+
+struct Member {
+    key_file: String,
+    public: String,
+}
+
+fn member(node: &DevNode, dir: &Path, name: &str, authority: &str, role: &str) -> Member {
+    let key_file = dir
+        .join(format!("{name}.key"))
+        .to_string_lossy()
+        .into_owned();
+    let public = ok_stdout(
+        &node.kp(&[
+            "key",
+            "new",
+            "--out",
+            &key_file,
+            "--work-factor",
+            TEST_WORK_FACTOR,
+        ]),
+        "key new",
+    );
+    assert_eq!(
+        ok_stdout(&node.kp(&["key", "show", &key_file]), "key show"),
+        public
+    );
+    let authority = node.key_path(authority).to_string_lossy().into_owned();
+    let out = node.kp(&[
+        "member",
+        "enroll",
+        "--key",
+        &authority,
+        "--member",
+        &public,
+        "--role",
+        role,
+        "--name",
+        name,
+        "--licence",
+        "L-7",
+    ]);
+    ok_stdout(&out, "enrol");
+    Member { key_file, public }
+}
+
+fn failing(node: &DevNode, args: &[&str], code: &str) {
+    let out = node.kp(args);
+    assert!(!out.status.success(), "kp {args:?} should fail");
+    let stderr = String::from_utf8_lossy(&out.stderr);
+    assert!(
+        stderr.contains(code),
+        "kp {args:?}: expected {code}: {stderr}"
+    );
+}
+
+#[test]
+fn the_other_commands_work_end_to_end() {
+    let dir = tempfile::tempdir().unwrap();
+    let node = DevNode::start(&dir.path().join("node"), "BW,ZA,CF,EU").unwrap();
+    let d = dir.path();
+
+    // The Participants, with the Central African Republic restricted to its zones.
+    let out = node.kp(&["participant", "list", "--json"]);
+    let participants: Vec<Participant> =
+        serde_json::from_str(&ok_stdout(&out, "participant list")).unwrap();
+    assert_eq!(participants.len(), 4);
+    let car = participants
+        .iter()
+        .find(|p| p.code.as_str() == "CF")
+        .unwrap();
+    assert!(matches!(&car.status, ParticipantStatus::Restricted { zones } if zones.len() == 4));
+    let human = ok_stdout(&node.kp(&["participant", "list"]), "participant list");
+    assert!(
+        human.contains("Botswana") && human.contains("Carnot"),
+        "{human}"
+    );
+
+    let bw_miner = member(&node, d, "bw-miner", "BW", "miner");
+    let sorter = member(&node, d, "bw-sorter", "BW", "sorter");
+    let trader = member(&node, d, "bw-trader", "BW", "trader");
+    let register = |m: &Member, carats: &str| {
+        let out = node.kp(&[
+            "parcel",
+            "register",
+            "--key",
+            &m.key_file,
+            "--origin",
+            "BW",
+            "--mine",
+            "Orapa",
+            "--carats",
+            carats,
+            "--stones",
+            "12",
+            "--value-usd",
+            "1000.00",
+            "--hs",
+            "7102.10",
+        ]);
+        ok_stdout(&out, "register")
+    };
+    let give = |from: &Member, parcel: &str, to: &Member| {
+        let offer = ok_stdout(
+            &node.kp(&[
+                "transfer",
+                "offer",
+                "--key",
+                &from.key_file,
+                "--parcel",
+                parcel,
+                "--to",
+                &to.public,
+            ]),
+            "offer",
+        );
+        ok_stdout(
+            &node.kp(&[
+                "transfer",
+                "accept",
+                "--key",
+                &to.key_file,
+                "--transfer",
+                &offer,
+            ]),
+            "accept",
+        );
+    };
+
+    // Merge two parcels at the sorting house, using short id prefixes.
+    let a = register(&bw_miner, "3.000");
+    let b = register(&bw_miner, "4.500");
+    give(&bw_miner, &a[..10], &sorter);
+    give(&bw_miner, &b[..10], &sorter);
+    let merged = ok_stdout(
+        &node.kp(&[
+            "parcel",
+            "merge",
+            "--key",
+            &sorter.key_file,
+            "--parcel",
+            &a,
+            "--parcel",
+            &b,
+        ]),
+        "merge",
+    );
+    let view: ParcelView = serde_json::from_str(&ok_stdout(
+        &node.kp(&["parcel", "show", &merged, "--json"]),
+        "show",
+    ))
+    .unwrap();
+    assert_eq!(view.parcel.milli_carats, 7_500);
+    assert_eq!(view.parcel.parents.len(), 2);
+    failing(
+        &node,
+        &[
+            "parcel",
+            "merge",
+            "--key",
+            &sorter.key_file,
+            "--parcel",
+            &a,
+            "--parcel",
+            &b,
+        ],
+        "parcel_consumed",
+    );
+
+    // Offer, then cancel: only the offerer may.
+    let offer = ok_stdout(
+        &node.kp(&[
+            "transfer",
+            "offer",
+            "--key",
+            &sorter.key_file,
+            "--parcel",
+            &merged,
+            "--to",
+            &trader.public,
+        ]),
+        "offer",
+    );
+    failing(
+        &node,
+        &[
+            "transfer",
+            "cancel",
+            "--key",
+            &trader.key_file,
+            "--transfer",
+            &offer,
+        ],
+        "not_offerer",
+    );
+    ok_stdout(
+        &node.kp(&[
+            "transfer",
+            "cancel",
+            "--key",
+            &sorter.key_file,
+            "--transfer",
+            &offer,
+        ]),
+        "cancel",
+    );
+    let transfer: serde_json::Value = serde_json::from_str(&ok_stdout(
+        &node.kp(&["transfer", "show", &offer, "--json"]),
+        "transfer show",
+    ))
+    .unwrap();
+    assert_eq!(
+        transfer["status"],
+        serde_json::to_value(TransferStatus::Cancelled).unwrap()
+    );
+    failing(
+        &node,
+        &[
+            "transfer",
+            "accept",
+            "--key",
+            &trader.key_file,
+            "--transfer",
+            &offer,
+        ],
+        "transfer_closed",
+    );
+
+    // Botswana flags the parcel: it cannot move until the flag is cleared.
+    let bw = node.key_path("BW").to_string_lossy().into_owned();
+    let za = node.key_path("ZA").to_string_lossy().into_owned();
+    failing(
+        &node,
+        &[
+            "parcel",
+            "flag",
+            "--key",
+            &za,
+            "--parcel",
+            &merged,
+            "--reason",
+            "not mine to flag",
+        ],
+        "other_participants_member",
+    );
+    ok_stdout(
+        &node.kp(&[
+            "parcel",
+            "flag",
+            "--key",
+            &bw,
+            "--parcel",
+            &merged,
+            "--reason",
+            "footprint under review",
+        ]),
+        "flag",
+    );
+    let shown = ok_stdout(&node.kp(&["parcel", "show", &merged]), "show");
+    assert!(shown.contains("footprint under review"), "{shown}");
+    failing(
+        &node,
+        &[
+            "transfer",
+            "offer",
+            "--key",
+            &sorter.key_file,
+            "--parcel",
+            &merged,
+            "--to",
+            &trader.public,
+        ],
+        "parcel_flagged",
+    );
+    ok_stdout(
+        &node.kp(&["parcel", "unflag", "--key", &bw, "--parcel", &merged]),
+        "unflag",
+    );
+    give(&sorter, &merged, &trader);
+
+    // A revoked member can do nothing.
+    ok_stdout(
+        &node.kp(&[
+            "member",
+            "revoke",
+            "--key",
+            &bw,
+            "--member",
+            &bw_miner.public,
+        ]),
+        "revoke",
+    );
+    let out = node.kp(&[
+        "parcel",
+        "register",
+        "--key",
+        &bw_miner.key_file,
+        "--origin",
+        "BW",
+        "--mine",
+        "Orapa",
+        "--carats",
+        "1",
+        "--stones",
+        "1",
+        "--value-usd",
+        "1",
+        "--hs",
+        "7102.10",
+    ]);
+    assert!(!out.status.success());
+    assert!(String::from_utf8_lossy(&out.stderr).contains("member_revoked"));
+
+    // A CAR miner registers only from the compliant zones.
+    let cf_miner = member(&node, d, "cf-miner", "CF", "miner");
+    let cf = |zone: &str| {
+        node.kp(&[
+            "parcel",
+            "register",
+            "--key",
+            &cf_miner.key_file,
+            "--origin",
+            "CF",
+            "--zone",
+            zone,
+            "--mine",
+            "Alluvial site 4",
+            "--carats",
+            "2.000",
+            "--stones",
+            "3",
+            "--value-usd",
+            "400.00",
+            "--hs",
+            "7102.10",
+        ])
+    };
+    ok_stdout(&cf("Carnot"), "register in a compliant zone");
+    let out = cf("Bria");
+    assert!(String::from_utf8_lossy(&out.stderr).contains("zone_not_allowed"));
+
+    // Status in both views.
+    let status: serde_json::Value =
+        serde_json::from_str(&ok_stdout(&node.kp(&["status", "--json"]), "status")).unwrap();
+    assert_eq!(status["chain_id"], "kp-dev");
+    assert!(ok_stdout(&node.kp(&["status"]), "status").contains("kp-dev"));
+}
