@@ -1,0 +1,30 @@
+//! Every stable error code the ledger defines is listed in docs/errors.md,
+//! so users and scripts can look up any code they meet.
+
+/// The codes of a `code()` method: the string literals its match arms return.
+fn codes_in(source: &str, arm_prefix: &str) -> Vec<String> {
+    source
+        .lines()
+        .filter(|l| l.trim_start().starts_with(arm_prefix) && l.contains(" => \""))
+        .filter_map(|l| l.split('"').nth(1).map(str::to_owned))
+        .collect()
+}
+
+#[test]
+fn every_error_code_is_documented() {
+    let docs = include_str!("../../docs/errors.md");
+    let rejections = codes_in(include_str!("../src/rejection.rs"), "");
+    let store = codes_in(include_str!("../src/store/error.rs"), "StoreError::");
+    assert!(
+        rejections.len() > 40,
+        "found {} rule codes",
+        rejections.len()
+    );
+    assert!(store.len() >= 12, "found {} storage codes", store.len());
+    for code in rejections.iter().chain(&store) {
+        assert!(
+            docs.contains(&format!("`{code}`")),
+            "docs/errors.md does not list `{code}`"
+        );
+    }
+}
