@@ -155,14 +155,56 @@ impl DevNode {
     }
 
     /// Runs `kp` against this node.
-    pub fn kp(&self, args: &[&str]) -> Output {
+    pub fn kp<S: AsRef<str>>(&self, args: &[S]) -> Output {
         Command::new(binary("kp"))
-            .args(args)
+            .args(args.iter().map(AsRef::as_ref))
             .env("KP_NODE", self.url())
             .env("KP_PASSPHRASE", DEV_PASSPHRASE)
             .stdin(Stdio::null())
             .output()
             .unwrap_or_else(|e| panic!("cannot run kp: {e}"))
+    }
+
+    /// Runs `kp`, expects a refusal carrying `code` (one line on stderr,
+    /// a non-zero exit) and checks that the state hash did not change.
+    pub fn kp_refused<S: AsRef<str> + std::fmt::Debug>(&self, args: &[S], code: &str) {
+        let before = self.status().map(|s| s.state_hash).ok();
+        let out = self.kp(args);
+        let stderr = String::from_utf8_lossy(&out.stderr);
+        let stdout = String::from_utf8_lossy(&out.stdout);
+        assert!(
+            !out.status.success(),
+            "kp {args:?} should fail, it printed {stdout}"
+        );
+        assert_eq!(
+            stderr.trim().lines().count(),
+            1,
+            "one line on stderr: {stderr}"
+        );
+        assert!(
+            stderr.contains(code),
+            "kp {args:?}: expected {code}, got: {stderr}"
+        );
+        let after = self.status().map(|s| s.state_hash).ok();
+        assert_eq!(after, before, "kp {args:?} changed the state");
+    }
+
+    /// A new key file in `dir`, quick to decrypt; returns its path and public key.
+    pub fn new_key(&self, dir: &Path, name: &str) -> (String, String) {
+        let path = dir
+            .join(format!("{name}.key"))
+            .to_string_lossy()
+            .into_owned();
+        let out = self.kp(&[
+            "key",
+            "new",
+            "--out",
+            &path,
+            "--work-factor",
+            TEST_WORK_FACTOR,
+        ]);
+        let public = ok_stdout(&out, "kp key new");
+        (path, public)
     }
 
     pub fn key_path(&self, code: &str) -> PathBuf {

@@ -2,53 +2,7 @@
 //! with one line on stderr naming the problem and its code, and the ledger's
 //! state hash is the same before and after.
 
-use std::path::Path;
-
-use kp_tests::{ok_stdout, DevNode, TEST_WORK_FACTOR};
-
-fn new_key(node: &DevNode, dir: &Path, name: &str) -> String {
-    let path = dir.join(format!("{name}.key"));
-    let out = node.kp(&[
-        "key",
-        "new",
-        "--out",
-        path.to_str().unwrap(),
-        "--work-factor",
-        TEST_WORK_FACTOR,
-    ]);
-    ok_stdout(&out, "kp key new")
-}
-
-fn kp<S: AsRef<str>>(node: &DevNode, args: &[S]) -> std::process::Output {
-    let args: Vec<&str> = args.iter().map(AsRef::as_ref).collect();
-    node.kp(&args)
-}
-
-/// Runs `kp`, expects a refusal carrying `code`, and checks nothing changed.
-fn refused<S: AsRef<str> + std::fmt::Debug>(node: &DevNode, args: &[S], code: &str) {
-    let before = node.status().unwrap().state_hash;
-    let out = kp(node, args);
-    let stderr = String::from_utf8_lossy(&out.stderr);
-    assert!(
-        !out.status.success(),
-        "kp {args:?} should fail, it printed {}",
-        String::from_utf8_lossy(&out.stdout)
-    );
-    assert_eq!(
-        stderr.trim().lines().count(),
-        1,
-        "one line on stderr: {stderr}"
-    );
-    assert!(
-        stderr.contains(code),
-        "kp {args:?}: expected {code}, got: {stderr}"
-    );
-    assert_eq!(
-        node.status().unwrap().state_hash,
-        before,
-        "kp {args:?} changed the state"
-    );
-}
+use kp_tests::{ok_stdout, DevNode};
 
 #[test]
 fn refusals_name_the_problem_and_change_nothing() {
@@ -58,10 +12,10 @@ fn refusals_name_the_problem_and_change_nothing() {
     let bw = bw.to_str().unwrap();
     let eu = node.key_path("EU");
     let eu = eu.to_str().unwrap();
-    let miner = new_key(&node, dir.path(), "miner");
-    let exporter = new_key(&node, dir.path(), "exporter");
-    let importer = new_key(&node, dir.path(), "importer");
-    new_key(&node, dir.path(), "stranger");
+    let miner = node.new_key(dir.path(), "miner").1;
+    let exporter = node.new_key(dir.path(), "exporter").1;
+    let importer = node.new_key(dir.path(), "importer").1;
+    node.new_key(dir.path(), "stranger");
     let miner_key = dir.path().join("miner.key");
     let miner_key = miner_key.to_str().unwrap();
     let exporter_key = dir.path().join("exporter.key");
@@ -119,23 +73,22 @@ fn refusals_name_the_problem_and_change_nothing() {
         ("7102.39", "hs_code_not_rough"),
         ("7104", "hs_code_not_rough"),
     ] {
-        refused(&node, &register("10.000", hs), code);
+        node.kp_refused(&register("10.000", hs), code);
     }
     let zero = register("0", "7102.10");
-    refused(&node, &zero, "not_positive");
+    node.kp_refused(&zero, "not_positive");
     let bad_number = register("12.3456", "7102.10");
-    refused(&node, &bad_number, "carats");
+    node.kp_refused(&bad_number, "carats");
 
     // An unknown signer.
     let mut strange = register("10.000", "7102.10");
     strange[3] = stranger_key.to_owned();
-    refused(&node, &strange, "unknown_signer");
+    node.kp_refused(&strange, "unknown_signer");
 
     // A parcel, then a mass mismatch and a double spend.
     let ok = register("10.000", "7102.10");
-    let parcel = ok_stdout(&kp(&node, &ok), "register");
-    refused(
-        &node,
+    let parcel = ok_stdout(&node.kp(&ok), "register");
+    node.kp_refused(
         &[
             "parcel",
             "split",
@@ -162,8 +115,7 @@ fn refusals_name_the_problem_and_change_nothing() {
         "split",
     );
     assert_eq!(parts.lines().count(), 2);
-    refused(
-        &node,
+    node.kp_refused(
         &[
             "parcel",
             "split",
@@ -176,7 +128,7 @@ fn refusals_name_the_problem_and_change_nothing() {
         ],
         "parcel_consumed",
     );
-    refused(&node, &["parcel", "show", "00000000"], "not_found");
+    node.kp_refused(&["parcel", "show", "00000000"], "not_found");
 
     // Certificates: a non-Participant destination, a wrong prefix, reuse.
     let part = parts.lines().next().unwrap().to_owned();
@@ -222,11 +174,11 @@ fn refusals_name_the_problem_and_change_nothing() {
         .map(|s| s.to_string())
         .collect()
     };
-    refused(&node, &cert("BW-9", "XK"), "unknown_participant");
-    refused(&node, &cert("EU-9", "EU"), "certificate_number_prefix");
-    refused(&node, &cert("BW-9", "BW"), "destination_is_issuer");
-    ok_stdout(&kp(&node, &cert("BW-9", "EU")), "issue");
-    refused(&node, &cert("BW-9", "EU"), "certificate_reused");
+    node.kp_refused(&cert("BW-9", "XK"), "unknown_participant");
+    node.kp_refused(&cert("EU-9", "EU"), "certificate_number_prefix");
+    node.kp_refused(&cert("BW-9", "BW"), "destination_is_issuer");
+    ok_stdout(&node.kp(&cert("BW-9", "EU")), "issue");
+    node.kp_refused(&cert("BW-9", "EU"), "certificate_reused");
     ok_stdout(
         &node.kp(&[
             "cert",
@@ -242,8 +194,7 @@ fn refusals_name_the_problem_and_change_nothing() {
         ]),
         "receive",
     );
-    refused(
-        &node,
+    node.kp_refused(
         &[
             "cert",
             "receive",

@@ -6,7 +6,7 @@ use std::path::Path;
 
 use kp_ledger::api::ParcelView;
 use kp_ledger::model::{Participant, ParticipantStatus, TransferStatus};
-use kp_tests::{ok_stdout, DevNode, TEST_WORK_FACTOR};
+use kp_tests::{ok_stdout, DevNode};
 
 struct Member {
     key_file: String,
@@ -14,21 +14,7 @@ struct Member {
 }
 
 fn member(node: &DevNode, dir: &Path, name: &str, authority: &str, role: &str) -> Member {
-    let key_file = dir
-        .join(format!("{name}.key"))
-        .to_string_lossy()
-        .into_owned();
-    let public = ok_stdout(
-        &node.kp(&[
-            "key",
-            "new",
-            "--out",
-            &key_file,
-            "--work-factor",
-            TEST_WORK_FACTOR,
-        ]),
-        "key new",
-    );
+    let (key_file, public) = node.new_key(dir, name);
     assert_eq!(
         ok_stdout(&node.kp(&["key", "show", &key_file]), "key show"),
         public
@@ -50,16 +36,6 @@ fn member(node: &DevNode, dir: &Path, name: &str, authority: &str, role: &str) -
     ]);
     ok_stdout(&out, "enrol");
     Member { key_file, public }
-}
-
-fn failing(node: &DevNode, args: &[&str], code: &str) {
-    let out = node.kp(args);
-    assert!(!out.status.success(), "kp {args:?} should fail");
-    let stderr = String::from_utf8_lossy(&out.stderr);
-    assert!(
-        stderr.contains(code),
-        "kp {args:?}: expected {code}: {stderr}"
-    );
 }
 
 #[test]
@@ -160,8 +136,7 @@ fn the_other_commands_work_end_to_end() {
     .unwrap();
     assert_eq!(view.parcel.milli_carats, 7_500);
     assert_eq!(view.parcel.parents.len(), 2);
-    failing(
-        &node,
+    node.kp_refused(
         &[
             "parcel",
             "merge",
@@ -189,8 +164,7 @@ fn the_other_commands_work_end_to_end() {
         ]),
         "offer",
     );
-    failing(
-        &node,
+    node.kp_refused(
         &[
             "transfer",
             "cancel",
@@ -221,8 +195,7 @@ fn the_other_commands_work_end_to_end() {
         transfer["status"],
         serde_json::to_value(TransferStatus::Cancelled).unwrap()
     );
-    failing(
-        &node,
+    node.kp_refused(
         &[
             "transfer",
             "accept",
@@ -237,8 +210,7 @@ fn the_other_commands_work_end_to_end() {
     // Botswana flags the parcel: it cannot move until the flag is cleared.
     let bw = node.key_path("BW").to_string_lossy().into_owned();
     let za = node.key_path("ZA").to_string_lossy().into_owned();
-    failing(
-        &node,
+    node.kp_refused(
         &[
             "parcel",
             "flag",
@@ -266,8 +238,7 @@ fn the_other_commands_work_end_to_end() {
     );
     let shown = ok_stdout(&node.kp(&["parcel", "show", &merged]), "show");
     assert!(shown.contains("footprint under review"), "{shown}");
-    failing(
-        &node,
+    node.kp_refused(
         &[
             "transfer",
             "offer",
