@@ -229,7 +229,7 @@ fn reclassified(held: HsCode, requested: Option<HsCode>) -> Result<HsCode, Rejec
 /// Shares each origin's carats among the outputs in proportion to their
 /// mass, exactly: every output's shares add up to its mass and every
 /// origin's shares add up to what the input held of it.
-fn split_origins(origins: &[OriginShare], masses: &[u64]) -> Vec<Vec<OriginShare>> {
+pub(super) fn split_origins(origins: &[OriginShare], masses: &[u64]) -> Vec<Vec<OriginShare>> {
     let mut remaining: Vec<u64> = origins.iter().map(|o| o.milli_carats).collect();
     let mut result = Vec::with_capacity(masses.len());
     for mass in masses {

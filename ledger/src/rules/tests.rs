@@ -1107,3 +1107,179 @@ mod flags {
         assert_eq!(c.w.parcel(&p).flag, None);
     }
 }
+
+mod apportioning {
+    use proptest::prelude::*;
+
+    use super::super::apportion;
+    use crate::model::{OriginShare, ParticipantCode};
+
+    proptest! {
+        /// Parts add up to the whole exactly and each is within one of its
+        /// exact proportional share.
+        #[test]
+        fn parts_add_up_exactly(total in 0u64..10_000_000_000, weights in prop::collection::vec(0u64..1_000_000, 1..20)) {
+            let parts = apportion(total, &weights);
+            prop_assert_eq!(parts.len(), weights.len());
+            prop_assert_eq!(parts.iter().sum::<u64>(), total);
+            let weight_sum: u128 = weights.iter().map(|w| u128::from(*w)).sum();
+            if weight_sum > 0 {
+                for (part, w) in parts.iter().zip(&weights) {
+                    let exact = u128::from(total) * u128::from(*w);
+                    let floor = (exact / weight_sum) as u64;
+                    prop_assert!(*part == floor || *part == floor + 1);
+                }
+            }
+        }
+
+        /// Splitting a mixed parcel gives every output shares that add up to
+        /// its mass, and every origin's shares add up to what it had.
+        #[test]
+        fn split_origins_keep_both_sums(
+            origin_masses in prop::collection::vec(1u64..1_000_000, 1..6),
+            cuts in prop::collection::vec(1u64..1_000, 2..8),
+        ) {
+            let origins: Vec<OriginShare> = origin_masses
+                .iter()
+                .enumerate()
+                .map(|(i, m)| OriginShare { participant: ParticipantCode([b'A', b'A' + i as u8]), milli_carats: *m })
+                .collect();
+            let total: u64 = origin_masses.iter().sum();
+            prop_assume!(total >= cuts.len() as u64);
+            let mut masses = apportion(total - cuts.len() as u64, &cuts);
+            masses.iter_mut().for_each(|m| *m += 1);
+            let shares = super::super::parcel::split_origins(&origins, &masses);
+            for (output, mass) in shares.iter().zip(&masses) {
+                prop_assert_eq!(output.iter().map(|o| o.milli_carats).sum::<u64>(), *mass);
+            }
+            for origin in &origins {
+                let given: u64 = shares.iter().flatten().filter(|o| o.participant == origin.participant).map(|o| o.milli_carats).sum();
+                prop_assert_eq!(given, origin.milli_carats);
+            }
+        }
+    }
+}
+
+mod storage_faults {
+    use std::cell::Cell;
+
+    use kp_crypto::PublicKey;
+
+    use crate::block::{apply_block, build_block, BlockError};
+    use crate::model::{
+        Certificate, Member, Parcel, ParcelId, Participant, ParticipantCode, Role, Transfer,
+        TransferId,
+    };
+    use crate::state::{MemState, Read, StateRead, StorageFault};
+    use crate::testkit::{World, CHAIN_ID};
+
+    /// A state that fails on its `fail_at`-th read: a disk error at any
+    /// moment of applying a block.
+    struct Faulty<'a> {
+        inner: &'a MemState,
+        reads: Cell<u64>,
+        fail_at: u64,
+    }
+
+    impl Faulty<'_> {
+        fn tick(&self) -> Result<(), StorageFault> {
+            let n = self.reads.get() + 1;
+            self.reads.set(n);
+            if n == self.fail_at {
+                Err(StorageFault(format!("injected fault at read {n}")))
+            } else {
+                Ok(())
+            }
+        }
+    }
+
+    impl StateRead for Faulty<'_> {
+        fn participant(&self, code: ParticipantCode) -> Read<Participant> {
+            self.tick()?;
+            self.inner.participant(code)
+        }
+        fn participant_by_authority(&self, key: &PublicKey) -> Read<ParticipantCode> {
+            self.tick()?;
+            self.inner.participant_by_authority(key)
+        }
+        fn member(&self, key: &PublicKey) -> Read<Member> {
+            self.tick()?;
+            self.inner.member(key)
+        }
+        fn nonce(&self, signer: &PublicKey) -> Result<u64, StorageFault> {
+            self.tick()?;
+            self.inner.nonce(signer)
+        }
+        fn parcel(&self, id: &ParcelId) -> Read<Parcel> {
+            self.tick()?;
+            self.inner.parcel(id)
+        }
+        fn transfer(&self, id: &TransferId) -> Read<Transfer> {
+            self.tick()?;
+            self.inner.transfer(id)
+        }
+        fn certificate(&self, number: &str) -> Read<Certificate> {
+            self.tick()?;
+            self.inner.certificate(number)
+        }
+    }
+
+    /// Whatever read fails, applying the block fails with a storage error
+    /// (never a verdict on a transaction, never a different state), and
+    /// building one fails too rather than leaving transactions out.
+    #[test]
+    fn a_fault_at_any_read_fails_the_whole_block() {
+        let mut w = World::new();
+        let miner = w.enrol("BW", "miner", Role::Miner, None);
+        let trader = w.enrol("BW", "trader", Role::Trader, None);
+        let p = w.register(&miner, "BW", 9_000);
+        let txs = vec![
+            w.sign(
+                &miner,
+                crate::tx::Body::OfferTransfer {
+                    parcel: p,
+                    to: trader,
+                    price_cents: None,
+                },
+            ),
+            w.sign_with_nonce(&miner, 3, World::register_body("BW", 1_000)),
+        ];
+        let proposer = w.genesis.participants[0].validator;
+        let clean = build_block(&w.state, &w.tip, CHAIN_ID, w.time, proposer, txs.clone()).unwrap();
+        assert!(clean.rejected.is_empty());
+        let block = clean.applied.block.clone();
+
+        let counting = Faulty {
+            inner: &w.state,
+            reads: Cell::new(0),
+            fail_at: 0,
+        };
+        apply_block(&counting, &w.tip, CHAIN_ID, block.clone()).unwrap();
+        let total_reads = counting.reads.get();
+        assert!(
+            total_reads > 5,
+            "the block reads the state {total_reads} times"
+        );
+
+        for fail_at in 1..=total_reads {
+            let faulty = Faulty {
+                inner: &w.state,
+                reads: Cell::new(0),
+                fail_at,
+            };
+            match apply_block(&faulty, &w.tip, CHAIN_ID, block.clone()) {
+                Err(BlockError::Storage(_)) => {}
+                other => panic!("fault at read {fail_at}: expected a storage error, got {other:?}"),
+            }
+            let faulty = Faulty {
+                inner: &w.state,
+                reads: Cell::new(0),
+                fail_at,
+            };
+            assert!(
+                build_block(&faulty, &w.tip, CHAIN_ID, w.time, proposer, txs.clone()).is_err(),
+                "fault at read {fail_at}: building must fail, not drop transactions"
+            );
+        }
+    }
+}
