@@ -1123,11 +1123,10 @@ mod apportioning {
             prop_assert_eq!(parts.len(), weights.len());
             prop_assert_eq!(parts.iter().sum::<u64>(), total);
             let weight_sum: u128 = weights.iter().map(|w| u128::from(*w)).sum();
-            if weight_sum > 0 {
-                for (part, w) in parts.iter().zip(&weights) {
-                    let exact = u128::from(total) * u128::from(*w);
-                    let floor = (exact / weight_sum) as u64;
-                    prop_assert!(*part == floor || *part == floor + 1);
+            for (part, w) in parts.iter().zip(&weights) {
+                let exact = u128::from(total) * u128::from(*w);
+                if let Some(floor) = exact.checked_div(weight_sum) {
+                    prop_assert!(u128::from(*part) == floor || u128::from(*part) == floor + 1);
                 }
             }
         }
