@@ -10,14 +10,14 @@ use std::time::{Duration, Instant, SystemTime, UNIX_EPOCH};
 
 use kp_crypto::keystore::read_key_file;
 use kp_crypto::{Hash32, SecretKey};
-use kp_ledger::api::{BlockView, NonceView, SubmitRequest, TxState, TxStatus};
+use kp_ledger::api::{BlockView, NonceView, ParcelView, SubmitRequest, TxState, TxStatus};
 use kp_ledger::block::apply_block;
 use kp_ledger::genesis::Genesis;
 use kp_ledger::model::{HsCode, Role};
 use kp_ledger::state::MemState;
 use kp_ledger::store::Store;
 use kp_ledger::tx::{Body, TxPayload};
-use kp_tests::{agent, get_json, DevNode, DEV_PASSPHRASE};
+use kp_tests::{agent, binary, get_json, ok_stdout, DevNode, DEV_PASSPHRASE};
 
 const KILLS: usize = 20;
 
@@ -38,6 +38,53 @@ impl Rng {
 struct Seen {
     txs: BTreeMap<Hash32, u64>,
     blocks: BTreeMap<u64, Hash32>,
+    /// Parcels `kp parcel register` reported committed, with their height.
+    kp_parcels: BTreeMap<Hash32, u64>,
+}
+
+/// Registers parcels with `kp`, one after another as a user would, until
+/// `stop` is set, and records each one `kp` reports committed.
+fn kp_writer(url: String, key_file: String, seen: Arc<Mutex<Seen>>, stop: Arc<AtomicBool>) {
+    while !stop.load(Ordering::Relaxed) {
+        let out = std::process::Command::new(binary("kp"))
+            .args([
+                "--json",
+                "--timeout",
+                "5",
+                "parcel",
+                "register",
+                "--key",
+                &key_file,
+            ])
+            .args([
+                "--origin",
+                "BW",
+                "--mine",
+                "Letlhakane",
+                "--carats",
+                "2.500",
+            ])
+            .args(["--stones", "4", "--value-usd", "350.00", "--hs", "7102.10"])
+            .env("KP_NODE", &url)
+            .env("KP_PASSPHRASE", DEV_PASSPHRASE)
+            .output();
+        let Ok(out) = out else { return };
+        if !out.status.success() {
+            continue;
+        }
+        let status: TxStatus = match serde_json::from_slice(&out.stdout) {
+            Ok(status) => status,
+            Err(e) => panic!("kp --json printed no TxStatus: {e}"),
+        };
+        assert_eq!(
+            status.state,
+            TxState::Committed,
+            "kp exits 0 only once committed"
+        );
+        if let (Some(parcel), Some(height)) = (status.created.first(), status.height) {
+            seen.lock().unwrap().kp_parcels.insert(*parcel, height);
+        }
+    }
 }
 
 fn submit(url: &str, chain_id: &str, key: &SecretKey, nonce: u64, body: Body) -> Option<Hash32> {
@@ -161,6 +208,24 @@ fn committed_blocks_survive_sigkill_and_replay_to_the_same_state() {
         std::thread::sleep(Duration::from_millis(20));
     }
 
+    // And a miner that uses kp itself, as a member would.
+    let (kp_miner, kp_miner_public) = node.new_key(dir.path(), "kp-miner");
+    let bw_key = node.key_path("BW").to_string_lossy().into_owned();
+    let enrol = node.kp(&[
+        "member",
+        "enroll",
+        "--key",
+        &bw_key,
+        "--member",
+        &kp_miner_public,
+        "--role",
+        "miner",
+        "--name",
+        "Letlhakane",
+        "--licence",
+        "BW-ML-2",
+    ]);
+    ok_stdout(&enrol, "kp member enroll");
     let seen = Arc::new(Mutex::new(Seen::default()));
     for kill in 0..KILLS {
         let stop = Arc::new(AtomicBool::new(false));
@@ -173,10 +238,16 @@ fn committed_blocks_survive_sigkill_and_replay_to_the_same_state() {
             );
             std::thread::spawn(move || stream(url, chain_id, authority, miner, seen, stop))
         };
+        let kp = {
+            let (url, key_file, seen, stop) =
+                (url.clone(), kp_miner.clone(), seen.clone(), stop.clone());
+            std::thread::spawn(move || kp_writer(url, key_file, seen, stop))
+        };
         std::thread::sleep(Duration::from_millis(100 + rng.next(700)));
         node.kill9();
         stop.store(true, Ordering::Relaxed);
         writer.join().unwrap();
+        kp.join().unwrap();
         node.restart()
             .unwrap_or_else(|e| panic!("restart after kill {kill}: {e}"));
 
@@ -190,6 +261,16 @@ fn committed_blocks_survive_sigkill_and_replay_to_the_same_state() {
             let block: BlockView = get_json(&format!("{url}/v1/blocks/{height}")).unwrap();
             assert_eq!(block.hash, *hash, "kill {kill}: block {height} changed");
         }
+        for (parcel, height) in &seen.kp_parcels {
+            let view: ParcelView =
+                get_json(&format!("{url}/v1/parcels/{parcel}")).unwrap_or_else(|e| {
+                    panic!("kill {kill}: parcel {parcel} that kp saw committed: {e}")
+                });
+            assert_eq!(
+                view.parcel.created_height, *height,
+                "kill {kill}: parcel {parcel}"
+            );
+        }
         for (id, height) in &seen.txs {
             let status: TxStatus = get_json(&format!("{url}/v1/transactions/{id}")).unwrap();
             assert_eq!(
@@ -199,7 +280,14 @@ fn committed_blocks_survive_sigkill_and_replay_to_the_same_state() {
             );
         }
     }
-    let committed = seen.lock().unwrap().txs.len();
+    let (committed, by_kp) = {
+        let seen = seen.lock().unwrap();
+        (seen.txs.len(), seen.kp_parcels.len())
+    };
+    println!(
+        "{KILLS} kills: {committed} transactions seen committed over HTTP, {by_kp} parcels by kp"
+    );
+    assert!(by_kp >= KILLS / 4, "kp saw only {by_kp} parcels committed");
     assert!(
         committed > KILLS,
         "the stream committed only {committed} transactions"
