@@ -45,6 +45,7 @@ for size in "${sizes[@]}"; do
   home="$work/home-$size"; port=$(free_port)
   start_node "$home" "$port"; stop_node
   deep=$("$bin/ledger-fill" --home "$home" --txs "$size" 2>"$home.fill.log") || { cat "$home.fill.log" >&2; exit 1; }
+  grep -E "committed;|filled:" "$home.fill.log" | sed 's/^/  /' >&2
   start_node "$home" "$port"
   url="http://127.0.0.1:$port/v1/parcels/$deep/trace"
   events=$(curl -fs "$url" | python3 -c 'import json,sys; d=json.load(sys.stdin); print(len(d["events"]))')

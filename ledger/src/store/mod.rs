@@ -20,13 +20,13 @@ use redb::{Database, ReadableDatabase, ReadableTable, TableHandle, WriteTransact
 
 pub use error::{StoreError, ID_PREFIX_CHARS_MIN};
 pub use snapshot::Snapshot;
-pub use tables::{StoredBlock, TxRecord};
+pub use tables::{BlockSummary, TxRecord};
 
 use crate::block::{AppliedBlock, ChainTip};
 use crate::genesis::Genesis;
 use crate::state::StateDelta;
 use error::storage;
-use tables::{decode, encode};
+use tables::{decode, encode, StoredTx};
 
 pub struct Store {
     db: Database,
@@ -78,6 +78,7 @@ impl Store {
                 txn.open_table(tables::BLOCKS).map_err(storage)?;
                 txn.open_table(tables::BLOCK_HEIGHTS).map_err(storage)?;
                 txn.open_table(tables::TXS).map_err(storage)?;
+                txn.open_table(tables::TX_PLACES).map_err(storage)?;
                 txn.open_table(tables::PARCEL_EVENTS).map_err(storage)?;
                 write_delta(&txn, &genesis.initial_delta())?;
                 let mut meta = txn.open_table(tables::META).map_err(storage)?;
@@ -137,7 +138,7 @@ impl Store {
         let height = header.height;
         txn.open_table(tables::BLOCKS)
             .map_err(storage)?
-            .insert(height, encode(&stored_block(applied))?.as_slice())
+            .insert(height, encode(header)?.as_slice())
             .map_err(storage)?;
         txn.open_table(tables::BLOCK_HEIGHTS)
             .map_err(storage)?
@@ -145,22 +146,15 @@ impl Store {
             .map_err(storage)?;
         {
             let mut txs = txn.open_table(tables::TXS).map_err(storage)?;
+            let mut places = txn.open_table(tables::TX_PLACES).map_err(storage)?;
             let mut events = txn.open_table(tables::PARCEL_EVENTS).map_err(storage)?;
             for (index, (tx, bytes)) in applied.txs.iter().zip(&applied.block.txs).enumerate() {
                 let index = u32::try_from(index)
                     .map_err(|_| StoreError::InconsistentBlock("too many transactions".into()))?;
-                let record = TxRecord {
-                    bytes: bytes.clone(),
-                    height,
-                    index,
-                    time: header.time,
-                    kind: tx.kind.to_owned(),
-                    created: tx.created.clone(),
-                };
                 // Nonces make a transaction unrepeatable; a second copy
                 // means the block was not checked.
-                if txs
-                    .insert(tx.id.0, encode(&record)?.as_slice())
+                if places
+                    .insert(tx.id.0, (height, index))
                     .map_err(storage)?
                     .is_some()
                 {
@@ -169,9 +163,17 @@ impl Store {
                         tx.id
                     )));
                 }
+                let stored = StoredTx {
+                    bytes: bytes.clone(),
+                    time: header.time,
+                    kind: tx.kind.to_owned(),
+                    created: tx.created.clone(),
+                };
+                txs.insert((height, index), encode(&stored)?.as_slice())
+                    .map_err(storage)?;
                 for parcel in &tx.parcels {
                     events
-                        .insert((parcel.0, height, index), tx.id.0)
+                        .insert((parcel.0, height, index), ())
                         .map_err(storage)?;
                 }
             }
@@ -184,13 +186,6 @@ impl Store {
             .map_err(storage)?;
         txn.commit().map_err(storage)?;
         Ok(new_tip)
-    }
-}
-
-fn stored_block(applied: &AppliedBlock) -> StoredBlock {
-    StoredBlock {
-        header: applied.block.header.clone(),
-        txs: applied.txs.iter().map(|t| t.id).collect(),
     }
 }
 

@@ -2,21 +2,21 @@
 //! rules read ([`StateRead`]) and the queries the API answers. Every read of
 //! one snapshot sees the same block, however many blocks commit meanwhile.
 
-use std::collections::{BTreeMap, HashSet, VecDeque};
+use std::collections::{BTreeSet, HashSet, VecDeque};
 
 use borsh::BorshDeserialize;
 use kp_crypto::{Hash32, PublicKey};
 use redb::{ReadOnlyTable, ReadTransaction, ReadableTable, TableDefinition, TableHandle};
 
 use super::error::{storage, StoreError, ID_PREFIX_CHARS_MIN};
-use super::tables::{self, decode, StoredBlock, TxRecord};
+use super::tables::{self, decode, BlockSummary, Id32, StoredTx, TxRecord};
 use crate::api::{EventView, TraceView};
-use crate::block::{Block, ChainTip};
+use crate::block::{Block, BlockHeader, ChainTip};
 use crate::model::{
     Certificate, Member, Parcel, ParcelId, Participant, ParticipantCode, Transfer, TransferId, TxId,
 };
 use crate::state::{Read, StateRead, StorageFault};
-use crate::tx::Transaction;
+use crate::tx::{tx_id, Transaction};
 
 /// Where a transaction sits in the chain: (height, index in its block).
 type ChainPlace = (u64, u32);
@@ -30,14 +30,15 @@ pub struct Snapshot {
 
 struct OpenTables {
     participants: ReadOnlyTable<[u8; 2], &'static [u8]>,
-    authorities: ReadOnlyTable<[u8; 32], [u8; 2]>,
-    members: ReadOnlyTable<[u8; 32], &'static [u8]>,
-    nonces: ReadOnlyTable<[u8; 32], u64>,
-    parcels: ReadOnlyTable<[u8; 32], &'static [u8]>,
-    transfers: ReadOnlyTable<[u8; 32], &'static [u8]>,
+    authorities: ReadOnlyTable<Id32, [u8; 2]>,
+    members: ReadOnlyTable<Id32, &'static [u8]>,
+    nonces: ReadOnlyTable<Id32, u64>,
+    parcels: ReadOnlyTable<Id32, &'static [u8]>,
+    transfers: ReadOnlyTable<Id32, &'static [u8]>,
     certificates: ReadOnlyTable<&'static str, &'static [u8]>,
-    txs: ReadOnlyTable<[u8; 32], &'static [u8]>,
-    parcel_events: ReadOnlyTable<([u8; 32], u64, u32), [u8; 32]>,
+    txs: ReadOnlyTable<(u64, u32), &'static [u8]>,
+    tx_places: ReadOnlyTable<Id32, (u64, u32)>,
+    parcel_events: ReadOnlyTable<(Id32, u64, u32), ()>,
 }
 
 /// A borsh record by key from an open table of borsh values.
@@ -62,6 +63,7 @@ impl Snapshot {
             transfers: txn.open_table(tables::TRANSFERS).map_err(open)?,
             certificates: txn.open_table(tables::CERTIFICATES).map_err(open)?,
             txs: txn.open_table(tables::TXS).map_err(open)?,
+            tx_places: txn.open_table(tables::TX_PLACES).map_err(open)?,
             parcel_events: txn.open_table(tables::PARCEL_EVENTS).map_err(open)?,
         };
         Ok(Snapshot { txn, open })
@@ -107,28 +109,45 @@ impl Snapshot {
         self.record(tables::META, key)
     }
 
-    /// A block's header and its transactions' ids, without their bytes.
-    pub fn block_summary(&self, height: u64) -> Result<Option<StoredBlock>, StoreError> {
-        self.record(tables::BLOCKS, height)
-    }
-
-    /// The whole block, its transactions' bytes read back from where each
-    /// is stored once.
-    pub fn block(&self, height: u64) -> Result<Option<Block>, StoreError> {
-        let Some(stored) = self.block_summary(height)? else {
+    /// A block's header and its transactions' ids.
+    pub fn block_summary(&self, height: u64) -> Result<Option<BlockSummary>, StoreError> {
+        let Some(header) = self.record::<u64, BlockHeader>(tables::BLOCKS, height)? else {
             return Ok(None);
         };
-        let mut txs = Vec::with_capacity(stored.txs.len());
-        for id in &stored.txs {
-            let record = self.tx(id)?.ok_or_else(|| {
-                StoreError::Corrupt(format!("block {height} names a missing transaction {id}"))
-            })?;
-            txs.push(record.bytes);
+        let txs = self
+            .block_txs(height)?
+            .iter()
+            .map(|t| tx_id(&t.bytes))
+            .collect();
+        Ok(Some(BlockSummary { header, txs }))
+    }
+
+    /// The whole block, as it was decided.
+    pub fn block(&self, height: u64) -> Result<Option<Block>, StoreError> {
+        let Some(header) = self.record::<u64, BlockHeader>(tables::BLOCKS, height)? else {
+            return Ok(None);
+        };
+        let txs = self
+            .block_txs(height)?
+            .into_iter()
+            .map(|t| t.bytes)
+            .collect();
+        Ok(Some(Block { header, txs }))
+    }
+
+    /// A block's transactions, in block order: neighbours in one range.
+    fn block_txs(&self, height: u64) -> Result<Vec<StoredTx>, StoreError> {
+        let range = self
+            .open
+            .txs
+            .range((height, 0u32)..=(height, u32::MAX))
+            .map_err(storage)?;
+        let mut out = Vec::new();
+        for entry in range {
+            let (_, value) = entry.map_err(storage)?;
+            out.push(decode(tables::TXS.name(), value.value())?);
         }
-        Ok(Some(Block {
-            header: stored.header,
-            txs,
-        }))
+        Ok(out)
     }
 
     /// The height of the block with this hash.
@@ -139,7 +158,26 @@ impl Snapshot {
     }
 
     pub fn tx(&self, id: &TxId) -> Result<Option<TxRecord>, StoreError> {
-        get(&self.open.txs, tables::TXS.name(), id.0)
+        let Some(place) = self.open.tx_places.get(id.0).map_err(storage)? else {
+            return Ok(None);
+        };
+        self.tx_at(place.value()).map(Some)
+    }
+
+    /// The transaction at a place that an index names: it must be there.
+    fn tx_at(&self, (height, index): ChainPlace) -> Result<TxRecord, StoreError> {
+        let stored: StoredTx = get(&self.open.txs, tables::TXS.name(), (height, index))?
+            .ok_or_else(|| {
+                StoreError::Corrupt(format!("no transaction at height {height}, index {index}"))
+            })?;
+        Ok(TxRecord {
+            bytes: stored.bytes,
+            height,
+            index,
+            time: stored.time,
+            kind: stored.kind,
+            created: stored.created,
+        })
     }
 
     /// Every Participant, in code order.
@@ -164,7 +202,7 @@ impl Snapshot {
 
     fn unique_by_prefix<T: BorshDeserialize>(
         &self,
-        definition: TableDefinition<[u8; 32], &[u8]>,
+        definition: TableDefinition<Id32, &[u8]>,
         what: &'static str,
         prefix: &str,
     ) -> Result<T, StoreError> {
@@ -194,7 +232,7 @@ impl Snapshot {
     pub fn parcel_events(&self, id: &ParcelId) -> Result<Vec<EventView>, StoreError> {
         self.event_index(id)?
             .into_iter()
-            .map(|(_, tx)| self.event(&tx))
+            .map(|place| self.event(place))
             .collect()
     }
 
@@ -210,7 +248,7 @@ impl Snapshot {
         let mut parcels = Vec::new();
         // A split or merge is in the history of both sides: keyed by its
         // place in the chain, it is listed once and in order.
-        let mut events: BTreeMap<ChainPlace, TxId> = BTreeMap::new();
+        let mut events: BTreeSet<ChainPlace> = BTreeSet::new();
         while let Some(parcel) = queue.pop_front() {
             events.extend(self.event_index(&parcel.id)?);
             for parent in &parcel.parents {
@@ -227,8 +265,8 @@ impl Snapshot {
             parcels.push(parcel);
         }
         let events = events
-            .values()
-            .map(|tx| self.event(tx))
+            .into_iter()
+            .map(|place| self.event(place))
             .collect::<Result<_, _>>()?;
         Ok(Some(TraceView {
             parcel: *id,
@@ -237,8 +275,8 @@ impl Snapshot {
         }))
     }
 
-    /// The parcel's entries in the event index, in chain order.
-    fn event_index(&self, id: &ParcelId) -> Result<Vec<(ChainPlace, TxId)>, StoreError> {
+    /// The places of the parcel's events, in chain order.
+    fn event_index(&self, id: &ParcelId) -> Result<Vec<ChainPlace>, StoreError> {
         let range = self
             .open
             .parcel_events
@@ -246,20 +284,18 @@ impl Snapshot {
             .map_err(storage)?;
         let mut out = Vec::new();
         for entry in range {
-            let (key, value) = entry.map_err(storage)?;
+            let (key, _) = entry.map_err(storage)?;
             let (_, height, index) = key.value();
-            out.push(((height, index), Hash32(value.value())));
+            out.push((height, index));
         }
         Ok(out)
     }
 
-    fn event(&self, id: &TxId) -> Result<EventView, StoreError> {
-        let record = self.tx(id)?.ok_or_else(|| {
-            StoreError::Corrupt(format!("the event index names a missing transaction {id}"))
-        })?;
+    fn event(&self, place: ChainPlace) -> Result<EventView, StoreError> {
+        let record = self.tx_at(place)?;
         let tx: Transaction = decode(tables::TXS.name(), &record.bytes)?;
         Ok(EventView {
-            tx: *id,
+            tx: tx_id(&record.bytes),
             height: record.height,
             index: record.index,
             time: record.time,

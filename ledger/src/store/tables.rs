@@ -3,50 +3,104 @@
 //! record reads back exactly as it was written.
 
 use borsh::{BorshDeserialize, BorshSerialize};
-use redb::TableDefinition;
+use std::cmp::Ordering;
+
+use redb::{Key, TableDefinition, TypeName, Value};
 
 use super::error::StoreError;
+
+/// A 32-byte id (a hash or a public key) as a key, compared with one memcmp:
+/// redb compares a `[u8; 32]` key byte by byte, a few per cent of a commit.
+#[derive(Debug)]
+pub(crate) struct Id32;
+
+impl Value for Id32 {
+    type SelfType<'a> = [u8; 32];
+    type AsBytes<'a> = [u8; 32];
+
+    fn fixed_width() -> Option<usize> {
+        Some(32)
+    }
+
+    fn from_bytes<'a>(data: &'a [u8]) -> [u8; 32]
+    where
+        Self: 'a,
+    {
+        // redb hands back exactly what `as_bytes` wrote: 32 bytes.
+        let mut id = [0u8; 32];
+        id.copy_from_slice(data);
+        id
+    }
+
+    fn as_bytes<'a, 'b: 'a>(value: &'a [u8; 32]) -> [u8; 32]
+    where
+        Self: 'b,
+    {
+        *value
+    }
+
+    fn type_name() -> TypeName {
+        TypeName::new("kp_ledger::Id32")
+    }
+}
+
+impl Key for Id32 {
+    fn compare(data1: &[u8], data2: &[u8]) -> Ordering {
+        data1.cmp(data2)
+    }
+}
 
 /// Chain-wide facts: the genesis hash and the tip.
 pub(crate) const META: TableDefinition<&str, &[u8]> = TableDefinition::new("meta");
 pub(crate) const META_GENESIS_HASH: &str = "genesis_hash";
 pub(crate) const META_TIP: &str = "tip";
 
-/// Height -> borsh of a `StoredBlock`: the header and the transactions'
-/// ids; the transactions' bytes are stored once, in `TXS`.
+/// Height -> borsh of the block's header; its transactions are in `TXS`.
 pub(crate) const BLOCKS: TableDefinition<u64, &[u8]> = TableDefinition::new("blocks");
 /// Block hash -> height.
-pub(crate) const BLOCK_HEIGHTS: TableDefinition<[u8; 32], u64> =
-    TableDefinition::new("block_heights");
-/// Transaction id -> borsh of `TxRecord`.
-pub(crate) const TXS: TableDefinition<[u8; 32], &[u8]> = TableDefinition::new("txs");
+pub(crate) const BLOCK_HEIGHTS: TableDefinition<Id32, u64> = TableDefinition::new("block_heights");
+/// (height, index in block) -> borsh of `StoredTx`. Keyed by place, not by
+/// id, so that a block's transactions are neighbours, appended in order:
+/// under random ids every transaction would dirty a page of its own, and
+/// that was most of the cost of a commit (docs/performance.md).
+pub(crate) const TXS: TableDefinition<(u64, u32), &[u8]> = TableDefinition::new("txs");
+/// Transaction id -> (height, index in block): small entries under the random key.
+pub(crate) const TX_PLACES: TableDefinition<Id32, (u64, u32)> = TableDefinition::new("tx_places");
 
 // The state, one table per kind of record of `StateDelta`.
 pub(crate) const PARTICIPANTS: TableDefinition<[u8; 2], &[u8]> =
     TableDefinition::new("participants");
-pub(crate) const MEMBERS: TableDefinition<[u8; 32], &[u8]> = TableDefinition::new("members");
-pub(crate) const NONCES: TableDefinition<[u8; 32], u64> = TableDefinition::new("nonces");
-pub(crate) const PARCELS: TableDefinition<[u8; 32], &[u8]> = TableDefinition::new("parcels");
-pub(crate) const TRANSFERS: TableDefinition<[u8; 32], &[u8]> = TableDefinition::new("transfers");
+pub(crate) const MEMBERS: TableDefinition<Id32, &[u8]> = TableDefinition::new("members");
+pub(crate) const NONCES: TableDefinition<Id32, u64> = TableDefinition::new("nonces");
+pub(crate) const PARCELS: TableDefinition<Id32, &[u8]> = TableDefinition::new("parcels");
+pub(crate) const TRANSFERS: TableDefinition<Id32, &[u8]> = TableDefinition::new("transfers");
 pub(crate) const CERTIFICATES: TableDefinition<&str, &[u8]> = TableDefinition::new("certificates");
 
 /// Authority key -> Participant code, so a signer is resolved in one read.
-pub(crate) const AUTHORITIES: TableDefinition<[u8; 32], [u8; 2]> =
-    TableDefinition::new("authorities");
-/// (parcel id, height, index in block) -> transaction id: a parcel's history
-/// is one range scan, in chain order.
-pub(crate) const PARCEL_EVENTS: TableDefinition<([u8; 32], u64, u32), [u8; 32]> =
+pub(crate) const AUTHORITIES: TableDefinition<Id32, [u8; 2]> = TableDefinition::new("authorities");
+/// (parcel id, height, index in block), no value: a parcel's history is one
+/// range scan, in chain order, and each entry names the transaction's place.
+pub(crate) const PARCEL_EVENTS: TableDefinition<(Id32, u64, u32), ()> =
     TableDefinition::new("parcel_events");
 
-/// A committed block as stored: its header and its transactions' ids.
+/// One committed transaction as stored under its place.
 #[derive(Debug, Clone, PartialEq, Eq, BorshSerialize, BorshDeserialize)]
-pub struct StoredBlock {
+pub(crate) struct StoredTx {
+    pub bytes: Vec<u8>,
+    pub time: u64,
+    pub kind: String,
+    pub created: Vec<kp_crypto::Hash32>,
+}
+
+/// A block's header and its transactions' ids.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct BlockSummary {
     pub header: crate::block::BlockHeader,
     pub txs: Vec<crate::model::TxId>,
 }
 
 /// One committed transaction: its bytes as received and where it sits.
-#[derive(Debug, Clone, PartialEq, Eq, BorshSerialize, BorshDeserialize)]
+#[derive(Debug, Clone, PartialEq, Eq)]
 pub struct TxRecord {
     pub bytes: Vec<u8>,
     pub height: u64,
