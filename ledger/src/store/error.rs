@@ -19,6 +19,12 @@ pub enum StoreError {
     Storage(String),
     #[error("ledger database holds a record it cannot read: {0}")]
     Corrupt(String),
+    #[error("{path} holds a ledger of {}; this kpnode reads format {expected}: start a new home, or run the kpnode that made it", found.map_or("an earlier, unversioned format".to_owned(), |f| format!("format {f}")))]
+    Format {
+        path: String,
+        found: Option<u32>,
+        expected: u32,
+    },
     #[error("the ledger database {path} belongs to genesis {stored}, not to this genesis {expected}; use the matching genesis file or another home")]
     GenesisMismatch {
         path: String,
@@ -54,6 +60,7 @@ impl StoreError {
             StoreError::InUse { .. } => "storage_in_use",
             StoreError::Storage(_) => "storage",
             StoreError::Corrupt(_) => "storage_corrupt",
+            StoreError::Format { .. } => "storage_format",
             StoreError::GenesisMismatch { .. } => "genesis_mismatch",
             StoreError::NotOnTip { .. } => "not_on_tip",
             StoreError::InconsistentBlock(_) => "inconsistent_block",

@@ -58,13 +58,24 @@ impl Store {
     fn init_or_check(&self, genesis: &Genesis) -> Result<(), StoreError> {
         let expected = genesis.hash();
         let txn = self.db.begin_write().map_err(storage)?;
-        let stored = {
+        let (stored, format) = {
             let meta = txn.open_table(tables::META).map_err(storage)?;
-            let stored = meta.get(tables::META_GENESIS_HASH).map_err(storage)?;
-            stored
+            let read = |key: &str| meta.get(key).map_err(storage);
+            let stored = read(tables::META_GENESIS_HASH)?
                 .map(|g| decode::<kp_crypto::Hash32>(tables::META.name(), g.value()))
-                .transpose()?
+                .transpose()?;
+            let format = read(tables::META_FORMAT)?
+                .map(|g| decode::<u32>(tables::META.name(), g.value()))
+                .transpose()?;
+            (stored, format)
         };
+        if stored.is_some() && format != Some(tables::FORMAT_VERSION) {
+            return Err(StoreError::Format {
+                path: self.path.display().to_string(),
+                found: format,
+                expected: tables::FORMAT_VERSION,
+            });
+        }
         match stored {
             Some(stored) if stored == expected => Ok(()),
             Some(stored) => Err(StoreError::GenesisMismatch {
@@ -86,6 +97,11 @@ impl Store {
                     .map_err(storage)?;
                 meta.insert(tables::META_TIP, encode(&genesis.tip())?.as_slice())
                     .map_err(storage)?;
+                meta.insert(
+                    tables::META_FORMAT,
+                    encode(&tables::FORMAT_VERSION)?.as_slice(),
+                )
+                .map_err(storage)?;
                 drop(meta);
                 txn.commit().map_err(storage)
             }

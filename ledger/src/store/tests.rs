@@ -381,6 +381,36 @@ fn another_genesis_is_refused() {
 }
 
 #[test]
+fn a_database_of_another_format_is_refused() {
+    let dir = tempfile::tempdir().expect("tempdir");
+    let path = dir.path().join("ledger.redb");
+    drop(open(&path));
+    let set_format = |format: Option<u32>| {
+        let db = redb::Database::create(&path).expect("raw open");
+        let txn = db.begin_write().expect("write");
+        {
+            let mut meta = txn.open_table(tables::META).expect("meta");
+            match format {
+                Some(f) => meta
+                    .insert(tables::META_FORMAT, encode(&f).expect("encode").as_slice())
+                    .map(|_| ()),
+                None => meta.remove(tables::META_FORMAT).map(|_| ()),
+            }
+            .expect("write format");
+        }
+        txn.commit().expect("commit");
+    };
+    set_format(Some(tables::FORMAT_VERSION + 1));
+    let err = Store::open(&path, &test_genesis()).err().expect("refused");
+    assert_eq!(err.code(), "storage_format");
+    set_format(None);
+    let err = Store::open(&path, &test_genesis()).err().expect("refused");
+    assert!(err.to_string().contains("unversioned"), "{err}");
+    set_format(Some(tables::FORMAT_VERSION));
+    drop(open(&path));
+}
+
+#[test]
 fn a_second_open_of_one_file_is_refused() {
     let dir = tempfile::tempdir().expect("tempdir");
     let path = dir.path().join("ledger.redb");
