@@ -87,8 +87,8 @@ pub fn parcel(p: &Parcel) -> String {
     let mut out = String::new();
     let _ = writeln!(out, "parcel {}", p.id);
     let _ = writeln!(out, "  origin      {}", origins(&p.origins));
-    if let Some(zone) = &p.zone {
-        let _ = writeln!(out, "  zone        {zone}");
+    if !p.zones.is_empty() {
+        let _ = writeln!(out, "  zones       {}", p.zones.join(", "));
     }
     let mine = p.mine.as_deref().unwrap_or("(several mines, merged)");
     let _ = writeln!(out, "  mine        {mine}");
@@ -288,12 +288,12 @@ pub fn trace(t: &TraceView) -> String {
         let _ = writeln!(out, "  none: registered at the mine");
     }
     for a in ancestors {
-        let mine = a.mine.as_deref().unwrap_or("(split or merge)");
-        let zone = a
-            .zone
-            .as_ref()
-            .map(|z| format!(" zone {z}"))
-            .unwrap_or_default();
+        let mine = a.mine.as_deref().unwrap_or("(several mines, merged)");
+        let zone = if a.zones.is_empty() {
+            String::new()
+        } else {
+            format!(" zones {}", a.zones.join(", "))
+        };
         let _ = writeln!(
             out,
             "  {}  origin {}{zone}  mine {mine}  {} ct  HS {}",
@@ -511,7 +511,7 @@ mod tests {
                 participant: code("BW"),
                 milli_carats: 1_250_500,
             }],
-            zone: None,
+            zones: vec![],
             mine: Some("Jwaneng".into()),
             milli_carats: 1_250_500,
             stones: 3400,

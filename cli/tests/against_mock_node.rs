@@ -57,7 +57,7 @@ fn sample_parcel(id: Hash32) -> Parcel {
             participant: ParticipantCode::from_str("BW").unwrap(),
             milli_carats: 1_250_500,
         }],
-        zone: None,
+        zones: vec![],
         mine: Some("Jwaneng".into()),
         milli_carats: 1_250_500,
         stones: 3400,

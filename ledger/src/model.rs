@@ -269,8 +269,10 @@ pub struct Parcel {
     /// Sorted by Participant code; more than one entry means mixed origin.
     /// The shares add up to `milli_carats`.
     pub origins: Vec<OriginShare>,
-    /// The compliant zone or sub-national area of origin, when registered with one.
-    pub zone: Option<String>,
+    /// The compliant zones or sub-national areas of origin named at
+    /// registration, sorted, each once: kept through splits, united by
+    /// merges, so that a restricted Participant's exports stay checkable.
+    pub zones: Vec<String>,
     /// The mine the diamonds came from: kept through splits, and through
     /// merges when every input came from the same mine; `None` otherwise.
     pub mine: Option<String>,

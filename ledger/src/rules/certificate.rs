@@ -12,7 +12,7 @@ use std::collections::{BTreeMap, BTreeSet};
 
 use kp_crypto::PublicKey;
 
-use super::parcel::check_zone;
+use super::parcel::check_zones;
 use super::{movable_parcel, participant_in_good_standing, required, ApplyError, TxCtx};
 use crate::model::{
     Certificate, CertificateStatus, HsCode, Member, OriginShare, ParcelId, ParcelStatus,
@@ -148,7 +148,7 @@ pub(super) fn issue<S: StateRead + ?Sized>(
         // A restricted Participant exports its own diamonds only from its
         // compliant zones, whatever the status was at registration.
         if parcel.origins.iter().any(|o| o.participant == issuer.code) {
-            check_zone(issuer.code, &issuer.status, parcel.zone.as_deref())?;
+            check_zones(issuer.code, &issuer.status, &parcel.zones)?;
         }
         parcels.push(parcel);
     }

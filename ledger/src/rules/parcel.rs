@@ -4,7 +4,7 @@
 //! inputs' exactly, each origin keeps its carats, and every output keeps its
 //! whole ancestry. Value is not conserved by nature, so it is apportioned.
 
-use std::collections::BTreeMap;
+use std::collections::{BTreeMap, BTreeSet};
 
 use super::{
     apportion, check_text, movable_parcel, parcel_id, participant_in_good_standing, ApplyError,
@@ -40,28 +40,32 @@ pub(super) struct Registration<'a> {
     pub hs_code: HsCode,
 }
 
-/// A zone of origin allowed by the Participant's status: any for an active
-/// one, one of its compliant zones (and then required) for a restricted one.
-pub(crate) fn check_zone(
+/// Zones of origin allowed by the Participant's status: any for an active
+/// one; for a restricted one, at least one zone, and each one of its
+/// compliant zones.
+pub(crate) fn check_zones(
     code: ParticipantCode,
     status: &ParticipantStatus,
-    zone: Option<&str>,
+    zones: &[String],
 ) -> Result<(), Rejection> {
-    let ParticipantStatus::Restricted { zones } = status else {
+    let ParticipantStatus::Restricted { zones: allowed } = status else {
         return Ok(());
     };
-    let zone = zone.ok_or(Rejection::ZoneRequired(code))?;
-    if zones
-        .iter()
-        .any(|allowed| allowed.trim().eq_ignore_ascii_case(zone.trim()))
-    {
-        Ok(())
-    } else {
-        Err(Rejection::ZoneNotAllowed {
+    if zones.is_empty() {
+        return Err(Rejection::ZoneRequired(code));
+    }
+    let is_allowed = |zone: &String| {
+        allowed
+            .iter()
+            .any(|a| a.trim().eq_ignore_ascii_case(zone.trim()))
+    };
+    match zones.iter().find(|zone| !is_allowed(zone)) {
+        None => Ok(()),
+        Some(zone) => Err(Rejection::ZoneNotAllowed {
             participant: code,
-            zone: zone.to_owned(),
-            allowed: zones.join(", "),
-        })
+            zone: zone.clone(),
+            allowed: allowed.join(", "),
+        }),
     }
 }
 
@@ -106,8 +110,14 @@ pub(super) fn register<S: StateRead + ?Sized>(
     if !r.hs_code.is_rough() {
         return Err(Rejection::HsCodeNotRough(r.hs_code).into());
     }
-    let zone = r.zone.map(str::trim).or(miner.zone.as_deref());
-    check_zone(r.origin, &participant.status, zone)?;
+    let zones: Vec<String> = r
+        .zone
+        .map(str::trim)
+        .or(miner.zone.as_deref())
+        .map(str::to_owned)
+        .into_iter()
+        .collect();
+    check_zones(r.origin, &participant.status, &zones)?;
 
     let id = parcel_id(&ctx.id, 0);
     state.put_parcel(Parcel {
@@ -116,7 +126,7 @@ pub(super) fn register<S: StateRead + ?Sized>(
             participant: r.origin,
             milli_carats: r.milli_carats,
         }],
-        zone: zone.map(str::to_owned),
+        zones,
         mine: Some(r.mine.trim().to_owned()),
         milli_carats: r.milli_carats,
         stones: r.stones,
@@ -191,7 +201,7 @@ pub(super) fn split<S: StateRead + ?Sized>(
         state.put_parcel(Parcel {
             id: out_id,
             origins: origins[index].clone(),
-            zone: input.zone.clone(),
+            zones: input.zones.clone(),
             mine: input.mine.clone(),
             milli_carats: *mass,
             stones: 1 + extra_stones[index] as u32,
@@ -308,14 +318,13 @@ pub(super) fn merge<S: StateRead + ?Sized>(
         mass,
         "origin shares add up to the merged mass"
     );
-    let common = |field: fn(&Parcel) -> &Option<String>| {
-        let first = field(&inputs[0]);
-        inputs
-            .iter()
-            .all(|p| field(p) == first)
-            .then(|| first.clone())
-            .flatten()
-    };
+    // The mine is named only when every input came from it.
+    let first_mine = &inputs[0].mine;
+    let mine = inputs
+        .iter()
+        .all(|p| &p.mine == first_mine)
+        .then(|| first_mine.clone())
+        .flatten();
     let out_id = parcel_id(&ctx.id, 0);
     let merged = Parcel {
         id: out_id,
@@ -326,8 +335,13 @@ pub(super) fn merge<S: StateRead + ?Sized>(
                 milli_carats,
             })
             .collect(),
-        zone: common(|p| &p.zone),
-        mine: common(|p| &p.mine),
+        zones: inputs
+            .iter()
+            .flat_map(|p| p.zones.iter().cloned())
+            .collect::<BTreeSet<String>>()
+            .into_iter()
+            .collect(),
+        mine,
         milli_carats: mass,
         stones,
         value_cents: value,

@@ -4,7 +4,9 @@
 
 use kp_crypto::PublicKey;
 
-use crate::model::{CertificateStatus, HsCode, ParcelId, ParcelStatus, Role, TransferStatus};
+use crate::model::{
+    CertificateStatus, HsCode, ParcelId, ParcelStatus, ParticipantStatus, Role, TransferStatus,
+};
 use crate::rejection::Rejection;
 use crate::state::StateRead;
 use crate::testkit::{code, World, START_TIME};
@@ -682,6 +684,19 @@ mod split_and_merge {
                 .sum::<u64>();
         }
         assert_eq!(bw_total, 6_000);
+
+        // Exported, the mixed parcel's certificate lists both origins.
+        c.w.hand_over(&sorter, parts[1], &c.exporter.clone());
+        c.w.ok(&bw_auth, issue_body("BW-MIX", &c, vec![parts[1]], 30));
+        let cert = c.w.state.certificate("BW-MIX").unwrap().unwrap();
+        let origins: Vec<(&str, u64)> = cert
+            .origins
+            .iter()
+            .map(|o| (o.participant.as_str(), o.milli_carats))
+            .collect();
+        assert_eq!(origins.len(), 2, "mixed origin: {origins:?}");
+        assert_eq!(origins.iter().map(|o| o.1).sum::<u64>(), 7_500);
+        assert_eq!(origins[0], ("BW", 4_500));
     }
 
     #[test]
@@ -834,7 +849,16 @@ mod certificates {
         let sorter_abroad = c.w.enrol("EU", "eu-sorter", Role::Sorter, None);
         let ve_importer = c.w.enrol("VE", "ve-importer", Role::Importer, None);
         let ve_target = ve_importer;
+        let za_importer = c.w.enrol("ZA", "za-importer", Role::Importer, None);
         let cases: Vec<(Body, &str)> = vec![
+            (
+                with(&body, &|b| {
+                    if let Body::IssueCertificate { importer, .. } = b {
+                        *importer = za_importer
+                    }
+                }),
+                "other_participants_member",
+            ),
             (
                 with(&body, &|b| {
                     if let Body::IssueCertificate { exporter, .. } = b {
@@ -1067,6 +1091,75 @@ mod certificates {
             expires_on: day_of(START_TIME) + 30,
         };
         assert!(w.apply(&cf, body).is_ok());
+    }
+    #[test]
+    fn a_restriction_after_registration_is_enforced_at_export() {
+        let mut c = chain();
+        let plain = exportable(&mut c, 1_000);
+        let mut zoned_body = World::register_body("BW", 1_000);
+        if let Body::RegisterParcel { zone, .. } = &mut zoned_body {
+            *zone = Some("Jwaneng".into());
+        }
+        let zoned = c.w.ok(&c.miner.clone(), zoned_body).created[0];
+        c.w.hand_over(&c.miner.clone(), zoned, &c.exporter.clone());
+        // Botswana is restricted to one compliant zone (as governance may
+        // decide once its parcels are registered).
+        let mut bw = c.w.state.participant(code("BW")).unwrap().unwrap();
+        bw.status = ParticipantStatus::Restricted {
+            zones: vec!["Orapa".into()],
+        };
+        let mut delta = crate::state::StateDelta::default();
+        delta.participants.insert(bw.code, bw);
+        c.w.state.apply(delta);
+
+        let authority = c.w.authority("BW");
+        let without_zone = issue_body("BW-10", &c, vec![plain], 30);
+        assert_eq!(
+            rejected(c.w.apply(&authority, without_zone)),
+            "zone_required"
+        );
+        let outside = issue_body("BW-11", &c, vec![zoned], 30);
+        assert_eq!(rejected(c.w.apply(&authority, outside)), "zone_not_allowed");
+    }
+
+    #[test]
+    fn parcels_merged_from_several_compliant_zones_can_be_exported() {
+        let mut w = World::new();
+        let boda = w.enrol("CF", "cf-boda", Role::Miner, Some("Boda"));
+        let carnot = w.enrol("CF", "cf-carnot", Role::Miner, Some("Carnot"));
+        let sorter = w.enrol("CF", "cf-sorter", Role::Sorter, None);
+        let exporter = w.enrol("CF", "cf-exporter", Role::Exporter, None);
+        let importer = w.enrol("EU", "antwerp", Role::Importer, None);
+        let a = w.register(&boda, "CF", 1_000);
+        let b = w.register(&carnot, "CF", 2_000);
+        w.hand_over(&boda, a, &sorter);
+        w.hand_over(&carnot, b, &sorter);
+        let merged = w
+            .ok(
+                &sorter,
+                Body::MergeParcels {
+                    parcels: vec![a, b],
+                },
+            )
+            .created[0];
+        assert_eq!(
+            w.parcel(&merged).zones,
+            vec!["Boda".to_owned(), "Carnot".to_owned()]
+        );
+        let parts = w.split(&sorter, merged, &[1_500, 1_500]);
+        assert_eq!(w.parcel(&parts[0]).zones, w.parcel(&merged).zones);
+        w.hand_over(&sorter, parts[0], &exporter);
+        let cf = w.authority("CF");
+        let issue = Body::IssueCertificate {
+            number: "CF-2".into(),
+            exporter,
+            importer,
+            destination: code("EU"),
+            parcels: vec![parts[0]],
+            hs_codes: vec![HsCode::UNSORTED],
+            expires_on: day_of(START_TIME) + 30,
+        };
+        assert!(w.apply(&cf, issue).is_ok());
     }
 }
 

@@ -57,7 +57,7 @@ pub(crate) const META_TIP: &str = "tip";
 pub(crate) const META_FORMAT: &str = "format";
 /// The layout of the tables below. Raise it with any change to them, so that
 /// a database of another layout is refused by name rather than misread.
-pub(crate) const FORMAT_VERSION: u32 = 1;
+pub(crate) const FORMAT_VERSION: u32 = 2;
 
 /// Height -> borsh of the block's header; its transactions are in `TXS`.
 pub(crate) const BLOCKS: TableDefinition<u64, &[u8]> = TableDefinition::new("blocks");
