@@ -240,6 +240,25 @@ pub fn agent() -> ureq::Agent {
         .into()
 }
 
+/// The arguments of `kp parcel register` for a small parcel from the
+/// Orapa mine, as the tests register them: `origin`, `zone` (if any),
+/// `carats` and `hs` vary, the rest does not matter to them.
+pub fn register_args(
+    key_file: &str,
+    origin: &str,
+    zone: Option<&str>,
+    carats: &str,
+    hs: &str,
+) -> Vec<String> {
+    let mut args = vec!["parcel", "register", "--key", key_file, "--origin", origin];
+    if let Some(zone) = zone {
+        args.extend(["--zone", zone]);
+    }
+    args.extend(["--mine", "Orapa", "--carats", carats, "--stones", "5"]);
+    args.extend(["--value-usd", "900.00", "--hs", hs]);
+    args.into_iter().map(str::to_owned).collect()
+}
+
 /// stdout of a successful `kp` run, trimmed; panics with its stderr otherwise.
 pub fn ok_stdout(output: &Output, what: &str) -> String {
     assert!(

@@ -2,7 +2,7 @@
 //! with one line on stderr naming the problem and its code, and the ledger's
 //! state hash is the same before and after.
 
-use kp_tests::{ok_stdout, DevNode};
+use kp_tests::{ok_stdout, register_args, DevNode};
 
 #[test]
 fn refusals_name_the_problem_and_change_nothing() {
@@ -43,29 +43,7 @@ fn refusals_name_the_problem_and_change_nothing() {
         ]);
         ok_stdout(&out, "enrol");
     }
-    let register = |carats: &str, hs: &str| -> Vec<String> {
-        [
-            "parcel",
-            "register",
-            "--key",
-            miner_key,
-            "--origin",
-            "BW",
-            "--mine",
-            "Orapa",
-            "--carats",
-            carats,
-            "--stones",
-            "5",
-            "--value-usd",
-            "900.00",
-            "--hs",
-            hs,
-        ]
-        .iter()
-        .map(|s| s.to_string())
-        .collect()
-    };
+    let register = |carats: &str, hs: &str| register_args(miner_key, "BW", None, carats, hs);
 
     // Forbidden HS codes, zero carats, bad numbers.
     for (hs, code) in [
@@ -81,8 +59,7 @@ fn refusals_name_the_problem_and_change_nothing() {
     node.kp_refused(&bad_number, "carats");
 
     // An unknown signer.
-    let mut strange = register("10.000", "7102.10");
-    strange[3] = stranger_key.to_owned();
+    let strange = register_args(stranger_key, "BW", None, "10.000", "7102.10");
     node.kp_refused(&strange, "unknown_signer");
 
     // A parcel, then a mass mismatch and a double spend.
@@ -212,24 +189,7 @@ fn refusals_name_the_problem_and_change_nothing() {
 
     // A wrong passphrase never reaches the node.
     let out = std::process::Command::new(kp_tests::binary("kp"))
-        .args([
-            "parcel",
-            "register",
-            "--key",
-            miner_key,
-            "--origin",
-            "BW",
-            "--mine",
-            "x",
-            "--carats",
-            "1",
-            "--stones",
-            "1",
-            "--value-usd",
-            "1",
-            "--hs",
-            "7102.10",
-        ])
+        .args(register("1.000", "7102.10"))
         .env("KP_NODE", node.url())
         .env("KP_PASSPHRASE", "wrong")
         .output()

@@ -6,7 +6,7 @@ use std::path::Path;
 
 use kp_ledger::api::ParcelView;
 use kp_ledger::model::{Participant, ParticipantStatus, TransferStatus};
-use kp_tests::{ok_stdout, DevNode};
+use kp_tests::{ok_stdout, register_args, DevNode};
 
 struct Member {
     key_file: String,
@@ -64,25 +64,8 @@ fn the_other_commands_work_end_to_end() {
     let sorter = member(&node, d, "bw-sorter", "BW", "sorter");
     let trader = member(&node, d, "bw-trader", "BW", "trader");
     let register = |m: &Member, carats: &str| {
-        let out = node.kp(&[
-            "parcel",
-            "register",
-            "--key",
-            &m.key_file,
-            "--origin",
-            "BW",
-            "--mine",
-            "Orapa",
-            "--carats",
-            carats,
-            "--stones",
-            "12",
-            "--value-usd",
-            "1000.00",
-            "--hs",
-            "7102.10",
-        ]);
-        ok_stdout(&out, "register")
+        let args = register_args(&m.key_file, "BW", None, carats, "7102.10");
+        ok_stdout(&node.kp(&args), "register")
     };
     let give = |from: &Member, parcel: &str, to: &Member| {
         let offer = ok_stdout(
@@ -269,54 +252,14 @@ fn the_other_commands_work_end_to_end() {
         ]),
         "revoke",
     );
-    let out = node.kp(&[
-        "parcel",
-        "register",
-        "--key",
-        &bw_miner.key_file,
-        "--origin",
-        "BW",
-        "--mine",
-        "Orapa",
-        "--carats",
-        "1",
-        "--stones",
-        "1",
-        "--value-usd",
-        "1",
-        "--hs",
-        "7102.10",
-    ]);
-    assert!(!out.status.success());
-    assert!(String::from_utf8_lossy(&out.stderr).contains("member_revoked"));
+    let revoked = register_args(&bw_miner.key_file, "BW", None, "1.000", "7102.10");
+    node.kp_refused(&revoked, "member_revoked");
 
     // A CAR miner registers only from the compliant zones.
     let cf_miner = member(&node, d, "cf-miner", "CF", "miner");
-    let cf = |zone: &str| {
-        node.kp(&[
-            "parcel",
-            "register",
-            "--key",
-            &cf_miner.key_file,
-            "--origin",
-            "CF",
-            "--zone",
-            zone,
-            "--mine",
-            "Alluvial site 4",
-            "--carats",
-            "2.000",
-            "--stones",
-            "3",
-            "--value-usd",
-            "400.00",
-            "--hs",
-            "7102.10",
-        ])
-    };
-    ok_stdout(&cf("Carnot"), "register in a compliant zone");
-    let out = cf("Bria");
-    assert!(String::from_utf8_lossy(&out.stderr).contains("zone_not_allowed"));
+    let cf = |zone| register_args(&cf_miner.key_file, "CF", Some(zone), "2.000", "7102.10");
+    ok_stdout(&node.kp(&cf("Carnot")), "register in a compliant zone");
+    node.kp_refused(&cf("Bria"), "zone_not_allowed");
 
     // Status in both views.
     let status: serde_json::Value =

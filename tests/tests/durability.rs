@@ -17,7 +17,7 @@ use kp_ledger::model::{HsCode, Role};
 use kp_ledger::state::MemState;
 use kp_ledger::store::Store;
 use kp_ledger::tx::{Body, TxPayload};
-use kp_tests::{agent, binary, get_json, ok_stdout, DevNode, DEV_PASSPHRASE};
+use kp_tests::{agent, binary, get_json, ok_stdout, register_args, DevNode, DEV_PASSPHRASE};
 
 const KILLS: usize = 20;
 
@@ -47,24 +47,8 @@ struct Seen {
 fn kp_writer(url: String, key_file: String, seen: Arc<Mutex<Seen>>, stop: Arc<AtomicBool>) {
     while !stop.load(Ordering::Relaxed) {
         let out = std::process::Command::new(binary("kp"))
-            .args([
-                "--json",
-                "--timeout",
-                "5",
-                "parcel",
-                "register",
-                "--key",
-                &key_file,
-            ])
-            .args([
-                "--origin",
-                "BW",
-                "--mine",
-                "Letlhakane",
-                "--carats",
-                "2.500",
-            ])
-            .args(["--stones", "4", "--value-usd", "350.00", "--hs", "7102.10"])
+            .args(["--json", "--timeout", "5"])
+            .args(register_args(&key_file, "BW", None, "2.500", "7102.10"))
             .env("KP_NODE", &url)
             .env("KP_PASSPHRASE", DEV_PASSPHRASE)
             .output();
