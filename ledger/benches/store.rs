@@ -118,7 +118,7 @@ impl Bench {
             apply_block(&snapshot, &tip, CHAIN_ID, block).unwrap_or_else(|e| panic!("{e}"));
         drop(snapshot);
         self.store
-            .commit(&applied)
+            .commit(&applied, &[])
             .unwrap_or_else(|e| panic!("{e}"));
     }
 

@@ -22,6 +22,7 @@ use kp_ledger::tx::{DecodedTx, TX_SIZE_BYTES_MAX};
 use kp_ledger::Rejection;
 
 use crate::mempool::{AdmitError, Admitted};
+use crate::metrics::Metrics;
 use crate::node::{lock, now_secs, Shared};
 
 /// Room for the hex of the largest transaction and its JSON wrapping;
@@ -41,6 +42,7 @@ pub fn router(shared: Arc<Shared>) -> Router {
         .route("/v1/transfers/{id}", get(transfer))
         .route("/v1/certificates/{number}", get(certificate))
         .route("/v1/blocks/{height}", get(block))
+        .route("/metrics", get(metrics))
         .fallback(no_route)
         .method_not_allowed_fallback(wrong_method)
         .layer(DefaultBodyLimit::max(REQUEST_BODY_BYTES_MAX))
@@ -232,6 +234,21 @@ async fn submit(
     Ok((StatusCode::ACCEPTED, Json(pending(id))))
 }
 
+/// Prometheus text format.
+async fn metrics(State(shared): State<Arc<Shared>>) -> impl IntoResponse {
+    let mempool = lock(&shared.mempool);
+    Metrics::set(&shared.metrics.mempool_txs, mempool.len());
+    Metrics::set(&shared.metrics.mempool_bytes, mempool.bytes());
+    drop(mempool);
+    (
+        [(
+            axum::http::header::CONTENT_TYPE,
+            "text/plain; version=0.0.4; charset=utf-8",
+        )],
+        crate::metrics::export(),
+    )
+}
+
 fn pending(id: Hash32) -> TxStatus {
     TxStatus {
         id,
@@ -296,9 +313,8 @@ async fn status(State(shared): State<Arc<Shared>>) -> Answer<StatusView> {
         last_block_hash: tip.hash,
         state_hash: tip.state_hash,
         time: tip.time,
-        validators: shared.chain.validators.clone(),
-        // One validator and no network yet: no peers.
-        peers: 0,
+        validators: lock(&shared.validators).clone(),
+        peers: u32::try_from(shared.metrics.peers.get()).unwrap_or(0),
         pending_txs,
     }))
 }

@@ -7,6 +7,7 @@ use std::fs;
 use std::io::Write;
 use std::net::SocketAddr;
 use std::path::{Path, PathBuf};
+use std::sync::Arc;
 use std::time::Duration;
 
 use anyhow::{bail, Context};
@@ -17,6 +18,7 @@ use kp_ledger::genesis::Genesis;
 use kp_ledger::model::{Participant, ParticipantCode, ParticipantStatus};
 use tracing::{info, warn};
 
+use crate::consensus::{local_timeouts, Settings};
 use crate::node::{now_secs, short, NodeConfig};
 
 #[derive(Debug, Args)]
@@ -32,9 +34,10 @@ pub struct DevArgs {
     /// Participant of the scheme). The first one's validator runs the chain.
     #[arg(long, value_name = "CODES", value_delimiter = ',')]
     pub participants: Vec<String>,
-    /// Least time between two blocks; blocks are made only when transactions wait.
-    #[arg(long, value_name = "MS", default_value_t = 200)]
-    pub block_interval_ms: u64,
+    /// Longest wait for a first transaction before the validator proposes an
+    /// empty block (transactions that wait are proposed at once).
+    #[arg(long, value_name = "MS", default_value_t = 1000)]
+    pub idle_block_ms: u64,
 }
 
 const CHAIN_ID: &str = "kp-dev";
@@ -81,8 +84,8 @@ pub fn prepare(args: &DevArgs) -> anyhow::Result<NodeConfig> {
     } else {
         create(&layout, args)?
     };
-    let data_dir = layout.db.parent().unwrap_or(&layout.home);
-    fs::create_dir_all(data_dir)
+    let data_dir = layout.db.parent().unwrap_or(&layout.home).to_owned();
+    fs::create_dir_all(&data_dir)
         .with_context(|| format!("cannot create {}", data_dir.display()))?;
 
     let codes: Vec<String> = genesis
@@ -114,10 +117,18 @@ pub fn prepare(args: &DevArgs) -> anyhow::Result<NodeConfig> {
     println!("ledger     {}", layout.db.display());
     Ok(NodeConfig {
         genesis,
-        validator,
         db_path: layout.db,
         api_addr: args.api,
-        block_interval: Duration::from_millis(args.block_interval_ms),
+        consensus: Settings {
+            wal_dir: data_dir.join("wal"),
+            moniker: format!("{runner}-dev"),
+            key: Some(Arc::new(validator)),
+            // One validator: nobody to talk to, any free port will do.
+            listen: "/ip4/127.0.0.1/tcp/0".parse()?,
+            peers: Vec::new(),
+            timeouts: local_timeouts(),
+            idle_wait: Duration::from_millis(args.idle_block_ms),
+        },
     })
 }
 

@@ -5,6 +5,7 @@ mod api;
 mod consensus;
 mod dev;
 mod mempool;
+mod metrics;
 mod node;
 mod rejections;
 

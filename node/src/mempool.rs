@@ -91,6 +91,11 @@ impl Mempool {
         self.queue.len()
     }
 
+    /// Bytes of the waiting transactions.
+    pub fn bytes(&self) -> usize {
+        self.bytes
+    }
+
     pub fn is_empty(&self) -> bool {
         self.queue.is_empty()
     }
@@ -307,7 +312,7 @@ mod tests {
         )
         .expect("built");
         assert!(built.rejected.is_empty());
-        store.commit(&built.applied).expect("commit");
+        store.commit(&built.applied, &[]).expect("commit");
         let settled: HashSet<TxId> = built.applied.txs.iter().map(|t| t.id).collect();
 
         let dropped = mempool
@@ -330,7 +335,7 @@ mod tests {
         let tip = snapshot.tip().expect("tip");
         let built = build_block(&snapshot, &tip, CHAIN_ID, START_TIME, proposer, vec![rival])
             .expect("built");
-        store.commit(&built.applied).expect("commit");
+        store.commit(&built.applied, &[]).expect("commit");
         let dropped = mempool
             .rebase(
                 store.snapshot().expect("snapshot"),

@@ -1,39 +1,41 @@
 //! Wiring: opens the ledger, starts the block producer and the API over the
 //! same store and mempool, and stops them in order on SIGINT or SIGTERM.
 
+use std::collections::HashSet;
 use std::net::SocketAddr;
 use std::path::PathBuf;
 use std::sync::atomic::{AtomicBool, Ordering};
 use std::sync::{Arc, Mutex, MutexGuard, PoisonError};
-use std::time::{Duration, SystemTime, UNIX_EPOCH};
+use std::time::{SystemTime, UNIX_EPOCH};
 
 use anyhow::Context;
-use kp_crypto::{Hash32, SecretKey};
+use kp_crypto::{Hash32, PublicKey};
 use kp_ledger::api::ValidatorView;
 use kp_ledger::genesis::Genesis;
-use kp_ledger::store::Store;
+use kp_ledger::model::TxId;
+use kp_ledger::rejection::Rejection;
+use kp_ledger::store::{Store, StoreError};
 use tokio::signal::unix::{signal, SignalKind};
 use tokio::sync::{watch, Notify};
 use tokio::task::JoinError;
-use tracing::{error, info};
+use tracing::{debug, error, info};
 
-use crate::consensus::SoloValidator;
+use crate::consensus::{self, Settings};
 use crate::mempool::{Mempool, MempoolLimits};
+use crate::metrics::Metrics;
 use crate::rejections::{RecentRejections, REJECTIONS_KEPT_MAX};
 
 pub struct NodeConfig {
     pub genesis: Genesis,
-    pub validator: SecretKey,
     pub db_path: PathBuf,
     pub api_addr: SocketAddr,
-    pub block_interval: Duration,
+    pub consensus: Settings,
 }
 
 /// What never changes while the node runs.
 pub struct ChainInfo {
     pub chain_id: String,
     pub genesis_hash: Hash32,
-    pub validators: Vec<ValidatorView>,
 }
 
 /// What the API and the block producer share.
@@ -48,11 +50,58 @@ pub struct Shared {
     pub work: Notify,
     /// Cleared at shutdown: submissions are then refused.
     pub accepting: AtomicBool,
+    pub metrics: Metrics,
+    /// The validators of the height in progress.
+    pub validators: Mutex<Vec<ValidatorView>>,
 }
 
 impl Shared {
     pub fn is_accepting(&self) -> bool {
         self.accepting.load(Ordering::SeqCst)
+    }
+
+    /// Consensus moved to `height`, with these validators.
+    pub fn entered_height(&self, height: u64, validators: Vec<PublicKey>) {
+        Metrics::set(&self.metrics.height, height.saturating_sub(1));
+        Metrics::set(&self.metrics.round, 0);
+        Metrics::set(&self.metrics.validators, validators.len());
+        let participants = self
+            .store
+            .snapshot()
+            .and_then(|s| s.participants())
+            .unwrap_or_default();
+        *lock(&self.validators) = validators
+            .into_iter()
+            .filter_map(|key| {
+                let participant = participants.iter().find(|p| p.validator == key)?;
+                Some(ValidatorView {
+                    participant: participant.code,
+                    key,
+                })
+            })
+            .collect();
+    }
+
+    /// Keeps the reasons transactions were refused, for status queries.
+    pub fn record_rejections(&self, refused: &[(TxId, Rejection)]) {
+        let mut rejections = lock(&self.rejections);
+        for (id, rejection) in refused {
+            debug!(tx = %id, code = rejection.code(), "transaction refused");
+            rejections.record(*id, rejection);
+        }
+    }
+
+    /// After a block, or after the proposer left some out: drops `settled`
+    /// from the mempool and re-checks the rest over the committed state,
+    /// recording why any that no longer pass were dropped.
+    pub fn settle_mempool(&self, settled: &HashSet<TxId>) -> Result<(), StoreError> {
+        let mut mempool = lock(&self.mempool);
+        let dropped = mempool.rebase(self.store.snapshot()?, settled, now_secs())?;
+        Metrics::set(&self.metrics.mempool_txs, mempool.len());
+        Metrics::set(&self.metrics.mempool_bytes, mempool.bytes());
+        drop(mempool);
+        self.record_rejections(&dropped);
+        Ok(())
     }
 }
 
@@ -82,20 +131,9 @@ pub async fn run(config: NodeConfig) -> anyhow::Result<()> {
     let store = Store::open(&config.db_path, &config.genesis)?;
     let tip = store.tip()?;
     info!(height = tip.height, hash = %short(&tip.hash), "ledger opened");
-    let validator = config.validator.public();
     let chain = ChainInfo {
         chain_id: config.genesis.chain_id.clone(),
         genesis_hash: config.genesis.hash(),
-        validators: config
-            .genesis
-            .participants
-            .iter()
-            .filter(|p| p.validator == validator)
-            .map(|p| ValidatorView {
-                participant: p.code,
-                key: p.validator,
-            })
-            .collect(),
     };
     let mempool = Mempool::new(
         store.snapshot()?,
@@ -109,6 +147,8 @@ pub async fn run(config: NodeConfig) -> anyhow::Result<()> {
         rejections: Mutex::new(RecentRejections::new(REJECTIONS_KEPT_MAX)),
         work: Notify::new(),
         accepting: AtomicBool::new(true),
+        metrics: Metrics::register(),
+        validators: Mutex::new(Vec::new()),
     });
 
     let listener = tokio::net::TcpListener::bind(config.api_addr)
@@ -134,8 +174,7 @@ pub async fn run(config: NodeConfig) -> anyhow::Result<()> {
             })
             .await
     });
-    let producer = SoloValidator::new(shared.clone(), config.validator, config.block_interval);
-    let mut producer_task = tokio::spawn(producer.run(stop_rx));
+    let mut producer_task = tokio::spawn(consensus::run(shared.clone(), config.consensus, stop_rx));
     info!(url = %format!("http://{api_addr}"), "API listening");
     println!("API        http://{api_addr}");
 
@@ -147,7 +186,7 @@ pub async fn run(config: NodeConfig) -> anyhow::Result<()> {
         _ = sigint.recv() => { info!("SIGINT: shutting down"); Ok(()) }
         result = &mut producer_task => {
             producer_done = true;
-            ended_early(result, "block production")
+            ended_early(result, "consensus")
         }
         result = &mut api_task => {
             api_done = true;
@@ -163,7 +202,7 @@ pub async fn run(config: NodeConfig) -> anyhow::Result<()> {
     let _ = stop_tx.send(true);
     let mut stopping = Vec::new();
     if !producer_done {
-        stopping.push(joined(producer_task.await, "block production"));
+        stopping.push(joined(producer_task.await, "consensus"));
     }
     if !api_done {
         stopping.push(joined(api_task.await, "the API server"));

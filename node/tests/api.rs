@@ -35,13 +35,7 @@ impl Node {
             .open(&log_path)
             .expect("log file");
         let child = Command::new(env!("CARGO_BIN_EXE_kpnode"))
-            .args([
-                "dev",
-                "--participants",
-                "BW,EU,ZA",
-                "--block-interval-ms",
-                "50",
-            ])
+            .args(["dev", "--participants", "BW,EU,ZA", "--idle-block-ms", "50"])
             .arg("--home")
             .arg(home)
             .args(["--api", &format!("127.0.0.1:{port}")])

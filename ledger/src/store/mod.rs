@@ -88,6 +88,7 @@ impl Store {
                 // meet a missing one.
                 txn.open_table(tables::BLOCKS).map_err(storage)?;
                 txn.open_table(tables::BLOCK_HEIGHTS).map_err(storage)?;
+                txn.open_table(tables::COMMITS).map_err(storage)?;
                 txn.open_table(tables::TXS).map_err(storage)?;
                 txn.open_table(tables::TX_PLACES).map_err(storage)?;
                 txn.open_table(tables::PARCEL_EVENTS).map_err(storage)?;
@@ -119,9 +120,15 @@ impl Store {
     }
 
     /// Writes a block that passed every check, with its transactions, state
-    /// writes and indexes, in one durable write transaction. A block that
-    /// does not build on the stored tip is refused and nothing is written.
-    pub fn commit(&self, applied: &AppliedBlock) -> Result<ChainTip, StoreError> {
+    /// writes, indexes and the consensus certificate that decided it (opaque
+    /// bytes here; empty where no engine decided), in one durable write
+    /// transaction. A block that does not build on the stored tip is refused
+    /// and nothing is written.
+    pub fn commit(
+        &self,
+        applied: &AppliedBlock,
+        certificate: &[u8],
+    ) -> Result<ChainTip, StoreError> {
         let header = &applied.block.header;
         if applied.txs.len() != applied.block.txs.len() {
             return Err(StoreError::InconsistentBlock(format!(
@@ -159,6 +166,10 @@ impl Store {
         txn.open_table(tables::BLOCK_HEIGHTS)
             .map_err(storage)?
             .insert(applied.hash.0, height)
+            .map_err(storage)?;
+        txn.open_table(tables::COMMITS)
+            .map_err(storage)?
+            .insert(height, certificate)
             .map_err(storage)?;
         {
             let mut txs = txn.open_table(tables::TXS).map_err(storage)?;

@@ -122,6 +122,14 @@ impl Snapshot {
         Ok(Some(BlockSummary { header, txs }))
     }
 
+    /// The consensus certificate stored with the block at `height`, as the
+    /// node encoded it (empty for a block no engine decided).
+    pub fn commit_certificate(&self, height: u64) -> Result<Option<Vec<u8>>, StoreError> {
+        let table = self.table(tables::COMMITS)?;
+        let guard = table.get(height).map_err(storage)?;
+        Ok(guard.map(|g| g.value().to_vec()))
+    }
+
     /// The whole block, as it was decided.
     pub fn block(&self, height: u64) -> Result<Option<Block>, StoreError> {
         let Some(header) = self.record::<u64, BlockHeader>(tables::BLOCKS, height)? else {

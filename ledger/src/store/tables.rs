@@ -57,10 +57,13 @@ pub(crate) const META_TIP: &str = "tip";
 pub(crate) const META_FORMAT: &str = "format";
 /// The layout of the tables below. Raise it with any change to them, so that
 /// a database of another layout is refused by name rather than misread.
-pub(crate) const FORMAT_VERSION: u32 = 2;
+pub(crate) const FORMAT_VERSION: u32 = 3;
 
 /// Height -> borsh of the block's header; its transactions are in `TXS`.
 pub(crate) const BLOCKS: TableDefinition<u64, &[u8]> = TableDefinition::new("blocks");
+/// Height -> the consensus engine's commit certificate for that block, as
+/// the node encoded it: the ledger stores it next to the block, unread.
+pub(crate) const COMMITS: TableDefinition<u64, &[u8]> = TableDefinition::new("commits");
 /// Block hash -> height.
 pub(crate) const BLOCK_HEIGHTS: TableDefinition<Id32, u64> = TableDefinition::new("block_heights");
 /// (height, index in block) -> borsh of `StoredTx`. Keyed by place, not by

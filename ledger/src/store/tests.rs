@@ -61,7 +61,7 @@ fn commit(store: &Store, txs: Vec<DecodedTx>) -> AppliedBlock {
         reasons.is_empty(),
         "every test transaction passes: {reasons:?}"
     );
-    store.commit(&built.applied).expect("commit");
+    store.commit(&built.applied, &[]).expect("commit");
     built.applied
 }
 
@@ -308,7 +308,7 @@ fn a_shared_prefix_is_ambiguous() {
             },
         );
     }
-    store.commit(&built.applied).expect("commit");
+    store.commit(&built.applied, &[]).expect("commit");
     let snapshot = store.snapshot().expect("snapshot");
     let err = snapshot.parcel_by_prefix("abababab").unwrap_err();
     assert_eq!(err.code(), "ambiguous_prefix");
@@ -434,16 +434,16 @@ fn a_block_off_the_tip_is_refused_and_writes_nothing() {
         &store,
         vec![signed(&authority, 1, enrol(second, Role::Miner, "Second"))],
     );
-    let tip = store.commit(&rival_a.applied).expect("commit");
+    let tip = store.commit(&rival_a.applied, &[]).expect("commit");
 
-    let err = store.commit(&rival_b.applied).unwrap_err();
+    let err = store.commit(&rival_b.applied, &[]).unwrap_err();
     assert_eq!(err.code(), "not_on_tip");
     // Right height, wrong parent.
     let mut off_parent = build(&store, Vec::new());
     off_parent.applied.block.header.prev_hash = Hash32([7; 32]);
     off_parent.applied.hash = off_parent.applied.block.header.hash();
     assert_eq!(
-        store.commit(&off_parent.applied).unwrap_err().code(),
+        store.commit(&off_parent.applied, &[]).unwrap_err().code(),
         "not_on_tip"
     );
 

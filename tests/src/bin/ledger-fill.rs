@@ -101,7 +101,7 @@ impl Filler {
             bail!("transaction {id} was refused: {why} ({})", why.code());
         }
         drop(snapshot);
-        self.store.commit(&built.applied)?;
+        self.store.commit(&built.applied, &[])?;
         let seconds = block_started.elapsed().as_secs_f64();
         self.block_secs += seconds;
         self.window_secs += seconds;

@@ -1,0 +1,582 @@
+//! The node's side of the engine: it answers every `AppMsg`. It builds
+//! blocks from the mempool when this validator proposes, checks the blocks
+//! others propose (or that sync brings) against the ledger before the
+//! engine votes for them, and commits a block with its certificate once the
+//! engine has decided it.
+
+use std::collections::{HashMap, HashSet};
+use std::sync::Arc;
+use std::time::{Duration, Instant};
+
+use bytes::Bytes;
+use kp_crypto::SecretKey;
+use kp_ledger::block::{apply_block, build_block, AppliedBlock, Block, TXS_PER_BLOCK_MAX};
+use malachitebft_app_channel::app::engine::host::{HeightParams, Next, SyncedValueOutcome};
+use malachitebft_app_channel::app::types::core::{
+    CommitCertificate, Context as _, LinearTimeouts, Round, Validity, VoteExtensions,
+};
+use malachitebft_app_channel::app::types::sync::RawDecidedValue;
+use malachitebft_app_channel::app::types::{LocallyProposedValue, PeerId, ProposedValue};
+use malachitebft_app_channel::{AppMsg, Channels, NetworkMsg};
+use malachitebft_engine::util::streaming::StreamMessage;
+use tracing::{debug, error, info, warn};
+
+use super::codec::{decode_certificate, encode_certificate};
+use super::context::{
+    block_id, block_stream_signing_bytes, Address, BlockId, BlockPart, Height, KpContext,
+    ValidatorSet,
+};
+use super::parts::{block_stream, AssembledBlock, PartStreams};
+use super::{validator_set, ConsensusError};
+use crate::metrics::Metrics;
+use crate::node::{lock, now_secs, short, Shared};
+
+/// A proposer's clock may run ahead of ours by this much before its block
+/// is refused: block time is the rules' only clock, and it must not run
+/// away into the future.
+const CLOCK_DRIFT_MAX_SECS: u64 = 30;
+
+/// Sync responses stop adding blocks past this many bytes.
+const SYNC_RESPONSE_BYTES_MAX: usize = 48 * 1024 * 1024;
+
+/// A block proposed for the current height, and what checking it found.
+struct Candidate {
+    height: Height,
+    round: Round,
+    pol_round: Round,
+    proposer: Address,
+    /// The block's effects if it is valid; why not otherwise.
+    checked: Result<AppliedBlock, String>,
+    /// Its parts, to publish again when the engine asks.
+    messages: Vec<StreamMessage<BlockPart>>,
+}
+
+impl Candidate {
+    fn proposed_value(&self, id: BlockId) -> ProposedValue<KpContext> {
+        ProposedValue {
+            height: self.height,
+            round: self.round,
+            valid_round: self.pol_round,
+            proposer: self.proposer,
+            value: id,
+            validity: Validity::from_bool(self.checked.is_ok()),
+        }
+    }
+}
+
+pub struct App {
+    shared: Arc<Shared>,
+    key: Option<Arc<SecretKey>>,
+    timeouts: LinearTimeouts,
+    /// How long a proposer waits for transactions before proposing an empty
+    /// block.
+    idle_wait: Duration,
+    ctx: KpContext,
+    height: Height,
+    round: Round,
+    validators: ValidatorSet,
+    candidates: HashMap<BlockId, Candidate>,
+    /// What this validator proposed, by round: a round asked again gets the
+    /// same block.
+    own_proposals: HashMap<Round, BlockId>,
+    streams: PartStreams,
+    /// Complete streams for a height not started yet.
+    early: Vec<AssembledBlock>,
+    /// When the current height started, for the commit latency metric.
+    height_started: Instant,
+}
+
+impl App {
+    pub fn new(
+        shared: Arc<Shared>,
+        key: Option<Arc<SecretKey>>,
+        timeouts: LinearTimeouts,
+        idle_wait: Duration,
+    ) -> Self {
+        App {
+            shared,
+            key,
+            timeouts,
+            idle_wait,
+            ctx: KpContext,
+            height: Height(0),
+            round: Round::Nil,
+            validators: ValidatorSet::new([]),
+            candidates: HashMap::new(),
+            own_proposals: HashMap::new(),
+            streams: PartStreams::default(),
+            early: Vec::new(),
+            height_started: Instant::now(),
+        }
+    }
+
+    /// Answers the engine until it stops (then returns Ok) or until the
+    /// ledger cannot be written (then returns the error: a node that cannot
+    /// store what was decided must stop rather than vote on).
+    pub async fn run(mut self, mut channels: Channels<KpContext>) -> Result<(), ConsensusError> {
+        while let Some(msg) = channels.consensus.recv().await {
+            self.handle(msg, &channels).await?;
+        }
+        Ok(())
+    }
+
+    async fn handle(
+        &mut self,
+        msg: AppMsg<KpContext>,
+        channels: &Channels<KpContext>,
+    ) -> Result<(), ConsensusError> {
+        match msg {
+            AppMsg::ConsensusReady { reply } => {
+                let tip = self.shared.store.tip()?;
+                let height = Height(tip.height + 1);
+                let params = self.enter_height(height)?;
+                info!(%height, validators = self.validators.len(), "consensus ready");
+                answer(reply.send((height, params)), "ConsensusReady");
+            }
+            AppMsg::StartedRound {
+                height,
+                round,
+                proposer,
+                role,
+                reply_value,
+            } => {
+                debug!(%height, %round, %proposer, ?role, "round started");
+                self.round = round;
+                Metrics::set(&self.shared.metrics.round, round.as_i64());
+                for early in std::mem::take(&mut self.early) {
+                    if early.height == height {
+                        self.accept_assembled(early).await?;
+                    } else if early.height > height {
+                        self.early.push(early);
+                    }
+                }
+                let known: Vec<_> = self
+                    .candidates
+                    .iter()
+                    .filter(|(_, c)| c.height == height && c.round == round)
+                    .map(|(id, c)| c.proposed_value(*id))
+                    .collect();
+                answer(reply_value.send(known), "StartedRound");
+            }
+            AppMsg::GetValue {
+                height,
+                round,
+                timeout,
+                reply,
+            } => {
+                let id = match self.own_proposals.get(&round) {
+                    Some(id) => *id,
+                    None => self.propose(height, round, timeout).await?,
+                };
+                answer(
+                    reply.send(LocallyProposedValue::new(height, round, id)),
+                    "GetValue",
+                );
+                self.publish(id, channels).await;
+            }
+            AppMsg::ReceivedProposalPart {
+                from,
+                published_by,
+                part,
+                reply,
+            } => {
+                let publisher = published_by.unwrap_or(from);
+                let value = self.received_part(publisher, part).await?;
+                answer(reply.send(value), "ReceivedProposalPart");
+            }
+            AppMsg::RestreamProposal { value_id, .. } => self.publish(value_id, channels).await,
+            AppMsg::ExtendVote { reply, .. } => answer(reply.send(None), "ExtendVote"),
+            AppMsg::VerifyVoteExtensions {
+                extensions, reply, ..
+            } => {
+                // Extensions are off on this chain; none is ever produced.
+                let verdicts = extensions.into_iter().map(|(a, _)| (a, Ok(()))).collect();
+                answer(reply.send(verdicts), "VerifyVoteExtensions");
+            }
+            AppMsg::GetHistoryMinHeight { reply } => {
+                // Every node keeps the whole chain.
+                answer(reply.send(Height(1)), "GetHistoryMinHeight");
+            }
+            AppMsg::Decided {
+                certificate,
+                extensions,
+                reply,
+            } => {
+                self.decided(certificate, extensions).await?;
+                answer(reply.send(()), "Decided");
+            }
+            AppMsg::Finalized {
+                certificate, reply, ..
+            } => {
+                let tip = self.shared.store.tip()?;
+                let next = if tip.height >= certificate.height.0 {
+                    let height = Height(tip.height + 1);
+                    Next::Start(height, self.enter_height(height)?)
+                } else {
+                    // The decided block was not here to commit (this node
+                    // restarted mid-height, say): run the height again and
+                    // let sync bring the block.
+                    warn!(height = %certificate.height, "decided block missing; restarting the height");
+                    Next::Restart(certificate.height, self.enter_height(certificate.height)?)
+                };
+                answer(reply.send(next), "Finalized");
+            }
+            AppMsg::GetDecidedValues { range, reply } => {
+                let values = self.decided_values(*range.start(), *range.end()).await?;
+                answer(reply.send(values), "GetDecidedValues");
+            }
+            AppMsg::ProcessSyncedValue {
+                height,
+                round,
+                proposer,
+                value_bytes,
+                reply,
+            } => {
+                let outcome = self
+                    .synced_value(height, round, proposer, value_bytes)
+                    .await?;
+                answer(reply.send(outcome), "ProcessSyncedValue");
+            }
+        }
+        Ok(())
+    }
+
+    /// Starts `height`: the validator set is read from the ledger after the
+    /// block before it, and what belonged to earlier heights is dropped.
+    fn enter_height(&mut self, height: Height) -> Result<HeightParams<KpContext>, ConsensusError> {
+        let snapshot = self.shared.store.snapshot()?;
+        self.validators = validator_set(&snapshot)?;
+        if self.validators.len() == 0 {
+            return Err(ConsensusError::NoValidators(height.0));
+        }
+        self.height = height;
+        self.round = Round::Nil;
+        self.candidates.retain(|_, c| c.height >= height);
+        self.own_proposals.clear();
+        self.streams.prune_below(height);
+        self.early.retain(|b| b.height >= height);
+        self.height_started = Instant::now();
+        self.shared
+            .entered_height(height.0, self.validators.keys().collect());
+        Ok(HeightParams::new(
+            self.validators.clone(),
+            self.timeouts,
+            None,
+        ))
+    }
+
+    /// Builds this validator's block for (`height`, `round`) from what
+    /// waits in the mempool, waiting a little for transactions when none
+    /// waits, so an idle chain grows slowly.
+    async fn propose(
+        &mut self,
+        height: Height,
+        round: Round,
+        timeout: Duration,
+    ) -> Result<BlockId, ConsensusError> {
+        let Some(key) = self.key.clone() else {
+            return Err(ConsensusError::NoValidatorKey);
+        };
+        let wait = self.idle_wait.min(timeout / 2);
+        let shared = self.shared.clone();
+        if lock(&shared.mempool).is_empty() {
+            // `notify_one` keeps a permit when nobody waits, so a submission
+            // between the check and the wait is not lost.
+            let _ = tokio::time::timeout(wait, shared.work.notified()).await;
+        }
+        let build_key = key.clone();
+        let built = blocking(move || {
+            let candidates = lock(&shared.mempool).batch(TXS_PER_BLOCK_MAX);
+            let snapshot = shared.store.snapshot()?;
+            let tip = snapshot.tip()?;
+            let time = now_secs().max(tip.time);
+            let built = build_block(
+                &snapshot,
+                &tip,
+                &shared.chain.chain_id,
+                time,
+                build_key.public(),
+                candidates,
+            )?;
+            drop(snapshot);
+            if !built.rejected.is_empty() {
+                shared.record_rejections(&built.rejected);
+                let refused: HashSet<_> = built.rejected.iter().map(|(id, _)| *id).collect();
+                shared.settle_mempool(&refused)?;
+            }
+            Ok(built.applied)
+        })
+        .await?;
+        let id = block_id(&built.block.header);
+        let address = Address(key.public());
+        let signature = key.sign(&block_stream_signing_bytes(height, round, &id.0));
+        let messages = block_stream(height, round, Round::Nil, address, &built.block, signature);
+        info!(%height, %round, txs = built.block.txs.len(), block = %id, "proposing");
+        self.candidates.insert(
+            id,
+            Candidate {
+                height,
+                round,
+                pol_round: Round::Nil,
+                proposer: address,
+                checked: Ok(built),
+                messages,
+            },
+        );
+        self.own_proposals.insert(round, id);
+        Ok(id)
+    }
+
+    /// Publishes a known block's parts (again).
+    async fn publish(&self, id: BlockId, channels: &Channels<KpContext>) {
+        let Some(candidate) = self.candidates.get(&id) else {
+            debug!(block = %id, "asked to publish a block not held");
+            return;
+        };
+        for message in &candidate.messages {
+            if channels
+                .network
+                .send(NetworkMsg::PublishProposalPart(message.clone()))
+                .await
+                .is_err()
+            {
+                warn!("the engine's network has stopped; proposal not published");
+                return;
+            }
+        }
+    }
+
+    async fn received_part(
+        &mut self,
+        publisher: PeerId,
+        part: StreamMessage<BlockPart>,
+    ) -> Result<Option<ProposedValue<KpContext>>, ConsensusError> {
+        let assembled = match self.streams.insert(publisher, part) {
+            Ok(Some(assembled)) => assembled,
+            Ok(None) => return Ok(None),
+            Err(e) => {
+                warn!(%publisher, "dropping a proposal stream: {e}");
+                return Ok(None);
+            }
+        };
+        if assembled.height > self.height {
+            self.early.push(assembled);
+            return Ok(None);
+        }
+        self.accept_assembled(assembled).await
+    }
+
+    /// Checks a complete proposal: it must come from the round's proposer,
+    /// signed by it, and then the ledger decides whether the block is valid.
+    async fn accept_assembled(
+        &mut self,
+        assembled: AssembledBlock,
+    ) -> Result<Option<ProposedValue<KpContext>>, ConsensusError> {
+        if assembled.height != self.height {
+            return Ok(None);
+        }
+        let expected = self
+            .ctx
+            .select_proposer(&self.validators, assembled.height, assembled.round)
+            .address;
+        let id = block_id(&assembled.block.header);
+        let signed = block_stream_signing_bytes(assembled.height, assembled.round, &id.0);
+        if assembled.proposer != expected
+            || assembled
+                .proposer
+                .0
+                .verify(&signed, &assembled.signature)
+                .is_err()
+        {
+            warn!(
+                height = %assembled.height,
+                round = %assembled.round,
+                proposer = %assembled.proposer,
+                "dropping a proposal not signed by the round's proposer"
+            );
+            return Ok(None);
+        }
+        if let Some(known) = self.candidates.get(&id) {
+            return Ok(Some(known.proposed_value(id)));
+        }
+        let checked = self
+            .check_block(assembled.block, assembled.proposer)
+            .await?;
+        if let Err(reason) = &checked {
+            warn!(height = %assembled.height, round = %assembled.round, block = %id, "invalid proposal: {reason}");
+        }
+        let candidate = Candidate {
+            height: assembled.height,
+            round: assembled.round,
+            pol_round: assembled.pol_round,
+            proposer: assembled.proposer,
+            checked,
+            messages: assembled.messages,
+        };
+        let value = candidate.proposed_value(id);
+        self.candidates.insert(id, candidate);
+        Ok(Some(value))
+    }
+
+    /// Runs `block` through the ledger over the committed state.
+    async fn check_block(
+        &self,
+        block: Block,
+        proposer: Address,
+    ) -> Result<Result<AppliedBlock, String>, ConsensusError> {
+        if block.header.proposer != proposer.0 {
+            return Ok(Err("its header names another proposer".into()));
+        }
+        let latest = now_secs() + CLOCK_DRIFT_MAX_SECS;
+        if block.header.time > latest {
+            return Ok(Err(format!(
+                "its time {} is ahead of this node's clock by more than {CLOCK_DRIFT_MAX_SECS} s",
+                block.header.time
+            )));
+        }
+        let shared = self.shared.clone();
+        blocking(move || {
+            let snapshot = shared.store.snapshot()?;
+            let tip = snapshot.tip()?;
+            Ok(apply_block(&snapshot, &tip, &shared.chain.chain_id, block)
+                .map_err(|e| e.to_string()))
+        })
+        .await
+    }
+
+    async fn decided(
+        &mut self,
+        certificate: CommitCertificate<KpContext>,
+        extensions: VoteExtensions<KpContext>,
+    ) -> Result<(), ConsensusError> {
+        let height = certificate.height;
+        let id = certificate.value_id;
+        let Some(candidate) = self.candidates.remove(&id) else {
+            error!(%height, block = %id, "decided a block this node does not hold");
+            return Ok(());
+        };
+        let applied = match candidate.checked {
+            Ok(applied) => applied,
+            Err(reason) => {
+                // More than two thirds of the validators voted for a block
+                // this node's ledger refuses: its rules differ from theirs.
+                return Err(ConsensusError::DecidedInvalid {
+                    height: height.0,
+                    reason,
+                });
+            }
+        };
+        let bytes = encode_certificate(&certificate, extensions);
+        let round = certificate.round;
+        let shared = self.shared.clone();
+        let (tip, txs) = blocking(move || {
+            let tip = shared.store.commit(&applied, &bytes)?;
+            let included: HashSet<_> = applied.txs.iter().map(|t| t.id).collect();
+            shared.settle_mempool(&included)?;
+            Ok((tip, applied.txs.len()))
+        })
+        .await?;
+        let metrics = &self.shared.metrics;
+        metrics.txs_committed.inc_by(txs as u64);
+        metrics
+            .commit_latency
+            .observe(self.height_started.elapsed().as_secs_f64());
+        info!(
+            height = tip.height,
+            %round,
+            txs,
+            signatures = certificate.commit_signatures.len(),
+            hash = %short(&tip.hash),
+            "committed block"
+        );
+        Ok(())
+    }
+
+    async fn decided_values(
+        &self,
+        from: Height,
+        to: Height,
+    ) -> Result<Vec<RawDecidedValue<KpContext>>, ConsensusError> {
+        let shared = self.shared.clone();
+        blocking(move || {
+            let snapshot = shared.store.snapshot()?;
+            let mut values = Vec::new();
+            let mut bytes_total = 0;
+            for height in from.0..=to.0 {
+                let (Some(block), Some(certificate)) = (
+                    snapshot.block(height)?,
+                    snapshot.commit_certificate(height)?,
+                ) else {
+                    break;
+                };
+                let Ok(certificate) = decode_certificate(&certificate) else {
+                    // A block decided before this chain ran the engine has
+                    // no certificate to serve.
+                    break;
+                };
+                // Serialising to a Vec cannot fail.
+                let value_bytes = borsh::to_vec(&block).unwrap_or_default();
+                bytes_total += value_bytes.len();
+                values.push(RawDecidedValue {
+                    value_bytes: Bytes::from(value_bytes),
+                    certificate,
+                });
+                if bytes_total > SYNC_RESPONSE_BYTES_MAX {
+                    break;
+                }
+            }
+            Ok(values)
+        })
+        .await
+    }
+
+    async fn synced_value(
+        &mut self,
+        height: Height,
+        round: Round,
+        proposer: Address,
+        value_bytes: Bytes,
+    ) -> Result<SyncedValueOutcome<KpContext>, ConsensusError> {
+        let Ok(block) = borsh::from_slice::<Block>(&value_bytes) else {
+            warn!(%height, "a peer sent a block that does not decode");
+            return Ok(SyncedValueOutcome::PeerFault);
+        };
+        if height != self.height || block.header.height != height.0 {
+            return Ok(SyncedValueOutcome::LocalTransientError);
+        }
+        let id = block_id(&block.header);
+        if let Some(known) = self.candidates.get(&id) {
+            return Ok(SyncedValueOutcome::Verdict(known.proposed_value(id)));
+        }
+        let checked = self.check_block(block, proposer).await?;
+        info!(%height, block = %id, valid = checked.is_ok(), "synced block checked");
+        let candidate = Candidate {
+            height,
+            round,
+            pol_round: Round::Nil,
+            proposer,
+            checked,
+            messages: Vec::new(),
+        };
+        let value = candidate.proposed_value(id);
+        self.candidates.insert(id, candidate);
+        Ok(SyncedValueOutcome::Verdict(value))
+    }
+}
+
+/// Runs storage work on a blocking thread: redb is synchronous.
+async fn blocking<T: Send + 'static>(
+    work: impl FnOnce() -> Result<T, ConsensusError> + Send + 'static,
+) -> Result<T, ConsensusError> {
+    tokio::task::spawn_blocking(work)
+        .await
+        .map_err(|e| ConsensusError::Task(e.to_string()))?
+}
+
+/// A reply the engine no longer waits for means it is stopping; that is
+/// worth a line in the log and nothing more.
+fn answer<T>(sent: Result<(), T>, what: &str) {
+    if sent.is_err() {
+        debug!("the engine stopped before the {what} reply");
+    }
+}

@@ -1,0 +1,211 @@
+//! Consensus: the Malachite engine decides the order of blocks among the
+//! Participants' validators. Everything the engine's API touches lives in
+//! this module, so that its churn between versions stays here.
+//!
+//! - `context`: what heights, validators, votes and proposals are, and how
+//!   they are signed;
+//! - `codec`: their bytes on the wire and in the write-ahead log;
+//! - `parts`: blocks streamed as proposal parts;
+//! - `app`: the node's answers to the engine (build, check, commit).
+
+mod app;
+mod codec;
+mod context;
+mod parts;
+
+use std::path::PathBuf;
+use std::sync::Arc;
+use std::time::Duration;
+
+use kp_crypto::{PublicKey, SecretKey};
+use kp_ledger::model::ParticipantStatus;
+use kp_ledger::store::{Snapshot, StoreError};
+use malachitebft_app_channel::app::config::{
+    ConsensusConfig, DiscoveryConfig, NodeConfig, P2pConfig, ValueSyncConfig,
+};
+use malachitebft_app_channel::app::net::Multiaddr;
+use malachitebft_app_channel::app::types::core::LinearTimeouts;
+use malachitebft_app_channel::app::types::Keypair;
+use malachitebft_app_channel::{
+    ConsensusContext, EngineBuilder, NetworkContext, NetworkIdentity, RequestContext, SyncContext,
+    WalContext,
+};
+use tokio::sync::watch;
+use tracing::info;
+
+pub use context::{local_timeouts, wide_area_timeouts};
+
+use self::app::App;
+use self::codec::BorshCodec;
+use self::context::{Address, KpContext, ValidatorSet, ValidatorSigner};
+use crate::node::Shared;
+
+#[derive(Debug, thiserror::Error)]
+pub enum ConsensusError {
+    #[error(transparent)]
+    Store(#[from] StoreError),
+    #[error(transparent)]
+    Storage(#[from] kp_ledger::state::StorageFault),
+    #[error("the consensus engine failed to start: {0}")]
+    Engine(String),
+    #[error("a consensus task failed: {0}")]
+    Task(String),
+    #[error(
+        "no Participant in good standing has a validator at height {0}: the chain cannot go on"
+    )]
+    NoValidators(u64),
+    #[error("asked to propose, but this node holds no validator key")]
+    NoValidatorKey,
+    #[error(
+        "the validators decided block {height}, which this node's ledger refuses ({reason}); \
+         its software or its database differs from theirs"
+    )]
+    DecidedInvalid { height: u64, reason: String },
+}
+
+/// How the engine runs on this node.
+pub struct Settings {
+    /// Where the engine keeps its write-ahead log.
+    pub wal_dir: PathBuf,
+    pub moniker: String,
+    /// The validator key; a node without one only follows.
+    pub key: Option<Arc<SecretKey>>,
+    pub listen: Multiaddr,
+    pub peers: Vec<Multiaddr>,
+    pub timeouts: LinearTimeouts,
+    /// How long a proposer waits for a first transaction before proposing
+    /// an empty block.
+    pub idle_wait: Duration,
+}
+
+/// The validators of the next height: the validator keys of the
+/// Participants in good standing after the last committed block.
+pub fn validator_set(snapshot: &Snapshot) -> Result<ValidatorSet, StoreError> {
+    let participants = snapshot.participants()?;
+    Ok(ValidatorSet::new(
+        participants
+            .iter()
+            .filter(|p| p.status == ParticipantStatus::Active)
+            .map(|p| p.validator),
+    ))
+}
+
+/// The network identity of a node: its validator key, so that peers can be
+/// allow-listed from the Participant set.
+pub fn keypair(key: &SecretKey) -> Result<Keypair, ConsensusError> {
+    Keypair::ed25519_from_bytes(key.seed()).map_err(|e| ConsensusError::Engine(e.to_string()))
+}
+
+struct EngineConfig {
+    moniker: String,
+    consensus: ConsensusConfig,
+    value_sync: ValueSyncConfig,
+}
+
+impl NodeConfig for EngineConfig {
+    fn moniker(&self) -> &str {
+        &self.moniker
+    }
+
+    fn consensus(&self) -> &ConsensusConfig {
+        &self.consensus
+    }
+
+    fn consensus_mut(&mut self) -> &mut ConsensusConfig {
+        &mut self.consensus
+    }
+
+    fn value_sync(&self) -> &ValueSyncConfig {
+        &self.value_sync
+    }
+
+    fn value_sync_mut(&mut self) -> &mut ValueSyncConfig {
+        &mut self.value_sync
+    }
+}
+
+const MIB: u64 = 1024 * 1024;
+
+fn engine_config(settings: &Settings) -> EngineConfig {
+    let p2p = P2pConfig {
+        listen_addr: settings.listen.clone(),
+        persistent_peers: settings.peers.clone(),
+        // Validators connect to the peers they are given and no others.
+        persistent_peers_only: true,
+        discovery: DiscoveryConfig::default(),
+        // Synced blocks can be large: up to 10,000 transactions each.
+        rpc_max_size: bytesize(64 * MIB),
+        ..P2pConfig::default()
+    };
+    let value_sync = ValueSyncConfig {
+        status_update_interval: Duration::from_secs(2),
+        max_response_size: bytesize(64 * MIB),
+        ..ValueSyncConfig::default()
+    };
+    EngineConfig {
+        moniker: settings.moniker.clone(),
+        consensus: ConsensusConfig {
+            p2p,
+            ..ConsensusConfig::default()
+        },
+        value_sync,
+    }
+}
+
+fn bytesize(bytes: u64) -> bytesize::ByteSize {
+    bytesize::ByteSize::b(bytes)
+}
+
+/// Runs the engine and answers it until `stop` turns true; the block being
+/// committed when it does is finished first.
+pub async fn run(
+    shared: Arc<Shared>,
+    settings: Settings,
+    mut stop: watch::Receiver<bool>,
+) -> Result<(), ConsensusError> {
+    let config = engine_config(&settings);
+    let (address, signer) = match &settings.key {
+        Some(key) => (Address(key.public()), ValidatorSigner::new(key.clone())),
+        None => (
+            Address(PublicKey::default()),
+            ValidatorSigner::verifier_only(),
+        ),
+    };
+    let identity_key = match &settings.key {
+        Some(key) => keypair(key)?,
+        None => keypair(&SecretKey::generate())?,
+    };
+    let identity = NetworkIdentity::new(
+        settings.moniker.clone(),
+        identity_key,
+        settings.key.as_ref().map(|_| address.to_string()),
+    );
+    let consensus = match &settings.key {
+        Some(_) => {
+            ConsensusContext::new_validator(address, Box::new(signer.clone()), Box::new(signer))
+        }
+        None => ConsensusContext::new_full_node(address, Box::new(signer)),
+    };
+    let wal = settings.wal_dir.join("consensus.wal");
+    let (channels, engine) = EngineBuilder::new(KpContext, config)
+        .with_default_wal(WalContext::new(wal, BorshCodec))
+        .with_default_network(NetworkContext::new(identity, BorshCodec))
+        .with_default_sync(SyncContext::new(BorshCodec))
+        .with_default_consensus(consensus)
+        .with_default_request(RequestContext::new(100))
+        .build()
+        .await
+        .map_err(|e| ConsensusError::Engine(format!("{e:#}")))?;
+    info!(listen = %settings.listen, peers = settings.peers.len(), "consensus engine started");
+
+    let app = App::new(shared, settings.key, settings.timeouts, settings.idle_wait);
+    let outcome = tokio::select! {
+        outcome = app.run(channels) => outcome,
+        _ = stop.wait_for(|stop| *stop) => Ok(()),
+    };
+    engine.actor.stop(Some("the node is stopping".into()));
+    // The engine's actors end with the node actor; a panic there is not
+    // worth more than the outcome already known.
+    let _ = engine.handle.await;
+    outcome
+}
