@@ -301,9 +301,13 @@ async fn transaction(
 }
 
 async fn status(State(shared): State<Arc<Shared>>) -> Answer<StatusView> {
-    let (tip, pending_txs) = blocking(&shared, |shared| {
-        let tip = shared.store.snapshot()?.tip()?;
-        Ok((tip, lock(&shared.mempool).len() as u64))
+    let (tip, validators, pending_txs) = blocking(&shared, |shared| {
+        let snapshot = shared.store.snapshot()?;
+        Ok((
+            snapshot.tip()?,
+            crate::consensus::validators(&snapshot)?,
+            lock(&shared.mempool).len() as u64,
+        ))
     })
     .await?;
     Ok(Json(StatusView {
@@ -313,7 +317,7 @@ async fn status(State(shared): State<Arc<Shared>>) -> Answer<StatusView> {
         last_block_hash: tip.hash,
         state_hash: tip.state_hash,
         time: tip.time,
-        validators: lock(&shared.validators).clone(),
+        validators,
         peers: u32::try_from(shared.metrics.peers.get()).unwrap_or(0),
         pending_txs,
     }))

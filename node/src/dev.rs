@@ -4,9 +4,8 @@
 //! validator key; later runs resume from them.
 
 use std::fs;
-use std::io::Write;
 use std::net::SocketAddr;
-use std::path::{Path, PathBuf};
+use std::path::PathBuf;
 use std::sync::Arc;
 use std::time::Duration;
 
@@ -19,6 +18,10 @@ use kp_ledger::model::{Participant, ParticipantCode, ParticipantStatus};
 use tracing::{info, warn};
 
 use crate::consensus::{local_timeouts, Settings};
+use crate::home::{
+    create_dirs, dir_has_entries, read_validator_key, tryout_passphrase, write_atomically,
+    write_validator_key, Layout,
+};
 use crate::node::{now_secs, short, NodeConfig};
 
 #[derive(Debug, Args)]
@@ -46,35 +49,9 @@ const CHAIN_ID: &str = "kp-dev";
 const PARTICIPANTS_CSV: &str = include_str!("../data/kp-participants.csv");
 /// The compliant zones of partly suspended Participants (CAR, 2016).
 const COMPLIANT_ZONES: &[(&str, &[&str])] = &[("CF", &["Berbérati", "Boda", "Carnot", "Nola"])];
-const DEV_PASSPHRASE: &str = "dev";
 /// scrypt cost 2^10: dev keys are throwaway and there are about 55 of them,
 /// so writing them should take moments, not a minute.
 const DEV_KEY_WORK_FACTOR: u8 = 10;
-
-/// Where everything sits under `--home`.
-struct Layout {
-    home: PathBuf,
-    genesis: PathBuf,
-    keys: PathBuf,
-    validator_key: PathBuf,
-    db: PathBuf,
-}
-
-impl Layout {
-    fn new(home: &Path) -> Self {
-        Layout {
-            home: home.to_owned(),
-            genesis: home.join("genesis.json"),
-            keys: home.join("keys"),
-            validator_key: home.join("node").join("validator.key"),
-            db: home.join("data").join("ledger.redb"),
-        }
-    }
-
-    fn authority_key(&self, code: ParticipantCode) -> PathBuf {
-        self.keys.join(format!("{code}.key"))
-    }
-}
 
 /// Creates or resumes the dev chain under `--home` and says where things are.
 pub fn prepare(args: &DevArgs) -> anyhow::Result<NodeConfig> {
@@ -84,9 +61,7 @@ pub fn prepare(args: &DevArgs) -> anyhow::Result<NodeConfig> {
     } else {
         create(&layout, args)?
     };
-    let data_dir = layout.db.parent().unwrap_or(&layout.home).to_owned();
-    fs::create_dir_all(&data_dir)
-        .with_context(|| format!("cannot create {}", data_dir.display()))?;
+    create_dirs(&[&layout.data])?;
 
     let codes: Vec<String> = genesis
         .participants
@@ -120,7 +95,7 @@ pub fn prepare(args: &DevArgs) -> anyhow::Result<NodeConfig> {
         db_path: layout.db,
         api_addr: args.api,
         consensus: Settings {
-            wal_dir: data_dir.join("wal"),
+            wal_dir: layout.wal,
             moniker: format!("{runner}-dev"),
             key: Some(Arc::new(validator)),
             // One validator: nobody to talk to, any free port will do.
@@ -145,23 +120,8 @@ fn create(layout: &Layout, args: &DevArgs) -> anyhow::Result<(Genesis, SecretKey
         );
     }
     let founders = select(&scheme_participants()?, &args.participants)?;
-    let (passphrase, passphrase_note) = match std::env::var("KP_PASSPHRASE") {
-        Ok(p) if !p.is_empty() => {
-            info!("authority keys are encrypted with the passphrase from KP_PASSPHRASE");
-            (p, "passphrase from KP_PASSPHRASE".to_owned())
-        }
-        _ => {
-            warn!("KP_PASSPHRASE is not set: authority keys are encrypted with the passphrase \"{DEV_PASSPHRASE}\"; they are for trying things out only");
-            (
-                DEV_PASSPHRASE.to_owned(),
-                format!("passphrase \"{DEV_PASSPHRASE}\""),
-            )
-        }
-    };
-    let node_dir = layout.validator_key.parent().unwrap_or(&layout.home);
-    for dir in [&layout.keys, &node_dir.to_path_buf()] {
-        fs::create_dir_all(dir).with_context(|| format!("cannot create {}", dir.display()))?;
-    }
+    let (passphrase, passphrase_note) = tryout_passphrase();
+    create_dirs(&[&layout.keys, &layout.node_dir()])?;
 
     let mut participants = Vec::with_capacity(founders.len());
     let mut running_validator = None;
@@ -238,13 +198,13 @@ fn resume(layout: &Layout, args: &DevArgs) -> anyhow::Result<(Genesis, SecretKey
 }
 
 /// A Participant as the embedded list gives it.
-struct Founder {
-    code: ParticipantCode,
-    name: String,
-    status: ParticipantStatus,
+pub struct Founder {
+    pub code: ParticipantCode,
+    pub name: String,
+    pub status: ParticipantStatus,
 }
 
-fn scheme_participants() -> anyhow::Result<Vec<Founder>> {
+pub fn scheme_participants() -> anyhow::Result<Vec<Founder>> {
     #[derive(serde::Deserialize)]
     struct Row {
         code: String,
@@ -308,48 +268,6 @@ fn select(all: &[Founder], wanted: &[String]) -> anyhow::Result<Vec<Founder>> {
         chosen.push(copy(founder));
     }
     Ok(chosen)
-}
-
-fn dir_has_entries(dir: &Path) -> bool {
-    fs::read_dir(dir).is_ok_and(|mut entries| entries.next().is_some())
-}
-
-/// The validator key signs unattended, so it is kept as a plain hex seed,
-/// readable by its owner only.
-fn write_validator_key(path: &Path, key: &SecretKey) -> anyhow::Result<()> {
-    let mut options = fs::OpenOptions::new();
-    options.write(true).create_new(true);
-    #[cfg(unix)]
-    {
-        use std::os::unix::fs::OpenOptionsExt;
-        options.mode(0o600);
-    }
-    let mut file = options
-        .open(path)
-        .with_context(|| format!("cannot create {}", path.display()))?;
-    file.write_all(format!("{}\n", hex::encode(key.seed())).as_bytes())
-        .and_then(|()| file.sync_all())
-        .with_context(|| format!("cannot write {}", path.display()))
-}
-
-fn read_validator_key(path: &Path) -> anyhow::Result<SecretKey> {
-    let text =
-        fs::read_to_string(path).with_context(|| format!("cannot read {}", path.display()))?;
-    let mut seed = [0u8; 32];
-    hex::decode_to_slice(text.trim(), &mut seed)
-        .with_context(|| format!("{} does not hold a 64-hex-character key", path.display()))?;
-    Ok(SecretKey::from_seed(seed))
-}
-
-fn write_atomically(path: &Path, bytes: &[u8]) -> anyhow::Result<()> {
-    let partial = path.with_extension("json.partial");
-    let mut file = fs::File::create(&partial)
-        .with_context(|| format!("cannot create {}", partial.display()))?;
-    file.write_all(bytes)
-        .and_then(|()| file.sync_all())
-        .with_context(|| format!("cannot write {}", partial.display()))?;
-    fs::rename(&partial, path)
-        .with_context(|| format!("cannot rename {} to {}", partial.display(), path.display()))
 }
 
 #[cfg(test)]

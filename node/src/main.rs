@@ -4,16 +4,17 @@
 mod api;
 mod consensus;
 mod dev;
+mod home;
 mod mempool;
 mod metrics;
 mod node;
 mod rejections;
+mod setup;
 
 use std::io::IsTerminal;
-use std::path::PathBuf;
 use std::process::ExitCode;
 
-use clap::{Args, Parser, Subcommand};
+use clap::{Parser, Subcommand};
 use tracing_subscriber::EnvFilter;
 
 #[derive(Debug, Parser)]
@@ -36,94 +37,39 @@ enum Command {
     /// until stopped (Ctrl-C or SIGTERM).
     Dev(dev::DevArgs),
     /// Create this Participant's node identity, validator key and authority key.
-    Init(InitArgs),
+    Init(setup::InitArgs),
     /// Build a genesis file from the homes of the founding Participants.
-    Genesis(GenesisArgs),
+    Genesis(setup::GenesisArgs),
     /// Run a validator of a multi-validator network.
-    Run(RunArgs),
+    Run(setup::RunArgs),
     /// Write N ready homes (DIR/node0 ...) with one genesis, for a local cluster.
-    Testnet(TestnetArgs),
+    Testnet(setup::TestnetArgs),
 }
 
-// The multi-validator commands take their documented flags, so that --help
-// shows the contract now; the network issue (#3) gives them a body.
-#[derive(Debug, Args)]
-struct InitArgs {
-    /// Directory for this node's keys and data.
-    #[arg(long, value_name = "DIR")]
-    home: PathBuf,
-    /// This Participant's code (ISO 3166-1 alpha-2; EU for the European Union).
-    #[arg(long, value_name = "CODE")]
-    participant: String,
-}
-
-#[derive(Debug, Args)]
-struct GenesisArgs {
-    /// Where to write the genesis file.
-    #[arg(long, value_name = "FILE")]
-    out: PathBuf,
-    /// The new chain's id.
-    #[arg(long, value_name = "ID")]
-    chain_id: String,
-    /// A founding Participant's home; repeat for each.
-    #[arg(long, value_name = "DIR", required = true)]
-    home: Vec<PathBuf>,
-}
-
-#[derive(Debug, Args)]
-struct RunArgs {
-    /// This node's home, as `kpnode init` made it.
-    #[arg(long, value_name = "DIR")]
-    home: PathBuf,
-    /// The network's genesis file.
-    #[arg(long, value_name = "FILE")]
-    genesis: PathBuf,
-    /// Address to listen on for peers.
-    #[arg(long, value_name = "MULTIADDR")]
-    listen: Option<String>,
-    /// Address the HTTP API listens on.
-    #[arg(long, value_name = "ADDR")]
-    api: Option<String>,
-    /// A peer to dial; repeat for each.
-    #[arg(long, value_name = "MULTIADDR")]
-    peer: Vec<String>,
-}
-
-#[derive(Debug, Args)]
-struct TestnetArgs {
-    /// How many validators.
-    #[arg(long, value_name = "N")]
-    validators: u32,
-    /// Directory to write the homes into.
-    #[arg(long, value_name = "DIR")]
-    dir: PathBuf,
-}
-
-/// Exit code of a command that is documented but not built yet.
-const EXIT_NOT_YET: u8 = 2;
+/// The node's own progress at info; the engine's step-by-step rounds only
+/// when asked for with RUST_LOG.
+const DEFAULT_LOG: &str = "info,arc_malachitebft_core_consensus=warn,arc_malachitebft_engine=warn,\
+     arc_malachitebft_network=warn,arc_malachitebft_sync=warn,arc_malachitebft_engine::wal=warn";
 
 fn main() -> ExitCode {
     let cli = Cli::parse();
     tracing_subscriber::fmt()
         .with_env_filter(
-            EnvFilter::try_from_default_env().unwrap_or_else(|_| EnvFilter::new("info")),
+            EnvFilter::try_from_default_env().unwrap_or_else(|_| EnvFilter::new(DEFAULT_LOG)),
         )
         .with_writer(std::io::stderr)
         .with_ansi(std::io::stderr().is_terminal())
         .init();
-    let not_yet = match cli.command {
-        Command::Dev(args) => return exit_code("kpnode dev", run_dev(&args)),
-        Command::Init(_) => "init",
-        Command::Genesis(_) => "genesis",
-        Command::Run(_) => "run",
-        Command::Testnet(_) => "testnet",
-    };
-    eprintln!("kpnode {not_yet}: not there yet: multi-validator networks come with the network issue (#3)");
-    ExitCode::from(EXIT_NOT_YET)
+    match cli.command {
+        Command::Dev(args) => exit_code("kpnode dev", dev::prepare(&args).and_then(serve)),
+        Command::Init(args) => exit_code("kpnode init", setup::init(&args)),
+        Command::Genesis(args) => exit_code("kpnode genesis", setup::genesis(&args)),
+        Command::Run(args) => exit_code("kpnode run", setup::prepare_run(&args).and_then(serve)),
+        Command::Testnet(args) => exit_code("kpnode testnet", setup::testnet(&args)),
+    }
 }
 
-fn run_dev(args: &dev::DevArgs) -> anyhow::Result<()> {
-    let config = dev::prepare(args)?;
+fn serve(config: node::NodeConfig) -> anyhow::Result<()> {
     let runtime = tokio::runtime::Builder::new_multi_thread()
         .enable_all()
         .build()?;

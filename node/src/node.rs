@@ -9,8 +9,7 @@ use std::sync::{Arc, Mutex, MutexGuard, PoisonError};
 use std::time::{SystemTime, UNIX_EPOCH};
 
 use anyhow::Context;
-use kp_crypto::{Hash32, PublicKey};
-use kp_ledger::api::ValidatorView;
+use kp_crypto::Hash32;
 use kp_ledger::genesis::Genesis;
 use kp_ledger::model::TxId;
 use kp_ledger::rejection::Rejection;
@@ -51,8 +50,6 @@ pub struct Shared {
     /// Cleared at shutdown: submissions are then refused.
     pub accepting: AtomicBool,
     pub metrics: Metrics,
-    /// The validators of the height in progress.
-    pub validators: Mutex<Vec<ValidatorView>>,
 }
 
 impl Shared {
@@ -60,26 +57,11 @@ impl Shared {
         self.accepting.load(Ordering::SeqCst)
     }
 
-    /// Consensus moved to `height`, with these validators.
-    pub fn entered_height(&self, height: u64, validators: Vec<PublicKey>) {
+    /// Consensus moved to `height`, with this many validators.
+    pub fn entered_height(&self, height: u64, validators: usize) {
         Metrics::set(&self.metrics.height, height.saturating_sub(1));
         Metrics::set(&self.metrics.round, 0);
-        Metrics::set(&self.metrics.validators, validators.len());
-        let participants = self
-            .store
-            .snapshot()
-            .and_then(|s| s.participants())
-            .unwrap_or_default();
-        *lock(&self.validators) = validators
-            .into_iter()
-            .filter_map(|key| {
-                let participant = participants.iter().find(|p| p.validator == key)?;
-                Some(ValidatorView {
-                    participant: participant.code,
-                    key,
-                })
-            })
-            .collect();
+        Metrics::set(&self.metrics.validators, validators);
     }
 
     /// Keeps the reasons transactions were refused, for status queries.
@@ -148,7 +130,6 @@ pub async fn run(config: NodeConfig) -> anyhow::Result<()> {
         work: Notify::new(),
         accepting: AtomicBool::new(true),
         metrics: Metrics::register(),
-        validators: Mutex::new(Vec::new()),
     });
 
     let listener = tokio::net::TcpListener::bind(config.api_addr)

@@ -256,8 +256,7 @@ impl App {
         self.streams.prune_below(height);
         self.early.retain(|b| b.height >= height);
         self.height_started = Instant::now();
-        self.shared
-            .entered_height(height.0, self.validators.keys().collect());
+        self.shared.entered_height(height.0, self.validators.len());
         Ok(HeightParams::new(
             self.validators.clone(),
             self.timeouts,

@@ -18,6 +18,7 @@ use std::sync::Arc;
 use std::time::Duration;
 
 use kp_crypto::{PublicKey, SecretKey};
+use kp_ledger::api::ValidatorView;
 use kp_ledger::model::ParticipantStatus;
 use kp_ledger::store::{Snapshot, StoreError};
 use malachitebft_app_channel::app::config::{
@@ -80,13 +81,21 @@ pub struct Settings {
 
 /// The validators of the next height: the validator keys of the
 /// Participants in good standing after the last committed block.
-pub fn validator_set(snapshot: &Snapshot) -> Result<ValidatorSet, StoreError> {
-    let participants = snapshot.participants()?;
+pub fn validators(snapshot: &Snapshot) -> Result<Vec<ValidatorView>, StoreError> {
+    Ok(snapshot
+        .participants()?
+        .into_iter()
+        .filter(|p| p.status == ParticipantStatus::Active)
+        .map(|p| ValidatorView {
+            participant: p.code,
+            key: p.validator,
+        })
+        .collect())
+}
+
+fn validator_set(snapshot: &Snapshot) -> Result<ValidatorSet, StoreError> {
     Ok(ValidatorSet::new(
-        participants
-            .iter()
-            .filter(|p| p.status == ParticipantStatus::Active)
-            .map(|p| p.validator),
+        validators(snapshot)?.into_iter().map(|v| v.key),
     ))
 }
 
@@ -130,8 +139,10 @@ fn engine_config(settings: &Settings) -> EngineConfig {
     let p2p = P2pConfig {
         listen_addr: settings.listen.clone(),
         persistent_peers: settings.peers.clone(),
-        // Validators connect to the peers they are given and no others.
-        persistent_peers_only: true,
+        // Inbound connections from nodes not listed are accepted, so that a
+        // newly admitted Participant can join by dialling any node; what
+        // they send counts only if signed by a validator of the height.
+        persistent_peers_only: false,
         discovery: DiscoveryConfig::default(),
         // Synced blocks can be large: up to 10,000 transactions each.
         rpc_max_size: bytesize(64 * MIB),

@@ -259,6 +259,11 @@ mod tests {
         }
     }
 
+    fn peer() -> PeerId {
+        let key = libp2p::identity::Keypair::generate_ed25519();
+        PeerId::from_bytes(&key.public().to_peer_id().to_bytes()).expect("a peer id")
+    }
+
     fn stream(block: &Block) -> Vec<StreamMessage<BlockPart>> {
         let proposer = Address(block.header.proposer);
         block_stream(
@@ -277,7 +282,7 @@ mod tests {
         let mut messages = stream(&original);
         assert!(messages.len() > 4, "several Txs parts: {}", messages.len());
         messages.reverse();
-        let peer = PeerId::random();
+        let peer = peer();
         let mut streams = PartStreams::default();
         let last = messages.pop().expect("a message");
         for m in messages {
@@ -295,7 +300,7 @@ mod tests {
     #[test]
     fn an_empty_block_streams_as_header_and_signature() {
         let original = block(0, 0);
-        let peer = PeerId::random();
+        let peer = peer();
         let mut streams = PartStreams::default();
         let mut done = None;
         for m in stream(&original) {
@@ -309,7 +314,7 @@ mod tests {
         let mut messages = stream(&block(2, 10));
         messages.remove(0);
         let stream_id = messages[0].stream_id.clone();
-        let peer = PeerId::random();
+        let peer = peer();
         let mut streams = PartStreams::default();
         let mut outcome = Ok(None);
         let count = messages.len();
@@ -326,7 +331,7 @@ mod tests {
 
     #[test]
     fn old_heights_are_pruned_and_streams_are_bounded() {
-        let peer = PeerId::random();
+        let peer = peer();
         let mut streams = PartStreams::default();
         let first = stream(&block(1, 10)).remove(0);
         streams.insert(peer, first).expect("accepted");
