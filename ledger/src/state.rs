@@ -70,6 +70,11 @@ impl StateDelta {
     /// The state hash after this delta: chained over every block's writes, so
     /// it costs what the block wrote, never what the whole state holds.
     pub fn next_state_hash(&self, previous: &Hash32) -> Hash32 {
+        // A block that writes nothing (an idle chain's empty blocks) leaves
+        // the state, and so its hash, as it was.
+        if self.is_empty() {
+            return *previous;
+        }
         let bytes = borsh::to_vec(self).unwrap_or_default();
         hash_domain(STATE_CONTEXT, &[&previous.0, &bytes])
     }
