@@ -4,6 +4,9 @@
 mod api;
 mod consensus;
 mod dev;
+// Wired into the node with the multi-validator consensus change (#3).
+#[allow(dead_code)]
+mod gossip;
 mod mempool;
 mod node;
 mod rejections;
