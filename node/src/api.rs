@@ -18,12 +18,13 @@ use kp_ledger::api::{
 use kp_ledger::model::{Certificate, Member, Participant, Transfer};
 use kp_ledger::state::{StateRead, StorageFault};
 use kp_ledger::store::{Snapshot, StoreError};
-use kp_ledger::tx::{DecodedTx, TX_SIZE_BYTES_MAX};
+use kp_ledger::tx::TX_SIZE_BYTES_MAX;
 use kp_ledger::Rejection;
 
 use crate::mempool::{AdmitError, Admitted};
 use crate::metrics::Metrics;
-use crate::node::{lock, now_secs, Shared};
+use crate::node::{lock, Shared};
+use crate::relay::{admit, checked_tx};
 
 /// Room for the hex of the largest transaction and its JSON wrapping;
 /// anything longer is refused before it is read whole.
@@ -208,18 +209,21 @@ async fn submit(
             format!("`tx` is not hex bytes: {e}"),
         )
     })?;
-    let tx = DecodedTx::decode(bytes).map_err(Rejection::from)?;
-    let message = tx.tx.payload.signing_message();
-    if tx.signer().verify(&message, &tx.tx.signature).is_err() {
-        return Err(Rejection::BadSignature(*tx.signer()).into());
-    }
+    let tx = checked_tx(bytes)?;
     let id = tx.id;
-    let admitted = blocking(&shared, move |shared| {
-        Ok(lock(&shared.mempool).admit(tx, now_secs()))
-    })
-    .await?;
+    let bytes = tx.bytes.clone();
+    let admitted = blocking(&shared, move |shared| Ok(admit(shared, tx))).await?;
     match admitted {
-        Ok(Admitted::New) => shared.work.notify_one(),
+        Ok(Admitted::New) => {
+            if let Some(gossip) = &shared.gossip {
+                // Failing to spread it is no reason to refuse it: it waits
+                // here for this node's turn to propose, and peers ask for
+                // pending transactions when they connect.
+                if let Err(e) = gossip.publish(bytes).await {
+                    tracing::debug!(tx = %id, code = e.code(), "not gossiped: {e}");
+                }
+            }
+        }
         Ok(Admitted::AlreadyPending) => {}
         Err(full @ AdmitError::Full { .. }) => {
             return Err(Failure::new(
@@ -236,6 +240,7 @@ async fn submit(
 
 /// Prometheus text format.
 async fn metrics(State(shared): State<Arc<Shared>>) -> impl IntoResponse {
+    Metrics::set(&shared.metrics.peers, shared.gossip_peers());
     let mempool = lock(&shared.mempool);
     Metrics::set(&shared.metrics.mempool_txs, mempool.len());
     Metrics::set(&shared.metrics.mempool_bytes, mempool.bytes());
@@ -318,7 +323,7 @@ async fn status(State(shared): State<Arc<Shared>>) -> Answer<StatusView> {
         state_hash: tip.state_hash,
         time: tip.time,
         validators,
-        peers: u32::try_from(shared.metrics.peers.get()).unwrap_or(0),
+        peers: u32::try_from(shared.gossip_peers()).unwrap_or(u32::MAX),
         pending_txs,
     }))
 }

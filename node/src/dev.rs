@@ -104,6 +104,7 @@ pub fn prepare(args: &DevArgs) -> anyhow::Result<NodeConfig> {
             timeouts: local_timeouts(),
             idle_wait: Duration::from_millis(args.idle_block_ms),
         },
+        gossip: None,
     })
 }
 

@@ -247,11 +247,7 @@ impl GossipHandle {
         self.connected_peers.load(Ordering::Relaxed)
     }
 
-    /// Dials `addr` now, and again whenever its peer drops.
-    pub async fn add_peer_address(&self, addr: Multiaddr) -> Result<(), GossipError> {
-        self.send(Command::AddPeerAddress(addr)).await
-    }
-
+    /// Asks `peer` and waits (bounded) for its answer.
     pub async fn query(&self, peer: PeerId, query: Query) -> Result<Answer, GossipError> {
         self.request(|answer| Command::Query {
             peer,
@@ -297,7 +293,6 @@ enum Command {
         done: oneshot::Sender<Result<(), GossipError>>,
     },
     SetAllowedPeers(Vec<PeerId>),
-    AddPeerAddress(Multiaddr),
     Query {
         peer: PeerId,
         query: Query,
@@ -554,7 +549,6 @@ impl GossipTask {
                 let _ = done.send(self.publish(bytes));
             }
             Command::SetAllowedPeers(peers) => self.set_allowed_peers(peers),
-            Command::AddPeerAddress(addr) => self.add_target(addr),
             Command::Query {
                 peer,
                 query,

@@ -10,6 +10,7 @@ mod mempool;
 mod metrics;
 mod node;
 mod rejections;
+mod relay;
 mod setup;
 
 use std::io::IsTerminal;

@@ -29,9 +29,9 @@ impl Metrics {
             mempool_txs: Gauge::default(),
             mempool_bytes: Gauge::default(),
             txs_committed: Counter::default(),
-            commit_latency: Histogram::new(
-                [0.05, 0.1, 0.2, 0.35, 0.5, 0.75, 1.0, 1.5, 2.5, 5.0, 10.0],
-            ),
+            commit_latency: Histogram::new([
+                0.05, 0.1, 0.2, 0.35, 0.5, 0.75, 1.0, 1.5, 2.5, 5.0, 10.0,
+            ]),
         };
         SharedRegistry::global().with_prefix("kp", |registry| {
             registry.register(

@@ -9,26 +9,38 @@ use std::sync::{Arc, Mutex, MutexGuard, PoisonError};
 use std::time::{SystemTime, UNIX_EPOCH};
 
 use anyhow::Context;
-use kp_crypto::Hash32;
+use kp_crypto::{Hash32, SecretKey};
 use kp_ledger::genesis::Genesis;
 use kp_ledger::model::TxId;
 use kp_ledger::rejection::Rejection;
 use kp_ledger::store::{Store, StoreError};
+use kp_ledger::tx::TX_SIZE_BYTES_MAX;
+use libp2p::Multiaddr;
 use tokio::signal::unix::{signal, SignalKind};
-use tokio::sync::{watch, Notify};
+use tokio::sync::{mpsc, watch, Notify};
 use tokio::task::JoinError;
-use tracing::{debug, error, info};
+use tracing::{debug, error, info, warn};
 
 use crate::consensus::{self, Settings};
+use crate::gossip::{self, keypair_from_secret, GossipConfig, GossipEvent, GossipHandle};
 use crate::mempool::{Mempool, MempoolLimits};
 use crate::metrics::Metrics;
 use crate::rejections::{RecentRejections, REJECTIONS_KEPT_MAX};
+use crate::relay;
 
 pub struct NodeConfig {
     pub genesis: Genesis,
     pub db_path: PathBuf,
     pub api_addr: SocketAddr,
     pub consensus: Settings,
+    /// Transaction gossip with the other validators; none for a chain of one.
+    pub gossip: Option<GossipSettings>,
+}
+
+pub struct GossipSettings {
+    pub key: Arc<SecretKey>,
+    pub listen: Multiaddr,
+    pub peers: Vec<Multiaddr>,
 }
 
 /// What never changes while the node runs.
@@ -50,6 +62,7 @@ pub struct Shared {
     /// Cleared at shutdown: submissions are then refused.
     pub accepting: AtomicBool,
     pub metrics: Metrics,
+    pub gossip: Option<GossipHandle>,
 }
 
 impl Shared {
@@ -62,6 +75,24 @@ impl Shared {
         Metrics::set(&self.metrics.height, height.saturating_sub(1));
         Metrics::set(&self.metrics.round, 0);
         Metrics::set(&self.metrics.validators, validators);
+    }
+
+    /// Connected transaction-gossip peers.
+    pub fn gossip_peers(&self) -> usize {
+        self.gossip.as_ref().map_or(0, GossipHandle::peers)
+    }
+
+    /// After a block that changed the Participant set: the nodes allowed
+    /// to gossip follow it.
+    pub async fn participants_changed(&self) {
+        if let Some(gossip) = &self.gossip {
+            if let Err(e) = gossip
+                .set_allowed_peers(relay::allowed_peers(&self.store))
+                .await
+            {
+                warn!(code = e.code(), "cannot update the gossip allow-list: {e}");
+            }
+        }
     }
 
     /// Keeps the reasons transactions were refused, for status queries.
@@ -117,6 +148,10 @@ pub async fn run(config: NodeConfig) -> anyhow::Result<()> {
         chain_id: config.genesis.chain_id.clone(),
         genesis_hash: config.genesis.hash(),
     };
+    let gossip = match config.gossip {
+        Some(settings) => Some(start_gossip(settings, &store, &chain.chain_id).await?),
+        None => None,
+    };
     let mempool = Mempool::new(
         store.snapshot()?,
         chain.chain_id.clone(),
@@ -130,6 +165,7 @@ pub async fn run(config: NodeConfig) -> anyhow::Result<()> {
         work: Notify::new(),
         accepting: AtomicBool::new(true),
         metrics: Metrics::register(),
+        gossip: gossip.as_ref().map(|(handle, _)| handle.clone()),
     });
 
     let listener = tokio::net::TcpListener::bind(config.api_addr)
@@ -154,6 +190,9 @@ pub async fn run(config: NodeConfig) -> anyhow::Result<()> {
                 let _ = api_stop.wait_for(|stop| *stop).await;
             })
             .await
+    });
+    let relay_task = gossip.map(|(handle, events)| {
+        tokio::spawn(relay::run(shared.clone(), handle, events, stop_rx.clone()))
     });
     let mut producer_task = tokio::spawn(consensus::run(shared.clone(), config.consensus, stop_rx));
     info!(url = %format!("http://{api_addr}"), "API listening");
@@ -188,6 +227,13 @@ pub async fn run(config: NodeConfig) -> anyhow::Result<()> {
     if !api_done {
         stopping.push(joined(api_task.await, "the API server"));
     }
+    if let Some(relay_task) = relay_task {
+        if let Err(e) = relay_task.await {
+            stopping.push(Err(
+                anyhow::Error::new(e).context("transaction gossip panicked")
+            ));
+        }
+    }
     for result in stopping {
         if let Err(e) = result {
             error!("{e:#}");
@@ -199,6 +245,29 @@ pub async fn run(config: NodeConfig) -> anyhow::Result<()> {
     let tip = shared.store.tip()?;
     info!(height = tip.height, hash = %short(&tip.hash), "stopped");
     outcome
+}
+
+/// Starts transaction gossip, allowing the nodes of the Participants the
+/// ledger lists now.
+async fn start_gossip(
+    settings: GossipSettings,
+    store: &Store,
+    chain_id: &str,
+) -> anyhow::Result<(GossipHandle, mpsc::Receiver<GossipEvent>)> {
+    let config = GossipConfig {
+        keypair: keypair_from_secret(&settings.key),
+        listen: settings.listen.clone(),
+        peers: settings.peers,
+        allowed: relay::allowed_peers(store),
+        chain_id: chain_id.to_owned(),
+        message_bytes_max: TX_SIZE_BYTES_MAX,
+    };
+    let started = gossip::start(config)
+        .await
+        .with_context(|| format!("cannot start transaction gossip on {}", settings.listen))?;
+    let listening = started.0.listen_addrs().await.unwrap_or_default();
+    info!(listen = ?listening, "transaction gossip started");
+    Ok(started)
 }
 
 /// A task's end, as one error naming `what` failed.

@@ -24,7 +24,7 @@ use crate::home::{
     create_dirs, read_validator_key, tryout_passphrase, write_atomically, write_validator_key,
     Layout,
 };
-use crate::node::{now_secs, short, NodeConfig};
+use crate::node::{now_secs, short, GossipSettings, NodeConfig};
 
 /// scrypt cost for testnet keys: throwaway, so quick to write.
 const TESTNET_KEY_WORK_FACTOR: u8 = 10;
@@ -390,13 +390,22 @@ pub fn prepare_run(args: &RunArgs) -> anyhow::Result<NodeConfig> {
         .with_context(|| format!("cannot read {}", args.genesis.display()))?;
     let genesis = Genesis::from_json(&text)
         .with_context(|| format!("{} is not a genesis file", args.genesis.display()))?;
-    let validator = read_validator_key(&layout.validator_key)?;
+    let validator = Arc::new(read_validator_key(&layout.validator_key)?);
     create_dirs(&[&layout.data])?;
     let peers = settings
         .peers
         .iter()
         .map(|p| parse_multiaddr(p))
         .collect::<anyhow::Result<Vec<_>>>()?;
+    let listen = parse_multiaddr(&settings.listen)?;
+    let gossip = GossipSettings {
+        key: validator.clone(),
+        listen: gossip_addr(&listen)?,
+        peers: peers
+            .iter()
+            .map(gossip_addr)
+            .collect::<anyhow::Result<_>>()?,
+    };
     info!(
         participant = %settings.participant,
         chain = %genesis.chain_id,
@@ -410,8 +419,8 @@ pub fn prepare_run(args: &RunArgs) -> anyhow::Result<NodeConfig> {
         consensus: Settings {
             wal_dir: layout.wal,
             moniker: settings.participant.to_string(),
-            key: Some(Arc::new(validator)),
-            listen: parse_multiaddr(&settings.listen)?,
+            key: Some(validator),
+            listen,
             peers,
             timeouts: match settings.timeouts {
                 Timeouts::WideArea => wide_area_timeouts(),
@@ -419,7 +428,30 @@ pub fn prepare_run(args: &RunArgs) -> anyhow::Result<NodeConfig> {
             },
             idle_wait: Duration::from_millis(settings.idle_block_ms),
         },
+        gossip: Some(gossip),
     })
+}
+
+/// Transaction gossip listens on the port after consensus's.
+fn gossip_addr(consensus: &Multiaddr) -> anyhow::Result<Multiaddr> {
+    use libp2p::multiaddr::Protocol;
+    let mut found = false;
+    let addr = consensus
+        .iter()
+        .map(|p| match p {
+            Protocol::Tcp(port) if !found => {
+                found = true;
+                port.checked_add(1).map(Protocol::Tcp)
+            }
+            other => Some(other),
+        })
+        .collect::<Option<Multiaddr>>();
+    match addr {
+        Some(addr) if found => Ok(addr),
+        _ => bail!(
+            "`{consensus}` names no TCP port below 65535 (transaction gossip takes the next one)"
+        ),
+    }
 }
 
 fn parse_multiaddr(text: &str) -> anyhow::Result<Multiaddr> {

@@ -467,6 +467,7 @@ impl App {
         };
         let bytes = encode_certificate(&certificate, extensions);
         let round = certificate.round;
+        let participants_changed = !applied.delta.participants.is_empty();
         let shared = self.shared.clone();
         let (tip, txs) = blocking(move || {
             let tip = shared.store.commit(&applied, &bytes)?;
@@ -475,6 +476,9 @@ impl App {
             Ok((tip, applied.txs.len()))
         })
         .await?;
+        if participants_changed {
+            self.shared.participants_changed().await;
+        }
         let metrics = &self.shared.metrics;
         metrics.txs_committed.inc_by(txs as u64);
         metrics
