@@ -232,6 +232,13 @@ async fn submit(
                 full.to_string(),
             ));
         }
+        Err(busy @ AdmitError::SignerFull { .. }) => {
+            return Err(Failure::new(
+                StatusCode::SERVICE_UNAVAILABLE,
+                "mempool_signer_full",
+                busy.to_string(),
+            ));
+        }
         Err(AdmitError::Rejected(rejection)) => return Err(rejection.into()),
         Err(AdmitError::Storage(fault)) => return Err(fault.into()),
     }

@@ -7,7 +7,7 @@
 //! [`StateDelta`] over a snapshot of the committed state, and rebuilt
 //! whenever a block commits.
 
-use std::collections::{HashSet, VecDeque};
+use std::collections::{HashMap, HashSet, VecDeque};
 
 use kp_crypto::PublicKey;
 use kp_ledger::block::ChainTip;
@@ -23,6 +23,9 @@ use kp_ledger::Rejection;
 pub struct MempoolLimits {
     pub txs_max: usize,
     pub bytes_max: usize,
+    /// Waiting transactions of any one signer, so that one busy (or
+    /// hostile) key cannot crowd everyone else out.
+    pub per_signer_max: usize,
 }
 
 impl Default for MempoolLimits {
@@ -33,6 +36,7 @@ impl Default for MempoolLimits {
         MempoolLimits {
             txs_max: 12_000,
             bytes_max: 32 * 1024 * 1024,
+            per_signer_max: 2_000,
         }
     }
 }
@@ -41,6 +45,8 @@ impl Default for MempoolLimits {
 pub enum AdmitError {
     #[error("the node holds {txs} pending transactions ({bytes} bytes), its limit; try again after the next block")]
     Full { txs: usize, bytes: usize },
+    #[error("signer {signer} has {pending} transactions waiting, the most one key may; try again after the next block")]
+    SignerFull { signer: PublicKey, pending: usize },
     #[error(transparent)]
     Rejected(Rejection),
     #[error(transparent)]
@@ -63,6 +69,7 @@ pub struct Mempool {
     base_tip: ChainTip,
     queue: VecDeque<DecodedTx>,
     ids: HashSet<TxId>,
+    per_signer: HashMap<PublicKey, usize>,
     bytes: usize,
     /// The writes of every waiting transaction, in order, over `base`.
     pending: StateDelta,
@@ -82,6 +89,7 @@ impl Mempool {
             base_tip,
             queue: VecDeque::new(),
             ids: HashSet::new(),
+            per_signer: HashMap::new(),
             bytes: 0,
             pending: StateDelta::default(),
         })
@@ -124,17 +132,22 @@ impl Mempool {
                 bytes: self.bytes,
             });
         }
+        let pending = self.per_signer.get(tx.signer()).copied().unwrap_or(0);
+        if pending >= self.limits.per_signer_max {
+            return Err(AdmitError::SignerFull {
+                signer: *tx.signer(),
+                pending,
+            });
+        }
         let ctx = self.next_block(now_secs);
-        let effects = match apply_tx(&self.view(), &ctx, &tx) {
-            Ok(effects) => effects,
-            Err(ApplyError::Rejected(rejection)) => return Err(AdmitError::Rejected(rejection)),
-            Err(ApplyError::Storage(fault)) => return Err(AdmitError::Storage(fault)),
-        };
-        self.pending.absorb(effects.delta);
-        self.ids.insert(tx.id);
-        self.bytes += tx.bytes.len();
-        self.queue.push_back(tx);
-        Ok(Admitted::New)
+        match apply_tx(&self.view(), &ctx, &tx) {
+            Ok(effects) => {
+                self.queue_checked(tx, effects.delta);
+                Ok(Admitted::New)
+            }
+            Err(ApplyError::Rejected(rejection)) => Err(AdmitError::Rejected(rejection)),
+            Err(ApplyError::Storage(fault)) => Err(AdmitError::Storage(fault)),
+        }
     }
 
     /// Up to `max` waiting transactions, oldest first.
@@ -157,22 +170,27 @@ impl Mempool {
         self.pending = StateDelta::default();
         self.bytes = 0;
         self.ids.clear();
+        self.per_signer.clear();
         let waiting = std::mem::take(&mut self.queue);
         let ctx = self.next_block(now_secs);
         let mut dropped = Vec::new();
         for tx in waiting.into_iter().filter(|tx| !settled.contains(&tx.id)) {
             match apply_tx(&self.view(), &ctx, &tx) {
-                Ok(effects) => {
-                    self.pending.absorb(effects.delta);
-                    self.ids.insert(tx.id);
-                    self.bytes += tx.bytes.len();
-                    self.queue.push_back(tx);
-                }
+                Ok(effects) => self.queue_checked(tx, effects.delta),
                 Err(ApplyError::Rejected(rejection)) => dropped.push((tx.id, rejection)),
                 Err(ApplyError::Storage(fault)) => return Err(fault.into()),
             }
         }
         Ok(dropped)
+    }
+
+    /// Queues a transaction that passed over everything waiting before it.
+    fn queue_checked(&mut self, tx: DecodedTx, writes: StateDelta) {
+        self.pending.absorb(writes);
+        self.ids.insert(tx.id);
+        *self.per_signer.entry(*tx.signer()).or_default() += 1;
+        self.bytes += tx.bytes.len();
+        self.queue.push_back(tx);
     }
 
     fn next_block(&self, now_secs: u64) -> BlockContext {
@@ -239,6 +257,7 @@ mod tests {
         let limits = MempoolLimits {
             txs_max: 2,
             bytes_max: 1 << 20,
+            per_signer_max: 10,
         };
         let mut mempool =
             Mempool::new(store.snapshot().expect("snapshot"), CHAIN_ID.into(), limits)
@@ -263,6 +282,24 @@ mod tests {
         assert!(matches!(
             mempool.admit(enrol(3, "c"), START_TIME),
             Err(AdmitError::Full { txs: 2, .. })
+        ));
+
+        // One signer's share is bounded too, whatever room is left.
+        let mut shared_fairly = Mempool::new(
+            store.snapshot().expect("snapshot"),
+            CHAIN_ID.into(),
+            MempoolLimits {
+                per_signer_max: 1,
+                ..MempoolLimits::default()
+            },
+        )
+        .expect("mempool");
+        shared_fairly
+            .admit(enrol(1, "a"), START_TIME)
+            .expect("admitted");
+        assert!(matches!(
+            shared_fairly.admit(enrol(2, "b"), START_TIME),
+            Err(AdmitError::SignerFull { pending: 1, .. })
         ));
 
         let mut roomy = Mempool::new(

@@ -26,6 +26,7 @@ use super::context::{
     block_id, block_stream_signing_bytes, Address, BlockId, BlockPart, Height, KpContext,
     ValidatorSet,
 };
+use super::own_proposals::OwnProposals;
 use super::parts::{block_stream, AssembledBlock, PartStreams};
 use super::{validator_set, ConsensusError};
 use crate::metrics::Metrics;
@@ -79,6 +80,8 @@ pub struct App {
     /// What this validator proposed, by round: a round asked again gets the
     /// same block.
     own_proposals: HashMap<Round, BlockId>,
+    /// The same, on disk, for a restart mid-height.
+    own_proposals_log: Arc<OwnProposals>,
     streams: PartStreams,
     /// Complete streams for a height not started yet.
     early: Vec<AssembledBlock>,
@@ -92,6 +95,7 @@ impl App {
         key: Option<Arc<SecretKey>>,
         timeouts: LinearTimeouts,
         idle_wait: Duration,
+        own_proposals_log: OwnProposals,
     ) -> Self {
         App {
             shared,
@@ -104,6 +108,7 @@ impl App {
             validators: ValidatorSet::new([]),
             candidates: HashMap::new(),
             own_proposals: HashMap::new(),
+            own_proposals_log: Arc::new(own_proposals_log),
             streams: PartStreams::default(),
             early: Vec::new(),
             height_started: Instant::now(),
@@ -283,27 +288,22 @@ impl App {
             // between the check and the wait is not lost.
             let _ = tokio::time::timeout(wait, shared.work.notified()).await;
         }
-        let build_key = key.clone();
-        let built = blocking(move || {
-            let candidates = lock(&shared.mempool).batch(TXS_PER_BLOCK_MAX);
-            let snapshot = shared.store.snapshot()?;
-            let tip = snapshot.tip()?;
-            let time = now_secs().max(tip.time);
-            let built = build_block(
-                &snapshot,
-                &tip,
-                &shared.chain.chain_id,
-                time,
-                build_key.public(),
-                candidates,
-            )?;
-            drop(snapshot);
-            if !built.rejected.is_empty() {
-                shared.record_rejections(&built.rejected);
-                let refused: HashSet<_> = built.rejected.iter().map(|(id, _)| *id).collect();
-                shared.settle_mempool(&refused)?;
+        let built = match self.own_proposals_log.get(height, round) {
+            // Proposed before a restart: the same block again, checked anew.
+            Some(block) => {
+                info!(%height, %round, "proposing again the block proposed before a restart");
+                match self.check_block(block, Address(key.public())).await? {
+                    Ok(applied) => applied,
+                    Err(reason) => return Err(ConsensusError::OwnProposalInvalid(reason)),
+                }
             }
-            Ok(built.applied)
+            None => self.build(key.clone()).await?,
+        };
+        let log = self.own_proposals_log.clone();
+        let block = built.block.clone();
+        blocking(move || {
+            log.record(height, round, &block)
+                .map_err(|e| ConsensusError::OwnProposalLog(e.to_string()))
         })
         .await?;
         let id = block_id(&built.block.header);
@@ -324,6 +324,33 @@ impl App {
         );
         self.own_proposals.insert(round, id);
         Ok(id)
+    }
+
+    /// A new block from what waits in the mempool, over the committed state.
+    async fn build(&self, key: Arc<SecretKey>) -> Result<AppliedBlock, ConsensusError> {
+        let shared = self.shared.clone();
+        blocking(move || {
+            let candidates = lock(&shared.mempool).batch(TXS_PER_BLOCK_MAX);
+            let snapshot = shared.store.snapshot()?;
+            let tip = snapshot.tip()?;
+            let time = now_secs().max(tip.time);
+            let built = build_block(
+                &snapshot,
+                &tip,
+                &shared.chain.chain_id,
+                time,
+                key.public(),
+                candidates,
+            )?;
+            drop(snapshot);
+            if !built.rejected.is_empty() {
+                shared.record_rejections(&built.rejected);
+                let refused: HashSet<_> = built.rejected.iter().map(|(id, _)| *id).collect();
+                shared.settle_mempool(&refused)?;
+            }
+            Ok(built.applied)
+        })
+        .await
     }
 
     /// Publishes a known block's parts (again).

@@ -11,6 +11,7 @@
 mod app;
 mod codec;
 mod context;
+mod own_proposals;
 mod parts;
 
 use std::path::PathBuf;
@@ -39,6 +40,7 @@ pub use context::{local_timeouts, wide_area_timeouts};
 use self::app::App;
 use self::codec::BorshCodec;
 use self::context::{Address, KpContext, ValidatorSet, ValidatorSigner};
+use self::own_proposals::OwnProposals;
 use crate::node::Shared;
 
 #[derive(Debug, thiserror::Error)]
@@ -57,6 +59,10 @@ pub enum ConsensusError {
     NoValidators(u64),
     #[error("asked to propose, but this node holds no validator key")]
     NoValidatorKey,
+    #[error("cannot record this validator's proposal durably: {0}")]
+    OwnProposalLog(String),
+    #[error("the block this validator proposed before a restart no longer passes: {0}")]
+    OwnProposalInvalid(String),
     #[error(
         "the validators decided block {height}, which this node's ledger refuses ({reason}); \
          its software or its database differs from theirs"
@@ -209,7 +215,14 @@ pub async fn run(
         .map_err(|e| ConsensusError::Engine(format!("{e:#}")))?;
     info!(listen = %settings.listen, peers = settings.peers.len(), "consensus engine started");
 
-    let app = App::new(shared, settings.key, settings.timeouts, settings.idle_wait);
+    let own_proposals = OwnProposals::new(settings.wal_dir.join("own-proposals"));
+    let app = App::new(
+        shared,
+        settings.key,
+        settings.timeouts,
+        settings.idle_wait,
+        own_proposals,
+    );
     let outcome = tokio::select! {
         outcome = app.run(channels) => outcome,
         _ = stop.wait_for(|stop| *stop) => Ok(()),
