@@ -90,10 +90,10 @@ pub async fn run(config: NodeConfig) -> anyhow::Result<()> {
             .genesis
             .participants
             .iter()
-            .filter(|p| p.validator == validator)
+            .filter(|p| p.validator == Some(validator))
             .map(|p| ValidatorView {
                 participant: p.code,
-                key: p.validator,
+                key: validator,
             })
             .collect(),
     };
