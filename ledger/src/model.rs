@@ -251,7 +251,7 @@ pub struct Participant {
 
 /// A change to the Participant set, as proposed and approved on the ledger.
 #[derive(Clone, Debug, PartialEq, Eq, BorshSerialize, BorshDeserialize, Serialize, Deserialize)]
-#[serde(tag = "change", rename_all = "snake_case")]
+#[serde(tag = "type", rename_all = "snake_case")]
 pub enum ParticipantChange {
     /// A new Participant, active from the block that applies the change.
     Admit {

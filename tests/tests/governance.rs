@@ -196,4 +196,5 @@ fn a_suspension_takes_more_than_two_thirds_and_stops_trade() {
     ))
     .unwrap();
     assert!(open.is_empty(), "{open:?}");
+    node.kp_refused(&["participant", "proposal", "00000000"], "not_found");
 }
