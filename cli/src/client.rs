@@ -8,7 +8,8 @@ use std::time::{Duration, Instant};
 use anyhow::{anyhow, bail, Result};
 use kp_crypto::PublicKey;
 use kp_ledger::api::{
-    ErrorBody, NonceView, ParcelView, StatusView, SubmitRequest, TraceView, TxState, TxStatus,
+    ErrorBody, NonceView, ParcelView, ProposalView, StatusView, SubmitRequest, TraceView, TxState,
+    TxStatus,
 };
 use kp_ledger::model::{Certificate, Member, Participant, Transfer, TxId};
 use serde::de::DeserializeOwned;
@@ -64,6 +65,16 @@ impl Client {
 
     pub fn participants(&self) -> Result<Vec<Participant>> {
         self.get("/v1/participants")
+    }
+
+    /// The proposals to change the Participant set still waiting for approvals.
+    pub fn proposals(&self) -> Result<Vec<ProposalView>> {
+        self.get("/v1/proposals")
+    }
+
+    /// `id` is a whole id or a unique prefix of one.
+    pub fn proposal(&self, id: &str) -> Result<ProposalView> {
+        self.get(&format!("/v1/proposals/{}", segment(id)))
     }
 
     pub fn member(&self, key: &PublicKey) -> Result<Member> {

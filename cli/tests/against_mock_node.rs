@@ -10,11 +10,13 @@ use std::sync::Arc;
 use common::{error_body, kp, new_key, MockNode, Request};
 use kp_crypto::{Hash32, PublicKey};
 use kp_ledger::api::{
-    EventView, NonceView, ParcelView, StatusView, SubmitRequest, TraceView, TxState, TxStatus,
-    ValidatorView,
+    EventView, NonceView, ParcelView, ProposalView, StatusView, SubmitRequest, TraceView, TxState,
+    TxStatus, ValidatorView,
 };
-use kp_ledger::model::{HsCode, OriginShare, Parcel, ParcelStatus, ParticipantCode};
-use kp_ledger::rules::parcel_id;
+use kp_ledger::model::{
+    HsCode, OriginShare, Parcel, ParcelStatus, ParticipantChange, ParticipantCode, ProposalStatus,
+};
+use kp_ledger::rules::{parcel_id, proposal_id};
 use kp_ledger::tx::{Body, DecodedTx};
 
 const CHAIN: &str = "kp-test";
@@ -213,6 +215,154 @@ fn register_signs_the_right_transaction_and_prints_only_the_id() {
     );
 }
 
+/// The one transaction `kp` posted to `node`, decoded.
+fn the_submission(node: &MockNode) -> DecodedTx {
+    let post = node
+        .requests()
+        .into_iter()
+        .find(|r| r.method == "POST")
+        .expect("kp posted a transaction");
+    submitted(&post)
+}
+
+/// A suspension of CF proposed by BW; approved by EU too once `executed`.
+fn proposal_json(id: Hash32, executed: bool) -> String {
+    let code = |c: &str| ParticipantCode::from_str(c).unwrap();
+    let (approvals, status) = if executed {
+        let status = ProposalStatus::Executed {
+            height: 12,
+            approvals: 2,
+            active: 2,
+        };
+        (vec![code("BW"), code("EU")], status)
+    } else {
+        (vec![code("BW")], ProposalStatus::Open)
+    };
+    serde_json::to_string(&ProposalView {
+        id,
+        change: ParticipantChange::Suspend {
+            code: code("CF"),
+            zones: vec!["Boda".into(), "Nola".into()],
+        },
+        proposer: code("BW"),
+        proposed_height: 11,
+        counted: approvals.len() as u32,
+        approvals,
+        active: 2,
+        needed: 2,
+        status,
+        blocked: None,
+    })
+    .unwrap()
+}
+
+#[test]
+fn propose_signs_the_change_and_prints_only_the_proposal_id() {
+    fn open_proposal(req: &Request) -> Option<(u16, String)> {
+        let id = req.path.strip_prefix("/v1/proposals/")?;
+        Some((200, proposal_json(id.parse().unwrap(), false)))
+    }
+    fn the_proposal(tx: &Hash32) -> Vec<Hash32> {
+        vec![proposal_id(tx)]
+    }
+    let dir = tempfile::tempdir().unwrap();
+    let key_path = dir.path().join("bw-authority.key");
+    new_key(&key_path);
+    let node = node(0, TxState::Committed, the_proposal, open_proposal);
+
+    let run = kp(&[
+        "--node",
+        &node.url,
+        "participant",
+        "propose",
+        "--key",
+        key_path.to_str().unwrap(),
+        "--suspend",
+        "cf",
+        "--zones",
+        "Boda,Nola",
+    ]);
+    assert_eq!(run.code, 0, "{}", run.stderr);
+    let tx = the_submission(&node);
+    assert_eq!(
+        tx.tx.payload.body,
+        Body::ProposeParticipantChange {
+            change: ParticipantChange::Suspend {
+                code: ParticipantCode::from_str("CF").unwrap(),
+                zones: vec!["Boda".into(), "Nola".into()],
+            }
+        }
+    );
+    assert_eq!(run.stdout, format!("{}\n", proposal_id(&tx.id)));
+    let id = proposal_id(&tx.id).to_string();
+    assert!(
+        run.stderr.starts_with("committed at height 12")
+            && run.stderr.contains(&format!(
+                "new proposal {} to suspend CF except its compliant zones Boda, Nola; \
+                 not applied yet: 1 of 2 active Participants approve, 2 needed",
+                &id[..12]
+            )),
+        "{}",
+        run.stderr
+    );
+}
+
+#[test]
+fn approve_resolves_the_prefix_and_says_the_change_applied() {
+    fn proposal_by_prefix(req: &Request) -> Option<(u16, String)> {
+        let id = req.path.strip_prefix("/v1/proposals/")?;
+        let executed = id.len() == 64;
+        Some((200, proposal_json(Hash32([0x8e; 32]), executed)))
+    }
+    let dir = tempfile::tempdir().unwrap();
+    let key_path = dir.path().join("eu-authority.key");
+    new_key(&key_path);
+    let node = node(0, TxState::Committed, |_| vec![], proposal_by_prefix);
+
+    let run = kp(&[
+        "--node",
+        &node.url,
+        "participant",
+        "approve",
+        "--key",
+        key_path.to_str().unwrap(),
+        "--proposal",
+        "8e8e8e8e",
+    ]);
+    assert_eq!(run.code, 0, "{}", run.stderr);
+    assert_eq!(
+        the_submission(&node).tx.payload.body,
+        Body::ApproveParticipantChange {
+            proposal: Hash32([0x8e; 32])
+        }
+    );
+    assert!(
+        run.stdout.starts_with("committed at height 12")
+            && run.stdout.contains(
+                "approved proposal 8e8e8e8e8e8e to suspend CF except its compliant zones \
+                 Boda, Nola; it applied at height 12 (2 of 2 active Participants approved)"
+            ),
+        "{}",
+        run.stdout
+    );
+
+    let run = kp(&[
+        "--node",
+        &node.url,
+        "participant",
+        "approve",
+        "--key",
+        key_path.to_str().unwrap(),
+        "--proposal",
+        "8e8e8e8e",
+        "--json",
+    ]);
+    assert_eq!(run.code, 0, "{}", run.stderr);
+    let json: serde_json::Value = serde_json::from_str(&run.stdout).unwrap();
+    assert_eq!(json["transaction"]["state"], "committed");
+    assert_eq!(json["proposal"]["status"]["state"], "executed");
+}
+
 #[test]
 fn split_resolves_a_prefix_and_prints_each_new_id() {
     fn parcel_by_prefix(req: &Request) -> Option<(u16, String)> {
@@ -244,12 +394,7 @@ fn split_resolves_a_prefix_and_prints_each_new_id() {
         "7102.31,7102.21",
     ]);
     assert_eq!(run.code, 0, "{}", run.stderr);
-    let post = node
-        .requests()
-        .into_iter()
-        .find(|r| r.method == "POST")
-        .unwrap();
-    let tx = submitted(&post);
+    let tx = the_submission(&node);
     let Body::SplitParcel { parcel, outputs } = &tx.tx.payload.body else {
         panic!("not a split: {:?}", tx.tx.payload.body);
     };

@@ -8,7 +8,7 @@
 use criterion::{criterion_group, criterion_main, BatchSize, Criterion, Throughput};
 use kp_ledger::block::{apply_block, build_block};
 use kp_ledger::model::Role;
-use kp_ledger::testkit::{World, CHAIN_ID};
+use kp_ledger::testkit::{test_proposer, World, CHAIN_ID};
 use kp_ledger::tx::{Body, DecodedTx};
 
 const MINERS: usize = 100;
@@ -49,7 +49,7 @@ fn setup() -> (World, Vec<DecodedTx>) {
 
 fn transfers_into_blocks(c: &mut Criterion) {
     let (w, offers) = setup();
-    let proposer = w.genesis.participants[0].validator;
+    let proposer = test_proposer();
     let built = build_block(&w.state, &w.tip, CHAIN_ID, w.time, proposer, offers.clone())
         .unwrap_or_else(|e| panic!("{e}"));
     assert!(

@@ -15,7 +15,7 @@ use kp_ledger::model::{ParcelId, Role};
 use kp_ledger::rules::transfer_id;
 use kp_ledger::state::StateRead;
 use kp_ledger::store::Store;
-use kp_ledger::testkit::{World, CHAIN_ID};
+use kp_ledger::testkit::{test_proposer, World, CHAIN_ID};
 use kp_ledger::tx::{Body, DecodedTx};
 
 const PARCELS_PER_MINER: usize = 50;
@@ -100,7 +100,7 @@ impl Bench {
     fn build(&self, txs: Vec<DecodedTx>) -> Block {
         let snapshot = self.store.snapshot().unwrap_or_else(|e| panic!("{e}"));
         let tip = snapshot.tip().unwrap_or_else(|e| panic!("{e}"));
-        let proposer = self.w.genesis.participants[0].validator;
+        let proposer = test_proposer();
         let built = build_block(&snapshot, &tip, CHAIN_ID, tip.time + 1, proposer, txs)
             .unwrap_or_else(|e| panic!("{e}"));
         assert!(

@@ -6,7 +6,7 @@ use kp_crypto::{Hash32, PublicKey};
 use serde::{Deserialize, Serialize};
 
 use crate::block::BlockHeader;
-use crate::model::{Parcel, ParticipantCode, TxId};
+use crate::model::{Parcel, ParticipantChange, ParticipantCode, ProposalId, ProposalStatus, TxId};
 use crate::tx::Body;
 
 /// Every error the API returns: a stable code and one line for humans.
@@ -123,4 +123,27 @@ pub struct BlockView {
     pub hash: Hash32,
     pub header: BlockHeader,
     pub txs: Vec<TxId>,
+}
+
+/// `GET /v1/proposals` (the open ones) and `GET /v1/proposals/{id}`: a
+/// proposed change to the Participant set and its tally now.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct ProposalView {
+    pub id: ProposalId,
+    pub change: ParticipantChange,
+    pub proposer: ParticipantCode,
+    pub proposed_height: u64,
+    /// Every Participant that approved, the proposer first.
+    pub approvals: Vec<ParticipantCode>,
+    /// Approvals by Participants active now: only these count.
+    pub counted: u32,
+    /// Participants active now.
+    pub active: u32,
+    /// Approvals needed now: more than two thirds of `active`.
+    pub needed: u32,
+    pub status: ProposalStatus,
+    /// For an open proposal whose change cannot apply now (it has become
+    /// moot), the refusal an approval would meet.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub blocked: Option<ApiError>,
 }

@@ -34,6 +34,8 @@ pub enum GenesisError {
     DuplicateKey(String),
     #[error("genesis Participant code `{0}` is not two capital letters")]
     BadCode(String),
+    #[error("genesis gives no active Participant a validator, so no block could be made")]
+    NoValidator,
 }
 
 impl Genesis {
@@ -64,9 +66,14 @@ impl Genesis {
             if !codes.insert(p.code) {
                 return Err(GenesisError::DuplicateParticipant(p.code.to_string()));
             }
-            if !keys.insert(p.authority) || !keys.insert(p.validator) {
+            let validator_reused = p.validator.is_some_and(|v| !keys.insert(v));
+            if !keys.insert(p.authority) || validator_reused {
                 return Err(GenesisError::DuplicateKey(p.code.to_string()));
             }
+        }
+        let runs_a_validator = |p: &Participant| p.status.is_active() && p.validator.is_some();
+        if !self.participants.iter().any(runs_a_validator) {
+            return Err(GenesisError::NoValidator);
         }
         Ok(())
     }
@@ -92,5 +99,53 @@ impl Genesis {
             state_hash: self.initial_delta().next_state_hash(&Hash32::ZERO),
             time: self.genesis_time,
         }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::testkit::test_genesis;
+
+    #[test]
+    fn a_participant_may_run_no_validator() {
+        let mut genesis = test_genesis();
+        genesis.participants[1].validator = None;
+        let mut json: serde_json::Value = serde_json::from_str(&genesis.to_json()).unwrap();
+        assert_eq!(
+            json["participants"][1]["validator"],
+            serde_json::Value::Null
+        );
+        let parsed = Genesis::from_json(&json.to_string()).unwrap();
+        assert_eq!(parsed, genesis);
+        // Absent means none too.
+        json["participants"][1]
+            .as_object_mut()
+            .unwrap()
+            .remove("validator");
+        assert_eq!(Genesis::from_json(&json.to_string()).unwrap(), genesis);
+    }
+
+    #[test]
+    fn keys_are_used_once_and_some_active_participant_validates() {
+        let mut genesis = test_genesis();
+        genesis.participants[1].validator = genesis.participants[0].validator;
+        assert_eq!(
+            genesis.validate(),
+            Err(GenesisError::DuplicateKey("EU".into()))
+        );
+        let mut genesis = test_genesis();
+        genesis.participants[1].validator = Some(genesis.participants[0].authority);
+        assert_eq!(
+            genesis.validate(),
+            Err(GenesisError::DuplicateKey("EU".into()))
+        );
+        let mut genesis = test_genesis();
+        for p in &mut genesis.participants {
+            if p.status.is_active() {
+                p.validator = None;
+            }
+        }
+        assert_eq!(genesis.validate(), Err(GenesisError::NoValidator));
     }
 }

@@ -12,6 +12,7 @@ pub type TxId = Hash32;
 pub type ParcelId = Hash32;
 pub type TransferId = Hash32;
 pub type BlockHash = Hash32;
+pub type ProposalId = Hash32;
 
 /// A Participant's ISO 3166-1 alpha-2 code (`EU` for the European Union).
 #[derive(Clone, Copy, PartialEq, Eq, PartialOrd, Ord, Hash, BorshSerialize, BorshDeserialize)]
@@ -213,6 +214,24 @@ impl ParticipantStatus {
     pub fn in_good_standing(&self) -> bool {
         !matches!(self, ParticipantStatus::Suspended)
     }
+
+    /// Fully active: only such a Participant votes on the Participant set
+    /// and counts its validator. A restricted one is partly suspended.
+    pub fn is_active(&self) -> bool {
+        matches!(self, ParticipantStatus::Active)
+    }
+}
+
+impl fmt::Display for ParticipantStatus {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        match self {
+            ParticipantStatus::Active => f.write_str("active"),
+            ParticipantStatus::Suspended => f.write_str("suspended"),
+            ParticipantStatus::Restricted { zones } => {
+                write!(f, "restricted to compliant zones: {}", zones.join(", "))
+            }
+        }
+    }
 }
 
 #[derive(Clone, Debug, PartialEq, Eq, BorshSerialize, BorshDeserialize, Serialize, Deserialize)]
@@ -221,10 +240,104 @@ pub struct Participant {
     pub name: String,
     /// Enrols members, issues and receives certificates, flags parcels.
     pub authority: PublicKey,
-    /// Votes in consensus for this Participant.
-    pub validator: PublicKey,
+    /// Votes in consensus for this Participant while it is active. `None`:
+    /// it governs with its authority key but runs no validator. In JSON,
+    /// `null` or absent.
+    #[serde(default)]
+    pub validator: Option<PublicKey>,
     #[serde(flatten)]
     pub status: ParticipantStatus,
+}
+
+/// A change to the Participant set, as proposed and approved on the ledger.
+#[derive(Clone, Debug, PartialEq, Eq, BorshSerialize, BorshDeserialize, Serialize, Deserialize)]
+#[serde(tag = "type", rename_all = "snake_case")]
+pub enum ParticipantChange {
+    /// A new Participant, active from the block that applies the change.
+    Admit {
+        code: ParticipantCode,
+        name: String,
+        authority: PublicKey,
+        #[serde(default)]
+        validator: Option<PublicKey>,
+    },
+    /// No `zones`: suspended. Some: partly suspended, exporting only from
+    /// these compliant zones.
+    Suspend {
+        code: ParticipantCode,
+        #[serde(default)]
+        zones: Vec<String>,
+    },
+    /// Back to active.
+    Reinstate { code: ParticipantCode },
+}
+
+impl ParticipantChange {
+    /// The Participant the change is about.
+    pub fn code(&self) -> ParticipantCode {
+        match self {
+            ParticipantChange::Admit { code, .. }
+            | ParticipantChange::Suspend { code, .. }
+            | ParticipantChange::Reinstate { code } => *code,
+        }
+    }
+}
+
+impl fmt::Display for ParticipantChange {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        match self {
+            ParticipantChange::Admit {
+                code,
+                name,
+                validator,
+                ..
+            } => {
+                let runs = if validator.is_some() {
+                    "with a validator"
+                } else {
+                    "without a validator"
+                };
+                write!(f, "admit {code} ({name}), {runs}")
+            }
+            ParticipantChange::Suspend { code, zones } if zones.is_empty() => {
+                write!(f, "suspend {code}")
+            }
+            ParticipantChange::Suspend { code, zones } => write!(
+                f,
+                "suspend {code} except its compliant zones {}",
+                zones.join(", ")
+            ),
+            ParticipantChange::Reinstate { code } => write!(f, "reinstate {code}"),
+        }
+    }
+}
+
+#[derive(Clone, Debug, PartialEq, Eq, BorshSerialize, BorshDeserialize, Serialize, Deserialize)]
+#[serde(tag = "state", rename_all = "snake_case")]
+pub enum ProposalStatus {
+    /// Waiting for approvals.
+    Open,
+    /// Applied at `height`, when `approvals` of the `active` Participants
+    /// of that moment had approved it.
+    Executed {
+        height: u64,
+        approvals: u32,
+        active: u32,
+    },
+}
+
+/// A proposed change to the Participant set and who has approved it. Kept
+/// for the record once executed.
+#[derive(Clone, Debug, PartialEq, Eq, BorshSerialize, BorshDeserialize, Serialize, Deserialize)]
+pub struct Proposal {
+    pub id: ProposalId,
+    pub change: ParticipantChange,
+    pub proposer: ParticipantCode,
+    /// Every Participant that approved, each once, the proposer first. Only
+    /// those active at the time of counting count.
+    pub approvals: Vec<ParticipantCode>,
+    pub proposed_height: u64,
+    pub status: ProposalStatus,
 }
 
 /// An industry member licensed by a Participant's authority.

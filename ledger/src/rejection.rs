@@ -4,7 +4,7 @@
 
 use kp_crypto::PublicKey;
 
-use crate::model::{HsCode, ParcelId, ParticipantCode, Role, TransferId};
+use crate::model::{HsCode, ParcelId, ParticipantCode, ProposalId, Role, TransferId};
 use crate::tx::DecodeError;
 
 #[derive(Debug, Clone, thiserror::Error, PartialEq, Eq)]
@@ -161,6 +161,35 @@ pub enum Rejection {
     AlreadyReceived(String),
     #[error("certificate `{number}` expired on {expired}")]
     CertificateExpired { number: String, expired: String },
+
+    // Governance of the Participant set.
+    #[error("only an active Participant's authority proposes or approves changes to the Participant set; {code} is {standing}")]
+    ParticipantNotActive {
+        code: ParticipantCode,
+        standing: String,
+    },
+    #[error("a Participant code is two capital letters, not the bytes {0:?}")]
+    ParticipantCodeMalformed([u8; 2]),
+    #[error("{0} is already a Participant")]
+    ParticipantExists(ParticipantCode),
+    #[error("key {0} is already in use by a Participant (authority or validator) or a member")]
+    KeyInUse(PublicKey),
+    #[error("{code} is already {standing}: the change would change nothing")]
+    ChangeMoot {
+        code: ParticipantCode,
+        standing: String,
+    },
+    #[error("the change would leave no active Participant with a validator, and no block could be made after it")]
+    NoValidatorsLeft,
+    #[error("no proposal {0}")]
+    UnknownProposal(ProposalId),
+    #[error("proposal {0} was already executed")]
+    ProposalExecuted(ProposalId),
+    #[error("{participant} has already approved proposal {proposal}")]
+    AlreadyApproved {
+        proposal: ProposalId,
+        participant: ParticipantCode,
+    },
 }
 
 impl Rejection {
@@ -222,6 +251,15 @@ impl Rejection {
             NotDestinationAuthority { .. } => "not_destination_authority",
             AlreadyReceived(_) => "already_received",
             CertificateExpired { .. } => "certificate_expired",
+            ParticipantNotActive { .. } => "participant_not_active",
+            ParticipantCodeMalformed(_) => "participant_code_malformed",
+            ParticipantExists(_) => "participant_exists",
+            KeyInUse(_) => "key_in_use",
+            ChangeMoot { .. } => "change_moot",
+            NoValidatorsLeft => "no_validators_left",
+            UnknownProposal(_) => "unknown_proposal",
+            ProposalExecuted(_) => "proposal_executed",
+            AlreadyApproved { .. } => "already_approved",
         }
     }
 }

@@ -10,7 +10,8 @@ use borsh::{BorshDeserialize, BorshSerialize};
 use kp_crypto::{hash_domain, Hash32, PublicKey};
 
 use crate::model::{
-    Certificate, Member, Parcel, ParcelId, Participant, ParticipantCode, Transfer, TransferId,
+    Certificate, Member, Parcel, ParcelId, Participant, ParticipantCode, Proposal, ProposalId,
+    Transfer, TransferId,
 };
 
 const STATE_CONTEXT: &str = "kp-ledger 2026 state v1";
@@ -25,6 +26,9 @@ pub type Read<T> = Result<Option<T>, StorageFault>;
 
 pub trait StateRead {
     fn participant(&self, code: ParticipantCode) -> Read<Participant>;
+    /// Every Participant, in code order. The set is small (tens), and only
+    /// governance and the validator set read it whole.
+    fn participants(&self) -> Result<Vec<Participant>, StorageFault>;
     /// The Participant whose authority key this is, if any.
     fn participant_by_authority(&self, key: &PublicKey) -> Read<ParticipantCode>;
     fn member(&self, key: &PublicKey) -> Read<Member>;
@@ -33,6 +37,7 @@ pub trait StateRead {
     fn parcel(&self, id: &ParcelId) -> Read<Parcel>;
     fn transfer(&self, id: &TransferId) -> Read<Transfer>;
     fn certificate(&self, number: &str) -> Read<Certificate>;
+    fn proposal(&self, id: &ProposalId) -> Read<Proposal>;
 }
 
 /// Every record a block (or a transaction) writes, in key order, so that its
@@ -45,6 +50,7 @@ pub struct StateDelta {
     pub parcels: BTreeMap<ParcelId, Parcel>,
     pub transfers: BTreeMap<TransferId, Transfer>,
     pub certificates: BTreeMap<String, Certificate>,
+    pub proposals: BTreeMap<ProposalId, Proposal>,
 }
 
 impl StateDelta {
@@ -56,6 +62,7 @@ impl StateDelta {
         self.parcels.extend(other.parcels);
         self.transfers.extend(other.transfers);
         self.certificates.extend(other.certificates);
+        self.proposals.extend(other.proposals);
     }
 
     pub fn is_empty(&self) -> bool {
@@ -65,6 +72,14 @@ impl StateDelta {
             && self.parcels.is_empty()
             && self.transfers.is_empty()
             && self.certificates.is_empty()
+            && self.proposals.is_empty()
+    }
+
+    /// Whether a Participant was admitted or changed standing: only then can
+    /// the validator set of the next height differ (see
+    /// [`validator_set`](crate::rules::validator_set)).
+    pub fn changes_participants(&self) -> bool {
+        !self.participants.is_empty()
     }
 
     /// The state hash after this delta: chained over every block's writes, so
@@ -129,6 +144,10 @@ impl<'a, S: StateRead + ?Sized> Overlay<'a, S> {
     pub fn put_certificate(&mut self, c: Certificate) {
         self.delta.certificates.insert(c.number.clone(), c);
     }
+
+    pub fn put_proposal(&mut self, p: Proposal) {
+        self.delta.proposals.insert(p.id, p);
+    }
 }
 
 fn buffered_or<T: Clone>(buffered: Option<&T>, base: impl FnOnce() -> Read<T>) -> Read<T> {
@@ -151,6 +170,22 @@ impl<S: StateRead + ?Sized> StateRead for Layered<'_, S> {
         buffered_or(self.delta.participants.get(&code), || {
             self.base.participant(code)
         })
+    }
+
+    fn participants(&self) -> Result<Vec<Participant>, StorageFault> {
+        let mut all: BTreeMap<ParticipantCode, Participant> = self
+            .base
+            .participants()?
+            .into_iter()
+            .map(|p| (p.code, p))
+            .collect();
+        all.extend(
+            self.delta
+                .participants
+                .iter()
+                .map(|(code, p)| (*code, p.clone())),
+        );
+        Ok(all.into_values().collect())
     }
 
     fn participant_by_authority(&self, key: &PublicKey) -> Read<ParticipantCode> {
@@ -196,6 +231,10 @@ impl<S: StateRead + ?Sized> StateRead for Layered<'_, S> {
             self.base.certificate(number)
         })
     }
+
+    fn proposal(&self, id: &ProposalId) -> Read<Proposal> {
+        buffered_or(self.delta.proposals.get(id), || self.base.proposal(id))
+    }
 }
 
 impl<S: StateRead + ?Sized> Overlay<'_, S> {
@@ -210,6 +249,10 @@ impl<S: StateRead + ?Sized> Overlay<'_, S> {
 impl<S: StateRead + ?Sized> StateRead for Overlay<'_, S> {
     fn participant(&self, code: ParticipantCode) -> Read<Participant> {
         self.layered().participant(code)
+    }
+
+    fn participants(&self) -> Result<Vec<Participant>, StorageFault> {
+        self.layered().participants()
     }
 
     fn participant_by_authority(&self, key: &PublicKey) -> Read<ParticipantCode> {
@@ -234,6 +277,10 @@ impl<S: StateRead + ?Sized> StateRead for Overlay<'_, S> {
 
     fn certificate(&self, number: &str) -> Read<Certificate> {
         self.layered().certificate(number)
+    }
+
+    fn proposal(&self, id: &ProposalId) -> Read<Proposal> {
+        self.layered().proposal(id)
     }
 }
 
@@ -260,6 +307,10 @@ impl StateRead for MemState {
         Ok(self.records.participants.get(&code).cloned())
     }
 
+    fn participants(&self) -> Result<Vec<Participant>, StorageFault> {
+        Ok(self.records.participants.values().cloned().collect())
+    }
+
     fn participant_by_authority(&self, key: &PublicKey) -> Read<ParticipantCode> {
         Ok(self.authorities.get(key).copied())
     }
@@ -282,5 +333,9 @@ impl StateRead for MemState {
 
     fn certificate(&self, number: &str) -> Read<Certificate> {
         Ok(self.records.certificates.get(number).cloned())
+    }
+
+    fn proposal(&self, id: &ProposalId) -> Read<Proposal> {
+        Ok(self.records.proposals.get(id).cloned())
     }
 }

@@ -31,13 +31,18 @@ pub fn key_named(name: &str) -> SecretKey {
     SecretKey::from_seed(hash_domain("kp-ledger testkit key", &[name.as_bytes()]).0)
 }
 
+/// The validator that proposes the test world's blocks: Botswana's.
+pub fn test_proposer() -> PublicKey {
+    key_named("validator BW").public()
+}
+
 /// BW, EU, ZA, IN active; CF restricted to its 2016 compliant zones; VE suspended.
 pub fn test_genesis() -> Genesis {
     let participant = |c: &str, name: &str, status: ParticipantStatus| Participant {
         code: code(c),
         name: name.to_owned(),
         authority: key_named(&format!("authority {c}")).public(),
-        validator: key_named(&format!("validator {c}")).public(),
+        validator: Some(key_named(&format!("validator {c}")).public()),
         status,
     };
     Genesis {
@@ -171,8 +176,14 @@ impl World {
         &mut self,
         txs: Vec<DecodedTx>,
     ) -> (AppliedBlock, Vec<(crate::model::TxId, Rejection)>) {
-        let proposer = self.genesis.participants[0].validator;
-        let built = match build_block(&self.state, &self.tip, CHAIN_ID, self.time, proposer, txs) {
+        let built = match build_block(
+            &self.state,
+            &self.tip,
+            CHAIN_ID,
+            self.time,
+            test_proposer(),
+            txs,
+        ) {
             Ok(b) => b,
             Err(f) => panic!("in-memory state cannot fail: {f}"),
         };

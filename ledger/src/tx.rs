@@ -10,7 +10,9 @@ use borsh::{BorshDeserialize, BorshSerialize};
 use kp_crypto::{hash_domain, PublicKey, SecretKey, Signature};
 use serde::{Deserialize, Serialize};
 
-use crate::model::{HsCode, ParcelId, ParticipantCode, Role, TransferId, TxId};
+use crate::model::{
+    HsCode, ParcelId, ParticipantChange, ParticipantCode, ProposalId, Role, TransferId, TxId,
+};
 
 /// No transaction may be larger; bounds what a node buffers per submission.
 pub const TX_SIZE_BYTES_MAX: usize = 16 * 1024;
@@ -103,6 +105,16 @@ pub enum Body {
     ClearFlag {
         parcel: ParcelId,
     },
+    // Governance of the Participant set. New bodies go last: a body's borsh
+    // tag is its place in this list, and signed bytes must keep their meaning.
+    /// By an active Participant's authority; counts as its approval.
+    ProposeParticipantChange {
+        change: ParticipantChange,
+    },
+    /// By an active Participant's authority, once per proposal.
+    ApproveParticipantChange {
+        proposal: ProposalId,
+    },
 }
 
 impl Body {
@@ -121,6 +133,8 @@ impl Body {
             Body::ReceiveCertificate { .. } => "receive_certificate",
             Body::FlagParcel { .. } => "flag_parcel",
             Body::ClearFlag { .. } => "clear_flag",
+            Body::ProposeParticipantChange { .. } => "propose_participant_change",
+            Body::ApproveParticipantChange { .. } => "approve_participant_change",
         }
     }
 }
@@ -239,6 +253,18 @@ mod tests {
             .signer()
             .verify(&tx.payload.signing_message(), &tx.signature)
             .is_ok());
+    }
+
+    #[test]
+    fn bodies_keep_their_borsh_tags() {
+        let tag = |body: Body| borsh::to_vec(&body).unwrap()[0];
+        let id = kp_crypto::Hash32([3; 32]);
+        assert_eq!(tag(Body::ClearFlag { parcel: id }), 11);
+        let change = ParticipantChange::Reinstate {
+            code: ParticipantCode(*b"CF"),
+        };
+        assert_eq!(tag(Body::ProposeParticipantChange { change }), 12);
+        assert_eq!(tag(Body::ApproveParticipantChange { proposal: id }), 13);
     }
 
     #[test]

@@ -5,13 +5,21 @@
 //! - the carats of live, offered, in-transit and frozen parcels equal the
 //!   carats registered at the mines;
 //! - nothing is consumed twice, and a consumed parcel never comes back;
+//! - a change to the Participant set applies only with the approvals of
+//!   more than two thirds of the active Participants, each once;
+//! - no parcel is registered, exported or received by a Participant that
+//!   was suspended throughout the block;
 //! - applying the same blocks from scratch gives the same state and hash.
 
 use std::collections::{BTreeMap, BTreeSet};
 
 use kp_crypto::{Hash32, PublicKey};
 use kp_ledger::block::{apply_block, Block};
-use kp_ledger::model::{HsCode, ParcelId, ParcelStatus, Role, TransferId, TransferStatus, TxId};
+use kp_ledger::model::{
+    HsCode, ParcelId, ParcelStatus, Participant, ParticipantChange, ParticipantCode, ProposalId,
+    ProposalStatus, Role, TransferId, TransferStatus, TxId,
+};
+use kp_ledger::rules::validator_set;
 use kp_ledger::state::{MemState, StateRead};
 use kp_ledger::testkit::{code, World, CHAIN_ID, START_TIME};
 use kp_ledger::tx::{Body, DecodedTx, SplitOutput};
@@ -72,6 +80,13 @@ enum Step {
     Revoke {
         actor: usize,
     },
+    /// An authority proposes to suspend or reinstate a Participant, or
+    /// approves a known proposal.
+    Govern {
+        authority: usize,
+        target: usize,
+        action: usize,
+    },
     EndBlock {
         days_later: u64,
     },
@@ -92,6 +107,7 @@ fn step() -> impl Strategy<Value = Step> {
         1 => i().prop_map(|earlier| Step::Replay { earlier }),
         1 => i().prop_map(|actor| Step::Forge { actor }),
         1 => i().prop_map(|actor| Step::Revoke { actor }),
+        4 => (i(), i(), i()).prop_map(|(authority, target, action)| Step::Govern { authority, target, action }),
         5 => (0u64..20).prop_map(|days_later| Step::EndBlock { days_later }),
     ]
 }
@@ -103,6 +119,7 @@ struct Sim {
     parcels: Vec<ParcelId>,
     transfers: Vec<TransferId>,
     certificates: Vec<String>,
+    proposals: Vec<ProposalId>,
     included: Vec<DecodedTx>,
     pending: Vec<DecodedTx>,
     blocks: Vec<Block>,
@@ -138,6 +155,7 @@ impl Sim {
             parcels: Vec::new(),
             transfers: Vec::new(),
             certificates: Vec::new(),
+            proposals: Vec::new(),
             included: Vec::new(),
             pending: Vec::new(),
             blocks: Vec::new(),
@@ -386,21 +404,96 @@ impl Sim {
                     self.queue(authority, Body::RevokeMember { member: key });
                 }
             }
+            Step::Govern {
+                authority,
+                target,
+                action,
+            } => {
+                // Mostly the active Participants' authorities; now and then
+                // a restricted (CF) or suspended (VE) one, to be refused.
+                let voters = ["BW", "EU", "ZA", "IN", "BW", "EU", "ZA", "IN", "CF", "VE"];
+                let voter = voters[authority % voters.len()];
+                let code = code(["ZA", "IN"][target % 2]);
+                // Approvals go mostly to the latest proposal, so that some
+                // gather enough to apply.
+                let recent = self.proposals.iter().rev().nth(target % 2).copied();
+                let body = match (action % 5, recent) {
+                    (0, _) => Body::ProposeParticipantChange {
+                        change: ParticipantChange::Suspend {
+                            code,
+                            zones: vec![],
+                        },
+                    },
+                    (1, _) => Body::ProposeParticipantChange {
+                        change: ParticipantChange::Reinstate { code },
+                    },
+                    (_, Some(proposal)) => Body::ApproveParticipantChange { proposal },
+                    (_, None) => return,
+                };
+                let authority = self.w.authority(voter);
+                self.queue(authority, body);
+            }
             Step::EndBlock { days_later } => self.end_block(days_later),
         }
     }
 
     fn end_block(&mut self, days_later: u64) {
         let txs = std::mem::take(&mut self.pending);
+        let before = self.w.state.records.participants.clone();
         let (applied, _rejected) = self.w.commit_block(txs.clone());
+        // A Participant whose standing this block did not change had the
+        // standing it had before it all through the block.
+        let suspended_throughout = |code: &ParticipantCode| {
+            !applied.delta.participants.contains_key(code)
+                && before
+                    .get(code)
+                    .is_some_and(|p: &Participant| !p.status.in_good_standing())
+        };
         let by_id: BTreeMap<TxId, &DecodedTx> = txs.iter().map(|t| (t.id, t)).collect();
         for applied_tx in &applied.txs {
             let tx = by_id[&applied_tx.id];
             match tx.body() {
-                Body::RegisterParcel { milli_carats, .. } => {
+                Body::RegisterParcel {
+                    milli_carats,
+                    origin,
+                    ..
+                } => {
+                    assert!(
+                        !suspended_throughout(origin),
+                        "registered in suspended {origin}"
+                    );
                     self.registered_milli_carats += milli_carats;
                     self.parcels.extend(&applied_tx.created);
                 }
+                Body::IssueCertificate {
+                    destination,
+                    number,
+                    ..
+                } => {
+                    let issuer = self.w.state.certificate(number).unwrap().unwrap().issuer;
+                    assert!(
+                        !suspended_throughout(&issuer),
+                        "{issuer} suspended, exported"
+                    );
+                    assert!(
+                        !suspended_throughout(destination),
+                        "{destination} suspended, imported"
+                    );
+                }
+                Body::ReceiveCertificate { number, .. } => {
+                    let destination = self
+                        .w
+                        .state
+                        .certificate(number)
+                        .unwrap()
+                        .unwrap()
+                        .destination;
+                    assert!(
+                        !suspended_throughout(&destination),
+                        "{destination} suspended, received"
+                    );
+                }
+                Body::ProposeParticipantChange { .. } => self.proposals.extend(&applied_tx.created),
                 Body::SplitParcel { .. } | Body::MergeParcels { .. } => {
                     self.parcels.extend(&applied_tx.created)
                 }
@@ -458,6 +551,20 @@ impl Sim {
                 records.parcels[&t.parcel].status,
                 ParcelStatus::Offered { transfer: t.id }
             );
+        }
+        for p in records.proposals.values() {
+            let distinct: BTreeSet<_> = p.approvals.iter().collect();
+            assert_eq!(distinct.len(), p.approvals.len(), "each approves once");
+            assert_eq!(p.approvals.first(), Some(&p.proposer));
+            if let ProposalStatus::Executed {
+                approvals, active, ..
+            } = p.status
+            {
+                assert!(3 * approvals > 2 * active, "applied without two thirds");
+            }
+        }
+        for (code, _) in validator_set(&self.w.state).unwrap() {
+            assert!(records.participants[&code].status.is_active());
         }
     }
 }

@@ -12,10 +12,11 @@ use axum::routing::{get, post};
 use axum::{Json, Router};
 use kp_crypto::{Hash32, PublicKey};
 use kp_ledger::api::{
-    ApiError, BlockView, ErrorBody, NonceView, ParcelView, StatusView, SubmitRequest, TraceView,
-    TxState, TxStatus,
+    ApiError, BlockView, ErrorBody, NonceView, ParcelView, ProposalView, StatusView, SubmitRequest,
+    TraceView, TxState, TxStatus,
 };
 use kp_ledger::model::{Certificate, Member, Participant, Transfer};
+use kp_ledger::rules::proposal_view;
 use kp_ledger::state::{StateRead, StorageFault};
 use kp_ledger::store::{Snapshot, StoreError};
 use kp_ledger::tx::TX_SIZE_BYTES_MAX;
@@ -37,6 +38,8 @@ pub fn router(shared: Arc<Shared>) -> Router {
         .route("/v1/status", get(status))
         .route("/v1/nonces/{key}", get(nonce))
         .route("/v1/participants", get(participants))
+        .route("/v1/proposals", get(proposals))
+        .route("/v1/proposals/{id}", get(proposal))
         .route("/v1/members/{key}", get(member))
         .route("/v1/parcels/{id}", get(parcel))
         .route("/v1/parcels/{id}/trace", get(trace))
@@ -356,6 +359,32 @@ async fn nonce(
 
 async fn participants(State(shared): State<Arc<Shared>>) -> Answer<Vec<Participant>> {
     read(&shared, |s| Ok(s.participants()?)).await.map(Json)
+}
+
+/// The open proposals, each with its tally against the Participants active now.
+async fn proposals(State(shared): State<Arc<Shared>>) -> Answer<Vec<ProposalView>> {
+    read(&shared, |s| {
+        let mut views = Vec::new();
+        for proposal in s.open_proposals()? {
+            views.push(proposal_view(s, proposal)?);
+        }
+        Ok(views)
+    })
+    .await
+    .map(Json)
+}
+
+async fn proposal(
+    State(shared): State<Arc<Shared>>,
+    id: Result<Path<String>, PathRejection>,
+) -> Answer<ProposalView> {
+    let prefix = id?.0;
+    read(&shared, move |s| {
+        let proposal = s.proposal_by_prefix(&prefix)?;
+        Ok(proposal_view(s, proposal)?)
+    })
+    .await
+    .map(Json)
 }
 
 async fn member(

@@ -1,7 +1,8 @@
 //! `kpnode dev`: a one-validator chain on this machine, for trying things
 //! out. The first run writes a genesis from the scheme's Participants (the
 //! embedded 2017 list), an encrypted authority key per Participant and the
-//! validator key; later runs resume from them.
+//! first Participant's validator key (the others run no validator); later
+//! runs resume from them.
 
 use std::fs;
 use std::net::SocketAddr;
@@ -124,28 +125,25 @@ fn create(layout: &Layout, args: &DevArgs) -> anyhow::Result<(Genesis, SecretKey
     let (passphrase, passphrase_note) = tryout_passphrase();
     create_dirs(&[&layout.keys, &layout.node_dir()])?;
 
+    if founders.is_empty() {
+        bail!("no Participants were selected")
+    }
+    // One validator: the first Participant's. The others govern with their
+    // authority keys and run no validator.
+    let validator = SecretKey::generate();
     let mut participants = Vec::with_capacity(founders.len());
-    let mut running_validator = None;
     for founder in founders {
         let authority = SecretKey::generate();
         let path = layout.authority_key(founder.code);
         write_key_file(&path, &authority, &passphrase, Some(DEV_KEY_WORK_FACTOR))?;
-        // Genesis names a validator for every Participant, but only the
-        // first one's runs here; the others' secrets are not needed by a
-        // one-validator chain, so they are not kept.
-        let validator = SecretKey::generate();
         participants.push(Participant {
             code: founder.code,
             name: founder.name,
             authority: authority.public(),
-            validator: validator.public(),
+            validator: participants.is_empty().then(|| validator.public()),
             status: founder.status,
         });
-        running_validator.get_or_insert(validator);
     }
-    let Some(validator) = running_validator else {
-        bail!("no Participants were selected")
-    };
     let genesis = Genesis {
         chain_id: CHAIN_ID.to_owned(),
         genesis_time: now_secs(),
@@ -186,7 +184,7 @@ fn resume(layout: &Layout, args: &DevArgs) -> anyhow::Result<(Genesis, SecretKey
         .participants
         .first()
         .context("genesis lists no Participants")?;
-    if first.validator != validator.public() {
+    if first.validator != Some(validator.public()) {
         bail!(
             "{} is not the validator key of {} (the first Participant of {})",
             layout.validator_key.display(),

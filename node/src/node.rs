@@ -85,13 +85,16 @@ impl Shared {
     /// After a block that changed the Participant set: the nodes allowed
     /// to gossip follow it.
     pub async fn participants_changed(&self) {
-        if let Some(gossip) = &self.gossip {
-            if let Err(e) = gossip
-                .set_allowed_peers(relay::allowed_peers(&self.store))
-                .await
-            {
-                warn!(code = e.code(), "cannot update the gossip allow-list: {e}");
+        let Some(gossip) = &self.gossip else { return };
+        let allowed = match relay::allowed_peers(&self.store) {
+            Ok(allowed) => allowed,
+            Err(e) => {
+                warn!(code = e.code(), "gossip allow-list left as it was: {e}");
+                return;
             }
+        };
+        if let Err(e) = gossip.set_allowed_peers(allowed).await {
+            warn!(code = e.code(), "cannot update the gossip allow-list: {e}");
         }
     }
 
@@ -258,7 +261,7 @@ async fn start_gossip(
         keypair: keypair_from_secret(&settings.key),
         listen: settings.listen.clone(),
         peers: settings.peers,
-        allowed: relay::allowed_peers(store),
+        allowed: relay::allowed_peers(store)?,
         chain_id: chain_id.to_owned(),
         message_bytes_max: TX_SIZE_BYTES_MAX,
     };

@@ -6,7 +6,8 @@
 use std::sync::Arc;
 
 use kp_ledger::rejection::Rejection;
-use kp_ledger::store::Store;
+use kp_ledger::state::StateRead;
+use kp_ledger::store::{Store, StoreError};
 use kp_ledger::tx::DecodedTx;
 use libp2p::PeerId;
 use tokio::sync::{mpsc, watch};
@@ -43,15 +44,13 @@ pub fn admit(shared: &Shared, tx: DecodedTx) -> Result<Admitted, AdmitError> {
 }
 
 /// The peers allowed to gossip: the nodes of every Participant of the set.
-pub fn allowed_peers(store: &Store) -> Vec<PeerId> {
-    let participants = store
-        .snapshot()
-        .and_then(|s| s.participants())
-        .unwrap_or_default();
-    participants
+pub fn allowed_peers(store: &Store) -> Result<Vec<PeerId>, StoreError> {
+    Ok(store
+        .snapshot()?
+        .participants()?
         .iter()
-        .filter_map(|p| peer_id_of(&p.validator).ok())
-        .collect()
+        .filter_map(|p| peer_id_of(&p.validator?).ok())
+        .collect())
 }
 
 /// Serves the gossip swarm's events until `stop` turns true or the swarm

@@ -252,7 +252,7 @@ fn genesis_of(chain_id: &str, cards: Vec<ParticipantCard>) -> anyhow::Result<Gen
                 code: card.code,
                 name: card.name,
                 authority: card.authority,
-                validator: card.validator,
+                validator: Some(card.validator),
                 status: ParticipantStatus::Active,
             })
             .collect(),

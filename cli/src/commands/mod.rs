@@ -15,8 +15,9 @@ use std::path::Path;
 use std::time::Duration;
 
 use anyhow::{anyhow, bail, Context, Result};
+use kp_crypto::Hash32;
 use kp_ledger::api::{ApiError, TxState, TxStatus};
-use kp_ledger::model::{ParcelId, TransferId};
+use kp_ledger::model::{ParcelId, ProposalId, TransferId};
 use kp_ledger::tx::{tx_id, Body};
 
 use crate::client::Client;
@@ -89,25 +90,30 @@ impl Ctx {
 
     /// The whole id of a parcel given by id or unique prefix.
     pub fn parcel_id(&self, id: &IdArg) -> Result<ParcelId> {
-        match id {
-            IdArg::Full(full) => Ok(*full),
-            IdArg::Prefix(prefix) => Ok(self
-                .client
-                .parcel(prefix)
-                .with_context(|| format!("looking up parcel {prefix}"))?
-                .parcel
-                .id),
-        }
+        resolve(id, "parcel", |prefix| {
+            Ok(self.client.parcel(prefix)?.parcel.id)
+        })
     }
 
     pub fn transfer_id(&self, id: &IdArg) -> Result<TransferId> {
-        match id {
-            IdArg::Full(full) => Ok(*full),
-            IdArg::Prefix(prefix) => Ok(self
-                .client
-                .transfer(prefix)
-                .with_context(|| format!("looking up transfer {prefix}"))?
-                .id),
+        resolve(id, "transfer", |prefix| {
+            Ok(self.client.transfer(prefix)?.id)
+        })
+    }
+
+    pub fn proposal_id(&self, id: &IdArg) -> Result<ProposalId> {
+        resolve(id, "proposal", |prefix| {
+            Ok(self.client.proposal(prefix)?.id)
+        })
+    }
+}
+
+/// A whole id as given, or the one the node finds for a prefix.
+fn resolve(id: &IdArg, what: &str, look_up: impl FnOnce(&str) -> Result<Hash32>) -> Result<Hash32> {
+    match id {
+        IdArg::Full(full) => Ok(*full),
+        IdArg::Prefix(prefix) => {
+            look_up(prefix).with_context(|| format!("looking up {what} {prefix}"))
         }
     }
 }

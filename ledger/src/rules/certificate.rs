@@ -7,6 +7,8 @@
 //! certificate cannot misstate them. The parcels are in transit until the
 //! destination's authority confirms receipt, once, before expiry; a receipt
 //! whose figures differ is recorded as a discrepancy and freezes the parcels.
+//! A Participant suspended meanwhile (by governance) can neither issue nor
+//! receive; a restricted one exports its own diamonds only from its zones.
 
 use std::collections::{BTreeMap, BTreeSet};
 
@@ -212,6 +214,10 @@ pub(super) fn receive<S: StateRead + ?Sized>(
     parcel_count: u32,
 ) -> Result<(), ApplyError> {
     let authority = ctx.authority()?.clone();
+    // Receipt is the import: a suspended Participant imports nothing.
+    if !authority.status.in_good_standing() {
+        return Err(Rejection::ParticipantSuspended(authority.code).into());
+    }
     let mut cert = required(state.certificate(number), || {
         Rejection::UnknownCertificate(number.to_owned())
     })?;

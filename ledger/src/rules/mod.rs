@@ -5,10 +5,12 @@
 //! One file per part of `kpcs-domain.md`: `member` (authorities licensing
 //! industry), `parcel` (registration at the mine, split and merge),
 //! `transfer` (custody between holders), `certificate` (export certificates
-//! and receipts), `flag` (authorities stopping a parcel).
+//! and receipts), `flag` (authorities stopping a parcel), `governance`
+//! (admitting, suspending and reinstating Participants).
 
 mod certificate;
 mod flag;
+mod governance;
 mod member;
 mod parcel;
 mod transfer;
@@ -16,10 +18,13 @@ mod transfer;
 #[cfg(test)]
 mod tests;
 
+pub use governance::{proposal_view, tally, validator_set, Tally, COMPLIANT_ZONES_MAX};
+
 use kp_crypto::{hash_domain, Hash32, PublicKey};
 
 use crate::model::{
-    Member, Parcel, ParcelId, ParcelStatus, Participant, ParticipantCode, TransferId, TxId,
+    Member, Parcel, ParcelId, ParcelStatus, Participant, ParticipantCode, ProposalId, TransferId,
+    TxId,
 };
 use crate::rejection::Rejection;
 use crate::state::{Overlay, Read, StateDelta, StateRead, StorageFault};
@@ -95,6 +100,7 @@ impl TxCtx<'_> {
 
 const PARCEL_ID_CONTEXT: &str = "kp-ledger 2026 parcel id v1";
 const TRANSFER_ID_CONTEXT: &str = "kp-ledger 2026 transfer id v1";
+const PROPOSAL_ID_CONTEXT: &str = "kp-ledger 2026 proposal id v1";
 
 /// The id of the `index`-th parcel a transaction creates.
 pub fn parcel_id(tx: &TxId, index: u32) -> ParcelId {
@@ -104,6 +110,11 @@ pub fn parcel_id(tx: &TxId, index: u32) -> ParcelId {
 /// The id of the transfer an offer creates.
 pub fn transfer_id(tx: &TxId) -> TransferId {
     hash_domain(TRANSFER_ID_CONTEXT, &[&tx.0])
+}
+
+/// The id of the proposal a transaction makes.
+pub fn proposal_id(tx: &TxId) -> ProposalId {
+    hash_domain(PROPOSAL_ID_CONTEXT, &[&tx.0])
 }
 
 /// Applies one transaction whose signature has been checked. On success the
@@ -224,6 +235,12 @@ pub fn apply_tx<S: StateRead + ?Sized>(
         } => certificate::receive(&mut overlay, &mut ctx, number, *milli_carats, *parcel_count),
         Body::FlagParcel { parcel, reason } => flag::flag(&mut overlay, &mut ctx, parcel, reason),
         Body::ClearFlag { parcel } => flag::clear(&mut overlay, &mut ctx, parcel),
+        Body::ProposeParticipantChange { change } => {
+            governance::propose(&mut overlay, &mut ctx, change)
+        }
+        Body::ApproveParticipantChange { proposal } => {
+            governance::approve(&mut overlay, &mut ctx, proposal)
+        }
     }?;
     Ok(TxEffects {
         delta: overlay.into_delta(),

@@ -13,7 +13,7 @@ use crate::testkit::{code, World, START_TIME};
 use crate::tx::{Body, SplitOutput};
 use crate::units::{day_of, SECONDS_PER_DAY};
 
-fn rejected(result: Result<super::TxEffects, Rejection>) -> &'static str {
+fn rejected<T>(result: Result<T, Rejection>) -> &'static str {
     match result {
         Ok(_) => panic!("expected a rejection, the transaction was accepted"),
         Err(r) => r.code(),
@@ -1163,6 +1163,8 @@ mod certificates {
     }
 }
 
+mod governance;
+
 mod flags {
     use super::*;
 
@@ -1259,11 +1261,11 @@ mod storage_faults {
 
     use crate::block::{apply_block, build_block, BlockError};
     use crate::model::{
-        Certificate, Member, Parcel, ParcelId, Participant, ParticipantCode, Role, Transfer,
-        TransferId,
+        Certificate, Member, Parcel, ParcelId, Participant, ParticipantCode, Proposal, ProposalId,
+        Role, Transfer, TransferId,
     };
     use crate::state::{MemState, Read, StateRead, StorageFault};
-    use crate::testkit::{World, CHAIN_ID};
+    use crate::testkit::{code, test_proposer, World, CHAIN_ID};
 
     /// A state that fails on its `fail_at`-th read: a disk error at any
     /// moment of applying a block.
@@ -1290,6 +1292,10 @@ mod storage_faults {
             self.tick()?;
             self.inner.participant(code)
         }
+        fn participants(&self) -> Result<Vec<Participant>, StorageFault> {
+            self.tick()?;
+            self.inner.participants()
+        }
         fn participant_by_authority(&self, key: &PublicKey) -> Read<ParticipantCode> {
             self.tick()?;
             self.inner.participant_by_authority(key)
@@ -1314,6 +1320,10 @@ mod storage_faults {
             self.tick()?;
             self.inner.certificate(number)
         }
+        fn proposal(&self, id: &ProposalId) -> Read<Proposal> {
+            self.tick()?;
+            self.inner.proposal(id)
+        }
     }
 
     /// Whatever read fails, applying the block fails with a storage error
@@ -1335,8 +1345,15 @@ mod storage_faults {
                 },
             ),
             w.sign_with_nonce(&miner, 3, World::register_body("BW", 1_000)),
+            // Governance reads the whole Participant set.
+            w.sign(
+                &w.authority("BW"),
+                crate::tx::Body::ProposeParticipantChange {
+                    change: crate::model::ParticipantChange::Reinstate { code: code("VE") },
+                },
+            ),
         ];
-        let proposer = w.genesis.participants[0].validator;
+        let proposer = test_proposer();
         let clean = build_block(&w.state, &w.tip, CHAIN_ID, w.time, proposer, txs.clone()).unwrap();
         assert!(clean.rejected.is_empty());
         let block = clean.applied.block.clone();

@@ -284,5 +284,13 @@ fn write_delta(txn: &WriteTransaction, delta: &StateDelta) -> Result<(), StoreEr
                 .map_err(storage)?;
         }
     }
+    {
+        let mut proposals = txn.open_table(tables::PROPOSALS).map_err(storage)?;
+        for (id, proposal) in &delta.proposals {
+            proposals
+                .insert(id.0, encode(proposal)?.as_slice())
+                .map_err(storage)?;
+        }
+    }
     Ok(())
 }

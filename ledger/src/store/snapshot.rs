@@ -13,7 +13,8 @@ use super::tables::{self, decode, BlockSummary, Id32, StoredTx, TxRecord};
 use crate::api::{EventView, TraceView};
 use crate::block::{Block, BlockHeader, ChainTip};
 use crate::model::{
-    Certificate, Member, Parcel, ParcelId, Participant, ParticipantCode, Transfer, TransferId, TxId,
+    Certificate, Member, Parcel, ParcelId, Participant, ParticipantCode, Proposal, ProposalId,
+    ProposalStatus, Transfer, TransferId, TxId,
 };
 use crate::state::{Read, StateRead, StorageFault};
 use crate::tx::{tx_id, Transaction};
@@ -36,6 +37,7 @@ struct OpenTables {
     parcels: ReadOnlyTable<Id32, &'static [u8]>,
     transfers: ReadOnlyTable<Id32, &'static [u8]>,
     certificates: ReadOnlyTable<&'static str, &'static [u8]>,
+    proposals: ReadOnlyTable<Id32, &'static [u8]>,
     txs: ReadOnlyTable<(u64, u32), &'static [u8]>,
     tx_places: ReadOnlyTable<Id32, (u64, u32)>,
     parcel_events: ReadOnlyTable<(Id32, u64, u32), ()>,
@@ -51,6 +53,19 @@ fn get<'k, K: redb::Key + 'static, T: BorshDeserialize>(
     guard.map(|g| decode(name, g.value())).transpose()
 }
 
+/// Every borsh record of an open table, in key order.
+fn all_records<K: redb::Key + 'static, T: BorshDeserialize>(
+    table: &ReadOnlyTable<K, &'static [u8]>,
+    name: &str,
+) -> Result<Vec<T>, StoreError> {
+    let mut out = Vec::new();
+    for entry in table.iter().map_err(storage)? {
+        let (_, value) = entry.map_err(storage)?;
+        out.push(decode(name, value.value())?);
+    }
+    Ok(out)
+}
+
 impl Snapshot {
     pub(crate) fn new(txn: ReadTransaction) -> Result<Self, StoreError> {
         let open = |e: redb::TableError| storage(e);
@@ -62,6 +77,7 @@ impl Snapshot {
             parcels: txn.open_table(tables::PARCELS).map_err(open)?,
             transfers: txn.open_table(tables::TRANSFERS).map_err(open)?,
             certificates: txn.open_table(tables::CERTIFICATES).map_err(open)?,
+            proposals: txn.open_table(tables::PROPOSALS).map_err(open)?,
             txs: txn.open_table(tables::TXS).map_err(open)?,
             tx_places: txn.open_table(tables::TX_PLACES).map_err(open)?,
             parcel_events: txn.open_table(tables::PARCEL_EVENTS).map_err(open)?,
@@ -188,16 +204,6 @@ impl Snapshot {
         })
     }
 
-    /// Every Participant, in code order.
-    pub fn participants(&self) -> Result<Vec<Participant>, StoreError> {
-        let mut out = Vec::new();
-        for entry in self.open.participants.iter().map_err(storage)? {
-            let (_, value) = entry.map_err(storage)?;
-            out.push(decode(tables::PARTICIPANTS.name(), value.value())?);
-        }
-        Ok(out)
-    }
-
     /// The one parcel whose id starts with `prefix` (at least 8 hex characters).
     pub fn parcel_by_prefix(&self, prefix: &str) -> Result<Parcel, StoreError> {
         self.unique_by_prefix(tables::PARCELS, "parcel", prefix)
@@ -206,6 +212,21 @@ impl Snapshot {
     /// The one transfer whose id starts with `prefix` (at least 8 hex characters).
     pub fn transfer_by_prefix(&self, prefix: &str) -> Result<Transfer, StoreError> {
         self.unique_by_prefix(tables::TRANSFERS, "transfer", prefix)
+    }
+
+    /// The one proposal whose id starts with `prefix` (at least 8 hex characters).
+    pub fn proposal_by_prefix(&self, prefix: &str) -> Result<Proposal, StoreError> {
+        self.unique_by_prefix(tables::PROPOSALS, "proposal", prefix)
+    }
+
+    /// The proposals still waiting for approvals, in id order. Read by a
+    /// scan: proposals are a few a year, executed ones included.
+    pub fn open_proposals(&self) -> Result<Vec<Proposal>, StoreError> {
+        let all: Vec<Proposal> = all_records(&self.open.proposals, tables::PROPOSALS.name())?;
+        Ok(all
+            .into_iter()
+            .filter(|p| p.status == ProposalStatus::Open)
+            .collect())
     }
 
     fn unique_by_prefix<T: BorshDeserialize>(
@@ -348,6 +369,11 @@ impl StateRead for Snapshot {
         get(&self.open.participants, tables::PARTICIPANTS.name(), code.0).map_err(fault)
     }
 
+    /// Every Participant, in code order.
+    fn participants(&self) -> Result<Vec<Participant>, StorageFault> {
+        all_records(&self.open.participants, tables::PARTICIPANTS.name()).map_err(fault)
+    }
+
     fn participant_by_authority(&self, key: &PublicKey) -> Read<ParticipantCode> {
         let code = self
             .open
@@ -382,5 +408,9 @@ impl StateRead for Snapshot {
 
     fn certificate(&self, number: &str) -> Read<Certificate> {
         get(&self.open.certificates, tables::CERTIFICATES.name(), number).map_err(fault)
+    }
+
+    fn proposal(&self, id: &ProposalId) -> Read<Proposal> {
+        get(&self.open.proposals, tables::PROPOSALS.name(), id.0).map_err(fault)
     }
 }

@@ -57,6 +57,8 @@ pub(crate) const META_TIP: &str = "tip";
 pub(crate) const META_FORMAT: &str = "format";
 /// The layout of the tables below. Raise it with any change to them, so that
 /// a database of another layout is refused by name rather than misread.
+/// 3: Participants may run no validator; proposals to change their set;
+/// commit certificates stored with blocks.
 pub(crate) const FORMAT_VERSION: u32 = 3;
 
 /// Height -> borsh of the block's header; its transactions are in `TXS`.
@@ -82,6 +84,8 @@ pub(crate) const NONCES: TableDefinition<Id32, u64> = TableDefinition::new("nonc
 pub(crate) const PARCELS: TableDefinition<Id32, &[u8]> = TableDefinition::new("parcels");
 pub(crate) const TRANSFERS: TableDefinition<Id32, &[u8]> = TableDefinition::new("transfers");
 pub(crate) const CERTIFICATES: TableDefinition<&str, &[u8]> = TableDefinition::new("certificates");
+/// Proposals to change the Participant set, open and executed.
+pub(crate) const PROPOSALS: TableDefinition<Id32, &[u8]> = TableDefinition::new("proposals");
 
 /// Authority key -> Participant code, so a signer is resolved in one read.
 pub(crate) const AUTHORITIES: TableDefinition<Id32, [u8; 2]> = TableDefinition::new("authorities");

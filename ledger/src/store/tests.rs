@@ -9,7 +9,7 @@ use super::*;
 use crate::block::{build_block, BuiltBlock};
 use crate::model::{HsCode, ParcelId, ParcelStatus, Role};
 use crate::state::StateRead;
-use crate::testkit::{key_named, test_genesis, CHAIN_ID};
+use crate::testkit::{key_named, test_genesis, test_proposer, CHAIN_ID};
 use crate::tx::{Body, DecodedTx, SplitOutput, TxPayload};
 
 fn signed(key: &SecretKey, nonce: u64, body: Body) -> DecodedTx {
@@ -49,7 +49,7 @@ fn register(milli_carats: u64) -> Body {
 fn build(store: &Store, txs: Vec<DecodedTx>) -> BuiltBlock {
     let snapshot = store.snapshot().expect("snapshot");
     let tip = snapshot.tip().expect("tip");
-    let proposer = test_genesis().participants[0].validator;
+    let proposer = test_proposer();
     build_block(&snapshot, &tip, CHAIN_ID, tip.time + 1, proposer, txs).expect("build")
 }
 
@@ -462,4 +462,97 @@ fn a_block_off_the_tip_is_refused_and_writes_nothing() {
         None
     );
     assert!(snapshot.member(&first).expect("read").is_some());
+}
+
+/// Proposals persist, open and executed; a Participant admitted by one is
+/// found by its authority key; the validator set reads the same from the
+/// store as from memory.
+#[test]
+fn proposals_and_their_changes_are_stored() {
+    use crate::model::{ParticipantChange, ParticipantStatus, ProposalStatus};
+    use crate::rules::validator_set;
+
+    let dir = tempfile::tempdir().expect("tempdir");
+    let store = open(&dir.path().join("ledger.redb"));
+    let authority = |c: &str| key_named(&format!("authority {c}"));
+    let angola = key_named("authority AO").public();
+    let admit = Body::ProposeParticipantChange {
+        change: ParticipantChange::Admit {
+            code: "AO".parse().expect("code"),
+            name: "Angola".into(),
+            authority: angola,
+            validator: None,
+        },
+    };
+    let suspend = Body::ProposeParticipantChange {
+        change: ParticipantChange::Suspend {
+            code: "ZA".parse().expect("code"),
+            zones: vec![],
+        },
+    };
+    let block = commit(
+        &store,
+        vec![
+            signed(&authority("BW"), 1, admit),
+            signed(&authority("BW"), 2, suspend),
+        ],
+    );
+    assert!(!block.delta.changes_participants());
+    let (admission, suspension) = (block.txs[0].created[0], block.txs[1].created[0]);
+    let approve = |proposal| Body::ApproveParticipantChange { proposal };
+    let block = commit(
+        &store,
+        vec![
+            signed(&authority("EU"), 1, approve(admission)),
+            signed(&authority("IN"), 1, approve(admission)),
+            signed(&authority("EU"), 2, approve(suspension)),
+        ],
+    );
+    assert!(block.delta.changes_participants());
+
+    let snapshot = store.snapshot().expect("snapshot");
+    let open: Vec<_> = snapshot
+        .open_proposals()
+        .expect("open proposals")
+        .into_iter()
+        .map(|p| p.id)
+        .collect();
+    assert_eq!(open, vec![suspension]);
+    let executed = snapshot
+        .proposal_by_prefix(&admission.to_string()[..8])
+        .expect("by prefix");
+    assert!(matches!(
+        executed.status,
+        ProposalStatus::Executed { height: 2, .. }
+    ));
+    assert_eq!(
+        snapshot
+            .proposal(&suspension)
+            .expect("read")
+            .map(|p| p.approvals.len()),
+        Some(2)
+    );
+    let code = "AO".parse().expect("code");
+    assert_eq!(
+        snapshot.participant_by_authority(&angola).expect("read"),
+        Some(code)
+    );
+    assert_eq!(
+        snapshot.participant(code).expect("read").map(|p| p.status),
+        Some(ParticipantStatus::Active)
+    );
+    let mut memory = crate::state::MemState::default();
+    memory.apply(test_genesis().initial_delta());
+    assert_eq!(
+        validator_set(&snapshot).expect("from the store"),
+        validator_set(&memory).expect("from memory"),
+        "AO runs no validator, and ZA is still active"
+    );
+    assert!(matches!(
+        snapshot.proposal_by_prefix("00000000"),
+        Err(StoreError::NotFound {
+            what: "proposal",
+            ..
+        })
+    ));
 }

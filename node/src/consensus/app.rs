@@ -494,7 +494,7 @@ impl App {
         };
         let bytes = encode_certificate(&certificate, extensions);
         let round = certificate.round;
-        let participants_changed = !applied.delta.participants.is_empty();
+        let participants_changed = applied.delta.changes_participants();
         let shared = self.shared.clone();
         let (tip, txs) = blocking(move || {
             let tip = shared.store.commit(&applied, &bytes)?;

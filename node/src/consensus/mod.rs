@@ -20,7 +20,6 @@ use std::time::Duration;
 
 use kp_crypto::{PublicKey, SecretKey};
 use kp_ledger::api::ValidatorView;
-use kp_ledger::model::ParticipantStatus;
 use kp_ledger::store::{Snapshot, StoreError};
 use malachitebft_app_channel::app::config::{
     ConsensusConfig, DiscoveryConfig, NodeConfig, P2pConfig, ValueSyncConfig,
@@ -88,14 +87,9 @@ pub struct Settings {
 /// The validators of the next height: the validator keys of the
 /// Participants in good standing after the last committed block.
 pub fn validators(snapshot: &Snapshot) -> Result<Vec<ValidatorView>, StoreError> {
-    Ok(snapshot
-        .participants()?
+    Ok(kp_ledger::rules::validator_set(snapshot)?
         .into_iter()
-        .filter(|p| p.status == ParticipantStatus::Active)
-        .map(|p| ValidatorView {
-            participant: p.code,
-            key: p.validator,
-        })
+        .map(|(participant, key)| ValidatorView { participant, key })
         .collect())
 }
 

@@ -135,7 +135,9 @@ fn main() -> Result<()> {
     let genesis = Genesis::from_json(&genesis_text)?;
     let store = Store::open(&args.home.join("data").join("ledger.redb"), &genesis)?;
     let authority = read_key_file(&args.home.join("keys").join("BW.key"), &args.passphrase)?;
-    let proposer = genesis.participants[0].validator;
+    let proposer = genesis.participants[0]
+        .validator
+        .context("the first Participant of the genesis runs no validator")?;
     let mut f = Filler {
         store,
         genesis,
