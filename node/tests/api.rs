@@ -10,7 +10,7 @@ use std::time::{Duration, Instant};
 
 use kp_crypto::keystore::read_key_file;
 use kp_crypto::{PublicKey, SecretKey};
-use kp_ledger::api::{ErrorBody, StatusView, TxState, TxStatus};
+use kp_ledger::api::{BlockView, ErrorBody, StatusView, TxState, TxStatus};
 use kp_ledger::genesis::Genesis;
 use kp_ledger::model::{Member, Role};
 use kp_ledger::tx::{Body, Transaction, TxPayload};
@@ -236,7 +236,8 @@ fn dev_node_commits_refuses_stops_and_resumes() {
     let mut node = Node::start(&home, port);
     let api = Api::new(port);
     let first = api.wait_ready();
-    assert_eq!((first.chain_id.as_str(), first.height), ("kp-dev", 0));
+    // An idle chain still makes (empty) blocks: heights are not fixed here.
+    assert_eq!(first.chain_id.as_str(), "kp-dev");
     assert_eq!(first.validators.len(), 1);
     assert_eq!(first.validators[0].participant.as_str(), "BW");
 
@@ -253,7 +254,8 @@ fn dev_node_commits_refuses_stops_and_resumes() {
     let accepted = accepted.unwrap_or_else(|e| panic!("{code}: {}", e.error.message));
     assert_eq!((code, accepted.state), (202, TxState::Pending));
     let committed = api.wait_committed(&tx);
-    assert_eq!((committed.height, committed.index), (Some(1), Some(0)));
+    assert!(committed.height >= Some(1), "{committed:?}");
+    assert_eq!(committed.index, Some(0));
     let (code, record) = api.get::<Member>(&format!("/v1/members/{member}"));
     let record = record.unwrap_or_else(|e| panic!("{code}: {}", e.error.message));
     assert_eq!(
@@ -336,19 +338,20 @@ fn dev_node_commits_refuses_stops_and_resumes() {
         "prefix_too_short",
     );
     let after = api.status();
-    assert_eq!(
-        (after.height, after.state_hash),
-        (before.height, before.state_hash)
-    );
+    // Empty blocks may have come meanwhile; they leave the state as it was.
+    assert_eq!(after.state_hash, before.state_hash);
     assert_eq!(after.pending_txs, 0);
 
     // SIGTERM stops it cleanly; a restart resumes where it was.
     assert!(node.terminate().success(), "kpnode exits 0 on SIGTERM");
     let mut node = Node::start(&home, port);
     let resumed = api.wait_ready();
+    assert!(resumed.height >= after.height);
+    assert_eq!(resumed.state_hash, after.state_hash);
+    let (code, kept) = api.get::<BlockView>(&format!("/v1/blocks/{}", after.height));
     assert_eq!(
-        (resumed.height, resumed.last_block_hash, resumed.state_hash),
-        (after.height, after.last_block_hash, after.state_hash)
+        kept.map(|b| b.hash).map_err(|e| (code, e.error.code)),
+        Ok(after.last_block_hash)
     );
     let (code, record) = api.get::<Member>(&format!("/v1/members/{member}"));
     assert_eq!(code, 200, "{:?}", record.err());
@@ -367,7 +370,7 @@ fn dev_node_commits_refuses_stops_and_resumes() {
     node.child.wait().expect("reaped");
     let mut node = Node::start(&home, port);
     let revived = api.wait_ready();
-    assert_eq!(Some(revived.height), committed.height);
+    assert!(Some(revived.height) >= committed.height);
     assert_eq!(
         api.get::<TxStatus>(&format!("/v1/transactions/{}", committed.id))
             .1
