@@ -345,6 +345,13 @@ pub fn status(s: &StatusView) -> String {
     let mut out = String::new();
     let _ = writeln!(out, "chain         {}", s.chain_id);
     let _ = writeln!(out, "height        {}", s.height);
+    if let Some(network) = s.network_height.filter(|n| *n > s.height) {
+        let _ = writeln!(
+            out,
+            "catching up   {} blocks behind the network's {network}",
+            network - s.height
+        );
+    }
     let _ = writeln!(out, "last block    {}", s.last_block_hash);
     let _ = writeln!(out, "block time    {}", date_time(s.time));
     let _ = writeln!(out, "state hash    {}", s.state_hash);

@@ -35,6 +35,7 @@ fn status_json() -> String {
         }],
         peers: 0,
         pending_txs: 0,
+        network_height: Some(40),
     })
     .unwrap()
 }
@@ -618,6 +619,12 @@ fn trace_and_status_views() {
         run.stdout
     );
     assert!(run.stdout.contains("height        11"), "{}", run.stdout);
+    assert!(
+        run.stdout
+            .contains("catching up   29 blocks behind the network's 40"),
+        "{}",
+        run.stdout
+    );
     assert!(
         run.stdout.contains("block time    2026-01-01 00:00:00 UTC"),
         "{}",

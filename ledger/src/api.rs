@@ -73,6 +73,10 @@ pub struct StatusView {
     pub validators: Vec<ValidatorView>,
     pub peers: u32,
     pub pending_txs: u64,
+    /// The highest height this node's peers report, when any has: above
+    /// `height`, this node is catching up.
+    #[serde(default)]
+    pub network_height: Option<u64>,
 }
 
 /// `GET /v1/nonces/{key}`.

@@ -335,6 +335,7 @@ async fn status(State(shared): State<Arc<Shared>>) -> Answer<StatusView> {
         validators,
         peers: u32::try_from(shared.gossip_peers()).unwrap_or(u32::MAX),
         pending_txs,
+        network_height: shared.network_height(),
     }))
 }
 

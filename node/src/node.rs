@@ -4,7 +4,7 @@
 use std::collections::HashSet;
 use std::net::SocketAddr;
 use std::path::PathBuf;
-use std::sync::atomic::{AtomicBool, Ordering};
+use std::sync::atomic::{AtomicBool, AtomicU64, Ordering};
 use std::sync::{Arc, Mutex, MutexGuard, PoisonError};
 use std::time::{SystemTime, UNIX_EPOCH};
 
@@ -63,6 +63,8 @@ pub struct Shared {
     pub accepting: AtomicBool,
     pub metrics: Metrics,
     pub gossip: Option<GossipHandle>,
+    /// The highest height peers report (0: none known).
+    network_height: AtomicU64,
 }
 
 impl Shared {
@@ -75,6 +77,15 @@ impl Shared {
         Metrics::set(&self.metrics.height, height.saturating_sub(1));
         Metrics::set(&self.metrics.round, 0);
         Metrics::set(&self.metrics.validators, validators);
+    }
+
+    pub fn set_network_height(&self, height: Option<u64>) {
+        self.network_height
+            .store(height.unwrap_or(0), Ordering::Relaxed);
+    }
+
+    pub fn network_height(&self) -> Option<u64> {
+        Some(self.network_height.load(Ordering::Relaxed)).filter(|h| *h > 0)
     }
 
     /// Connected transaction-gossip peers.
@@ -169,6 +180,7 @@ pub async fn run(config: NodeConfig) -> anyhow::Result<()> {
         accepting: AtomicBool::new(true),
         metrics: Metrics::register(),
         gossip: gossip.as_ref().map(|(handle, _)| handle.clone()),
+        network_height: AtomicU64::new(0),
     });
 
     let listener = tokio::net::TcpListener::bind(config.api_addr)

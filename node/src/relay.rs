@@ -3,7 +3,9 @@
 //! those admitted spread further); peers' queries are answered from the
 //! ledger and the mempool; a peer that joins hands over what it holds.
 
-use std::sync::Arc;
+use std::collections::HashSet;
+use std::sync::{Arc, Mutex};
+use std::time::Duration;
 
 use kp_ledger::rejection::Rejection;
 use kp_ledger::state::StateRead;
@@ -61,6 +63,13 @@ pub async fn run(
     mut events: mpsc::Receiver<GossipEvent>,
     mut stop: watch::Receiver<bool>,
 ) {
+    let peers = Arc::new(Mutex::new(HashSet::new()));
+    let watcher = tokio::spawn(watch_heights(
+        shared.clone(),
+        gossip.clone(),
+        peers.clone(),
+        stop.clone(),
+    ));
     loop {
         let event = tokio::select! {
             event = events.recv() => event,
@@ -76,11 +85,47 @@ pub async fn run(
             GossipEvent::Query(query) => answer(&shared, query),
             GossipEvent::PeerConnected(peer) => {
                 info!(%peer, "gossip peer joined");
+                lock(&peers).insert(peer);
                 tokio::spawn(take_pending(shared.clone(), gossip.clone(), peer));
             }
         }
     }
+    watcher.abort();
     gossip.shutdown().await;
+}
+
+/// How often peers are asked how far their chain is.
+const HEIGHT_POLL: Duration = Duration::from_secs(2);
+
+/// Keeps `network_height` (the highest height peers report) fresh, so that a
+/// node catching up can say how far it has to go.
+async fn watch_heights(
+    shared: Arc<Shared>,
+    gossip: GossipHandle,
+    peers: Arc<Mutex<HashSet<PeerId>>>,
+    mut stop: watch::Receiver<bool>,
+) {
+    loop {
+        tokio::select! {
+            _ = tokio::time::sleep(HEIGHT_POLL) => {}
+            _ = stop.wait_for(|stop| *stop) => return,
+        }
+        let asked: Vec<PeerId> = lock(&peers).iter().copied().collect();
+        let mut highest = None;
+        for peer in asked {
+            match gossip.query(peer, Query::Status).await {
+                Ok(Answer::Status { chain_id, height }) if chain_id == shared.chain.chain_id => {
+                    highest = highest.max(Some(height));
+                }
+                Ok(_) => {}
+                Err(e) => {
+                    debug!(%peer, code = e.code(), "peer gone from the height watch: {e}");
+                    lock(&peers).remove(&peer);
+                }
+            }
+        }
+        shared.set_network_height(highest);
+    }
 }
 
 fn judge(shared: &Shared, incoming: IncomingTx) {

@@ -37,6 +37,11 @@ use crate::node::{lock, now_secs, short, Shared};
 /// away into the future.
 const CLOCK_DRIFT_MAX_SECS: u64 = 30;
 
+/// Further behind the network than this, a node is catching up, and says
+/// so every few seconds instead of logging every block.
+const CATCHING_UP_BLOCKS: u64 = 10;
+const PROGRESS_LOG_INTERVAL: Duration = Duration::from_secs(3);
+
 /// Sync responses stop adding blocks past this many bytes.
 const SYNC_RESPONSE_BYTES_MAX: usize = 48 * 1024 * 1024;
 
@@ -87,6 +92,7 @@ pub struct App {
     early: Vec<AssembledBlock>,
     /// When the current height started, for the commit latency metric.
     height_started: Instant,
+    progress_logged: Instant,
 }
 
 impl App {
@@ -112,6 +118,7 @@ impl App {
             streams: PartStreams::default(),
             early: Vec::new(),
             height_started: Instant::now(),
+            progress_logged: Instant::now(),
         }
     }
 
@@ -511,14 +518,28 @@ impl App {
         metrics
             .commit_latency
             .observe(self.height_started.elapsed().as_secs_f64());
-        info!(
-            height = tip.height,
-            %round,
-            txs,
-            signatures = certificate.commit_signatures.len(),
-            hash = %short(&tip.hash),
-            "committed block"
-        );
+        match self.shared.network_height() {
+            // Catching up: a line every few seconds rather than every block.
+            Some(network) if network > tip.height + CATCHING_UP_BLOCKS => {
+                if self.progress_logged.elapsed() >= PROGRESS_LOG_INTERVAL {
+                    self.progress_logged = Instant::now();
+                    info!(
+                        height = tip.height,
+                        network,
+                        behind = network - tip.height,
+                        "catching up"
+                    );
+                }
+            }
+            _ => info!(
+                height = tip.height,
+                %round,
+                txs,
+                signatures = certificate.commit_signatures.len(),
+                hash = %short(&tip.hash),
+                "committed block"
+            ),
+        }
         Ok(())
     }
 
