@@ -98,12 +98,14 @@ pub fn prepare(args: &DevArgs) -> anyhow::Result<NodeConfig> {
         consensus: Settings {
             wal_dir: layout.wal,
             moniker: format!("{runner}-dev"),
-            key: Some(Arc::new(validator)),
+            key: Arc::new(validator),
             // One validator: nobody to talk to, any free port will do.
             listen: "/ip4/127.0.0.1/tcp/0".parse()?,
             peers: Vec::new(),
             timeouts: local_timeouts(),
             idle_wait: Duration::from_millis(args.idle_block_ms),
+            #[cfg(feature = "byzantine")]
+            byzantine: None,
         },
         gossip: None,
     })

@@ -372,6 +372,11 @@ pub struct RunArgs {
     /// A peer's consensus address; repeat for each (added to DIR/node.json's).
     #[arg(long, value_name = "MULTIADDR")]
     peer: Vec<String>,
+    /// Attacks to make on purpose, as the engine's ByzantineConfig in JSON
+    /// (fault tests only; this build has the `byzantine` feature).
+    #[cfg(feature = "byzantine")]
+    #[arg(long, value_name = "JSON", hide = true)]
+    byzantine: Option<String>,
 }
 
 /// `kpnode run`: what a node of a multi-validator network runs with.
@@ -419,7 +424,7 @@ pub fn prepare_run(args: &RunArgs) -> anyhow::Result<NodeConfig> {
         consensus: Settings {
             wal_dir: layout.wal,
             moniker: settings.participant.to_string(),
-            key: Some(validator),
+            key: validator,
             listen,
             peers,
             timeouts: match settings.timeouts {
@@ -427,6 +432,13 @@ pub fn prepare_run(args: &RunArgs) -> anyhow::Result<NodeConfig> {
                 Timeouts::Local => local_timeouts(),
             },
             idle_wait: Duration::from_millis(settings.idle_block_ms),
+            #[cfg(feature = "byzantine")]
+            byzantine: args
+                .byzantine
+                .as_deref()
+                .map(serde_json::from_str)
+                .transpose()
+                .context("--byzantine takes the engine's ByzantineConfig as JSON")?,
         },
         gossip: Some(gossip),
     })

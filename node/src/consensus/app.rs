@@ -72,7 +72,7 @@ impl Candidate {
 
 pub struct App {
     shared: Arc<Shared>,
-    key: Option<Arc<SecretKey>>,
+    key: Arc<SecretKey>,
     timeouts: LinearTimeouts,
     /// How long a proposer waits for transactions before proposing an empty
     /// block.
@@ -98,7 +98,7 @@ pub struct App {
 impl App {
     pub fn new(
         shared: Arc<Shared>,
-        key: Option<Arc<SecretKey>>,
+        key: Arc<SecretKey>,
         timeouts: LinearTimeouts,
         idle_wait: Duration,
         own_proposals_log: OwnProposals,
@@ -218,8 +218,19 @@ impl App {
                 answer(reply.send(()), "Decided");
             }
             AppMsg::Finalized {
-                certificate, reply, ..
+                certificate,
+                evidence,
+                reply,
+                ..
             } => {
+                // A validator that signed two proposals or two votes for one
+                // round is named, so its Participant can be asked why.
+                for (validator, doubles) in evidence.proposals.iter() {
+                    warn!(height = %certificate.height, %validator, count = doubles.len(), "validator proposed two blocks in one round");
+                }
+                for (validator, doubles) in evidence.votes.iter() {
+                    warn!(height = %certificate.height, %validator, count = doubles.len(), "validator cast two different votes in one round");
+                }
                 let tip = self.shared.store.tip()?;
                 let next = if tip.height >= certificate.height.0 {
                     let height = Height(tip.height + 1);
@@ -285,9 +296,7 @@ impl App {
         round: Round,
         timeout: Duration,
     ) -> Result<BlockId, ConsensusError> {
-        let Some(key) = self.key.clone() else {
-            return Err(ConsensusError::NoValidatorKey);
-        };
+        let key = self.key.clone();
         let wait = self.idle_wait.min(timeout / 2);
         let shared = self.shared.clone();
         if lock(&shared.mempool).is_empty() {

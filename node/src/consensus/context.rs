@@ -468,30 +468,18 @@ fn verified(key: &PublicKey, message: &[u8], signature: &Signature) -> Verificat
 /// same rules as every other signature on the ledger).
 #[derive(Clone)]
 pub struct ValidatorSigner {
-    key: Option<Arc<SecretKey>>,
+    key: Arc<SecretKey>,
 }
 
 impl ValidatorSigner {
     pub fn new(key: Arc<SecretKey>) -> Self {
-        ValidatorSigner { key: Some(key) }
-    }
-
-    /// Checks signatures but holds no key: for nodes that only follow.
-    pub fn verifier_only() -> Self {
-        ValidatorSigner { key: None }
+        ValidatorSigner { key }
     }
 
     fn sign(&self, message: &[u8]) -> Result<Signature, SigningError> {
-        match &self.key {
-            Some(key) => Ok(key.sign(message)),
-            None => Err(SigningError::from_source(NoValidatorKey)),
-        }
+        Ok(self.key.sign(message))
     }
 }
-
-#[derive(Debug, thiserror::Error)]
-#[error("this node holds no validator key")]
-struct NoValidatorKey;
 
 #[async_trait]
 impl Verifier<KpContext> for ValidatorSigner {

@@ -18,7 +18,7 @@ use std::path::PathBuf;
 use std::sync::Arc;
 use std::time::Duration;
 
-use kp_crypto::{PublicKey, SecretKey};
+use kp_crypto::SecretKey;
 use kp_ledger::api::ValidatorView;
 use kp_ledger::store::{Snapshot, StoreError};
 use malachitebft_app_channel::app::config::{
@@ -26,10 +26,9 @@ use malachitebft_app_channel::app::config::{
 };
 use malachitebft_app_channel::app::net::Multiaddr;
 use malachitebft_app_channel::app::types::core::LinearTimeouts;
-use malachitebft_app_channel::app::types::Keypair;
 use malachitebft_app_channel::{
-    ConsensusContext, EngineBuilder, NetworkContext, NetworkIdentity, RequestContext, SyncContext,
-    WalContext,
+    Channels, ConsensusContext, EngineBuilder, EngineHandle, NetworkContext, NetworkIdentity,
+    RequestContext, SyncContext, WalContext,
 };
 use tokio::sync::watch;
 use tracing::info;
@@ -38,8 +37,11 @@ pub use context::{local_timeouts, wide_area_timeouts};
 
 use self::app::App;
 use self::codec::BorshCodec;
+#[cfg(feature = "byzantine")]
+use self::context::BlockId;
 use self::context::{Address, KpContext, ValidatorSet, ValidatorSigner};
 use self::own_proposals::OwnProposals;
+use crate::gossip::keypair_from_secret;
 use crate::node::Shared;
 
 #[derive(Debug, thiserror::Error)]
@@ -56,8 +58,6 @@ pub enum ConsensusError {
         "no Participant in good standing has a validator at height {0}: the chain cannot go on"
     )]
     NoValidators(u64),
-    #[error("asked to propose, but this node holds no validator key")]
-    NoValidatorKey,
     #[error("cannot record this validator's proposal durably: {0}")]
     OwnProposalLog(String),
     #[error("the block this validator proposed before a restart no longer passes: {0}")]
@@ -74,14 +74,19 @@ pub struct Settings {
     /// Where the engine keeps its write-ahead log.
     pub wal_dir: PathBuf,
     pub moniker: String,
-    /// The validator key; a node without one only follows.
-    pub key: Option<Arc<SecretKey>>,
+    /// The validator key, which is also the node's network identity, so
+    /// that peers can be allow-listed from the Participant set.
+    pub key: Arc<SecretKey>,
     pub listen: Multiaddr,
     pub peers: Vec<Multiaddr>,
     pub timeouts: LinearTimeouts,
     /// How long a proposer waits for a first transaction before proposing
     /// an empty block.
     pub idle_wait: Duration,
+    /// The attacks this node makes on purpose (the fault tests' Byzantine
+    /// validator); built only with the `byzantine` feature.
+    #[cfg(feature = "byzantine")]
+    pub byzantine: Option<malachitebft_engine_byzantine::ByzantineConfig>,
 }
 
 /// The validators of the next height: the validator keys of the
@@ -97,12 +102,6 @@ fn validator_set(snapshot: &Snapshot) -> Result<ValidatorSet, StoreError> {
     Ok(ValidatorSet::new(
         validators(snapshot)?.into_iter().map(|v| v.key),
     ))
-}
-
-/// The network identity of a node: its validator key, so that peers can be
-/// allow-listed from the Participant set.
-pub fn keypair(key: &SecretKey) -> Result<Keypair, ConsensusError> {
-    Keypair::ed25519_from_bytes(key.seed()).map_err(|e| ConsensusError::Engine(e.to_string()))
 }
 
 struct EngineConfig {
@@ -174,39 +173,7 @@ pub async fn run(
     settings: Settings,
     mut stop: watch::Receiver<bool>,
 ) -> Result<(), ConsensusError> {
-    let config = engine_config(&settings);
-    let (address, signer) = match &settings.key {
-        Some(key) => (Address(key.public()), ValidatorSigner::new(key.clone())),
-        None => (
-            Address(PublicKey::default()),
-            ValidatorSigner::verifier_only(),
-        ),
-    };
-    let identity_key = match &settings.key {
-        Some(key) => keypair(key)?,
-        None => keypair(&SecretKey::generate())?,
-    };
-    let identity = NetworkIdentity::new(
-        settings.moniker.clone(),
-        identity_key,
-        settings.key.as_ref().map(|_| address.to_string()),
-    );
-    let consensus = match &settings.key {
-        Some(_) => {
-            ConsensusContext::new_validator(address, Box::new(signer.clone()), Box::new(signer))
-        }
-        None => ConsensusContext::new_full_node(address, Box::new(signer)),
-    };
-    let wal = settings.wal_dir.join("consensus.wal");
-    let (channels, engine) = EngineBuilder::new(KpContext, config)
-        .with_default_wal(WalContext::new(wal, BorshCodec))
-        .with_default_network(NetworkContext::new(identity, BorshCodec))
-        .with_default_sync(SyncContext::new(BorshCodec))
-        .with_default_consensus(consensus)
-        .with_default_request(RequestContext::new(100))
-        .build()
-        .await
-        .map_err(|e| ConsensusError::Engine(format!("{e:#}")))?;
+    let (channels, engine) = start_engine(&settings).await?;
     info!(listen = %settings.listen, peers = settings.peers.len(), "consensus engine started");
 
     let own_proposals = OwnProposals::new(settings.wal_dir.join("own-proposals"));
@@ -226,4 +193,62 @@ pub async fn run(
     // worth more than the outcome already known.
     let _ = engine.handle.await;
     outcome
+}
+
+async fn start_engine(
+    settings: &Settings,
+) -> Result<(Channels<KpContext>, EngineHandle), ConsensusError> {
+    let address = Address(settings.key.public());
+    let signer = ValidatorSigner::new(settings.key.clone());
+    let identity = NetworkIdentity::new(
+        settings.moniker.clone(),
+        keypair_from_secret(&settings.key),
+        Some(address.to_string()),
+    );
+    let consensus = ConsensusContext::new_validator(
+        address,
+        Box::new(signer.clone()),
+        Box::new(signer.clone()),
+    );
+    let wal = settings.wal_dir.join("consensus.wal");
+    // Every part but the network, which a Byzantine test node replaces.
+    let builder = EngineBuilder::new(KpContext, engine_config(settings))
+        .with_default_wal(WalContext::new(wal, BorshCodec))
+        .with_default_sync(SyncContext::new(BorshCodec))
+        .with_default_consensus(consensus)
+        .with_default_request(RequestContext::new(100));
+    #[cfg(feature = "byzantine")]
+    if let Some(attack) = &settings.byzantine {
+        let byzantine = malachitebft_app_channel::ByzantineContext {
+            identity,
+            codec: BorshCodec,
+            config: attack.clone(),
+            signer: Box::new(signer),
+            address,
+            // A proposal for a block that does not exist.
+            conflicting_value_fn: Some(Box::new(|id: &BlockId| {
+                let mut other = id.0;
+                other.0[31] ^= 1;
+                BlockId(other)
+            })),
+            conflicting_vote_value_fn: None,
+        };
+        tracing::warn!("this node equivocates on purpose (a test of Byzantine faults)");
+        return builder
+            .with_byzantine_network(byzantine)
+            .await
+            .map_err(engine_error)?
+            .build()
+            .await
+            .map_err(engine_error);
+    }
+    builder
+        .with_default_network(NetworkContext::new(identity, BorshCodec))
+        .build()
+        .await
+        .map_err(engine_error)
+}
+
+fn engine_error(e: impl std::fmt::Display) -> ConsensusError {
+    ConsensusError::Engine(format!("{e:#}"))
 }
