@@ -42,6 +42,9 @@ const CLOCK_DRIFT_MAX_SECS: u64 = 30;
 const CATCHING_UP_BLOCKS: u64 = 10;
 const PROGRESS_LOG_INTERVAL: Duration = Duration::from_secs(3);
 
+/// Complete proposals kept for heights this node has not reached.
+const EARLY_PROPOSALS_MAX: usize = 8;
+
 /// Sync responses stop adding blocks past this many bytes.
 const SYNC_RESPONSE_BYTES_MAX: usize = 48 * 1024 * 1024;
 
@@ -402,6 +405,11 @@ impl App {
             }
         };
         if assembled.height > self.height {
+            // A node catching up sees live proposals far ahead of it: keep
+            // only the last few, for the heights it is about to reach.
+            if self.early.len() >= EARLY_PROPOSALS_MAX {
+                self.early.remove(0);
+            }
             self.early.push(assembled);
             return Ok(None);
         }

@@ -337,6 +337,13 @@ pub struct KeyLengthError {
     got: usize,
 }
 
+fn fixed<const N: usize>(bytes: &[u8]) -> Result<[u8; N], KeyLengthError> {
+    <[u8; N]>::try_from(bytes).map_err(|_| KeyLengthError {
+        expected: N,
+        got: bytes.len(),
+    })
+}
+
 impl SigningScheme for Ed25519 {
     type DecodingError = KeyLengthError;
     type Signature = Signature;
@@ -344,12 +351,7 @@ impl SigningScheme for Ed25519 {
     type PrivateKey = Arc<SecretKey>;
 
     fn decode_signature(bytes: &[u8]) -> Result<Signature, KeyLengthError> {
-        <[u8; 64]>::try_from(bytes)
-            .map(Signature)
-            .map_err(|_| KeyLengthError {
-                expected: 64,
-                got: bytes.len(),
-            })
+        fixed(bytes).map(Signature)
     }
 
     fn encode_signature(signature: &Signature) -> Vec<u8> {
@@ -357,12 +359,7 @@ impl SigningScheme for Ed25519 {
     }
 
     fn decode_public_key(bytes: &[u8]) -> Result<PublicKey, KeyLengthError> {
-        <[u8; 32]>::try_from(bytes)
-            .map(PublicKey)
-            .map_err(|_| KeyLengthError {
-                expected: 32,
-                got: bytes.len(),
-            })
+        fixed(bytes).map(PublicKey)
     }
 
     fn encode_public_key(public_key: &PublicKey) -> Vec<u8> {
