@@ -6,7 +6,7 @@
 //! cargo bench -p kp-ledger --bench apply
 
 use criterion::{criterion_group, criterion_main, BatchSize, Criterion, Throughput};
-use kp_ledger::block::{apply_block, build_block};
+use kp_ledger::block::{apply_block, build_block, NONE_CHECKED};
 use kp_ledger::model::Role;
 use kp_ledger::testkit::{test_proposer, World, CHAIN_ID};
 use kp_ledger::tx::{Body, DecodedTx};
@@ -50,8 +50,16 @@ fn setup() -> (World, Vec<DecodedTx>) {
 fn transfers_into_blocks(c: &mut Criterion) {
     let (w, offers) = setup();
     let proposer = test_proposer();
-    let built = build_block(&w.state, &w.tip, CHAIN_ID, w.time, proposer, offers.clone())
-        .unwrap_or_else(|e| panic!("{e}"));
+    let built = build_block(
+        &w.state,
+        &w.tip,
+        CHAIN_ID,
+        w.time,
+        proposer,
+        offers.clone(),
+        NONE_CHECKED,
+    )
+    .unwrap_or_else(|e| panic!("{e}"));
     assert!(
         built.rejected.is_empty(),
         "every offer in the benchmark is valid"
@@ -65,7 +73,8 @@ fn transfers_into_blocks(c: &mut Criterion) {
         b.iter_batched(
             || block.clone(),
             |block| {
-                apply_block(&w.state, &w.tip, CHAIN_ID, block).unwrap_or_else(|e| panic!("{e}"))
+                apply_block(&w.state, &w.tip, CHAIN_ID, block, NONE_CHECKED)
+                    .unwrap_or_else(|e| panic!("{e}"))
             },
             BatchSize::LargeInput,
         )
@@ -74,8 +83,16 @@ fn transfers_into_blocks(c: &mut Criterion) {
         b.iter_batched(
             || offers.clone(),
             |txs| {
-                build_block(&w.state, &w.tip, CHAIN_ID, w.time, proposer, txs)
-                    .unwrap_or_else(|e| panic!("{e}"))
+                build_block(
+                    &w.state,
+                    &w.tip,
+                    CHAIN_ID,
+                    w.time,
+                    proposer,
+                    txs,
+                    NONE_CHECKED,
+                )
+                .unwrap_or_else(|e| panic!("{e}"))
             },
             BatchSize::LargeInput,
         )

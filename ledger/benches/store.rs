@@ -10,7 +10,7 @@ use std::time::{Duration, Instant};
 
 use criterion::{criterion_group, criterion_main, Criterion, Throughput};
 use kp_crypto::PublicKey;
-use kp_ledger::block::{apply_block, build_block, Block};
+use kp_ledger::block::{apply_block, build_block, Block, NONE_CHECKED};
 use kp_ledger::model::{ParcelId, Role};
 use kp_ledger::rules::transfer_id;
 use kp_ledger::state::StateRead;
@@ -101,8 +101,16 @@ impl Bench {
         let snapshot = self.store.snapshot().unwrap_or_else(|e| panic!("{e}"));
         let tip = snapshot.tip().unwrap_or_else(|e| panic!("{e}"));
         let proposer = test_proposer();
-        let built = build_block(&snapshot, &tip, CHAIN_ID, tip.time + 1, proposer, txs)
-            .unwrap_or_else(|e| panic!("{e}"));
+        let built = build_block(
+            &snapshot,
+            &tip,
+            CHAIN_ID,
+            tip.time + 1,
+            proposer,
+            txs,
+            NONE_CHECKED,
+        )
+        .unwrap_or_else(|e| panic!("{e}"));
         assert!(
             built.rejected.is_empty(),
             "every benchmark transaction is valid"
@@ -114,8 +122,8 @@ impl Bench {
     fn apply_and_commit(&self, block: Block) {
         let snapshot = self.store.snapshot().unwrap_or_else(|e| panic!("{e}"));
         let tip = snapshot.tip().unwrap_or_else(|e| panic!("{e}"));
-        let applied =
-            apply_block(&snapshot, &tip, CHAIN_ID, block).unwrap_or_else(|e| panic!("{e}"));
+        let applied = apply_block(&snapshot, &tip, CHAIN_ID, block, NONE_CHECKED)
+            .unwrap_or_else(|e| panic!("{e}"));
         drop(snapshot);
         self.store
             .commit(&applied, &[])

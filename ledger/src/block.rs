@@ -116,22 +116,36 @@ pub struct BuiltBlock {
     pub rejected: Vec<(TxId, Rejection)>,
 }
 
-/// Verifies every signature, in one batch when all are good; when the batch
-/// fails, one by one, to name the bad ones. Returns, per transaction, whether
-/// its signature holds.
-fn check_signatures(txs: &[DecodedTx]) -> Vec<bool> {
-    let messages: Vec<Vec<u8>> = txs.iter().map(|t| t.tx.payload.signing_message()).collect();
+/// Which transactions' signatures were checked already, by whoever calls
+/// (a node's mempool checks every transaction it admits, and a transaction's
+/// id is the hash of its bytes, signature included): those are not checked
+/// twice. Pass [`NONE_CHECKED`] to check every one.
+pub type SignaturesChecked<'a> = &'a dyn Fn(&TxId) -> bool;
+
+pub const NONE_CHECKED: SignaturesChecked<'static> = &|_| false;
+
+/// Verifies every signature not checked already, in one batch when all are
+/// good; when the batch fails, one by one, to name the bad ones. Returns,
+/// per transaction, whether its signature holds.
+fn check_signatures(txs: &[DecodedTx], checked: SignaturesChecked<'_>) -> Vec<bool> {
+    let unchecked: Vec<(usize, Vec<u8>)> = txs
+        .iter()
+        .enumerate()
+        .filter(|(_, tx)| !checked(&tx.id))
+        .map(|(i, tx)| (i, tx.tx.payload.signing_message()))
+        .collect();
     let mut batch = BatchVerifier::new();
-    for (tx, msg) in txs.iter().zip(&messages) {
-        batch.queue(tx.signer(), msg, &tx.tx.signature);
+    for (i, msg) in &unchecked {
+        batch.queue(txs[*i].signer(), msg, &txs[*i].tx.signature);
     }
+    let mut ok = vec![true; txs.len()];
     if batch.verify() {
-        return vec![true; txs.len()];
+        return ok;
     }
-    txs.iter()
-        .zip(&messages)
-        .map(|(tx, msg)| tx.signer().verify(msg, &tx.tx.signature).is_ok())
-        .collect()
+    for (i, msg) in &unchecked {
+        ok[*i] = txs[*i].signer().verify(msg, &txs[*i].tx.signature).is_ok();
+    }
+    ok
 }
 
 /// Builds the next block from `candidates` in their order, leaving out (with
@@ -143,6 +157,7 @@ pub fn build_block<S: StateRead + ?Sized>(
     time: u64,
     proposer: PublicKey,
     mut candidates: Vec<DecodedTx>,
+    checked: SignaturesChecked<'_>,
 ) -> Result<BuiltBlock, StorageFault> {
     candidates.truncate(TXS_PER_BLOCK_MAX);
     let ctx = BlockContext {
@@ -150,7 +165,7 @@ pub fn build_block<S: StateRead + ?Sized>(
         height: tip.height + 1,
         time: time.max(tip.time),
     };
-    let signatures_ok = check_signatures(&candidates);
+    let signatures_ok = check_signatures(&candidates, checked);
     let mut overlay = Overlay::new(state);
     let mut rejected = Vec::new();
     let mut included = Vec::new();
@@ -208,6 +223,7 @@ pub fn apply_block<S: StateRead + ?Sized>(
     tip: &ChainTip,
     chain_id: &str,
     block: Block,
+    checked: SignaturesChecked<'_>,
 ) -> Result<AppliedBlock, BlockError> {
     let header = &block.header;
     if header.chain_id != chain_id {
@@ -245,7 +261,10 @@ pub fn apply_block<S: StateRead + ?Sized>(
         })?;
         decoded.push(tx);
     }
-    if let Some(index) = check_signatures(&decoded).iter().position(|ok| !ok) {
+    if let Some(index) = check_signatures(&decoded, checked)
+        .iter()
+        .position(|ok| !ok)
+    {
         let rejection = Rejection::BadSignature(*decoded[index].signer());
         return Err(BlockError::InvalidTx { index, rejection });
     }

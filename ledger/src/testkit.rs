@@ -7,7 +7,7 @@ use std::collections::BTreeMap;
 
 use kp_crypto::{hash_domain, PublicKey, SecretKey};
 
-use crate::block::{apply_block, build_block, AppliedBlock, ChainTip};
+use crate::block::{apply_block, build_block, AppliedBlock, ChainTip, NONE_CHECKED};
 use crate::genesis::Genesis;
 use crate::model::{
     HsCode, ParcelId, Participant, ParticipantCode, ParticipantStatus, Role, TransferId,
@@ -183,6 +183,7 @@ impl World {
             self.time,
             test_proposer(),
             txs,
+            NONE_CHECKED,
         ) {
             Ok(b) => b,
             Err(f) => panic!("in-memory state cannot fail: {f}"),
@@ -192,6 +193,7 @@ impl World {
             &self.tip,
             CHAIN_ID,
             built.applied.block.clone(),
+            NONE_CHECKED,
         ) {
             Ok(a) => a,
             Err(e) => panic!("a built block must apply: {e}"),

@@ -14,7 +14,7 @@
 use std::collections::{BTreeMap, BTreeSet};
 
 use kp_crypto::{Hash32, PublicKey};
-use kp_ledger::block::{apply_block, Block};
+use kp_ledger::block::{apply_block, Block, NONE_CHECKED};
 use kp_ledger::model::{
     HsCode, ParcelId, ParcelStatus, Participant, ParticipantChange, ParticipantCode, ProposalId,
     ProposalStatus, Role, TransferId, TransferStatus, TxId,
@@ -579,7 +579,7 @@ fn replay(blocks: &[Block]) -> (MemState, Hash32) {
     state = std::mem::take(&mut sim_setup.w.state);
     tip.height = sim_setup.w.tip.height;
     for block in blocks {
-        let applied = match apply_block(&state, &tip, CHAIN_ID, block.clone()) {
+        let applied = match apply_block(&state, &tip, CHAIN_ID, block.clone(), NONE_CHECKED) {
             Ok(a) => a,
             Err(e) => panic!("a committed block must replay: {e}"),
         };

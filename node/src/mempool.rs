@@ -214,7 +214,7 @@ impl Mempool {
 mod tests {
     use super::*;
     use kp_crypto::SecretKey;
-    use kp_ledger::block::build_block;
+    use kp_ledger::block::{build_block, NONE_CHECKED};
     use kp_ledger::model::Role;
     use kp_ledger::store::Store;
     use kp_ledger::testkit::{key_named, test_genesis, CHAIN_ID, START_TIME};
@@ -346,6 +346,7 @@ mod tests {
             START_TIME,
             proposer,
             mempool.batch(2),
+            NONE_CHECKED,
         )
         .expect("built");
         assert!(built.rejected.is_empty());
@@ -370,8 +371,16 @@ mod tests {
         let rival = enrol(3, "rival");
         let snapshot = store.snapshot().expect("snapshot");
         let tip = snapshot.tip().expect("tip");
-        let built = build_block(&snapshot, &tip, CHAIN_ID, START_TIME, proposer, vec![rival])
-            .expect("built");
+        let built = build_block(
+            &snapshot,
+            &tip,
+            CHAIN_ID,
+            START_TIME,
+            proposer,
+            vec![rival],
+            NONE_CHECKED,
+        )
+        .expect("built");
         store.commit(&built.applied, &[]).expect("commit");
         let dropped = mempool
             .rebase(

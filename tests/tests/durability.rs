@@ -11,7 +11,7 @@ use std::time::{Duration, Instant, SystemTime, UNIX_EPOCH};
 use kp_crypto::keystore::read_key_file;
 use kp_crypto::{Hash32, SecretKey};
 use kp_ledger::api::{BlockView, NonceView, ParcelView, SubmitRequest, TxState, TxStatus};
-use kp_ledger::block::apply_block;
+use kp_ledger::block::{apply_block, NONE_CHECKED};
 use kp_ledger::genesis::Genesis;
 use kp_ledger::model::{HsCode, Role};
 use kp_ledger::state::MemState;
@@ -293,7 +293,7 @@ fn committed_blocks_survive_sigkill_and_replay_to_the_same_state() {
             .block(height)
             .unwrap()
             .unwrap_or_else(|| panic!("block {height} is stored"));
-        let applied = apply_block(&state, &tip, &genesis.chain_id, block)
+        let applied = apply_block(&state, &tip, &genesis.chain_id, block, NONE_CHECKED)
             .unwrap_or_else(|e| panic!("replay {height}: {e}"));
         state.apply(applied.delta.clone());
         tip = applied.tip();

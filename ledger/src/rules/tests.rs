@@ -1259,7 +1259,7 @@ mod storage_faults {
 
     use kp_crypto::PublicKey;
 
-    use crate::block::{apply_block, build_block, BlockError};
+    use crate::block::{apply_block, build_block, BlockError, NONE_CHECKED};
     use crate::model::{
         Certificate, Member, Parcel, ParcelId, Participant, ParticipantCode, Proposal, ProposalId,
         Role, Transfer, TransferId,
@@ -1354,7 +1354,16 @@ mod storage_faults {
             ),
         ];
         let proposer = test_proposer();
-        let clean = build_block(&w.state, &w.tip, CHAIN_ID, w.time, proposer, txs.clone()).unwrap();
+        let clean = build_block(
+            &w.state,
+            &w.tip,
+            CHAIN_ID,
+            w.time,
+            proposer,
+            txs.clone(),
+            NONE_CHECKED,
+        )
+        .unwrap();
         assert!(clean.rejected.is_empty());
         let block = clean.applied.block.clone();
 
@@ -1363,7 +1372,7 @@ mod storage_faults {
             reads: Cell::new(0),
             fail_at: 0,
         };
-        apply_block(&counting, &w.tip, CHAIN_ID, block.clone()).unwrap();
+        apply_block(&counting, &w.tip, CHAIN_ID, block.clone(), NONE_CHECKED).unwrap();
         let total_reads = counting.reads.get();
         assert!(
             total_reads > 5,
@@ -1376,7 +1385,7 @@ mod storage_faults {
                 reads: Cell::new(0),
                 fail_at,
             };
-            match apply_block(&faulty, &w.tip, CHAIN_ID, block.clone()) {
+            match apply_block(&faulty, &w.tip, CHAIN_ID, block.clone(), NONE_CHECKED) {
                 Err(BlockError::Storage(_)) => {}
                 other => panic!("fault at read {fail_at}: expected a storage error, got {other:?}"),
             }
@@ -1386,7 +1395,16 @@ mod storage_faults {
                 fail_at,
             };
             assert!(
-                build_block(&faulty, &w.tip, CHAIN_ID, w.time, proposer, txs.clone()).is_err(),
+                build_block(
+                    &faulty,
+                    &w.tip,
+                    CHAIN_ID,
+                    w.time,
+                    proposer,
+                    txs.clone(),
+                    NONE_CHECKED
+                )
+                .is_err(),
                 "fault at read {fail_at}: building must fail, not drop transactions"
             );
         }

@@ -6,7 +6,7 @@ use std::path::Path;
 use kp_crypto::{Hash32, PublicKey, SecretKey};
 
 use super::*;
-use crate::block::{build_block, BuiltBlock};
+use crate::block::{build_block, BuiltBlock, NONE_CHECKED};
 use crate::model::{HsCode, ParcelId, ParcelStatus, Role};
 use crate::state::StateRead;
 use crate::testkit::{key_named, test_genesis, test_proposer, CHAIN_ID};
@@ -50,7 +50,16 @@ fn build(store: &Store, txs: Vec<DecodedTx>) -> BuiltBlock {
     let snapshot = store.snapshot().expect("snapshot");
     let tip = snapshot.tip().expect("tip");
     let proposer = test_proposer();
-    build_block(&snapshot, &tip, CHAIN_ID, tip.time + 1, proposer, txs).expect("build")
+    build_block(
+        &snapshot,
+        &tip,
+        CHAIN_ID,
+        tip.time + 1,
+        proposer,
+        txs,
+        NONE_CHECKED,
+    )
+    .expect("build")
 }
 
 /// Builds and commits a block in which every transaction must pass.

@@ -11,6 +11,7 @@ use std::time::{Duration, Instant};
 use bytes::Bytes;
 use kp_crypto::SecretKey;
 use kp_ledger::block::{apply_block, build_block, AppliedBlock, Block, TXS_PER_BLOCK_MAX};
+use kp_ledger::model::TxId;
 use malachitebft_app_channel::app::engine::host::{HeightParams, Next, SyncedValueOutcome};
 use malachitebft_app_channel::app::types::core::{
     CommitCertificate, Context as _, LinearTimeouts, Round, Validity, VoteExtensions,
@@ -360,6 +361,8 @@ impl App {
                 time,
                 key.public(),
                 candidates,
+                // Every one came out of the mempool, which checked it.
+                &|_| true,
             )?;
             drop(snapshot);
             if !built.rejected.is_empty() {
@@ -488,8 +491,12 @@ impl App {
         blocking(move || {
             let snapshot = shared.store.snapshot()?;
             let tip = snapshot.tip()?;
-            Ok(apply_block(&snapshot, &tip, &shared.chain.chain_id, block)
-                .map_err(|e| e.to_string()))
+            // What this node's mempool holds it checked on admission.
+            let in_mempool = |id: &TxId| lock(&shared.mempool).contains(id);
+            Ok(
+                apply_block(&snapshot, &tip, &shared.chain.chain_id, block, &in_mempool)
+                    .map_err(|e| e.to_string()),
+            )
         })
         .await
     }

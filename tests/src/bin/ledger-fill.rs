@@ -14,7 +14,7 @@ use anyhow::{bail, Context, Result};
 use clap::Parser;
 use kp_crypto::keystore::read_key_file;
 use kp_crypto::{hash_domain, PublicKey, SecretKey};
-use kp_ledger::block::build_block;
+use kp_ledger::block::{build_block, NONE_CHECKED};
 use kp_ledger::genesis::Genesis;
 use kp_ledger::model::{HsCode, ParcelId, Role};
 use kp_ledger::rules::{parcel_id, transfer_id};
@@ -96,6 +96,7 @@ impl Filler {
             tip.time + 1,
             self.proposer,
             txs,
+            NONE_CHECKED,
         )?;
         if let Some((id, why)) = built.rejected.first() {
             bail!("transaction {id} was refused: {why} ({})", why.code());
