@@ -98,16 +98,8 @@ impl NodeProcess {
         format!("http://127.0.0.1:{}", self.port)
     }
 
-    pub fn port(&self) -> u16 {
-        self.port
-    }
-
     pub fn log_path(&self) -> &Path {
         &self.log
-    }
-
-    pub fn is_running(&self) -> bool {
-        self.child.is_some()
     }
 
     pub fn status(&self) -> Result<StatusView> {

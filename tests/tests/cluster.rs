@@ -525,8 +525,8 @@ fn race_two_offers(
     };
     let loser = if winner == ids[0] { ids[1] } else { ids[0] };
     let won = committed_on(cluster, &all, &winner);
-    // A few blocks later the loser is still out, and no node holds it.
-    let settled = won.height.expect("a committed height") + 2;
+    // A block later the loser is still out, and no node holds it.
+    let settled = won.height.expect("a committed height") + 1;
     cluster
         .wait_all_at_least(settled, COMMIT_LIMIT)
         .unwrap_or_else(|e| panic!("{e:#}"));
@@ -564,9 +564,9 @@ fn one_parcel_offered_twice_at_once_through_two_nodes_has_one_offer() {
     let holder = read_key_file(miner.key_file.as_ref(), DEV_PASSPHRASE).expect("miner key");
     let to = [traders[0].key(), traders[1].key()];
 
-    // Three races, through different pairs of nodes.
+    // Two races, between different pairs of nodes: all four take part.
     let mut both_accepted = 0;
-    for nodes in [[1, 2], [2, 3], [3, 0]] {
+    for nodes in [[1, 2], [3, 0]] {
         let (parcel, id) = register(&cluster, 0, &miner, &code);
         committed_on(&cluster, &all, &id);
         let race = race_two_offers(&cluster, nodes, &holder, &parcel, to);
@@ -637,7 +637,7 @@ fn one_parcel_offered_twice_at_once_through_two_nodes_has_one_offer() {
         }
     }
     println!(
-        "three double-spend races ({both_accepted} with both offers accepted by their nodes) in {:?}",
+        "two double-spend races ({both_accepted} with both offers accepted by their nodes) in {:?}",
         started.elapsed()
     );
 }
