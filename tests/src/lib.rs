@@ -1,16 +1,25 @@
 //! A harness for end-to-end tests: real `kpnode` and `kp` processes on
 //! loopback ports chosen here, every wait bounded, every process stopped.
+//! [`DevNode`] runs a chain of one (`kpnode dev`); [`Cluster`] runs a
+//! network of validators (`kpnode testnet`, then `kpnode run` each).
 //!
 //! The binaries come from the same target directory as the test itself:
 //! `scripts/test` builds them before running the tests.
 
-use std::net::TcpListener;
-use std::path::{Path, PathBuf};
-use std::process::{Child, Command, Output, Stdio};
-use std::time::{Duration, Instant};
+mod cluster;
+mod process;
 
-use anyhow::{bail, Context, Result};
-use kp_ledger::api::StatusView;
+use std::ffi::OsString;
+use std::net::TcpListener;
+use std::ops::{Deref, DerefMut};
+use std::path::{Path, PathBuf};
+use std::process::Output;
+use std::time::Duration;
+
+use anyhow::{Context, Result};
+
+pub use cluster::Cluster;
+pub use process::{NodeProcess, READY_LIMIT};
 
 /// The passphrase `kpnode dev` encrypts its authority keys with in tests.
 pub const DEV_PASSPHRASE: &str = "dev";
@@ -45,166 +54,37 @@ pub fn free_port() -> u16 {
         .unwrap_or(0)
 }
 
-/// A `kpnode dev` process with its own home, killed when dropped.
+/// A `kpnode dev` process with its own home, killed when dropped. It is
+/// used as the [`NodeProcess`] it runs: `node.kp(..)`, `node.restart()`.
 pub struct DevNode {
     pub home: PathBuf,
     pub port: u16,
     pub participants: String,
-    child: Option<Child>,
+    process: NodeProcess,
 }
 
 impl DevNode {
     /// Starts a node in `home` (created on first start) and waits for its API.
     pub fn start(home: &Path, participants: &str) -> Result<DevNode> {
-        let mut node = DevNode {
+        let port = free_port();
+        let args = [
+            OsString::from("dev"),
+            "--home".into(),
+            home.into(),
+            "--api".into(),
+            format!("127.0.0.1:{port}").into(),
+            "--participants".into(),
+            participants.into(),
+        ];
+        let mut process = NodeProcess::new(args.into(), port, home.with_extension("log"));
+        process.spawn()?;
+        process.wait_ready(READY_LIMIT)?;
+        Ok(DevNode {
             home: home.to_path_buf(),
-            port: free_port(),
+            port,
             participants: participants.to_owned(),
-            child: None,
-        };
-        node.spawn()?;
-        Ok(node)
-    }
-
-    pub fn url(&self) -> String {
-        format!("http://127.0.0.1:{}", self.port)
-    }
-
-    fn spawn(&mut self) -> Result<()> {
-        let log = std::fs::OpenOptions::new()
-            .create(true)
-            .append(true)
-            .open(self.home.with_extension("log"))
-            .context("open node log")?;
-        let child = Command::new(binary("kpnode"))
-            .args(["dev", "--home"])
-            .arg(&self.home)
-            .args(["--api", &format!("127.0.0.1:{}", self.port)])
-            .args(["--participants", &self.participants])
-            .env("KP_PASSPHRASE", DEV_PASSPHRASE)
-            .env("RUST_LOG", "info")
-            .stdin(Stdio::null())
-            .stdout(log.try_clone().context("clone log")?)
-            .stderr(log)
-            .spawn()
-            .context("start kpnode dev")?;
-        self.child = Some(child);
-        self.wait_ready(Duration::from_secs(60))
-    }
-
-    fn wait_ready(&mut self, limit: Duration) -> Result<()> {
-        let deadline = Instant::now() + limit;
-        loop {
-            if self.status().is_ok() {
-                return Ok(());
-            }
-            if let Some(child) = self.child.as_mut() {
-                if let Some(exit) = child.try_wait()? {
-                    bail!(
-                        "kpnode exited early ({exit}); see {}",
-                        self.home.with_extension("log").display()
-                    );
-                }
-            }
-            if Instant::now() > deadline {
-                bail!("kpnode did not answer within {limit:?}");
-            }
-            std::thread::sleep(Duration::from_millis(50));
-        }
-    }
-
-    pub fn status(&self) -> Result<StatusView> {
-        get_json(&format!("{}/v1/status", self.url()))
-    }
-
-    /// SIGKILL: no chance to flush or clean up.
-    pub fn kill9(&mut self) {
-        if let Some(mut child) = self.child.take() {
-            let _ = child.kill();
-            let _ = child.wait();
-        }
-    }
-
-    /// SIGTERM, then waits (bounded) for the exit status.
-    pub fn terminate(&mut self) -> Result<std::process::ExitStatus> {
-        let Some(mut child) = self.child.take() else {
-            bail!("node is not running")
-        };
-        let pid = child.id().to_string();
-        Command::new("kill")
-            .args(["-TERM", &pid])
-            .status()
-            .context("send SIGTERM")?;
-        let deadline = Instant::now() + Duration::from_secs(20);
-        loop {
-            if let Some(status) = child.try_wait()? {
-                return Ok(status);
-            }
-            if Instant::now() > deadline {
-                let _ = child.kill();
-                bail!("kpnode did not stop within 20 s of SIGTERM");
-            }
-            std::thread::sleep(Duration::from_millis(50));
-        }
-    }
-
-    /// Starts the node again on the same home and port.
-    pub fn restart(&mut self) -> Result<()> {
-        self.kill9();
-        self.spawn()
-    }
-
-    /// Runs `kp` against this node.
-    pub fn kp<S: AsRef<str>>(&self, args: &[S]) -> Output {
-        Command::new(binary("kp"))
-            .args(args.iter().map(AsRef::as_ref))
-            .env("KP_NODE", self.url())
-            .env("KP_PASSPHRASE", DEV_PASSPHRASE)
-            .stdin(Stdio::null())
-            .output()
-            .unwrap_or_else(|e| panic!("cannot run kp: {e}"))
-    }
-
-    /// Runs `kp`, expects a refusal carrying `code` (one line on stderr,
-    /// a non-zero exit) and checks that the state hash did not change.
-    pub fn kp_refused<S: AsRef<str> + std::fmt::Debug>(&self, args: &[S], code: &str) {
-        let before = self.status().map(|s| s.state_hash).ok();
-        let out = self.kp(args);
-        let stderr = String::from_utf8_lossy(&out.stderr);
-        let stdout = String::from_utf8_lossy(&out.stdout);
-        assert!(
-            !out.status.success(),
-            "kp {args:?} should fail, it printed {stdout}"
-        );
-        assert_eq!(
-            stderr.trim().lines().count(),
-            1,
-            "one line on stderr: {stderr}"
-        );
-        assert!(
-            stderr.contains(code),
-            "kp {args:?}: expected {code}, got: {stderr}"
-        );
-        let after = self.status().map(|s| s.state_hash).ok();
-        assert_eq!(after, before, "kp {args:?} changed the state");
-    }
-
-    /// A new key file in `dir`, quick to decrypt; returns its path and public key.
-    pub fn new_key(&self, dir: &Path, name: &str) -> (String, String) {
-        let path = dir
-            .join(format!("{name}.key"))
-            .to_string_lossy()
-            .into_owned();
-        let out = self.kp(&[
-            "key",
-            "new",
-            "--out",
-            &path,
-            "--work-factor",
-            TEST_WORK_FACTOR,
-        ]);
-        let public = ok_stdout(&out, "kp key new");
-        (path, public)
+            process,
+        })
     }
 
     pub fn key_path(&self, code: &str) -> PathBuf {
@@ -212,21 +92,38 @@ impl DevNode {
     }
 }
 
-impl Drop for DevNode {
-    fn drop(&mut self) {
-        self.kill9();
+impl Deref for DevNode {
+    type Target = NodeProcess;
+
+    fn deref(&self) -> &NodeProcess {
+        &self.process
+    }
+}
+
+impl DerefMut for DevNode {
+    fn deref_mut(&mut self) -> &mut NodeProcess {
+        &mut self.process
     }
 }
 
 pub fn get_json<T: serde::de::DeserializeOwned>(url: &str) -> Result<T> {
-    let agent = agent();
-    let mut response = agent
+    get_json_if_found(url)?.with_context(|| format!("GET {url}: not found"))
+}
+
+/// Like [`get_json`], but a 404 answer (`not_found`: no such transaction,
+/// block, parcel...) is `None` rather than an error.
+pub fn get_json_if_found<T: serde::de::DeserializeOwned>(url: &str) -> Result<Option<T>> {
+    let mut response = agent()
         .get(url)
         .call()
         .with_context(|| format!("GET {url}"))?;
+    if response.status().as_u16() == 404 {
+        return Ok(None);
+    }
     response
         .body_mut()
         .read_json()
+        .map(Some)
         .with_context(|| format!("decode {url}"))
 }
 
@@ -238,6 +135,27 @@ pub fn agent() -> ureq::Agent {
         .http_status_as_error(false)
         .build()
         .into()
+}
+
+/// The arguments of `kp member enroll`: the authority whose key file is
+/// `authority_key` licenses `member` (a public key) as `role`.
+pub fn enroll_args(
+    authority_key: &str,
+    member: &str,
+    role: &str,
+    name: &str,
+    licence: &str,
+) -> Vec<String> {
+    let args = [
+        "member",
+        "enroll",
+        "--key",
+        authority_key,
+        "--member",
+        member,
+    ];
+    let rest = ["--role", role, "--name", name, "--licence", licence];
+    args.into_iter().chain(rest).map(str::to_owned).collect()
 }
 
 /// The arguments of `kp parcel register` for a small parcel from the

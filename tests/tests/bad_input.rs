@@ -2,7 +2,7 @@
 //! with one line on stderr naming the problem and its code, and the ledger's
 //! state hash is the same before and after.
 
-use kp_tests::{ok_stdout, register_args, DevNode};
+use kp_tests::{enroll_args, ok_stdout, register_args, DevNode};
 
 #[test]
 fn refusals_name_the_problem_and_change_nothing() {
@@ -27,20 +27,7 @@ fn refusals_name_the_problem_and_change_nothing() {
         (bw, &exporter, "exporter"),
         (eu, &importer, "importer"),
     ] {
-        let out = node.kp(&[
-            "member",
-            "enroll",
-            "--key",
-            key,
-            "--member",
-            member,
-            "--role",
-            role,
-            "--name",
-            role,
-            "--licence",
-            "L-1",
-        ]);
+        let out = node.kp(&enroll_args(key, member, role, role, "L-1"));
         ok_stdout(&out, "enrol");
     }
     let register = |carats: &str, hs: &str| register_args(miner_key, "BW", None, carats, hs);

@@ -6,7 +6,7 @@ use std::path::Path;
 
 use kp_ledger::api::ParcelView;
 use kp_ledger::model::{Participant, ParticipantStatus, TransferStatus};
-use kp_tests::{ok_stdout, register_args, DevNode};
+use kp_tests::{enroll_args, ok_stdout, register_args, DevNode};
 
 struct Member {
     key_file: String,
@@ -20,20 +20,7 @@ fn member(node: &DevNode, dir: &Path, name: &str, authority: &str, role: &str) -
         public
     );
     let authority = node.key_path(authority).to_string_lossy().into_owned();
-    let out = node.kp(&[
-        "member",
-        "enroll",
-        "--key",
-        &authority,
-        "--member",
-        &public,
-        "--role",
-        role,
-        "--name",
-        name,
-        "--licence",
-        "L-7",
-    ]);
+    let out = node.kp(&enroll_args(&authority, &public, role, name, "L-7"));
     ok_stdout(&out, "enrol");
     Member { key_file, public }
 }

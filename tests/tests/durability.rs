@@ -17,7 +17,9 @@ use kp_ledger::model::{HsCode, Role};
 use kp_ledger::state::MemState;
 use kp_ledger::store::Store;
 use kp_ledger::tx::{Body, TxPayload};
-use kp_tests::{agent, binary, get_json, ok_stdout, register_args, DevNode, DEV_PASSPHRASE};
+use kp_tests::{
+    agent, binary, enroll_args, get_json, ok_stdout, register_args, DevNode, DEV_PASSPHRASE,
+};
 
 const KILLS: usize = 20;
 
@@ -195,20 +197,13 @@ fn committed_blocks_survive_sigkill_and_replay_to_the_same_state() {
     // And a miner that uses kp itself, as a member would.
     let (kp_miner, kp_miner_public) = node.new_key(dir.path(), "kp-miner");
     let bw_key = node.key_path("BW").to_string_lossy().into_owned();
-    let enrol = node.kp(&[
-        "member",
-        "enroll",
-        "--key",
+    let enrol = node.kp(&enroll_args(
         &bw_key,
-        "--member",
         &kp_miner_public,
-        "--role",
         "miner",
-        "--name",
         "Letlhakane",
-        "--licence",
         "BW-ML-2",
-    ]);
+    ));
     ok_stdout(&enrol, "kp member enroll");
     let seen = Arc::new(Mutex::new(Seen::default()));
     for kill in 0..KILLS {
