@@ -18,6 +18,7 @@ use kp_ledger::api::{BlockView, StatusView, TxState, TxStatus};
 use kp_ledger::model::TxId;
 use tempfile::TempDir;
 
+use crate::links::PeerLink;
 use crate::process::{NodeProcess, READY_LIMIT};
 use crate::{binary, get_json, get_json_if_found, DEV_PASSPHRASE};
 
@@ -105,15 +106,34 @@ pub struct Cluster {
     nodes: Vec<NodeProcess>,
     /// Participant codes, node by node.
     participants: Vec<String>,
+    ports: PortBlock,
+    /// With [`Options::linked`]: node i's links to each peer j, as (j, link).
+    links: Vec<Vec<(usize, PeerLink)>>,
     root: PathBuf,
     dir: Option<TempDir>,
     _turn: MutexGuard<'static, ()>,
+}
+
+/// How a cluster's nodes reach each other and which one misbehaves.
+#[derive(Debug, Default, Clone)]
+pub struct Options {
+    /// Every node reaches every peer through a [`PeerLink`] of its own, so
+    /// that the test can partition the network ([`Cluster::partition`]).
+    pub linked: bool,
+    /// This node runs `kpnode-byzantine` with this attack (the engine's
+    /// `ByzantineConfig` as JSON).
+    pub byzantine: Option<(usize, String)>,
 }
 
 impl Cluster {
     /// Writes a testnet of `validators` nodes into `dir`, starts every node
     /// and waits (bounded) until each API answers.
     pub fn start(dir: TempDir, validators: u16) -> Result<Cluster> {
+        Cluster::start_with(dir, validators, Options::default())
+    }
+
+    /// The same, wired and run as `options` say.
+    pub fn start_with(dir: TempDir, validators: u16, options: Options) -> Result<Cluster> {
         // A test that failed while holding the turn left nothing shared
         // behind: its nodes died with it.
         let turn = ONE_CLUSTER_AT_A_TIME
@@ -142,22 +162,28 @@ impl Cluster {
         let mut cluster = Cluster {
             nodes: Vec::new(),
             participants: Vec::new(),
+            ports,
+            links: Vec::new(),
             root,
             dir: Some(dir),
             _turn: turn,
         };
-        if let Err(e) = cluster.start_nodes(ports, &genesis) {
+        if let Err(e) = cluster.start_nodes(&options, &genesis) {
             let kept = cluster.keep_files();
             return Err(e.context(format!("cluster files kept in {}", kept.display())));
         }
         Ok(cluster)
     }
 
-    fn start_nodes(&mut self, ports: PortBlock, genesis: &Path) -> Result<()> {
+    fn start_nodes(&mut self, options: &Options, genesis: &Path) -> Result<()> {
+        let ports = self.ports;
         for i in 0..ports.validators {
             let home = self.home(usize::from(i));
             self.participants.push(participant_code(&home)?);
-            let args: Vec<OsString> = vec![
+            if options.linked {
+                self.link(i)?;
+            }
+            let mut args: Vec<OsString> = vec![
                 "run".into(),
                 "--home".into(),
                 home.into(),
@@ -165,7 +191,14 @@ impl Cluster {
                 genesis.into(),
             ];
             let log = self.root.join(format!("node{i}.log"));
-            self.nodes.push(NodeProcess::new(args, ports.api(i), log));
+            let node = match &options.byzantine {
+                Some((byzantine, attack)) if *byzantine == usize::from(i) => {
+                    args.extend(["--byzantine".into(), attack.into()]);
+                    NodeProcess::new(args, ports.api(i), log).with_binary("kpnode-byzantine")
+                }
+                _ => NodeProcess::new(args, ports.api(i), log),
+            };
+            self.nodes.push(node);
         }
         // All started before any is waited for: each waits for its peers.
         for node in &mut self.nodes {
@@ -176,6 +209,113 @@ impl Cluster {
             node.wait_ready(deadline.saturating_duration_since(Instant::now()))?;
         }
         Ok(())
+    }
+
+    /// Puts a link between node `i` and each of its peers, and makes the
+    /// links its peers (in its `node.json`).
+    fn link(&mut self, i: u16) -> Result<()> {
+        let mut links = Vec::new();
+        for j in (0..self.ports.validators).filter(|&j| j != i) {
+            links.push((usize::from(j), PeerLink::start(self.ports.consensus(j))?));
+        }
+        let path = self.home(usize::from(i)).join("node.json");
+        let text =
+            std::fs::read_to_string(&path).with_context(|| format!("read {}", path.display()))?;
+        let mut settings: serde_json::Value =
+            serde_json::from_str(&text).with_context(|| format!("parse {}", path.display()))?;
+        settings["peers"] = links.iter().map(|(_, l)| l.multiaddr()).collect();
+        std::fs::write(&path, settings.to_string())
+            .with_context(|| format!("write {}", path.display()))?;
+        self.links.push(links);
+        Ok(())
+    }
+
+    /// Cuts every link between nodes on different `sides` (and heals those
+    /// within one side). Needs [`Options::linked`].
+    pub fn partition(&self, sides: &[&[usize]]) {
+        let side_of = |node: usize| sides.iter().position(|side| side.contains(&node));
+        for (i, links) in self.links.iter().enumerate() {
+            for (j, link) in links {
+                if side_of(i) == side_of(*j) {
+                    link.heal();
+                } else {
+                    link.cut();
+                }
+            }
+        }
+    }
+
+    /// Every link open again.
+    pub fn heal(&self) {
+        for (_, link) in self.links.iter().flatten() {
+            link.heal();
+        }
+    }
+
+    /// A new Participant's home (`kpnode init`), with ports of its own, not
+    /// started: its authority and validator keys can be proposed for
+    /// admission first.
+    pub fn init_joiner(&self, code: &str) -> Result<Joiner> {
+        let ports = PortBlock::free(1)?;
+        let home = self.root.join(format!("joiner-{code}"));
+        let made = Command::new(binary("kpnode"))
+            .arg("init")
+            .arg("--home")
+            .arg(&home)
+            .args(["--participant", code])
+            .args([
+                "--listen",
+                &format!("/ip4/127.0.0.1/tcp/{}", ports.consensus(0)),
+            ])
+            .args(["--api", &format!("127.0.0.1:{}", ports.api(0))])
+            .env("KP_PASSPHRASE", DEV_PASSPHRASE)
+            .output()
+            .context("run kpnode init")?;
+        if !made.status.success() {
+            bail!(
+                "kpnode init failed ({}): {}",
+                made.status,
+                String::from_utf8_lossy(&made.stderr)
+            );
+        }
+        let card = read_card(&home)?;
+        let key = |field: &str| {
+            card[field]
+                .as_str()
+                .map(str::to_owned)
+                .with_context(|| format!("{}'s card has no {field}", home.display()))
+        };
+        Ok(Joiner {
+            authority: key("authority")?,
+            validator: key("validator")?,
+            code: code.to_owned(),
+            home,
+            api_port: ports.api(0),
+        })
+    }
+
+    /// Starts a joiner's node with every node of the cluster as its peer
+    /// and waits for its API; returns its index.
+    pub fn start_joiner(&mut self, joiner: &Joiner) -> Result<usize> {
+        let mut args: Vec<OsString> = vec![
+            "run".into(),
+            "--home".into(),
+            joiner.home.clone().into(),
+            "--genesis".into(),
+            self.root.join("genesis.json").into(),
+        ];
+        for i in 0..self.ports.validators {
+            args.push("--peer".into());
+            args.push(format!("/ip4/127.0.0.1/tcp/{}", self.ports.consensus(i)).into());
+        }
+        let index = self.nodes.len();
+        let log = self.root.join(format!("node{index}.log"));
+        let mut node = NodeProcess::new(args, joiner.api_port, log);
+        node.spawn()?;
+        node.wait_ready(READY_LIMIT)?;
+        self.nodes.push(node);
+        self.participants.push(joiner.code.clone());
+        Ok(index)
     }
 
     /// Keeps the directory when the cluster goes, and returns its path.
@@ -243,6 +383,14 @@ impl Cluster {
         self.home(i)
             .join("keys")
             .join(format!("{}.key", self.participants[i]))
+    }
+
+    /// A joiner's authority key, encrypted with `DEV_PASSPHRASE`.
+    pub fn joiner_key(&self, joiner: &Joiner) -> PathBuf {
+        joiner
+            .home
+            .join("keys")
+            .join(format!("{}.key", joiner.code))
     }
 
     pub fn block(&self, i: usize, height: u64) -> Result<BlockView> {
@@ -384,15 +532,29 @@ impl Drop for Cluster {
     }
 }
 
-/// The Participant code in a home's `node/participant.json`.
-fn participant_code(home: &Path) -> Result<String> {
+/// A Participant about to join a running cluster: its home and keys.
+#[derive(Debug, Clone)]
+pub struct Joiner {
+    pub code: String,
+    pub home: PathBuf,
+    /// Public keys, hex.
+    pub authority: String,
+    pub validator: String,
+    api_port: u16,
+}
+
+/// A home's `node/participant.json`: code, name, authority, validator.
+fn read_card(home: &Path) -> Result<serde_json::Value> {
     let path = home.join("node").join("participant.json");
     let text =
         std::fs::read_to_string(&path).with_context(|| format!("read {}", path.display()))?;
-    let card: serde_json::Value =
-        serde_json::from_str(&text).with_context(|| format!("parse {}", path.display()))?;
-    card["code"]
+    serde_json::from_str(&text).with_context(|| format!("parse {}", path.display()))
+}
+
+/// The Participant code in a home's `node/participant.json`.
+fn participant_code(home: &Path) -> Result<String> {
+    read_card(home)?["code"]
         .as_str()
         .map(str::to_owned)
-        .with_context(|| format!("{} has no participant code", path.display()))
+        .with_context(|| format!("{} names no participant code", home.display()))
 }

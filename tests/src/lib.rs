@@ -7,6 +7,7 @@
 //! `scripts/test` builds them before running the tests.
 
 mod cluster;
+mod links;
 mod process;
 
 use std::ffi::OsString;
@@ -18,7 +19,7 @@ use std::time::Duration;
 
 use anyhow::{Context, Result};
 
-pub use cluster::Cluster;
+pub use cluster::{Cluster, Joiner, Options};
 pub use process::{NodeProcess, READY_LIMIT};
 
 /// The passphrase `kpnode dev` encrypts its authority keys with in tests.

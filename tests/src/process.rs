@@ -26,7 +26,9 @@ const POLL_INTERVAL: Duration = Duration::from_millis(50);
 /// A `kpnode` serving its API on `127.0.0.1:port`; killed when dropped, and
 /// then, if the test is failing, the tail of its log is printed.
 pub struct NodeProcess {
-    /// The arguments of `kpnode`, the same at every start.
+    /// `kpnode`, or a build of it for fault tests.
+    binary: &'static str,
+    /// Its arguments, the same at every start.
     args: Vec<OsString>,
     port: u16,
     log: PathBuf,
@@ -38,11 +40,19 @@ impl NodeProcess {
     /// (which `args` must say), its output appended to `log`.
     pub fn new(args: Vec<OsString>, port: u16, log: PathBuf) -> NodeProcess {
         NodeProcess {
+            binary: "kpnode",
             args,
             port,
             log,
             child: None,
         }
+    }
+
+    /// The same, run from another build of kpnode in the same directory
+    /// (`kpnode-byzantine`, which `scripts/test` builds).
+    pub fn with_binary(mut self, binary: &'static str) -> NodeProcess {
+        self.binary = binary;
+        self
     }
 
     /// Starts the process and returns at once; see [`NodeProcess::wait_ready`].
@@ -55,7 +65,7 @@ impl NodeProcess {
             .append(true)
             .open(&self.log)
             .with_context(|| format!("open node log {}", self.log.display()))?;
-        let child = Command::new(binary("kpnode"))
+        let child = Command::new(binary(self.binary))
             .args(&self.args)
             .env("KP_PASSPHRASE", DEV_PASSPHRASE)
             .env("RUST_LOG", "info")

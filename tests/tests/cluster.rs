@@ -12,7 +12,9 @@ use kp_crypto::{Hash32, PublicKey, SecretKey};
 use kp_ledger::api::{ErrorBody, NonceView, ParcelView, SubmitRequest, TxState, TxStatus};
 use kp_ledger::model::{ParcelId, ParcelStatus, Role, Transfer, TransferStatus, TxId};
 use kp_ledger::tx::{tx_id, Body, Transaction, TxPayload};
-use kp_tests::{agent, enroll_args, get_json, ok_stdout, register_args, Cluster, DEV_PASSPHRASE};
+use kp_tests::{
+    agent, enroll_args, get_json, ok_stdout, register_args, Cluster, Options, DEV_PASSPHRASE,
+};
 
 const VALIDATORS: u16 = 4;
 /// Generous for one block on a loaded 2-core machine, even when the round's
@@ -639,5 +641,252 @@ fn one_parcel_offered_twice_at_once_through_two_nodes_has_one_offer() {
     println!(
         "two double-spend races ({both_accepted} with both offers accepted by their nodes) in {:?}",
         started.elapsed()
+    );
+}
+
+/// An enrolment by node `authority`'s Participant, signed here and posted
+/// to `node` without waiting for a block.
+fn post_enrolment(cluster: &Cluster, node: usize, authority: usize, name: &str) -> TxId {
+    let key = read_key_file(&cluster.authority_key(authority), DEV_PASSPHRASE)
+        .expect("the authority key decrypts");
+    let chain_id = cluster.status(node).expect("status").chain_id;
+    let nonce = last_nonce(cluster, node, &key.public()).pending_last + 1;
+    let body = Body::EnrolMember {
+        member: SecretKey::generate().public(),
+        role: Role::Trader,
+        name: name.to_owned(),
+        licence: format!("L-{name}"),
+        zone: None,
+    };
+    let tx = signed(&chain_id, &key, nonce, body);
+    match post_tx(cluster, node, &tx) {
+        Submission::Accepted(status) => status.id,
+        Submission::Refused { http, code } => panic!("node{node} refused {name}: {http} {code}"),
+    }
+}
+
+/// An authority approves a proposal through node `node`; `kp` prints the
+/// transaction's status and the proposal's.
+fn approve(cluster: &Cluster, node: usize, key: &str, proposal: &str) -> TxStatus {
+    let out = cluster.kp(
+        node,
+        &[
+            "--json",
+            "participant",
+            "approve",
+            "--key",
+            key,
+            "--proposal",
+            proposal,
+        ],
+    );
+    let printed: serde_json::Value =
+        serde_json::from_str(&ok_stdout(&out, "kp participant approve")).expect("JSON");
+    let status: TxStatus =
+        serde_json::from_value(printed["transaction"].clone()).expect("a TxStatus");
+    assert_eq!(status.state, TxState::Committed);
+    status
+}
+
+/// Each of `nodes`' heights, now.
+fn heights_of(cluster: &Cluster, nodes: &[usize]) -> Vec<u64> {
+    nodes
+        .iter()
+        .map(|&i| cluster.status(i).expect("status").height)
+        .collect()
+}
+
+#[test]
+fn a_network_cut_in_two_halves_commits_nothing_until_healed() {
+    let dir = tempfile::tempdir().expect("a temporary directory");
+    let options = Options {
+        linked: true,
+        ..Options::default()
+    };
+    let cluster = Cluster::start_with(dir, VALIDATORS, options).expect("the cluster starts");
+    let all = cluster.all();
+    let (_, first) = enrol(&cluster, 0, 0, "before-the-cut", "trader");
+    committed_on(&cluster, &all, &first);
+
+    cluster.partition(&[&[0, 1], &[2, 3]]);
+    // A block already decided when the cut came may still reach a node.
+    std::thread::sleep(Duration::from_secs(2));
+    let at_cut = heights_of(&cluster, &all);
+    let left = post_enrolment(&cluster, 0, 0, "left-of-the-cut");
+    let right = post_enrolment(&cluster, 2, 2, "right-of-the-cut");
+    std::thread::sleep(Duration::from_secs(6));
+    assert_eq!(
+        heights_of(&cluster, &all),
+        at_cut,
+        "two validators of four are no quorum: neither half may commit"
+    );
+    for id in [&left, &right] {
+        for &i in &all {
+            let state = cluster
+                .tx_status(i, id)
+                .expect("tx status")
+                .map(|s| s.state);
+            assert_ne!(state, Some(TxState::Committed), "node{i} committed {id}");
+        }
+    }
+
+    cluster.heal();
+    committed_on(&cluster, &all, &left);
+    let after = committed_on(&cluster, &all, &right);
+    all_agree_through(
+        &cluster,
+        after.height.expect("committed at a height"),
+        CATCH_UP_LIMIT,
+    );
+}
+
+/// Equivocates at every chance: two proposals for every round it proposes
+/// in, and a second, conflicting vote for every vote it casts.
+const EQUIVOCATE_ALWAYS: &str =
+    r#"{"equivocate_votes":{"mode":"always"},"equivocate_proposals":{"mode":"always"}}"#;
+
+#[test]
+fn three_honest_validators_outlast_an_equivocating_one() {
+    let dir = tempfile::tempdir().expect("a temporary directory");
+    let options = Options {
+        byzantine: Some((3, EQUIVOCATE_ALWAYS.to_owned())),
+        ..Options::default()
+    };
+    let cluster = Cluster::start_with(dir, VALIDATORS, options).expect("the cluster starts");
+    let honest = [0, 1, 2];
+    let mut last = None;
+    for (i, &node) in honest.iter().enumerate() {
+        let (_, id) = enrol(&cluster, node, node, &format!("honest-{i}"), "trader");
+        last = Some(committed_on(&cluster, &honest, &id));
+    }
+    let height = last.and_then(|s| s.height).expect("committed at a height");
+    // Several heights, so that the Byzantine node proposed in some.
+    let target = height + VALIDATORS as u64 + 1;
+    cluster
+        .wait_at_least(&honest, target, COMMIT_LIMIT)
+        .unwrap_or_else(|e| panic!("{e:#}"));
+    cluster
+        .same_chain_through(&honest, target)
+        .unwrap_or_else(|e| panic!("{e:#}"));
+    let logs: String = honest
+        .iter()
+        .map(|i| std::fs::read_to_string(cluster.dir().join(format!("node{i}.log"))))
+        .collect::<Result<_, _>>()
+        .expect("the honest nodes' logs");
+    assert!(
+        logs.contains("two different votes in one round"),
+        "the honest validators name the equivocating one"
+    );
+}
+
+#[test]
+fn an_admitted_participant_joins_and_votes_and_a_suspended_one_cannot_export() {
+    let mut cluster = start_cluster();
+    let code = |i: usize| cluster.participant(i).to_owned();
+    let (am, ao) = (code(1), code(0));
+
+    // A shipment AM's exporter could send to AO's importer.
+    let (miner, _) = enrol(&cluster, 1, 1, "am-miner", "miner");
+    let (exporter, _) = enrol(&cluster, 1, 1, "am-exporter", "exporter");
+    let (importer, _) = enrol(&cluster, 0, 0, "ao-importer", "importer");
+    let (parcel, _) = register(&cluster, 1, &miner, &am);
+    let offered = offer(&cluster, 1, &miner, &parcel, &exporter);
+    accept(&cluster, 1, &exporter, &offered.created[0].to_string());
+
+    // BW is admitted: three of four active Participants approve.
+    let joiner = cluster.init_joiner("BW").expect("kpnode init");
+    let ao_key = cluster.authority_key(0).to_string_lossy().into_owned();
+    let proposal = ok_stdout(
+        &cluster.kp(
+            0,
+            &[
+                "participant",
+                "propose",
+                "--key",
+                &ao_key,
+                "--admit",
+                "BW",
+                "--name",
+                "Botswana",
+                "--authority",
+                &joiner.authority,
+                "--validator",
+                &joiner.validator,
+            ],
+        ),
+        "kp participant propose --admit",
+    );
+    for approver in [1, 2] {
+        let key = cluster
+            .authority_key(approver)
+            .to_string_lossy()
+            .into_owned();
+        approve(&cluster, approver, &key, &proposal);
+    }
+    let admitted_at = cluster.status(0).expect("status").height;
+    assert_eq!(cluster.status(0).expect("status").validators.len(), 5);
+
+    // Its node catches up from height 1 and agrees.
+    let bw = cluster.start_joiner(&joiner).expect("the joiner starts");
+    cluster
+        .wait_at_least(&[bw], admitted_at, CATCH_UP_LIMIT)
+        .unwrap_or_else(|e| panic!("{e:#}"));
+    cluster
+        .same_chain_through(&[0, bw], admitted_at)
+        .unwrap_or_else(|e| panic!("{e:#}"));
+
+    // With BD's node down, four of five validators are up: a block needs
+    // four votes, so BW's counts.
+    cluster.kill9(3);
+    let (_, id) = enrol(&cluster, 0, 0, "after-bw-joined", "trader");
+    let with_bw = committed_on(&cluster, &[0, 1, 2, bw], &id);
+    let block = cluster
+        .block(0, with_bw.height.expect("committed at a height"))
+        .expect("the block");
+    assert!(block.header.height > admitted_at);
+
+    // AM is suspended (four of five approve: BD's authority signs through
+    // another node); its authority can no longer export.
+    let bw_key = cluster.joiner_key(&joiner).to_string_lossy().into_owned();
+    let bd_key = cluster.authority_key(3).to_string_lossy().into_owned();
+    let suspension = ok_stdout(
+        &cluster.kp(
+            0,
+            &["participant", "propose", "--key", &ao_key, "--suspend", &am],
+        ),
+        "kp participant propose --suspend",
+    );
+    let au_key = cluster.authority_key(2).to_string_lossy().into_owned();
+    for key in [&au_key, &bw_key, &bd_key] {
+        approve(&cluster, 2, key, &suspension);
+    }
+    let validators = cluster.status(0).expect("status").validators;
+    assert!(
+        validators.iter().all(|v| v.participant.as_str() != am),
+        "a suspended Participant's validator no longer counts"
+    );
+    let am_key = cluster.authority_key(1).to_string_lossy().into_owned();
+    cluster.node(0).kp_refused(
+        &[
+            "cert",
+            "issue",
+            "--key",
+            &am_key,
+            "--number",
+            &format!("{am}-2026-0001"),
+            "--exporter",
+            &exporter.public,
+            "--importer",
+            &importer.public,
+            "--to",
+            &ao,
+            "--parcel",
+            &parcel.to_string(),
+            "--hs",
+            "7102.10",
+            "--expires",
+            "2030-01-01",
+        ],
+        "participant_suspended",
     );
 }
