@@ -821,7 +821,8 @@ fn an_admitted_participant_joins_and_votes_and_a_suspended_one_cannot_export() {
             .authority_key(approver)
             .to_string_lossy()
             .into_owned();
-        approve(&cluster, approver, &key, &proposal);
+        let approved = approve(&cluster, approver, &key, &proposal);
+        committed_on(&cluster, &cluster.all(), &approved.id);
     }
     let admitted_at = cluster.status(0).expect("status").height;
     assert_eq!(cluster.status(0).expect("status").validators.len(), 5);
@@ -858,7 +859,8 @@ fn an_admitted_participant_joins_and_votes_and_a_suspended_one_cannot_export() {
     );
     let au_key = cluster.authority_key(2).to_string_lossy().into_owned();
     for key in [&au_key, &bw_key, &bd_key] {
-        approve(&cluster, 2, key, &suspension);
+        let approved = approve(&cluster, 2, key, &suspension);
+        committed_on(&cluster, &[0, 1, 2, bw], &approved.id);
     }
     let validators = cluster.status(0).expect("status").validators;
     assert!(
