@@ -127,7 +127,7 @@ pub const NONE_CHECKED: SignaturesChecked<'static> = &|_| false;
 /// Verifies every signature not checked already, in one batch when all are
 /// good; when the batch fails, one by one, to name the bad ones. Returns,
 /// per transaction, whether its signature holds.
-fn check_signatures(txs: &[DecodedTx], checked: SignaturesChecked<'_>) -> Vec<bool> {
+pub fn check_signatures(txs: &[DecodedTx], checked: SignaturesChecked<'_>) -> Vec<bool> {
     let unchecked: Vec<(usize, Vec<u8>)> = txs
         .iter()
         .enumerate()

@@ -25,7 +25,7 @@ use kp_ledger::Rejection;
 use crate::mempool::{AdmitError, Admitted};
 use crate::metrics::Metrics;
 use crate::node::{lock, Shared};
-use crate::relay::{admit, checked_tx};
+use crate::relay::{admit, checked_tx, spread};
 
 /// Room for the hex of the largest transaction and its JSON wrapping;
 /// anything longer is refused before it is read whole.
@@ -217,16 +217,7 @@ async fn submit(
     let bytes = tx.bytes.clone();
     let admitted = blocking(&shared, move |shared| Ok(admit(shared, tx))).await?;
     match admitted {
-        Ok(Admitted::New) => {
-            if let Some(gossip) = &shared.gossip {
-                // Failing to spread it is no reason to refuse it: it waits
-                // here for this node's turn to propose, and peers ask for
-                // pending transactions when they connect.
-                if let Err(e) = gossip.publish(bytes).await {
-                    tracing::debug!(tx = %id, code = e.code(), "not gossiped: {e}");
-                }
-            }
-        }
+        Ok(Admitted::New) => spread(&shared, bytes),
         Ok(Admitted::AlreadyPending) => {}
         Err(full @ AdmitError::Full { .. }) => {
             return Err(Failure::new(

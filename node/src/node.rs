@@ -14,7 +14,6 @@ use kp_ledger::genesis::Genesis;
 use kp_ledger::model::TxId;
 use kp_ledger::rejection::Rejection;
 use kp_ledger::store::{Store, StoreError};
-use kp_ledger::tx::TX_SIZE_BYTES_MAX;
 use libp2p::Multiaddr;
 use tokio::signal::unix::{signal, SignalKind};
 use tokio::sync::{mpsc, watch, Notify};
@@ -63,6 +62,8 @@ pub struct Shared {
     pub accepting: AtomicBool,
     pub metrics: Metrics,
     pub gossip: Option<GossipHandle>,
+    /// Transactions admitted here, on their way to the gossip's batches.
+    pub outbox: Option<mpsc::Sender<Vec<u8>>>,
     /// The highest height peers report (0: none known).
     network_height: AtomicU64,
 }
@@ -166,6 +167,13 @@ pub async fn run(config: NodeConfig) -> anyhow::Result<()> {
         Some(settings) => Some(start_gossip(settings, &store, &chain.chain_id).await?),
         None => None,
     };
+    let (outbox_tx, outbox_rx) = match &gossip {
+        Some(_) => {
+            let (tx, rx) = mpsc::channel(relay::OUTBOX_TXS_MAX);
+            (Some(tx), Some(rx))
+        }
+        None => (None, None),
+    };
     let mempool = Mempool::new(
         store.snapshot()?,
         chain.chain_id.clone(),
@@ -180,6 +188,7 @@ pub async fn run(config: NodeConfig) -> anyhow::Result<()> {
         accepting: AtomicBool::new(true),
         metrics: Metrics::register(),
         gossip: gossip.as_ref().map(|(handle, _)| handle.clone()),
+        outbox: outbox_tx,
         network_height: AtomicU64::new(0),
     });
 
@@ -206,8 +215,14 @@ pub async fn run(config: NodeConfig) -> anyhow::Result<()> {
             })
             .await
     });
-    let relay_task = gossip.map(|(handle, events)| {
-        tokio::spawn(relay::run(shared.clone(), handle, events, stop_rx.clone()))
+    let relay_task = gossip.zip(outbox_rx).map(|((handle, events), outbox)| {
+        tokio::spawn(relay::run(
+            shared.clone(),
+            handle,
+            events,
+            outbox,
+            stop_rx.clone(),
+        ))
     });
     let mut producer_task = tokio::spawn(consensus::run(shared.clone(), config.consensus, stop_rx));
     info!(url = %format!("http://{api_addr}"), "API listening");
@@ -262,6 +277,10 @@ pub async fn run(config: NodeConfig) -> anyhow::Result<()> {
     outcome
 }
 
+/// A batch's borsh framing: a length before the list and before each of
+/// its (at most 1,024) transactions.
+const BATCH_FRAMING_BYTES: usize = 4 + 4 * relay::BATCH_TXS_MAX;
+
 /// Starts transaction gossip, allowing the nodes of the Participants the
 /// ledger lists now.
 async fn start_gossip(
@@ -275,7 +294,7 @@ async fn start_gossip(
         peers: settings.peers,
         allowed: relay::allowed_peers(store)?,
         chain_id: chain_id.to_owned(),
-        message_bytes_max: TX_SIZE_BYTES_MAX,
+        message_bytes_max: relay::BATCH_BYTES_MAX + BATCH_FRAMING_BYTES,
     };
     let started = gossip::start(config)
         .await

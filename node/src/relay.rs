@@ -7,10 +7,11 @@ use std::collections::HashSet;
 use std::sync::{Arc, Mutex};
 use std::time::Duration;
 
+use kp_ledger::block::check_signatures;
 use kp_ledger::rejection::Rejection;
 use kp_ledger::state::StateRead;
 use kp_ledger::store::{Store, StoreError};
-use kp_ledger::tx::DecodedTx;
+use kp_ledger::tx::{DecodedTx, TX_SIZE_BYTES_MAX};
 use libp2p::PeerId;
 use tokio::sync::{mpsc, watch};
 use tracing::{debug, info};
@@ -23,6 +24,19 @@ use crate::node::{lock, now_secs, Shared};
 
 /// Transactions asked of a peer that just joined.
 const PENDING_ASKED_MAX: u32 = 20_000;
+
+/// Transactions admitted here travel to peers in batches, one gossip
+/// message each: framing, encryption and every hop's handling of a message
+/// are then paid once per batch, not once per transaction.
+pub const BATCH_BYTES_MAX: usize = 256 * 1024;
+/// And at most this many, which bounds a batch's framing.
+pub const BATCH_TXS_MAX: usize = 1024;
+/// How long the first transaction of a batch waits for company.
+const BATCH_WAIT: Duration = Duration::from_millis(5);
+/// Transactions waiting to be batched; past this, one is not gossiped (it
+/// still waits here for this node's turn to propose, and peers that join
+/// ask for what is pending).
+pub const OUTBOX_TXS_MAX: usize = 20_000;
 
 /// Decodes `bytes` and checks the signature: what every transaction goes
 /// through once, from the API or from a peer, before the mempool.
@@ -55,14 +69,54 @@ pub fn allowed_peers(store: &Store) -> Result<Vec<PeerId>, StoreError> {
         .collect())
 }
 
+/// Hands a transaction admitted here to the gossip, to be sent in the next
+/// batch.
+pub fn spread(shared: &Shared, bytes: Vec<u8>) {
+    if let Some(outbox) = &shared.outbox {
+        if outbox.try_send(bytes).is_err() {
+            debug!("gossip outbox full: a transaction waits here only");
+        }
+    }
+}
+
+/// Sends what [`spread`] hands over, in batches of up to
+/// [`BATCH_BYTES_MAX`] bytes or [`BATCH_WAIT`], whichever comes first.
+async fn publish_batches(gossip: GossipHandle, mut outbox: mpsc::Receiver<Vec<u8>>) {
+    while let Some(first) = outbox.recv().await {
+        let mut bytes = first.len();
+        let mut batch = vec![first];
+        let deadline = tokio::time::Instant::now() + BATCH_WAIT;
+        while bytes + TX_SIZE_BYTES_MAX <= BATCH_BYTES_MAX && batch.len() < BATCH_TXS_MAX {
+            match tokio::time::timeout_at(deadline, outbox.recv()).await {
+                Ok(Some(tx)) => {
+                    bytes += tx.len();
+                    batch.push(tx);
+                }
+                Ok(None) | Err(_) => break,
+            }
+        }
+        // Serialising to a Vec cannot fail.
+        let message = borsh::to_vec(&batch).unwrap_or_default();
+        if let Err(e) = gossip.publish(message).await {
+            debug!(
+                code = e.code(),
+                txs = batch.len(),
+                "batch not gossiped: {e}"
+            );
+        }
+    }
+}
+
 /// Serves the gossip swarm's events until `stop` turns true or the swarm
 /// ends.
 pub async fn run(
     shared: Arc<Shared>,
     gossip: GossipHandle,
     mut events: mpsc::Receiver<GossipEvent>,
+    outbox: mpsc::Receiver<Vec<u8>>,
     mut stop: watch::Receiver<bool>,
 ) {
+    let publisher = tokio::spawn(publish_batches(gossip.clone(), outbox));
     let peers = Arc::new(Mutex::new(HashSet::new()));
     let watcher = tokio::spawn(watch_heights(
         shared.clone(),
@@ -91,6 +145,7 @@ pub async fn run(
         }
     }
     watcher.abort();
+    publisher.abort();
     gossip.shutdown().await;
 }
 
@@ -128,22 +183,65 @@ async fn watch_heights(
     }
 }
 
+/// A batch from a peer: spread further if it brought anything new, refused
+/// if any of it is bad whatever the state (the sender checked it, or should
+/// have).
 fn judge(shared: &Shared, incoming: IncomingTx) {
-    let verdict = match checked_tx(incoming.bytes) {
-        // Bad whatever the state: the sender should not have passed it on.
-        Err(rejection) => {
-            debug!(from = %incoming.from, code = rejection.code(), "gossiped transaction refused");
+    let verdict = match checked_batch(shared, &incoming.bytes) {
+        Err(reason) => {
+            debug!(from = %incoming.from, "gossiped batch refused: {reason}");
             Verdict::Reject
         }
-        Ok(tx) => match admit(shared, tx) {
-            Ok(Admitted::New) => Verdict::Accept,
+        Ok(txs) => {
+            let new = txs
+                .into_iter()
+                .map(|tx| admit(shared, tx))
+                .filter(|admitted| matches!(admitted, Ok(Admitted::New)))
+                .count();
             // Known already, or refused over state that differs between
             // nodes for a moment (a nonce not reached yet): no one's fault.
-            Ok(Admitted::AlreadyPending) | Err(_) => Verdict::Ignore,
-        },
+            if new > 0 {
+                Verdict::Accept
+            } else {
+                Verdict::Ignore
+            }
+        }
     };
     // The swarm may have given up waiting; then the verdict is moot.
     let _ = incoming.verdict.send(verdict);
+}
+
+/// Decodes a batch and checks, in one batch verification, the signatures
+/// of the transactions not already waiting here.
+fn checked_batch(shared: &Shared, bytes: &[u8]) -> Result<Vec<DecodedTx>, String> {
+    let txs: Vec<Vec<u8>> =
+        borsh::from_slice(bytes).map_err(|e| format!("not a batch of transactions: {e}"))?;
+    if txs.len() > BATCH_TXS_MAX {
+        return Err(format!("{} transactions in one batch", txs.len()));
+    }
+    let decoded = txs
+        .into_iter()
+        .map(|bytes| DecodedTx::decode(bytes).map_err(|e| Rejection::from(e).to_string()))
+        .collect::<Result<Vec<_>, _>>()?;
+    let waiting: HashSet<_> = {
+        let mempool = lock(&shared.mempool);
+        decoded
+            .iter()
+            .filter(|tx| mempool.contains(&tx.id))
+            .map(|tx| tx.id)
+            .collect()
+    };
+    let signatures = check_signatures(&decoded, &|id| waiting.contains(id));
+    if let Some(bad) = signatures.iter().position(|ok| !ok) {
+        return Err(format!(
+            "transaction {} has a bad signature",
+            decoded[bad].id
+        ));
+    }
+    Ok(decoded
+        .into_iter()
+        .filter(|tx| !waiting.contains(&tx.id))
+        .collect())
 }
 
 fn answer(shared: &Shared, query: IncomingQuery) {
