@@ -86,22 +86,30 @@ pub fn agent() -> ureq::Agent {
         .into()
 }
 
-/// GET `url` and decode a 200 answer; anything else is an error that says
-/// what the node answered.
-pub fn get_json<T: DeserializeOwned>(agent: &ureq::Agent, url: &str) -> Result<T> {
-    let mut response = agent
-        .get(url)
-        .call()
-        .with_context(|| format!("GET {url}"))?;
+/// The status and the whole text of an answer; read whole, so that the
+/// connection can carry the next request.
+fn read_answer(
+    sent: Result<ureq::http::Response<ureq::Body>, ureq::Error>,
+    what: &str,
+) -> Result<(u16, String)> {
+    let mut response = sent.with_context(|| what.to_owned())?;
     let status = response.status().as_u16();
     let text = response
         .body_mut()
         .read_to_string()
-        .with_context(|| format!("GET {url}: reading the answer"))?;
+        .with_context(|| format!("{what}: reading the answer"))?;
+    Ok((status, text))
+}
+
+/// GET `url` and decode a 200 answer; anything else is an error that says
+/// what the node answered.
+pub fn get_json<T: DeserializeOwned>(agent: &ureq::Agent, url: &str) -> Result<T> {
+    let what = format!("GET {url}");
+    let (status, text) = read_answer(agent.get(url).call(), &what)?;
     if status != 200 {
-        bail!("GET {url} answered {status}: {text}");
+        bail!("{what} answered {status}: {text}");
     }
-    serde_json::from_str(&text).with_context(|| format!("GET {url}: unexpected answer {text}"))
+    serde_json::from_str(&text).with_context(|| format!("{what}: unexpected answer {text}"))
 }
 
 pub fn status(agent: &ureq::Agent, node: &Node) -> Result<StatusView> {
@@ -132,17 +140,11 @@ impl Submitted {
 /// connection refused) is the error; any HTTP answer is a `Submitted`.
 pub fn submit(agent: &ureq::Agent, node: &Node, json_body: &str) -> Result<Submitted> {
     let url = format!("{}/v1/transactions", node.api);
-    let mut response = agent
+    let sent = agent
         .post(&url)
         .header("content-type", "application/json")
-        .send(json_body)
-        .with_context(|| format!("POST {url}"))?;
-    let status = response.status().as_u16();
-    // Read whole so that the connection can carry the next request.
-    let text = response
-        .body_mut()
-        .read_to_string()
-        .with_context(|| format!("POST {url}: reading the answer"))?;
+        .send(json_body);
+    let (status, text) = read_answer(sent, &format!("POST {url}"))?;
     if status == 202 {
         return Ok(Submitted::Accepted);
     }
@@ -164,14 +166,8 @@ pub fn metric(text: &str, name: &str) -> Option<f64> {
 
 pub fn metrics_text(agent: &ureq::Agent, node: &Node) -> Result<String> {
     let url = format!("{}/metrics", node.api);
-    let mut response = agent
-        .get(&url)
-        .call()
-        .with_context(|| format!("GET {url}"))?;
-    response
-        .body_mut()
-        .read_to_string()
-        .with_context(|| format!("GET {url}: reading the answer"))
+    let (_, text) = read_answer(agent.get(&url).call(), &format!("GET {url}"))?;
+    Ok(text)
 }
 
 /// Polls `check` every `interval` until it gives a value or `limit` passes;

@@ -18,6 +18,7 @@ mod setup;
 mod usage;
 
 use std::path::PathBuf;
+use std::process::ExitCode;
 use std::sync::atomic::{AtomicBool, Ordering};
 use std::sync::Arc;
 use std::time::{Duration, Instant};
@@ -58,16 +59,20 @@ struct Args {
     /// above what the cluster finalizes.
     #[arg(long, value_name = "TX/S", default_value_t = 8_000.0)]
     throughput_rate: f64,
+    /// Length of the throughput phase.
     #[arg(long, value_name = "SECONDS", default_value_t = 20)]
     throughput_secs: u64,
     /// Offered rate of the latency phase, transactions a second.
     #[arg(long, value_name = "TX/S", default_value_t = 1_000.0)]
     latency_rate: f64,
+    /// Length of the latency phase.
     #[arg(long, value_name = "SECONDS", default_value_t = 20)]
     latency_secs: u64,
     /// Sender threads, each with its own keep-alive connection (rounded up
-    /// to a multiple of the node count).
-    #[arg(long, value_name = "N", default_value_t = 32)]
+    /// to a multiple of the node count). They bound the requests in flight:
+    /// when the nodes answer slowly, fewer go out than offered, and the
+    /// report says how late they went.
+    #[arg(long, value_name = "N", default_value_t = 128)]
     senders: usize,
     /// Miners to enrol, spread evenly over the authorities. Each sends its
     /// transactions in nonce order through one connection, so more miners
@@ -98,9 +103,18 @@ struct Args {
     json: bool,
 }
 
-fn main() -> Result<()> {
-    let args = Args::parse();
-    let phases = phases(&args)?;
+fn main() -> ExitCode {
+    match run(&Args::parse()) {
+        Ok(()) => ExitCode::SUCCESS,
+        Err(e) => {
+            eprintln!("bench-cluster: {e:#}");
+            ExitCode::FAILURE
+        }
+    }
+}
+
+fn run(args: &Args) -> Result<()> {
+    let phases = phases(args)?;
     let nodes = cluster::nodes(&args.testnet)?;
     let agent = cluster::agent();
     let setup_limit = Duration::from_secs(args.setup_secs);

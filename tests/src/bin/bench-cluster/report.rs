@@ -106,6 +106,9 @@ pub struct PhaseReport {
     pub blocks: BlockStats,
     pub nodes_cores: Option<f64>,
     pub driver_cores: Option<f64>,
+    /// The nodes' CPU time per transaction committed while the phase's
+    /// requests went out, µs: what the cluster spends on one transaction.
+    pub nodes_cpu_us_per_tx: Option<f64>,
     /// The nodes' `kp_commit_latency_seconds` (start of a height to its
     /// commit), mean over the window, ms.
     pub commit_latency_ms_mean: Option<f64>,
@@ -158,6 +161,16 @@ pub fn phase_report(
         .windows(2)
         .map(|pair| pair[1].seen.duration_since(pair[0].seen).as_secs_f64() * 1e3)
         .collect();
+    let usage = &observed.usage;
+    let committed_while_sending: usize = blocks
+        .iter()
+        .filter(|b| b.seen >= usage.from && b.seen <= usage.to)
+        .map(|b| b.txs.len())
+        .sum();
+    let nodes_cpu_us_per_tx = usage.nodes_cores.and_then(|cores| {
+        let cpu_secs = cores * usage.to.duration_since(usage.from).as_secs_f64();
+        (committed_while_sending > 0).then(|| cpu_secs * 1e6 / committed_while_sending as f64)
+    });
     let sending_secs = load.finished.duration_since(load.started).as_secs_f64();
     let mut lateness = tally.lateness_ms.clone();
     PhaseReport {
@@ -185,9 +198,10 @@ pub fn phase_report(
             interval_ms_mean: (!intervals_ms.is_empty())
                 .then(|| intervals_ms.iter().sum::<f64>() / intervals_ms.len() as f64),
         },
-        nodes_cores: observed.usage.nodes_cores,
-        driver_cores: observed.usage.driver_cores,
-        commit_latency_ms_mean: observed.usage.commit_latency_ms_mean,
+        nodes_cores: usage.nodes_cores,
+        driver_cores: usage.driver_cores,
+        nodes_cpu_us_per_tx,
+        commit_latency_ms_mean: usage.commit_latency_ms_mean,
         mempool_txs_at_end: observed.mempool_txs_at_end,
         drained: observed.drained,
     }
@@ -347,11 +361,19 @@ pub fn print_summary(report: &Report) {
             optional(p.blocks.interval_ms_mean, duration_ms)
         );
         println!(
-            "  nodes       commit {} after a height starts (mean); {} cores busy; mempools at the end {:?}{}",
-            optional(p.commit_latency_ms_mean, duration_ms),
+            "  nodes       {} cores busy, {} of CPU per committed transaction; commit {} after a height starts (mean)",
             optional(p.nodes_cores, |c| format!("{c:.2}")),
+            optional(p.nodes_cpu_us_per_tx, |us| format!("{us:.0} µs")),
+            optional(p.commit_latency_ms_mean, duration_ms),
+        );
+        println!(
+            "              mempools at the window's end {:?}{}",
             p.mempool_txs_at_end,
-            if p.drained { "" } else { "; NOT drained before the next phase" }
+            if p.drained {
+                ""
+            } else {
+                "; NOT drained before the next phase"
+            }
         );
         println!(
             "  driver      {} cores busy",

@@ -60,6 +60,8 @@ pub fn sample(agent: &ureq::Agent, nodes: &[Node]) -> Sample {
 
 /// What the processes used between two samples.
 pub struct Usage {
+    pub from: Instant,
+    pub to: Instant,
     /// Cores the four nodes kept busy on average (CPU seconds per second).
     pub nodes_cores: Option<f64>,
     pub driver_cores: Option<f64>,
@@ -80,6 +82,8 @@ pub fn between(before: &Sample, after: &Sample) -> Usage {
         .into_iter()
         .fold((0.0, 0.0), |(s, c), (ds, dc)| (s + ds, c + dc));
     Usage {
+        from: before.at,
+        to: after.at,
         nodes_cores: cores(before.nodes_cpu, after.nodes_cpu),
         driver_cores: cores(before.driver_cpu, after.driver_cpu),
         commit_latency_ms_mean: (count > 0.0).then(|| sum / count * 1e3),
