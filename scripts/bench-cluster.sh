@@ -12,11 +12,13 @@
 # an error, not a hang.
 set -euo pipefail
 cd "$(dirname "$0")/.."
-root=$PWD
 validators=4
 
 cargo build --release --locked -p kp-node -p kp-tests --bins --quiet
-bin="${CARGO_TARGET_DIR:-$root/target}/release"
+# Wherever cargo puts them (CARGO_TARGET_DIR, .cargo/config).
+target=$(cargo metadata --format-version 1 --no-deps --locked |
+  python3 -c 'import json, sys; print(json.load(sys.stdin)["target_directory"])')
+bin="$target/release"
 export KPNODE="$bin/kpnode"
 export KP_PASSPHRASE=${KP_PASSPHRASE:-dev}
 

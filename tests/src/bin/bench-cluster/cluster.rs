@@ -7,6 +7,7 @@ use std::path::{Path, PathBuf};
 use std::time::{Duration, Instant};
 
 use anyhow::{bail, Context, Result};
+use kp_crypto::PublicKey;
 use kp_ledger::api::{BlockView, ErrorBody, StatusView};
 use kp_ledger::model::ParticipantCode;
 use serde::de::DeserializeOwned;
@@ -23,6 +24,8 @@ pub struct Node {
     pub home: PathBuf,
     /// `http://127.0.0.1:PORT`.
     pub api: String,
+    /// The key it signs blocks with: a block header's `proposer`.
+    pub validator: PublicKey,
 }
 
 /// The fields of `DIR/nodeN/node.json` the driver needs.
@@ -30,6 +33,18 @@ pub struct Node {
 struct NodeSettings {
     participant: ParticipantCode,
     api: SocketAddr,
+}
+
+/// The field of `DIR/nodeN/node/participant.json` the driver needs.
+#[derive(Deserialize)]
+struct ParticipantCard {
+    validator: PublicKey,
+}
+
+fn read_json<T: DeserializeOwned>(path: &Path) -> Result<T> {
+    let text =
+        std::fs::read_to_string(path).with_context(|| format!("cannot read {}", path.display()))?;
+    serde_json::from_str(&text).with_context(|| format!("{} is malformed", path.display()))
 }
 
 impl Node {
@@ -56,15 +71,14 @@ pub fn nodes(dir: &Path) -> Result<Vec<Node>> {
         if !settings_path.exists() {
             break;
         }
-        let text = std::fs::read_to_string(&settings_path)
-            .with_context(|| format!("cannot read {}", settings_path.display()))?;
-        let settings: NodeSettings = serde_json::from_str(&text)
-            .with_context(|| format!("{} is malformed", settings_path.display()))?;
+        let settings: NodeSettings = read_json(&settings_path)?;
+        let card: ParticipantCard = read_json(&home.join("node").join("participant.json"))?;
         nodes.push(Node {
             index: nodes.len(),
             code: settings.participant,
             home,
             api: format!("http://{}", settings.api),
+            validator: card.validator,
         });
     }
     if nodes.is_empty() {

@@ -19,6 +19,7 @@ use std::time::{Duration, Instant};
 
 use anyhow::{bail, Result};
 use indicatif::ProgressBar;
+use kp_crypto::PublicKey;
 use kp_ledger::model::TxId;
 
 use crate::cluster::{self, Node, Submitted};
@@ -63,9 +64,10 @@ pub struct Sender {
     cursor: usize,
 }
 
-/// A transaction the node admitted, and when it was sent.
+/// A transaction a node admitted, which node, and when it was sent.
 pub struct Accepted {
     pub id: TxId,
+    pub node: usize,
     pub sent: Instant,
 }
 
@@ -202,7 +204,11 @@ impl Sender {
             load.requests += 1;
             match cluster::submit(&self.agent, &self.node, &tx.json_body) {
                 Ok(Submitted::Accepted) => {
-                    load.accepted.push(Accepted { id: tx.id, sent });
+                    load.accepted.push(Accepted {
+                        id: tx.id,
+                        node: self.node.index,
+                        sent,
+                    });
                     miner.txs.pop_front();
                     counters.accepted.fetch_add(1, Ordering::Relaxed);
                 }
@@ -271,6 +277,7 @@ pub fn run_phase(
 /// A committed block, and when the follower first saw it.
 pub struct SeenBlock {
     pub seen: Instant,
+    pub proposer: PublicKey,
     pub txs: Vec<TxId>,
 }
 
@@ -348,6 +355,7 @@ fn follow(
                     .fetch_add(block.txs.len() as u64, Ordering::Relaxed);
                 blocks.push(SeenBlock {
                     seen,
+                    proposer: block.header.proposer,
                     txs: block.txs,
                 });
                 last = h;

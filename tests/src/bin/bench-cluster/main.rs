@@ -187,10 +187,10 @@ fn run(args: &Args) -> Result<()> {
     }
     let blocks = follower.finish()?;
 
-    let committed = report::commit_times(&blocks);
+    let committed = report::blocks_by_tx(&blocks);
     let phase_reports: Vec<_> = loads
         .into_iter()
-        .map(|(load, observed)| report::phase_report(&load, &blocks, &committed, observed))
+        .map(|(load, observed)| report::phase_report(&load, &nodes, &blocks, &committed, observed))
         .collect();
     let targets = report::targets(&phase_reports, &signatures);
     let report = Report {
@@ -238,26 +238,33 @@ fn phases(args: &Args) -> Result<[Phase; 2]> {
 /// to all the others for gossip; returns the chain id they share.
 fn wait_until_running(agent: &ureq::Agent, nodes: &[Node], limit: Duration) -> Result<String> {
     let peers_wanted = u32::try_from(nodes.len() - 1).unwrap_or(u32::MAX);
-    wait_for(
+    let mut not_ready = String::new();
+    let started = wait_for(
         "every node to commit a block and see its peers",
         limit,
         Duration::from_millis(250),
         || {
             let mut chain_ids = Vec::new();
+            let mut waiting = Vec::new();
             for node in nodes {
                 let status = cluster::status(agent, node)?;
                 if status.height < 1 || status.peers < peers_wanted {
-                    return Ok(None);
+                    waiting.push(format!(
+                        "node{} at height {} with {} of {peers_wanted} peers",
+                        node.index, status.height, status.peers
+                    ));
                 }
                 chain_ids.push(status.chain_id);
             }
             chain_ids.dedup();
-            match chain_ids.as_slice() {
-                [one] => Ok(Some(one.clone())),
-                _ => bail!("the nodes run different chains: {chain_ids:?}"),
+            if chain_ids.len() > 1 {
+                bail!("the nodes run different chains: {chain_ids:?}");
             }
+            not_ready = waiting.join(", ");
+            Ok(waiting.is_empty().then(|| chain_ids.pop()).flatten())
         },
-    )
+    );
+    started.with_context(|| format!("not ready: {not_ready} (see the nodes' logs)"))
 }
 
 /// Enough pre-signed transactions that no miner runs dry: the most slots

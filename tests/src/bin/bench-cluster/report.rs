@@ -2,11 +2,11 @@
 //! latency percentiles, block sizes; printed for people, or as JSON.
 
 use std::collections::{BTreeMap, HashMap};
-use std::time::Instant;
 
 use kp_ledger::model::TxId;
 use serde::Serialize;
 
+use crate::cluster::Node;
 use crate::load::{PhaseLoad, SeenBlock};
 use crate::usage::Usage;
 
@@ -98,6 +98,11 @@ pub struct PhaseReport {
     pub finalized_per_sec: f64,
     /// Accepted transactions seen committed by the end of the run.
     pub finalized_total: usize,
+    /// Share of those committed in a block proposed by the node they were
+    /// submitted to. Proposers take turns, so with gossip carrying every
+    /// transaction to every node this is about 1 / validators; a transaction
+    /// that only its own node holds pushes it towards 1.
+    pub proposed_by_ingress_node: f64,
     pub unfinalized: usize,
     /// Submit (request sent) to the block seen committed, ms, over
     /// `finalized_total`.
@@ -125,18 +130,19 @@ pub struct Observed {
     pub drained: bool,
 }
 
-/// When each transaction's block was first seen committed.
-pub fn commit_times(blocks: &[SeenBlock]) -> HashMap<TxId, Instant> {
+/// The block each transaction was committed in.
+pub fn blocks_by_tx(blocks: &[SeenBlock]) -> HashMap<TxId, &SeenBlock> {
     blocks
         .iter()
-        .flat_map(|b| b.txs.iter().map(move |id| (*id, b.seen)))
+        .flat_map(|b| b.txs.iter().map(move |id| (*id, b)))
         .collect()
 }
 
 pub fn phase_report(
     load: &PhaseLoad,
+    nodes: &[Node],
     blocks: &[SeenBlock],
-    committed: &HashMap<TxId, Instant>,
+    committed: &HashMap<TxId, &SeenBlock>,
     observed: Observed,
 ) -> PhaseReport {
     let phase = load.phase;
@@ -144,11 +150,16 @@ pub fn phase_report(
     let window_end = load.started + phase.duration;
     let mut latencies_ms = Vec::new();
     let mut finalized_in_window = 0;
+    let mut by_ingress_node = 0;
     for tx in &tally.accepted {
-        if let Some(seen) = committed.get(&tx.id) {
+        if let Some(block) = committed.get(&tx.id) {
+            let seen = block.seen;
             latencies_ms.push(seen.saturating_duration_since(tx.sent).as_secs_f64() * 1e3);
-            if *seen <= window_end {
+            if seen <= window_end {
                 finalized_in_window += 1;
+            }
+            if nodes.get(tx.node).map(|n| n.validator) == Some(block.proposer) {
+                by_ingress_node += 1;
             }
         }
     }
@@ -188,6 +199,7 @@ pub fn phase_report(
         first_failure: tally.first_failure.clone(),
         finalized_in_window,
         finalized_per_sec: finalized_in_window as f64 / phase.duration.as_secs_f64(),
+        proposed_by_ingress_node: by_ingress_node as f64 / latencies_ms.len().max(1) as f64,
         finalized_total: latencies_ms.len(),
         unfinalized: tally.accepted.len() - latencies_ms.len(),
         latency_ms: percentiles(&mut latencies_ms),
@@ -352,6 +364,10 @@ pub fn print_summary(report: &Report) {
         println!(
             "  latency     {} (submit to seen committed)",
             spread(&p.latency_ms)
+        );
+        println!(
+            "  gossip      {:.0}% of them committed in blocks proposed by the node they were sent to",
+            p.proposed_by_ingress_node * 100.0
         );
         println!(
             "  blocks      {} in the window, {} txs mean, {} max, one every {}",
