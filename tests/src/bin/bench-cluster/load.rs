@@ -1,11 +1,11 @@
 //! Open-loop load and the commit follower.
 //!
 //! Open loop: transaction slot `i` of a phase is due at `start + i / rate`
-//! whatever the answers to earlier ones, so a slow cluster meets the offered
-//! rate instead of slowing the client down. Slots go round-robin to sender
-//! threads, each with its own keep-alive connection to one node; a thread
-//! that falls behind sends late rather than skipping, and the lateness is
-//! recorded, so that a client that could not keep up shows in the figures.
+//! whatever the answers to earlier ones. Slots go round-robin to sender
+//! threads, each with its own keep-alive connection to one node, so the
+//! threads bound the requests in flight: when answers are slow, a thread
+//! sends late rather than skipping, and the lateness is recorded, so that a
+//! client held back by the cluster shows in the figures.
 //!
 //! A miner's transactions carry consecutive nonces, so each miner belongs
 //! to one thread (one request in flight, in order) and one node (a second
@@ -17,7 +17,7 @@ use std::sync::Arc;
 use std::thread::JoinHandle;
 use std::time::{Duration, Instant};
 
-use anyhow::{bail, Result};
+use anyhow::Result;
 use indicatif::ProgressBar;
 use kp_crypto::PublicKey;
 use kp_ledger::model::TxId;
@@ -125,19 +125,10 @@ pub fn sender_threads(requested: usize, nodes: usize) -> usize {
     requested.max(1).div_ceil(nodes) * nodes
 }
 
-/// Deals the miners' queues out to `threads` senders (see `sender_threads`).
-pub fn senders(
-    nodes: &[Node],
-    threads: usize,
-    queues: Vec<VecDeque<Prepared>>,
-) -> Result<Vec<Sender>> {
+/// Deals the miners' queues out to `threads` senders (see `sender_threads`);
+/// a thread left without miners lets its slots pass unsent.
+pub fn senders(nodes: &[Node], threads: usize, queues: Vec<VecDeque<Prepared>>) -> Vec<Sender> {
     let threads = sender_threads(threads, nodes.len());
-    if queues.len() < threads {
-        bail!(
-            "{} miners cannot feed {threads} sender threads: enrol more (--miners) or use fewer --senders",
-            queues.len()
-        );
-    }
     let mut senders: Vec<Sender> = (0..threads)
         .map(|t| Sender {
             node: nodes[t % nodes.len()].clone(),
@@ -152,7 +143,7 @@ pub fn senders(
             retired: false,
         });
     }
-    Ok(senders)
+    senders
 }
 
 impl Sender {
@@ -193,9 +184,14 @@ impl Sender {
             }
             slot += stride;
             progress.inc(1);
-            let Some(m) = self.next_miner() else { continue };
+            let Some(m) = self.next_miner() else {
+                load.unsent += 1;
+                continue;
+            };
             let miner = &mut self.miners[m];
+            // `next_miner` only picks a miner with something to send.
             let Some(tx) = miner.txs.front() else {
+                load.unsent += 1;
                 continue;
             };
             let sent = Instant::now();

@@ -117,6 +117,14 @@ fn run(args: &Args) -> Result<()> {
     let phases = phases(args)?;
     let nodes = cluster::nodes(&args.testnet)?;
     let agent = cluster::agent();
+    let threads = load::sender_threads(args.senders, nodes.len());
+    if args.miners < threads {
+        bail!(
+            "{} miners cannot feed {threads} sender threads (each miner keeps to one): \
+             raise --miners or lower --senders",
+            args.miners
+        );
+    }
     let setup_limit = Duration::from_secs(args.setup_secs);
     let chain_id = wait_until_running(&agent, &nodes, setup_limit)?;
 
@@ -133,7 +141,6 @@ fn run(args: &Args) -> Result<()> {
     let miners = setup::enrol_miners(&agent, &nodes, &mut authorities, &chain_id, &plan, &bar)?;
     bar.finish_and_clear();
 
-    let threads = load::sender_threads(args.senders, nodes.len());
     let per_miner = txs_per_miner(&phases, threads, miners.len());
     let bar = progress_bar((per_miner * miners.len()) as u64, "signing the load");
     let queues = setup::presign(&miners, per_miner, &chain_id, &bar);
@@ -144,7 +151,7 @@ fn run(args: &Args) -> Result<()> {
     let verify_time = Duration::from_secs_f64(args.verify_secs.max(0.01));
     let signatures = signature_ceiling(&samples, verify_time, cores, nodes.len())?;
 
-    let mut senders = load::senders(&nodes, threads, queues)?;
+    let mut senders = load::senders(&nodes, threads, queues);
     let counters = Arc::new(Counters::default());
     let followed = &nodes[0];
     let start_height = cluster::status(&agent, followed)?.height;
@@ -156,7 +163,8 @@ fn run(args: &Args) -> Result<()> {
         if !follower.is_running() {
             follower.finish()?;
             bail!(
-                "the follower of node0 stopped before the {} phase",
+                "the follower of node{} stopped before the {} phase",
+                followed.index,
                 phase.name
             );
         }

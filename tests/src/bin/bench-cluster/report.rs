@@ -117,7 +117,7 @@ pub struct PhaseReport {
     /// The nodes' `kp_commit_latency_seconds` (start of a height to its
     /// commit), mean over the window, ms.
     pub commit_latency_ms_mean: Option<f64>,
-    /// Each node's `pending_txs` at the window's end.
+    /// Each node's `pending_txs` when the phase's last request was answered.
     pub mempool_txs_at_end: Vec<u64>,
     /// Whether every mempool emptied before the next phase.
     pub drained: bool,
@@ -331,7 +331,7 @@ pub fn print_summary(report: &Report) {
             thousands(p.sent_per_sec),
             spread(&p.lateness_ms),
             if p.unsent > 0 {
-                format!("; {} slots given up", thousands(p.unsent as f64))
+                format!("; {} slots unsent", thousands(p.unsent as f64))
             } else {
                 String::new()
             }
@@ -383,7 +383,7 @@ pub fn print_summary(report: &Report) {
             optional(p.commit_latency_ms_mean, duration_ms),
         );
         println!(
-            "              mempools at the window's end {:?}{}",
+            "              mempools when sending ended {:?}{}",
             p.mempool_txs_at_end,
             if p.drained {
                 ""
