@@ -31,6 +31,9 @@ const PENDING_ASKED_MAX: u32 = 20_000;
 pub const BATCH_BYTES_MAX: usize = 256 * 1024;
 /// And at most this many, which bounds a batch's framing.
 pub const BATCH_TXS_MAX: usize = 1024;
+/// Batches from peers waiting to be judged; the gossip swarm waits (and in
+/// the end ignores a message) when this is full.
+const JUDGE_QUEUE_MAX: usize = 256;
 /// How long the first transaction of a batch waits for company.
 const BATCH_WAIT: Duration = Duration::from_millis(5);
 /// Transactions waiting to be batched; past this, one is not gossiped (it
@@ -117,6 +120,15 @@ pub async fn run(
     mut stop: watch::Receiver<bool>,
 ) {
     let publisher = tokio::spawn(publish_batches(gossip.clone(), outbox));
+    // One worker judges batches in arrival order: a signer's nonces stay in
+    // order, and signature and rule checks (CPU work) stay off the runtime.
+    let (judging, mut to_judge) = mpsc::channel::<IncomingTx>(JUDGE_QUEUE_MAX);
+    let judge_shared = shared.clone();
+    let judge_task = tokio::task::spawn_blocking(move || {
+        while let Some(incoming) = to_judge.blocking_recv() {
+            judge(&judge_shared, incoming);
+        }
+    });
     let peers = Arc::new(Mutex::new(HashSet::new()));
     let watcher = tokio::spawn(watch_heights(
         shared.clone(),
@@ -132,9 +144,9 @@ pub async fn run(
         let Some(event) = event else { break };
         match event {
             GossipEvent::Tx(incoming) => {
-                let shared = shared.clone();
-                // Signature checks and rule checks are CPU work.
-                tokio::task::spawn_blocking(move || judge(&shared, incoming));
+                if judging.send(incoming).await.is_err() {
+                    break;
+                }
             }
             GossipEvent::Query(query) => answer(&shared, query),
             GossipEvent::PeerConnected(peer) => {
@@ -146,6 +158,8 @@ pub async fn run(
     }
     watcher.abort();
     publisher.abort();
+    drop(judging);
+    let _ = judge_task.await;
     gossip.shutdown().await;
 }
 
