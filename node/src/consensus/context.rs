@@ -323,10 +323,11 @@ pub fn block_stream_signing_bytes(height: Height, round: Round, block: &BlockHas
     signing_bytes(BLOCK_STREAM_CONTEXT, &(height, round, block))
 }
 
-/// ed25519 under ZIP-215 rules, with the ledger's own key and signature
-/// types (the same curve and verification rules as the engine's
-/// `signing-ed25519` crate, but with the borsh encoding the project hashes
-/// and signs with).
+/// ed25519 under ZIP-215 rules (ed25519-consensus, as the engine's own
+/// `arc-malachitebft-signing-ed25519` uses), with the ledger's key and
+/// signature types: that crate's `Signature` has serde but no borsh, and
+/// the engine's borsh encodings of votes, proposals and certificates need
+/// the signature to be borsh.
 #[derive(Clone, Debug, PartialEq, Eq)]
 pub struct Ed25519;
 
