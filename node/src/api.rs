@@ -19,13 +19,14 @@ use kp_ledger::model::{Certificate, Member, Participant, Transfer};
 use kp_ledger::rules::proposal_view;
 use kp_ledger::state::{StateRead, StorageFault};
 use kp_ledger::store::{Snapshot, StoreError};
-use kp_ledger::tx::TX_SIZE_BYTES_MAX;
+use kp_ledger::tx::{DecodedTx, TX_SIZE_BYTES_MAX};
 use kp_ledger::Rejection;
+use tokio::sync::oneshot;
 
 use crate::mempool::{AdmitError, Admitted};
 use crate::metrics::Metrics;
 use crate::node::{lock, Shared};
-use crate::relay::{admit, checked_tx, spread};
+use crate::relay::Submission;
 
 /// Room for the hex of the largest transaction and its JSON wrapping;
 /// anything longer is refused before it is read whole.
@@ -212,13 +213,23 @@ async fn submit(
             format!("`tx` is not hex bytes: {e}"),
         )
     })?;
-    let tx = checked_tx(bytes)?;
+    let tx = DecodedTx::decode(bytes).map_err(Rejection::from)?;
     let id = tx.id;
-    let bytes = tx.bytes.clone();
-    let admitted = blocking(&shared, move |shared| Ok(admit(shared, tx))).await?;
-    match admitted {
-        Ok(Admitted::New) => spread(&shared, bytes),
-        Ok(Admitted::AlreadyPending) => {}
+    let (outcome, admitted) = oneshot::channel();
+    let stopping = || {
+        Failure::new(
+            StatusCode::SERVICE_UNAVAILABLE,
+            "shutting_down",
+            "the node is shutting down",
+        )
+    };
+    let submissions = lock(&shared.submissions).clone().ok_or_else(stopping)?;
+    submissions
+        .send(Submission { tx, outcome })
+        .await
+        .map_err(|_| stopping())?;
+    match admitted.await.map_err(|_| stopping())? {
+        Ok(Admitted::New | Admitted::AlreadyPending) => {}
         Err(full @ AdmitError::Full { .. }) => {
             return Err(Failure::new(
                 StatusCode::SERVICE_UNAVAILABLE,

@@ -25,7 +25,7 @@ use crate::gossip::{self, keypair_from_secret, GossipConfig, GossipEvent, Gossip
 use crate::mempool::{Mempool, MempoolLimits};
 use crate::metrics::Metrics;
 use crate::rejections::{RecentRejections, REJECTIONS_KEPT_MAX};
-use crate::relay;
+use crate::relay::{self, Submission};
 
 pub struct NodeConfig {
     pub genesis: Genesis,
@@ -62,6 +62,9 @@ pub struct Shared {
     pub accepting: AtomicBool,
     pub metrics: Metrics,
     pub gossip: Option<GossipHandle>,
+    /// API submissions, on their way to the admission worker; taken away
+    /// at shutdown, which ends the worker.
+    pub submissions: Mutex<Option<mpsc::Sender<Submission>>>,
     /// Transactions admitted here, on their way to the gossip's batches.
     pub outbox: Option<mpsc::Sender<Vec<u8>>>,
     /// The highest height peers report (0: none known).
@@ -174,6 +177,7 @@ pub async fn run(config: NodeConfig) -> anyhow::Result<()> {
         }
         None => (None, None),
     };
+    let (submissions_tx, submissions_rx) = relay::submissions();
     let mempool = Mempool::new(
         store.snapshot()?,
         chain.chain_id.clone(),
@@ -189,7 +193,13 @@ pub async fn run(config: NodeConfig) -> anyhow::Result<()> {
         metrics: Metrics::register(),
         gossip: gossip.as_ref().map(|(handle, _)| handle.clone()),
         outbox: outbox_tx,
+        submissions: Mutex::new(Some(submissions_tx)),
         network_height: AtomicU64::new(0),
+    });
+
+    let admission_shared = shared.clone();
+    let admission_task = tokio::task::spawn_blocking(move || {
+        relay::admit_submissions(&admission_shared, submissions_rx)
     });
 
     let listener = tokio::net::TcpListener::bind(config.api_addr)
@@ -248,6 +258,7 @@ pub async fn run(config: NodeConfig) -> anyhow::Result<()> {
     }
 
     shared.accepting.store(false, Ordering::SeqCst);
+    lock(&shared.submissions).take();
     // Ignored error: the receivers may be gone already, which is the goal.
     let _ = stop_tx.send(true);
     let mut stopping = Vec::new();
@@ -256,6 +267,9 @@ pub async fn run(config: NodeConfig) -> anyhow::Result<()> {
     }
     if !api_done {
         stopping.push(joined(api_task.await, "the API server"));
+    }
+    if let Err(e) = admission_task.await {
+        stopping.push(Err(anyhow::Error::new(e).context("admission panicked")));
     }
     if let Some(relay_task) = relay_task {
         if let Err(e) = relay_task.await {

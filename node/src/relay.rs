@@ -7,13 +7,13 @@ use std::collections::HashSet;
 use std::sync::{Arc, Mutex};
 use std::time::Duration;
 
-use kp_ledger::block::check_signatures;
+use kp_ledger::block::{check_signatures, NONE_CHECKED};
 use kp_ledger::rejection::Rejection;
 use kp_ledger::state::StateRead;
 use kp_ledger::store::{Store, StoreError};
 use kp_ledger::tx::{DecodedTx, TX_SIZE_BYTES_MAX};
 use libp2p::PeerId;
-use tokio::sync::{mpsc, watch};
+use tokio::sync::{mpsc, oneshot, watch};
 use tracing::{debug, info};
 
 use crate::gossip::{
@@ -52,14 +52,77 @@ pub fn checked_tx(bytes: Vec<u8>) -> Result<DecodedTx, Rejection> {
     Ok(tx)
 }
 
-/// Admits a checked transaction into the mempool, waking the proposer if
-/// it is new.
-pub fn admit(shared: &Shared, tx: DecodedTx) -> Result<Admitted, AdmitError> {
-    let admitted = lock(&shared.mempool).admit(tx, now_secs())?;
-    if admitted == Admitted::New {
+/// Admits checked transactions into the mempool in order, under one lock,
+/// waking the proposer if any is new.
+pub fn admit_all(
+    shared: &Shared,
+    txs: impl IntoIterator<Item = DecodedTx>,
+) -> Vec<Result<Admitted, AdmitError>> {
+    let now = now_secs();
+    let outcomes: Vec<_> = {
+        let mut mempool = lock(&shared.mempool);
+        txs.into_iter().map(|tx| mempool.admit(tx, now)).collect()
+    };
+    if outcomes.iter().any(|o| matches!(o, Ok(Admitted::New))) {
         shared.work.notify_one();
     }
-    Ok(admitted)
+    outcomes
+}
+
+/// API submissions waiting for the admission worker; past this, a
+/// submission waits for room.
+const SUBMISSIONS_QUEUED_MAX: usize = 4096;
+/// Submissions one round of the worker takes together.
+const SUBMISSIONS_PER_ROUND_MAX: usize = 512;
+
+/// A transaction submitted to the API (decoded, signature not checked yet)
+/// and where its outcome goes.
+pub struct Submission {
+    pub tx: DecodedTx,
+    pub outcome: oneshot::Sender<Result<Admitted, AdmitError>>,
+}
+
+/// The queue to the admission worker.
+pub fn submissions() -> (mpsc::Sender<Submission>, mpsc::Receiver<Submission>) {
+    mpsc::channel(SUBMISSIONS_QUEUED_MAX)
+}
+
+/// Admits API submissions as they come, taking whatever has queued up as
+/// one round: one batch verification of their signatures, one mempool
+/// lock, one wake-up of the proposer, instead of one of each per
+/// transaction and a thread hop for every request. Runs until every sender
+/// is gone.
+pub fn admit_submissions(shared: &Shared, mut queue: mpsc::Receiver<Submission>) {
+    while let Some(first) = queue.blocking_recv() {
+        let mut round = vec![first];
+        while round.len() < SUBMISSIONS_PER_ROUND_MAX {
+            match queue.try_recv() {
+                Ok(next) => round.push(next),
+                Err(_) => break,
+            }
+        }
+        let (txs, outcomes): (Vec<DecodedTx>, Vec<_>) =
+            round.into_iter().map(|s| (s.tx, s.outcome)).unzip();
+        let signatures = check_signatures(&txs, NONE_CHECKED);
+        let mut checked = Vec::with_capacity(txs.len());
+        let mut replies = Vec::with_capacity(txs.len());
+        for ((tx, outcome), signature_ok) in txs.into_iter().zip(outcomes).zip(signatures) {
+            if signature_ok {
+                replies.push((tx.bytes.clone(), outcome));
+                checked.push(tx);
+            } else {
+                let refused = Rejection::BadSignature(*tx.signer());
+                let _ = outcome.send(Err(AdmitError::Rejected(refused)));
+            }
+        }
+        for ((bytes, outcome), admitted) in replies.into_iter().zip(admit_all(shared, checked)) {
+            if matches!(admitted, Ok(Admitted::New)) {
+                spread(shared, bytes);
+            }
+            // A client that gave up waiting has nobody to tell.
+            let _ = outcome.send(admitted);
+        }
+    }
 }
 
 /// The peers allowed to gossip: the nodes of every Participant of the set.
@@ -207,9 +270,8 @@ fn judge(shared: &Shared, incoming: IncomingTx) {
             Verdict::Reject
         }
         Ok(txs) => {
-            let new = txs
-                .into_iter()
-                .map(|tx| admit(shared, tx))
+            let new = admit_all(shared, txs)
+                .iter()
                 .filter(|admitted| matches!(admitted, Ok(Admitted::New)))
                 .count();
             // Known already, or refused over state that differs between
@@ -292,9 +354,12 @@ async fn take_pending(shared: Arc<Shared>, gossip: GossipHandle, peer: PeerId) {
     };
     let count = txs.len();
     let admitted = tokio::task::spawn_blocking(move || {
-        txs.into_iter()
+        let checked: Vec<_> = txs
+            .into_iter()
             .filter_map(|bytes| checked_tx(bytes).ok())
-            .map(|tx| admit(&shared, tx))
+            .collect();
+        admit_all(&shared, checked)
+            .iter()
             .filter(|admitted| matches!(admitted, Ok(Admitted::New)))
             .count()
     })
