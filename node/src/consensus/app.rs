@@ -529,8 +529,7 @@ impl App {
         let shared = self.shared.clone();
         let (tip, txs) = blocking(move || {
             let tip = shared.store.commit(&applied, &bytes)?;
-            let included: HashSet<_> = applied.txs.iter().map(|t| t.id).collect();
-            shared.settle_mempool(&included)?;
+            shared.settle_after_block(&applied)?;
             Ok((tip, applied.txs.len()))
         })
         .await?;
