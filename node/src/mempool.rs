@@ -11,7 +11,7 @@ use std::collections::{HashMap, HashSet, VecDeque};
 
 use kp_crypto::PublicKey;
 use kp_ledger::block::ChainTip;
-use kp_ledger::model::{BlockHash, TxId};
+use kp_ledger::model::TxId;
 use kp_ledger::rules::{apply_tx, ApplyError, BlockContext};
 use kp_ledger::state::{Layered, StateDelta, StateRead, StorageFault};
 use kp_ledger::store::{Snapshot, StoreError};
@@ -155,44 +155,6 @@ impl Mempool {
         self.queue.iter().take(max).cloned().collect()
     }
 
-    /// After a block built here from the first transactions waiting, in
-    /// order, over the state they were checked on (this validator's own
-    /// proposal, when none was refused): the rest stand as checked, since
-    /// the state they were checked against is now the committed one. Drops
-    /// the included ones and returns true; returns false, changing
-    /// nothing, when the block is not such a prefix (then [`Mempool::rebase`]).
-    pub fn take_committed_prefix(
-        &mut self,
-        base: Snapshot,
-        parent: &BlockHash,
-        included: &[TxId],
-    ) -> Result<bool, StoreError> {
-        let is_prefix = self.base_tip.hash == *parent
-            && included.len() <= self.queue.len()
-            && self.queue.iter().zip(included).all(|(tx, id)| tx.id == *id);
-        if !is_prefix {
-            return Ok(false);
-        }
-        for tx in self.queue.drain(..included.len()) {
-            self.ids.remove(&tx.id);
-            self.bytes -= tx.bytes.len();
-            if let Some(count) = self.per_signer.get_mut(tx.signer()) {
-                *count -= 1;
-                if *count == 0 {
-                    self.per_signer.remove(tx.signer());
-                }
-            }
-        }
-        // The waiting writes stay: those of the included transactions now
-        // equal the committed state's (but for values taken from the time,
-        // which a block's time fixes: the next full re-check corrects them,
-        // and every block is checked whole anyway), the others' still apply
-        // over it.
-        self.base_tip = base.tip()?;
-        self.base = base;
-        Ok(true)
-    }
-
     /// After a block: drops the transactions it settled (included or
     /// refused) and re-checks the rest, in order, over the new committed
     /// state. Returns those that no longer pass (time moved on, say); they
@@ -251,7 +213,7 @@ impl Mempool {
 #[cfg(test)]
 mod tests {
     use super::*;
-    use kp_crypto::{Hash32, SecretKey};
+    use kp_crypto::SecretKey;
     use kp_ledger::block::{build_block, NONE_CHECKED};
     use kp_ledger::model::Role;
     use kp_ledger::store::Store;
@@ -430,86 +392,5 @@ mod tests {
         let codes: Vec<&str> = dropped.iter().map(|(_, r)| r.code()).collect();
         assert_eq!(codes, ["replay"]);
         assert!(mempool.is_empty());
-    }
-
-    #[test]
-    fn a_block_of_what_waited_first_settles_without_a_recheck_and_others_do_not() {
-        let dir = tempfile::tempdir().expect("tempdir");
-        let store = Store::open(&dir.path().join("ledger.redb"), &test_genesis()).expect("open");
-        let mut mempool = Mempool::new(
-            store.snapshot().expect("snapshot"),
-            CHAIN_ID.into(),
-            MempoolLimits::default(),
-        )
-        .expect("mempool");
-        for (nonce, name) in [(1, "a"), (2, "b"), (3, "c")] {
-            mempool
-                .admit(enrol(nonce, name), START_TIME)
-                .expect("admitted");
-        }
-        let proposer = SecretKey::from_seed([1; 32]).public();
-        let build = |candidates: Vec<DecodedTx>| {
-            let snapshot = store.snapshot().expect("snapshot");
-            let tip = snapshot.tip().expect("tip");
-            build_block(
-                &snapshot,
-                &tip,
-                CHAIN_ID,
-                START_TIME,
-                proposer,
-                candidates,
-                NONE_CHECKED,
-            )
-            .expect("built")
-        };
-        let ids = |built: &kp_ledger::block::BuiltBlock| -> Vec<TxId> {
-            built.applied.txs.iter().map(|t| t.id).collect()
-        };
-
-        // Not what waited first (the second alone): no quick way.
-        let skipping = build(vec![enrol(1, "a")]);
-        let snapshot = store.snapshot().expect("snapshot");
-        assert!(!mempool
-            .take_committed_prefix(
-                snapshot,
-                &skipping.applied.block.header.prev_hash,
-                &[enrol(2, "b").id]
-            )
-            .expect("read"));
-        assert_eq!(mempool.len(), 3);
-
-        // The first two, as they waited, over the state they were checked on.
-        let first_two = build(mempool.batch(2));
-        store.commit(&first_two.applied, &[]).expect("commit");
-        let parent = first_two.applied.block.header.prev_hash;
-        assert!(mempool
-            .take_committed_prefix(
-                store.snapshot().expect("snapshot"),
-                &parent,
-                &ids(&first_two)
-            )
-            .expect("read"));
-        assert_eq!(mempool.len(), 1);
-        assert!(mempool.contains(&enrol(3, "c").id));
-        assert_eq!(mempool.pending_nonce(&authority()).expect("read"), 3);
-        assert_eq!(
-            rejection_code(mempool.admit(enrol(2, "b"), START_TIME)),
-            "replay"
-        );
-        assert_eq!(
-            mempool.admit(enrol(4, "d"), START_TIME).expect("admitted"),
-            Admitted::New
-        );
-        // A block on another parent than the one the mempool checked on:
-        // no quick way either.
-        let next = build(mempool.batch(1));
-        store.commit(&next.applied, &[]).expect("commit");
-        assert!(!mempool
-            .take_committed_prefix(
-                store.snapshot().expect("snapshot"),
-                &Hash32([7; 32]),
-                &ids(&next)
-            )
-            .expect("read"));
     }
 }

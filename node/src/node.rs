@@ -10,7 +10,6 @@ use std::time::{SystemTime, UNIX_EPOCH};
 
 use anyhow::Context;
 use kp_crypto::{Hash32, SecretKey};
-use kp_ledger::block::AppliedBlock;
 use kp_ledger::genesis::Genesis;
 use kp_ledger::model::TxId;
 use kp_ledger::rejection::Rejection;
@@ -129,29 +128,11 @@ impl Shared {
     pub fn settle_mempool(&self, settled: &HashSet<TxId>) -> Result<(), StoreError> {
         let mut mempool = lock(&self.mempool);
         let dropped = mempool.rebase(self.store.snapshot()?, settled, now_secs())?;
-        self.mempool_settled(mempool, &dropped);
-        Ok(())
-    }
-
-    /// After committing `block`: the quick way when it is this validator's
-    /// own proposal of what waited first, else [`Shared::settle_mempool`].
-    pub fn settle_after_block(&self, block: &AppliedBlock) -> Result<(), StoreError> {
-        let included: Vec<TxId> = block.txs.iter().map(|t| t.id).collect();
-        let mut mempool = lock(&self.mempool);
-        let parent = block.block.header.prev_hash;
-        if mempool.take_committed_prefix(self.store.snapshot()?, &parent, &included)? {
-            self.mempool_settled(mempool, &[]);
-            return Ok(());
-        }
-        drop(mempool);
-        self.settle_mempool(&included.into_iter().collect())
-    }
-
-    fn mempool_settled(&self, mempool: MutexGuard<'_, Mempool>, dropped: &[(TxId, Rejection)]) {
         Metrics::set(&self.metrics.mempool_txs, mempool.len());
         Metrics::set(&self.metrics.mempool_bytes, mempool.bytes());
         drop(mempool);
-        self.record_rejections(dropped);
+        self.record_rejections(&dropped);
+        Ok(())
     }
 }
 
