@@ -53,11 +53,19 @@ enum Command {
 const DEFAULT_LOG: &str = "info,arc_malachitebft_core_consensus=warn,arc_malachitebft_engine=warn,\
      arc_malachitebft_network=warn,arc_malachitebft_sync=warn,arc_malachitebft_engine::wal=warn";
 
+/// A chain of one has no peers to publish consensus messages to, which the
+/// engine's network reports as an error at every step: not worth a line.
+const DEV_LOG: &str = ",arc_malachitebft_network=off";
+
 fn main() -> ExitCode {
     let cli = Cli::parse();
+    let default_log = match cli.command {
+        Command::Dev(_) => format!("{DEFAULT_LOG}{DEV_LOG}"),
+        _ => DEFAULT_LOG.to_owned(),
+    };
     tracing_subscriber::fmt()
         .with_env_filter(
-            EnvFilter::try_from_default_env().unwrap_or_else(|_| EnvFilter::new(DEFAULT_LOG)),
+            EnvFilter::try_from_default_env().unwrap_or_else(|_| EnvFilter::new(default_log)),
         )
         .with_writer(std::io::stderr)
         .with_ansi(std::io::stderr().is_terminal())
