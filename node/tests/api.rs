@@ -115,6 +115,17 @@ impl Api {
         read(response)
     }
 
+    /// `GET /metrics`: Prometheus text.
+    fn metrics(&self) -> String {
+        let mut response = self
+            .agent
+            .get(&format!("{}/metrics", self.base))
+            .call()
+            .expect("GET /metrics answers");
+        assert_eq!(response.status().as_u16(), 200);
+        response.body_mut().read_to_string().expect("text")
+    }
+
     fn post_raw<T: DeserializeOwned>(&self, body: &str) -> (u16, Result<T, ErrorBody>) {
         let response = self
             .agent
@@ -256,6 +267,23 @@ fn dev_node_commits_refuses_stops_and_resumes() {
     let committed = api.wait_committed(&tx);
     assert!(committed.height >= Some(1), "{committed:?}");
     assert_eq!(committed.index, Some(0));
+
+    // Prometheus metrics count it.
+    let metrics = api.metrics();
+    for expected in [
+        "kp_validators 1",
+        "kp_txs_committed_total 1",
+        "kp_commit_latency_seconds_count",
+        "kp_mempool_txs 0",
+    ] {
+        assert!(metrics.contains(expected), "no `{expected}` in:\n{metrics}");
+    }
+    let height = metrics
+        .lines()
+        .find_map(|l| l.strip_prefix("kp_height "))
+        .and_then(|h| h.parse::<u64>().ok())
+        .expect("kp_height");
+    assert!(Some(height) >= committed.height);
     let (code, record) = api.get::<Member>(&format!("/v1/members/{member}"));
     let record = record.unwrap_or_else(|e| panic!("{code}: {}", e.error.message));
     assert_eq!(
