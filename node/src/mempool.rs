@@ -26,6 +26,23 @@ pub struct MempoolLimits {
     /// Waiting transactions of any one signer, so that one busy (or
     /// hostile) key cannot crowd everyone else out.
     pub per_signer_max: usize,
+    /// A client's submission is taken only while less than this waits (and
+    /// `client_bytes_max`): under overload the room above these marks goes
+    /// to what peers relay. The mempools then stay alike, a proposal holds
+    /// what every node has already checked, and the pushback (`mempool_full`,
+    /// retry later) lands on clients, at the edge, rather than on the
+    /// gossip between nodes.
+    pub client_txs_max: usize,
+    pub client_bytes_max: usize,
+}
+
+/// Where a transaction came from: see [`MempoolLimits::client_txs_max`].
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Source {
+    /// Submitted to this node's API.
+    Client,
+    /// Relayed by a peer, which admitted it first.
+    Peer,
 }
 
 impl Default for MempoolLimits {
@@ -33,17 +50,22 @@ impl Default for MempoolLimits {
         // A block carries at most 10 000 transactions; a little more than one
         // block's worth waiting keeps the next block full without letting the
         // re-check after each commit (linear in what waits) grow long.
+        // Clients may fill half of it; the other half is for what peers
+        // relay, so that under overload every node still holds what its
+        // peers took.
         MempoolLimits {
             txs_max: 12_000,
             bytes_max: 32 * 1024 * 1024,
             per_signer_max: 2_000,
+            client_txs_max: 6_000,
+            client_bytes_max: 16 * 1024 * 1024,
         }
     }
 }
 
 #[derive(Debug, thiserror::Error)]
 pub enum AdmitError {
-    #[error("the node holds {txs} pending transactions ({bytes} bytes), its limit; try again after the next block")]
+    #[error("the node holds {txs} pending transactions ({bytes} bytes), as many as it takes for now; try again after the next block")]
     Full { txs: usize, bytes: usize },
     #[error("signer {signer} has {pending} transactions waiting, the most one key may; try again after the next block")]
     SignerFull { signer: PublicKey, pending: usize },
@@ -117,20 +139,41 @@ impl Mempool {
         self.view().nonce(signer)
     }
 
+    /// How many more client submissions fit by count (bytes are checked
+    /// one by one at admission); none once the client marks are reached.
+    pub fn client_room(&self) -> usize {
+        if self.bytes >= self.limits.client_bytes_max {
+            return 0;
+        }
+        self.limits.client_txs_max.saturating_sub(self.queue.len())
+    }
+
+    /// The answer to a transaction that finds no room.
+    pub fn full(&self) -> AdmitError {
+        AdmitError::Full {
+            txs: self.queue.len(),
+            bytes: self.bytes,
+        }
+    }
+
     /// Checks `tx` (its signature already verified) against the committed
     /// state and everything waiting, and queues it if it passes. `now_secs`
     /// stands in for the time of the block it will go into.
-    pub fn admit(&mut self, tx: DecodedTx, now_secs: u64) -> Result<Admitted, AdmitError> {
+    pub fn admit(
+        &mut self,
+        tx: DecodedTx,
+        now_secs: u64,
+        source: Source,
+    ) -> Result<Admitted, AdmitError> {
         if self.ids.contains(&tx.id) {
             return Ok(Admitted::AlreadyPending);
         }
-        if self.queue.len() >= self.limits.txs_max
-            || self.bytes + tx.bytes.len() > self.limits.bytes_max
-        {
-            return Err(AdmitError::Full {
-                txs: self.queue.len(),
-                bytes: self.bytes,
-            });
+        let (txs_max, bytes_max) = match source {
+            Source::Client => (self.limits.client_txs_max, self.limits.client_bytes_max),
+            Source::Peer => (self.limits.txs_max, self.limits.bytes_max),
+        };
+        if self.queue.len() >= txs_max || self.bytes + tx.bytes.len() > bytes_max {
+            return Err(self.full());
         }
         let pending = self.per_signer.get(tx.signer()).copied().unwrap_or(0);
         if pending >= self.limits.per_signer_max {
@@ -258,29 +301,35 @@ mod tests {
             txs_max: 2,
             bytes_max: 1 << 20,
             per_signer_max: 10,
+            client_txs_max: 2,
+            client_bytes_max: 1 << 20,
         };
         let mut mempool =
             Mempool::new(store.snapshot().expect("snapshot"), CHAIN_ID.into(), limits)
                 .expect("mempool");
 
         assert_eq!(
-            mempool.admit(enrol(1, "a"), START_TIME).expect("admitted"),
+            mempool
+                .admit(enrol(1, "a"), START_TIME, Source::Client)
+                .expect("admitted"),
             Admitted::New
         );
         // Nonce 2 passes while 1 has not reached a block.
         assert_eq!(
-            mempool.admit(enrol(2, "b"), START_TIME).expect("admitted"),
+            mempool
+                .admit(enrol(2, "b"), START_TIME, Source::Client)
+                .expect("admitted"),
             Admitted::New
         );
         assert_eq!(
             mempool
-                .admit(enrol(1, "a"), START_TIME)
+                .admit(enrol(1, "a"), START_TIME, Source::Client)
                 .expect("same bytes"),
             Admitted::AlreadyPending
         );
         assert_eq!(mempool.pending_nonce(&authority()).expect("read"), 2);
         assert!(matches!(
-            mempool.admit(enrol(3, "c"), START_TIME),
+            mempool.admit(enrol(3, "c"), START_TIME, Source::Client),
             Err(AdmitError::Full { txs: 2, .. })
         ));
 
@@ -295,10 +344,10 @@ mod tests {
         )
         .expect("mempool");
         shared_fairly
-            .admit(enrol(1, "a"), START_TIME)
+            .admit(enrol(1, "a"), START_TIME, Source::Client)
             .expect("admitted");
         assert!(matches!(
-            shared_fairly.admit(enrol(2, "b"), START_TIME),
+            shared_fairly.admit(enrol(2, "b"), START_TIME, Source::Client),
             Err(AdmitError::SignerFull { pending: 1, .. })
         ));
 
@@ -308,16 +357,71 @@ mod tests {
             MempoolLimits::default(),
         )
         .expect("mempool");
-        roomy.admit(enrol(1, "a"), START_TIME).expect("admitted");
+        roomy
+            .admit(enrol(1, "a"), START_TIME, Source::Client)
+            .expect("admitted");
         assert_eq!(
-            rejection_code(roomy.admit(enrol(1, "other"), START_TIME)),
+            rejection_code(roomy.admit(enrol(1, "other"), START_TIME, Source::Client)),
             "replay"
         );
         assert_eq!(
-            rejection_code(roomy.admit(enrol(3, "c"), START_TIME)),
+            rejection_code(roomy.admit(enrol(3, "c"), START_TIME, Source::Client)),
             "nonce_gap"
         );
         assert_eq!(roomy.len(), 1);
+    }
+
+    #[test]
+    fn clients_fill_their_share_and_peers_the_rest() {
+        let dir = tempfile::tempdir().expect("tempdir");
+        let store = Store::open(&dir.path().join("ledger.redb"), &test_genesis()).expect("open");
+        let limits = MempoolLimits {
+            txs_max: 3,
+            client_txs_max: 1,
+            ..MempoolLimits::default()
+        };
+        let mut mempool =
+            Mempool::new(store.snapshot().expect("snapshot"), CHAIN_ID.into(), limits)
+                .expect("mempool");
+        assert_eq!(mempool.client_room(), 1);
+        mempool
+            .admit(enrol(1, "a"), START_TIME, Source::Client)
+            .expect("admitted");
+        assert_eq!(mempool.client_room(), 0);
+        assert!(matches!(
+            mempool.admit(enrol(2, "b"), START_TIME, Source::Client),
+            Err(AdmitError::Full { txs: 1, .. })
+        ));
+        // What a peer relays still finds room, up to the whole limit.
+        for (nonce, member) in [(2, "b"), (3, "c")] {
+            mempool
+                .admit(enrol(nonce, member), START_TIME, Source::Peer)
+                .expect("admitted from a peer");
+        }
+        assert!(matches!(
+            mempool.admit(enrol(4, "d"), START_TIME, Source::Peer),
+            Err(AdmitError::Full { txs: 3, .. })
+        ));
+        assert_eq!(mempool.len(), 3);
+
+        // The byte mark counts for clients too.
+        let mut by_bytes = Mempool::new(
+            store.snapshot().expect("snapshot"),
+            CHAIN_ID.into(),
+            MempoolLimits {
+                client_bytes_max: 1,
+                ..MempoolLimits::default()
+            },
+        )
+        .expect("mempool");
+        assert!(matches!(
+            by_bytes.admit(enrol(1, "a"), START_TIME, Source::Client),
+            Err(AdmitError::Full { txs: 0, .. })
+        ));
+        by_bytes
+            .admit(enrol(1, "a"), START_TIME, Source::Peer)
+            .expect("admitted from a peer");
+        assert_eq!(by_bytes.client_room(), 0);
     }
 
     #[test]
@@ -332,7 +436,7 @@ mod tests {
         .expect("mempool");
         for (nonce, name) in [(1, "a"), (2, "b"), (3, "c")] {
             mempool
-                .admit(enrol(nonce, name), START_TIME)
+                .admit(enrol(nonce, name), START_TIME, Source::Client)
                 .expect("admitted");
         }
         // A block takes the first two.
@@ -362,7 +466,7 @@ mod tests {
         assert_eq!(mempool.pending_nonce(&authority()).expect("read"), 3);
         // What is committed is refused as a replay, not taken twice.
         assert_eq!(
-            rejection_code(mempool.admit(enrol(2, "b"), START_TIME)),
+            rejection_code(mempool.admit(enrol(2, "b"), START_TIME, Source::Client)),
             "replay"
         );
 

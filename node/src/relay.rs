@@ -19,7 +19,7 @@ use tracing::{debug, info};
 use crate::gossip::{
     peer_id_of, Answer, GossipEvent, GossipHandle, IncomingQuery, IncomingTx, Query, Verdict,
 };
-use crate::mempool::{AdmitError, Admitted};
+use crate::mempool::{AdmitError, Admitted, Source};
 use crate::node::{lock, now_secs, Shared};
 
 /// Transactions asked of a peer that just joined.
@@ -57,11 +57,14 @@ pub fn checked_tx(bytes: Vec<u8>) -> Result<DecodedTx, Rejection> {
 pub fn admit_all(
     shared: &Shared,
     txs: impl IntoIterator<Item = DecodedTx>,
+    source: Source,
 ) -> Vec<Result<Admitted, AdmitError>> {
     let now = now_secs();
     let outcomes: Vec<_> = {
         let mut mempool = lock(&shared.mempool);
-        txs.into_iter().map(|tx| mempool.admit(tx, now)).collect()
+        txs.into_iter()
+            .map(|tx| mempool.admit(tx, now, source))
+            .collect()
     };
     if outcomes.iter().any(|o| matches!(o, Ok(Admitted::New))) {
         shared.work.notify_one();
@@ -101,6 +104,20 @@ pub fn admit_submissions(shared: &Shared, mut queue: mpsc::Receiver<Submission>)
                 Err(_) => break,
             }
         }
+        // What cannot fit is refused before its signature costs anything.
+        let refused = {
+            let mempool = lock(&shared.mempool);
+            let room = mempool.client_room();
+            if round.len() > room {
+                let refused = round.split_off(room);
+                refused.into_iter().map(|s| (s, mempool.full())).collect()
+            } else {
+                Vec::new()
+            }
+        };
+        for (submission, full) in refused {
+            let _ = submission.outcome.send(Err(full));
+        }
         let (txs, outcomes): (Vec<DecodedTx>, Vec<_>) =
             round.into_iter().map(|s| (s.tx, s.outcome)).unzip();
         let signatures = check_signatures(&txs, NONE_CHECKED);
@@ -115,7 +132,11 @@ pub fn admit_submissions(shared: &Shared, mut queue: mpsc::Receiver<Submission>)
                 let _ = outcome.send(Err(AdmitError::Rejected(refused)));
             }
         }
-        for ((bytes, outcome), admitted) in replies.into_iter().zip(admit_all(shared, checked)) {
+        for ((bytes, outcome), admitted) in
+            replies
+                .into_iter()
+                .zip(admit_all(shared, checked, Source::Client))
+        {
             if matches!(admitted, Ok(Admitted::New)) {
                 spread(shared, bytes);
             }
@@ -270,7 +291,7 @@ fn judge(shared: &Shared, incoming: IncomingTx) {
             Verdict::Reject
         }
         Ok(txs) => {
-            let new = admit_all(shared, txs)
+            let new = admit_all(shared, txs, Source::Peer)
                 .iter()
                 .filter(|admitted| matches!(admitted, Ok(Admitted::New)))
                 .count();
@@ -358,7 +379,7 @@ async fn take_pending(shared: Arc<Shared>, gossip: GossipHandle, peer: PeerId) {
             .into_iter()
             .filter_map(|bytes| checked_tx(bytes).ok())
             .collect();
-        admit_all(&shared, checked)
+        admit_all(&shared, checked, Source::Peer)
             .iter()
             .filter(|admitted| matches!(admitted, Ok(Admitted::New)))
             .count()

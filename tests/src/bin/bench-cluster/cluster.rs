@@ -13,6 +13,8 @@ use kp_ledger::model::ParticipantCode;
 use serde::de::DeserializeOwned;
 use serde::Deserialize;
 
+use crate::wire::Connection;
+
 /// How long one API call may take before it counts as failed.
 pub const REQUEST_TIMEOUT: Duration = Duration::from_secs(10);
 
@@ -24,6 +26,7 @@ pub struct Node {
     pub home: PathBuf,
     /// `http://127.0.0.1:PORT`.
     pub api: String,
+    pub api_addr: SocketAddr,
     /// The key it signs blocks with: a block header's `proposer`.
     pub validator: PublicKey,
 }
@@ -78,6 +81,7 @@ pub fn nodes(dir: &Path) -> Result<Vec<Node>> {
             code: settings.participant,
             home,
             api: format!("http://{}", settings.api),
+            api_addr: settings.api,
             validator: card.validator,
         });
     }
@@ -152,13 +156,8 @@ impl Submitted {
 
 /// POST a prepared `{"tx": "<hex>"}` body. A transport failure (timeout,
 /// connection refused) is the error; any HTTP answer is a `Submitted`.
-pub fn submit(agent: &ureq::Agent, node: &Node, json_body: &str) -> Result<Submitted> {
-    let url = format!("{}/v1/transactions", node.api);
-    let sent = agent
-        .post(&url)
-        .header("content-type", "application/json")
-        .send(json_body);
-    let (status, text) = read_answer(sent, &format!("POST {url}"))?;
+pub fn submit(connection: &mut Connection, json_body: &str) -> Result<Submitted> {
+    let (status, text) = connection.post_json("/v1/transactions", json_body)?;
     if status == 202 {
         return Ok(Submitted::Accepted);
     }

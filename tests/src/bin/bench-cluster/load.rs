@@ -24,6 +24,7 @@ use kp_ledger::model::TxId;
 
 use crate::cluster::{self, Node, Submitted};
 use crate::setup::Prepared;
+use crate::wire::Connection;
 
 /// A stretch of load at one offered rate.
 #[derive(Clone, Copy)]
@@ -59,7 +60,7 @@ struct MinerQueue {
 /// One sender thread's share of the load.
 pub struct Sender {
     node: Node,
-    agent: ureq::Agent,
+    connection: Connection,
     miners: Vec<MinerQueue>,
     cursor: usize,
 }
@@ -119,6 +120,10 @@ pub struct PhaseLoad {
 /// waiting for its time-out) cannot stretch a phase without bound.
 const LATE_LIMIT: Duration = Duration::from_secs(10);
 
+/// How long a sender waits after a 503 (`mempool_full`) before its next
+/// request; the slots that come due meanwhile go out late.
+const FULL_BACKOFF: Duration = Duration::from_millis(50);
+
 /// The sender threads for `requested`, rounded up to a multiple of the node
 /// count so that slot i goes to node i mod N.
 pub fn sender_threads(requested: usize, nodes: usize) -> usize {
@@ -132,7 +137,7 @@ pub fn senders(nodes: &[Node], threads: usize, queues: Vec<VecDeque<Prepared>>) 
     let mut senders: Vec<Sender> = (0..threads)
         .map(|t| Sender {
             node: nodes[t % nodes.len()].clone(),
-            agent: cluster::agent(),
+            connection: Connection::new(nodes[t % nodes.len()].api_addr, cluster::REQUEST_TIMEOUT),
             miners: Vec::new(),
             cursor: 0,
         })
@@ -198,7 +203,7 @@ impl Sender {
             load.lateness_ms
                 .push(sent.saturating_duration_since(due).as_secs_f64() * 1e3);
             load.requests += 1;
-            match cluster::submit(&self.agent, &self.node, &tx.json_body) {
+            match cluster::submit(&mut self.connection, &tx.json_body) {
                 Ok(Submitted::Accepted) => {
                     load.accepted.push(Accepted {
                         id: tx.id,
@@ -211,7 +216,11 @@ impl Sender {
                 Ok(refusal) => {
                     // "Not now" keeps the transaction for the miner's next
                     // turn; a refusal by the rules retires the miner.
-                    if !refusal.is_retryable() {
+                    if refusal.is_retryable() {
+                        // As a polite client does: the node is full for
+                        // now, and asking again at once only adds load.
+                        std::thread::sleep(FULL_BACKOFF);
+                    } else {
                         miner.retired = true;
                     }
                     if let Submitted::Refused { code, .. } = refusal {

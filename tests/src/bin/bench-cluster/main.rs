@@ -16,6 +16,7 @@ mod load;
 mod report;
 mod setup;
 mod usage;
+mod wire;
 
 use std::path::PathBuf;
 use std::process::ExitCode;

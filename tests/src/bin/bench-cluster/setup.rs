@@ -14,6 +14,7 @@ use kp_ledger::model::{HsCode, ParticipantCode, Role, TxId};
 use kp_ledger::tx::{tx_id, Body, TxPayload};
 
 use crate::cluster::{self, get_json, wait_for, Node, Submitted};
+use crate::wire::Connection;
 
 /// One Participant's authority, which enrols miners.
 pub struct Authority {
@@ -108,6 +109,10 @@ pub fn enrol_miners(
         commit_limit,
     } = *plan;
     let mut miners = Vec::with_capacity(per_authority * authorities.len());
+    let mut connections: Vec<Connection> = nodes
+        .iter()
+        .map(|node| Connection::new(node.api_addr, cluster::REQUEST_TIMEOUT))
+        .collect();
     let mut enrolled = 0;
     while enrolled < per_authority {
         let count = batch.min(per_authority - enrolled);
@@ -126,7 +131,7 @@ pub fn enrol_miners(
                     zone: None,
                 };
                 let tx = sign(&authority.key, authority.last_nonce, chain_id, body);
-                match cluster::submit(agent, node, &tx.json_body)? {
+                match cluster::submit(&mut connections[authority.node], &tx.json_body)? {
                     Submitted::Accepted => {}
                     Submitted::Refused { status, code } => bail!(
                         "node{} refused an enrolment by {}: {status} {code}",
