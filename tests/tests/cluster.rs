@@ -428,6 +428,19 @@ fn a_killed_validator_catches_up_and_votes_again() {
     committed_on(&cluster, &all, &waiting.id);
     let height = cluster.max_height(&all);
     all_agree_through(&cluster, height, CATCH_UP_LIMIT);
+    // Node 1 was killed mid-height, while it voted, and came back while the
+    // other two were still at that height: from its write-ahead log it must
+    // vote as before. A second, different vote would be evidence that the
+    // deciding validators log.
+    let logs: String = all
+        .iter()
+        .map(|i| std::fs::read_to_string(cluster.dir().join(format!("node{i}.log"))))
+        .collect::<Result<_, _>>()
+        .expect("the nodes' logs");
+    assert!(
+        !logs.contains("two different votes in one round"),
+        "a restarted validator voted twice in one round"
+    );
     println!(
         "node{victim} caught up {} blocks in {caught_up:?}; whole test {:?} ({height} blocks)",
         target - victim_height,
