@@ -1,7 +1,31 @@
+use borsh::{BorshDeserialize, BorshSerialize};
+use serde::{Deserialize, Serialize};
+
 use crate::hash::{hash_domain, Hash32};
 
 const LEAF_CONTEXT: &str = "kp-ledger 2026 merkle leaf v1";
 const NODE_CONTEXT: &str = "kp-ledger 2026 merkle node v1";
+
+fn leaf_hash(leaf: &[u8]) -> Hash32 {
+    hash_domain(LEAF_CONTEXT, &[leaf])
+}
+
+fn parent(left: &Hash32, right: &Hash32) -> Hash32 {
+    hash_domain(NODE_CONTEXT, &[&left.0, &right.0])
+}
+
+/// The level above `level`: pairs hashed together, an odd last node carried
+/// up unchanged.
+fn level_above(level: &[Hash32]) -> Vec<Hash32> {
+    level
+        .chunks(2)
+        .map(|pair| match pair {
+            [left, right] => parent(left, right),
+            [single] => *single,
+            _ => unreachable!("chunks(2) yields one or two items"),
+        })
+        .collect()
+}
 
 /// The root of a binary Merkle tree over `leaves` (each hashed as a leaf
 /// first). Leaves and inner nodes hash under different contexts so that an
@@ -11,30 +35,138 @@ pub fn merkle_root<T: AsRef<[u8]>>(leaves: &[T]) -> Hash32 {
     if leaves.is_empty() {
         return Hash32::ZERO;
     }
-    let mut level: Vec<Hash32> = leaves
-        .iter()
-        .map(|leaf| hash_domain(LEAF_CONTEXT, &[leaf.as_ref()]))
-        .collect();
+    let mut level: Vec<Hash32> = leaves.iter().map(|l| leaf_hash(l.as_ref())).collect();
     while level.len() > 1 {
-        level = level
-            .chunks(2)
-            .map(|pair| match pair {
-                [left, right] => hash_domain(NODE_CONTEXT, &[&left.0, &right.0]),
-                [single] => *single,
-                _ => unreachable!("chunks(2) yields one or two items"),
-            })
-            .collect();
+        level = level_above(&level);
     }
     level[0]
+}
+
+/// That one leaf is in a tree: its place, the tree's size, and the sibling
+/// at every level where its node had one (a node carried up has none), from
+/// the leaf upwards.
+///
+/// The root binds the leaf and the siblings. It binds the place only
+/// together with the size: leaf 2 of 3 and leaf 1 of 2 take the same path.
+/// So a verifier checks `leaf_count` against a size it knows from
+/// elsewhere (a block header states how many transactions its block holds).
+#[derive(Debug, Clone, PartialEq, Eq, BorshSerialize, BorshDeserialize, Serialize, Deserialize)]
+pub struct MerkleProof {
+    pub index: u64,
+    pub leaf_count: u64,
+    pub siblings: Vec<Hash32>,
+}
+
+/// Why a proof does not lead from a leaf to a root.
+#[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
+pub enum MerkleProofError {
+    #[error("leaf {index} of a tree of {leaf_count} does not exist")]
+    NoSuchLeaf { index: u64, leaf_count: u64 },
+    #[error("the proof has {given} sibling hashes where its tree needs {needed}")]
+    WrongLength { given: usize, needed: usize },
+    #[error("the proof leads to root {computed}, not {expected}")]
+    RootMismatch { computed: Hash32, expected: Hash32 },
+}
+
+impl MerkleProof {
+    /// The proof for leaf `index` of `leaves`; `None` if there is no such
+    /// leaf.
+    pub fn new<T: AsRef<[u8]>>(leaves: &[T], index: usize) -> Option<Self> {
+        if index >= leaves.len() {
+            return None;
+        }
+        let mut level: Vec<Hash32> = leaves.iter().map(|l| leaf_hash(l.as_ref())).collect();
+        let mut at = index;
+        let mut siblings = Vec::new();
+        while level.len() > 1 {
+            let sibling = at ^ 1;
+            if sibling < level.len() {
+                siblings.push(level[sibling]);
+            }
+            level = level_above(&level);
+            at /= 2;
+        }
+        Some(MerkleProof {
+            index: index as u64,
+            leaf_count: leaves.len() as u64,
+            siblings,
+        })
+    }
+
+    /// The root that `leaf` at this proof's place leads to.
+    pub fn root_of(&self, leaf: &[u8]) -> Result<Hash32, MerkleProofError> {
+        if self.index >= self.leaf_count {
+            return Err(MerkleProofError::NoSuchLeaf {
+                index: self.index,
+                leaf_count: self.leaf_count,
+            });
+        }
+        let needed = self.siblings_needed();
+        if self.siblings.len() != needed {
+            return Err(MerkleProofError::WrongLength {
+                given: self.siblings.len(),
+                needed,
+            });
+        }
+        let mut node = leaf_hash(leaf);
+        let mut siblings = self.siblings.iter();
+        let (mut at, mut width) = (self.index, self.leaf_count);
+        while width > 1 {
+            let has_sibling = at % 2 == 1 || at + 1 < width;
+            if has_sibling {
+                // Counted by `siblings_needed`, so there is one.
+                let Some(sibling) = siblings.next() else {
+                    break;
+                };
+                node = if at % 2 == 0 {
+                    parent(&node, sibling)
+                } else {
+                    parent(sibling, &node)
+                };
+            }
+            at /= 2;
+            width = width.div_ceil(2);
+        }
+        Ok(node)
+    }
+
+    /// Checks that `leaf` is at this proof's place in the tree of `root`.
+    pub fn verify(&self, root: &Hash32, leaf: &[u8]) -> Result<(), MerkleProofError> {
+        let computed = self.root_of(leaf)?;
+        if computed != *root {
+            return Err(MerkleProofError::RootMismatch {
+                computed,
+                expected: *root,
+            });
+        }
+        Ok(())
+    }
+
+    /// How many siblings the path of `index` in a tree of `leaf_count` has.
+    fn siblings_needed(&self) -> usize {
+        let (mut at, mut width, mut count) = (self.index, self.leaf_count, 0);
+        while width > 1 {
+            if at % 2 == 1 || at + 1 < width {
+                count += 1;
+            }
+            at /= 2;
+            width = width.div_ceil(2);
+        }
+        count
+    }
 }
 
 #[cfg(test)]
 mod tests {
     use super::*;
 
+    fn leaves(count: u8) -> Vec<Vec<u8>> {
+        (0..count).map(|i| vec![i, i.wrapping_mul(7)]).collect()
+    }
+
     #[test]
     fn root_depends_on_every_leaf_and_order() {
-        let leaves: Vec<Vec<u8>> = (0u8..5).map(|i| vec![i]).collect();
+        let leaves = leaves(5);
         let root = merkle_root(&leaves);
         for i in 0..leaves.len() {
             let mut changed = leaves.clone();
@@ -50,5 +182,73 @@ mod tests {
     fn empty_and_single() {
         assert_eq!(merkle_root::<&[u8]>(&[]), Hash32::ZERO);
         assert_ne!(merkle_root(&[b"a"]), Hash32::ZERO);
+        let proof = MerkleProof::new(&[b"a"], 0).expect("a leaf");
+        assert!(proof.siblings.is_empty());
+        assert_eq!(proof.verify(&merkle_root(&[b"a"]), b"a"), Ok(()));
+        assert_eq!(MerkleProof::new::<&[u8]>(&[], 0), None);
+    }
+
+    #[test]
+    fn every_leaf_of_every_size_proves_and_nothing_else_does() {
+        for count in 1..=33u8 {
+            let leaves = leaves(count);
+            let root = merkle_root(&leaves);
+            for (index, leaf) in leaves.iter().enumerate() {
+                let proof = MerkleProof::new(&leaves, index).expect("a leaf");
+                assert_eq!(proof.verify(&root, leaf), Ok(()), "{index} of {count}");
+
+                // Another leaf's bytes at this place.
+                let other = &leaves[(index + 1) % leaves.len()];
+                if other != leaf {
+                    assert!(matches!(
+                        proof.verify(&root, other),
+                        Err(MerkleProofError::RootMismatch { .. })
+                    ));
+                }
+                // Each sibling altered.
+                for s in 0..proof.siblings.len() {
+                    let mut altered = proof.clone();
+                    altered.siblings[s].0[0] ^= 1;
+                    assert!(
+                        matches!(
+                            altered.verify(&root, leaf),
+                            Err(MerkleProofError::RootMismatch { .. })
+                        ),
+                        "sibling {s} of leaf {index} of {count}"
+                    );
+                }
+                // Another place, or another size, than the leaf's.
+                let mut moved = proof.clone();
+                moved.index = (moved.index + 1) % moved.leaf_count;
+                if moved.index != proof.index {
+                    assert!(moved.verify(&root, leaf).is_err());
+                }
+            }
+        }
+    }
+
+    #[test]
+    fn malformed_proofs_say_what_is_wrong() {
+        let leaves = leaves(6);
+        let root = merkle_root(&leaves);
+        let proof = MerkleProof::new(&leaves, 2).expect("a leaf");
+        let mut short = proof.clone();
+        short.siblings.pop();
+        assert_eq!(
+            short.verify(&root, &leaves[2]),
+            Err(MerkleProofError::WrongLength {
+                given: 2,
+                needed: 3
+            })
+        );
+        let mut past_the_end = proof.clone();
+        past_the_end.index = 6;
+        assert_eq!(
+            past_the_end.verify(&root, &leaves[2]),
+            Err(MerkleProofError::NoSuchLeaf {
+                index: 6,
+                leaf_count: 6
+            })
+        );
     }
 }
