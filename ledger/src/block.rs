@@ -8,13 +8,24 @@ use borsh::{BorshDeserialize, BorshSerialize};
 use kp_crypto::{hash_domain, merkle_root, BatchVerifier, Hash32, PublicKey};
 use serde::{Deserialize, Serialize};
 
-use crate::model::{BlockHash, ParcelId, TxId};
+use crate::model::{BlockHash, ParcelId, ParticipantCode, TxId};
 use crate::rejection::Rejection;
-use crate::rules::{apply_tx, ApplyError, BlockContext};
+use crate::rules::{apply_tx, validator_set, ApplyError, BlockContext};
 use crate::state::{Overlay, StateDelta, StateRead, StorageFault};
 use crate::tx::DecodedTx;
 
 const BLOCK_CONTEXT: &str = "kp-ledger 2026 block v1";
+const VALIDATORS_CONTEXT: &str = "kp-ledger 2026 validator set v1";
+
+/// The hash a header carries of the validator set that decides its block:
+/// the (Participant, validator key) pairs in key order, as
+/// [`validator_set`] lists them.
+pub fn validators_hash(set: &[(ParticipantCode, PublicKey)]) -> Hash32 {
+    hash_domain(
+        VALIDATORS_CONTEXT,
+        &[&borsh::to_vec(set).unwrap_or_default()],
+    )
+}
 
 /// Bounds what one block may carry, so that one block is one bounded write.
 pub const TXS_PER_BLOCK_MAX: usize = 10_000;
@@ -24,10 +35,18 @@ pub struct BlockHeader {
     pub chain_id: String,
     pub height: u64,
     pub prev_hash: BlockHash,
+    /// How many transactions the block holds: with it, a Merkle proof
+    /// fixes a transaction's place in the block, not only its presence.
+    pub tx_count: u32,
     /// Merkle root of the transactions' bytes, in block order.
     pub tx_root: Hash32,
     /// The state hash after applying this block.
     pub state_hash: Hash32,
+    /// The hash of the validator set that decides this block (see
+    /// [`validators_hash`]), so that whoever checks the block's commit
+    /// certificate offline knows which set to expect, and notices a
+    /// governance decision left out of what it was given.
+    pub validators_hash: Hash32,
     /// UTC seconds, agreed by consensus; the rules' only clock.
     pub time: u64,
     pub proposer: PublicKey,
@@ -99,8 +118,12 @@ pub enum BlockError {
     TimeBackwards { parent: u64, got: u64 },
     #[error("block carries {0} transactions; the limit is {TXS_PER_BLOCK_MAX}")]
     TooManyTxs(usize),
+    #[error("block's header counts {claimed} transactions but it holds {held}")]
+    TxCount { claimed: u32, held: usize },
     #[error("block's transaction root does not match its transactions")]
     TxRoot,
+    #[error("block's validator set hash {claimed} is not that of the set in force, {computed}")]
+    ValidatorsHash { claimed: Hash32, computed: Hash32 },
     #[error("block's state hash {claimed} differs from the computed {computed}")]
     StateHash { claimed: Hash32, computed: Hash32 },
     #[error("transaction {index} of the block is invalid: {rejection}")]
@@ -195,8 +218,10 @@ pub fn build_block<S: StateRead + ?Sized>(
         chain_id: chain_id.to_owned(),
         height: ctx.height,
         prev_hash: tip.hash,
+        tx_count: included.len() as u32,
         tx_root: merkle_root(&included),
         state_hash: delta.next_state_hash(&tip.state_hash),
+        validators_hash: validators_hash(&validator_set(state)?),
         time: ctx.time,
         proposer,
     };
@@ -250,8 +275,21 @@ pub fn apply_block<S: StateRead + ?Sized>(
     if block.txs.len() > TXS_PER_BLOCK_MAX {
         return Err(BlockError::TooManyTxs(block.txs.len()));
     }
+    if block.txs.len() != header.tx_count as usize {
+        return Err(BlockError::TxCount {
+            claimed: header.tx_count,
+            held: block.txs.len(),
+        });
+    }
     if merkle_root(&block.txs) != header.tx_root {
         return Err(BlockError::TxRoot);
+    }
+    let expected_validators = validators_hash(&validator_set(state)?);
+    if header.validators_hash != expected_validators {
+        return Err(BlockError::ValidatorsHash {
+            claimed: header.validators_hash,
+            computed: expected_validators,
+        });
     }
     let mut decoded = Vec::with_capacity(block.txs.len());
     for (index, bytes) in block.txs.iter().enumerate() {

@@ -58,8 +58,9 @@ pub(crate) const META_FORMAT: &str = "format";
 /// The layout of the tables below. Raise it with any change to them, so that
 /// a database of another layout is refused by name rather than misread.
 /// 3: Participants may run no validator; proposals to change their set;
-/// commit certificates stored with blocks.
-pub(crate) const FORMAT_VERSION: u32 = 3;
+/// commit certificates stored with blocks. 4: block headers state their
+/// transaction count and the hash of the validator set that decides them.
+pub(crate) const FORMAT_VERSION: u32 = 4;
 
 /// Height -> borsh of the block's header; its transactions are in `TXS`.
 pub(crate) const BLOCKS: TableDefinition<u64, &[u8]> = TableDefinition::new("blocks");

@@ -298,8 +298,9 @@ pub enum BlockPart {
         round: Round,
         pol_round: Round,
         proposer: Address,
-        header: BlockHeader,
-        tx_count: u32,
+        /// Boxed: the other parts are small. It states how many
+        /// transactions follow.
+        header: Box<BlockHeader>,
     },
     Txs(Vec<Vec<u8>>),
     Fin {

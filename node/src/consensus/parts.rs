@@ -39,8 +39,7 @@ pub fn block_stream(
         round,
         pol_round,
         proposer,
-        header: block.header.clone(),
-        tx_count: block.txs.len() as u32,
+        header: Box::new(block.header.clone()),
     }];
     let mut chunk = Vec::new();
     let mut chunk_bytes = 0;
@@ -199,14 +198,13 @@ fn assemble(messages: Vec<StreamMessage<BlockPart>>) -> Result<AssembledBlock, S
         pol_round,
         proposer,
         header,
-        tx_count,
     })) = parts.next()
     else {
         return Err(StreamError::Malformed(
             "it does not start with the block header",
         ));
     };
-    let mut txs = Vec::with_capacity((*tx_count as usize).min(10_000));
+    let mut txs = Vec::with_capacity((header.tx_count as usize).min(10_000));
     let mut signature = None;
     for content in parts {
         match (content, signature) {
@@ -219,7 +217,7 @@ fn assemble(messages: Vec<StreamMessage<BlockPart>>) -> Result<AssembledBlock, S
     let Some(signature) = signature else {
         return Err(StreamError::Malformed("it carries no proposer signature"));
     };
-    if txs.len() != *tx_count as usize {
+    if txs.len() != header.tx_count as usize {
         return Err(StreamError::Malformed(
             "its transaction count differs from its header part",
         ));
@@ -230,7 +228,7 @@ fn assemble(messages: Vec<StreamMessage<BlockPart>>) -> Result<AssembledBlock, S
         pol_round: *pol_round,
         proposer: *proposer,
         block: Block {
-            header: header.clone(),
+            header: (**header).clone(),
             txs,
         },
         signature,
@@ -250,8 +248,10 @@ mod tests {
                 chain_id: "test".into(),
                 height: 3,
                 prev_hash: Hash32([1; 32]),
+                tx_count: txs as u32,
                 tx_root: Hash32([2; 32]),
                 state_hash: Hash32([3; 32]),
+                validators_hash: Hash32([5; 32]),
                 time: 10,
                 proposer: SecretKey::from_seed([4; 32]).public(),
             },
