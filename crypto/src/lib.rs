@@ -10,4 +10,4 @@ mod merkle;
 
 pub use hash::{hash_domain, Hash32, HashParseError};
 pub use keys::{BatchVerifier, KeyParseError, PublicKey, SecretKey, Signature, SignatureError};
-pub use merkle::{merkle_root, MerkleProof, MerkleProofError};
+pub use merkle::{merkle_root, MerkleProof, MerkleProofError, MerkleTree};

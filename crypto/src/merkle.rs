@@ -1,3 +1,5 @@
+use std::collections::{BTreeMap, BTreeSet};
+
 use borsh::{BorshDeserialize, BorshSerialize};
 use serde::{Deserialize, Serialize};
 
@@ -156,6 +158,97 @@ impl MerkleProof {
     }
 }
 
+/// A Merkle tree of a fixed power-of-two number of leaves, kept whole in
+/// memory so that changing a few leaves costs their paths, not the tree. Its
+/// root is [`merkle_root`] of the same leaves.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct MerkleTree {
+    width: usize,
+    /// Heap order: node 1 is the root, node i has children 2i and 2i + 1,
+    /// and the leaves' hashes sit at `width..2 * width`.
+    nodes: Vec<Hash32>,
+}
+
+impl MerkleTree {
+    /// A tree of `width` leaves (a power of two, at least 1), each `empty`.
+    pub fn filled(width: usize, empty: &[u8]) -> Self {
+        assert!(width.is_power_of_two(), "a width of {width} leaves");
+        let mut nodes = vec![Hash32::ZERO; 2 * width];
+        let mut node = leaf_hash(empty);
+        let mut level_width = width;
+        // Every node of a level is the same: hash each level once.
+        while level_width >= 1 {
+            nodes[level_width..2 * level_width].fill(node);
+            node = parent(&node, &node);
+            level_width /= 2;
+        }
+        MerkleTree { width, nodes }
+    }
+
+    pub fn width(&self) -> usize {
+        self.width
+    }
+
+    pub fn root(&self) -> Hash32 {
+        self.nodes[1]
+    }
+
+    /// Replaces leaf `index` (below `width`) and rehashes its path.
+    pub fn set(&mut self, index: usize, leaf: &[u8]) {
+        let mut at = self.width + index;
+        self.nodes[at] = leaf_hash(leaf);
+        while at > 1 {
+            at /= 2;
+            self.nodes[at] = parent(&self.nodes[2 * at], &self.nodes[2 * at + 1]);
+        }
+    }
+
+    /// The root the tree would have with `changes` (leaf index, new leaf)
+    /// made, without making them.
+    pub fn root_with<'a>(&self, changes: impl IntoIterator<Item = (usize, &'a [u8])>) -> Hash32 {
+        let mut changed: BTreeMap<usize, Hash32> = changes
+            .into_iter()
+            .map(|(index, leaf)| (self.width + index, leaf_hash(leaf)))
+            .collect();
+        while changed.keys().next().is_some_and(|&at| at > 1) {
+            let node = |at: usize, changed: &BTreeMap<usize, Hash32>| {
+                changed.get(&at).copied().unwrap_or(self.nodes[at])
+            };
+            changed = changed
+                .keys()
+                .map(|&at| at / 2)
+                .collect::<BTreeSet<_>>()
+                .into_iter()
+                .map(|up| {
+                    (
+                        up,
+                        parent(&node(2 * up, &changed), &node(2 * up + 1, &changed)),
+                    )
+                })
+                .collect();
+        }
+        changed.get(&1).copied().unwrap_or(self.root())
+    }
+
+    /// The proof for leaf `index`; `None` past the last leaf.
+    pub fn proof(&self, index: usize) -> Option<MerkleProof> {
+        if index >= self.width {
+            return None;
+        }
+        let mut siblings = Vec::new();
+        let mut at = self.width + index;
+        while at > 1 {
+            siblings.push(self.nodes[at ^ 1]);
+            at /= 2;
+        }
+        Some(MerkleProof {
+            index: index as u64,
+            leaf_count: self.width as u64,
+            siblings,
+        })
+    }
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -250,5 +343,36 @@ mod tests {
                 leaf_count: 6
             })
         );
+    }
+
+    #[test]
+    fn a_kept_tree_agrees_with_the_root_of_its_leaves() {
+        for width in [1usize, 2, 8, 64] {
+            let mut leaves: Vec<Vec<u8>> = vec![b"empty".to_vec(); width];
+            let mut tree = MerkleTree::filled(width, b"empty");
+            assert_eq!(tree.root(), merkle_root(&leaves));
+            for (step, index) in [0, width - 1, width / 2, 0].into_iter().enumerate() {
+                let leaf = vec![step as u8; 3];
+                let foreseen = tree.root_with([(index, leaf.as_slice())]);
+                tree.set(index, &leaf);
+                leaves[index] = leaf;
+                assert_eq!(tree.root(), merkle_root(&leaves), "width {width}");
+                assert_eq!(foreseen, tree.root(), "root_with agrees with set");
+                for (i, leaf) in leaves.iter().enumerate() {
+                    let proof = tree.proof(i).expect("a leaf");
+                    assert_eq!(proof, MerkleProof::new(&leaves, i).expect("a leaf"));
+                    assert_eq!(proof.verify(&tree.root(), leaf), Ok(()));
+                }
+            }
+            // Several changes at once, one of them twice (the last counts).
+            let changes: Vec<(usize, &[u8])> = vec![(0, b"a"), (width - 1, b"b"), (0, b"c")];
+            let foreseen = tree.root_with(changes.iter().copied());
+            for (index, leaf) in changes {
+                tree.set(index, leaf);
+            }
+            assert_eq!(foreseen, tree.root());
+            assert_eq!(tree.root_with([]), tree.root());
+            assert_eq!(tree.proof(width), None);
+        }
     }
 }

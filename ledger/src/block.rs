@@ -8,10 +8,11 @@ use borsh::{BorshDeserialize, BorshSerialize};
 use kp_crypto::{hash_domain, merkle_root, BatchVerifier, Hash32, PublicKey};
 use serde::{Deserialize, Serialize};
 
+use crate::commitment::{parcels_after, ParcelCommitment};
 use crate::model::{BlockHash, ParcelId, ParticipantCode, TxId};
 use crate::rejection::Rejection;
 use crate::rules::{apply_tx, validator_set, ApplyError, BlockContext};
-use crate::state::{Overlay, StateDelta, StateRead, StorageFault};
+use crate::state::{Overlay, StateDelta, StorageFault};
 use crate::tx::DecodedTx;
 
 const BLOCK_CONTEXT: &str = "kp-ledger 2026 block v1";
@@ -42,6 +43,9 @@ pub struct BlockHeader {
     pub tx_root: Hash32,
     /// The state hash after applying this block.
     pub state_hash: Hash32,
+    /// The Merkle commitment to every parcel record after this block (see
+    /// [`commitment`](crate::commitment)).
+    pub parcels_root: Hash32,
     /// The hash of the validator set that decides this block (see
     /// [`validators_hash`]), so that whoever checks the block's commit
     /// certificate offline knows which set to expect, and notices a
@@ -93,6 +97,9 @@ pub struct AppliedBlock {
     pub hash: BlockHash,
     pub delta: StateDelta,
     pub txs: Vec<AppliedTx>,
+    /// The buckets of the parcel commitment the block rehashed, with their
+    /// new hashes: what storage updates its tree with.
+    pub parcel_buckets: Vec<(u16, Hash32)>,
 }
 
 impl AppliedBlock {
@@ -122,6 +129,8 @@ pub enum BlockError {
     TxCount { claimed: u32, held: usize },
     #[error("block's transaction root does not match its transactions")]
     TxRoot,
+    #[error("block's parcels root {claimed} differs from the computed {computed}")]
+    ParcelsRoot { claimed: Hash32, computed: Hash32 },
     #[error("block's validator set hash {claimed} is not that of the set in force, {computed}")]
     ValidatorsHash { claimed: Hash32, computed: Hash32 },
     #[error("block's state hash {claimed} differs from the computed {computed}")]
@@ -173,7 +182,7 @@ pub fn check_signatures(txs: &[DecodedTx], checked: SignaturesChecked<'_>) -> Ve
 
 /// Builds the next block from `candidates` in their order, leaving out (with
 /// the reason) every one that fails, so the block itself is always valid.
-pub fn build_block<S: StateRead + ?Sized>(
+pub fn build_block<S: ParcelCommitment + ?Sized>(
     state: &S,
     tip: &ChainTip,
     chain_id: &str,
@@ -214,6 +223,7 @@ pub fn build_block<S: StateRead + ?Sized>(
         }
     }
     let delta = overlay.into_delta();
+    let parcels = parcels_after(state, &delta)?;
     let header = BlockHeader {
         chain_id: chain_id.to_owned(),
         height: ctx.height,
@@ -221,6 +231,7 @@ pub fn build_block<S: StateRead + ?Sized>(
         tx_count: included.len() as u32,
         tx_root: merkle_root(&included),
         state_hash: delta.next_state_hash(&tip.state_hash),
+        parcels_root: parcels.root,
         validators_hash: validators_hash(&validator_set(state)?),
         time: ctx.time,
         proposer,
@@ -235,6 +246,7 @@ pub fn build_block<S: StateRead + ?Sized>(
             hash,
             delta,
             txs: applied_txs,
+            parcel_buckets: parcels.buckets,
         },
         rejected,
     })
@@ -243,7 +255,7 @@ pub fn build_block<S: StateRead + ?Sized>(
 /// Checks a block proposed or decided elsewhere against the state at `tip`
 /// and returns its effects; any invalid transaction makes the whole block
 /// invalid.
-pub fn apply_block<S: StateRead + ?Sized>(
+pub fn apply_block<S: ParcelCommitment + ?Sized>(
     state: &S,
     tip: &ChainTip,
     chain_id: &str,
@@ -334,11 +346,19 @@ pub fn apply_block<S: StateRead + ?Sized>(
             computed,
         });
     }
+    let parcels = parcels_after(state, &delta)?;
+    if parcels.root != header.parcels_root {
+        return Err(BlockError::ParcelsRoot {
+            claimed: header.parcels_root,
+            computed: parcels.root,
+        });
+    }
     let hash = header.hash();
     Ok(AppliedBlock {
         block,
         hash,
         delta,
         txs: applied_txs,
+        parcel_buckets: parcels.buckets,
     })
 }

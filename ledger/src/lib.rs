@@ -6,10 +6,12 @@
 //! - [`rules`]: what each body may do, as `kpcs-domain.md` says.
 //! - [`block`]: building and applying blocks.
 //! - [`state`]: the view the rules read and the writes they make.
+//! - [`commitment`]: the Merkle commitment to the parcels in each header.
 //! - [`store`]: the redb database that holds blocks, state and indexes.
 
 pub mod api;
 pub mod block;
+pub mod commitment;
 pub mod genesis;
 pub mod model;
 pub mod rejection;

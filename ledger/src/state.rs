@@ -4,11 +4,12 @@
 //! write anywhere else, which is what makes a rejected transaction change
 //! nothing and lets storage commit a whole block in one write transaction.
 
-use std::collections::BTreeMap;
+use std::collections::{BTreeMap, BTreeSet};
 
 use borsh::{BorshDeserialize, BorshSerialize};
 use kp_crypto::{hash_domain, Hash32, PublicKey};
 
+use crate::commitment::{bucket_hash, bucket_ids, bucket_of, ParcelCommitment, ParcelTree};
 use crate::model::{
     Certificate, Member, Parcel, ParcelId, Participant, ParticipantCode, Proposal, ProposalId,
     Transfer, TransferId,
@@ -290,6 +291,7 @@ impl<S: StateRead + ?Sized> StateRead for Overlay<'_, S> {
 pub struct MemState {
     pub records: StateDelta,
     authorities: BTreeMap<PublicKey, ParticipantCode>,
+    parcel_tree: ParcelTree,
 }
 
 impl MemState {
@@ -298,7 +300,32 @@ impl MemState {
             self.authorities.retain(|_, code| *code != p.code);
             self.authorities.insert(p.authority, p.code);
         }
+        let touched: BTreeSet<u16> = delta.parcels.keys().map(bucket_of).collect();
         self.records.absorb(delta);
+        let rehashed: Vec<(u16, Hash32)> = touched
+            .into_iter()
+            .map(|bucket| (bucket, bucket_hash(&self.bucket(bucket))))
+            .collect();
+        self.parcel_tree.set(&rehashed);
+    }
+
+    fn bucket(&self, bucket: u16) -> Vec<(ParcelId, Parcel)> {
+        let (first, last) = bucket_ids(bucket);
+        self.records
+            .parcels
+            .range(first..=last)
+            .map(|(id, p)| (*id, p.clone()))
+            .collect()
+    }
+}
+
+impl ParcelCommitment for MemState {
+    fn parcels_in_bucket(&self, bucket: u16) -> Result<Vec<(ParcelId, Parcel)>, StorageFault> {
+        Ok(self.bucket(bucket))
+    }
+
+    fn parcel_tree(&self) -> &ParcelTree {
+        &self.parcel_tree
     }
 }
 

@@ -5,9 +5,11 @@
 
 use std::collections::BTreeMap;
 
-use kp_crypto::{hash_domain, PublicKey, SecretKey};
+use kp_crypto::{hash_domain, Hash32, PublicKey, SecretKey};
 
-use crate::block::{apply_block, build_block, AppliedBlock, ChainTip, NONE_CHECKED};
+use crate::block::{
+    apply_block, build_block, AppliedBlock, Block, BlockHeader, ChainTip, NONE_CHECKED,
+};
 use crate::genesis::Genesis;
 use crate::model::{
     HsCode, ParcelId, Participant, ParticipantCode, ParticipantStatus, Role, TransferId,
@@ -34,6 +36,26 @@ pub fn key_named(name: &str) -> SecretKey {
 /// The validator that proposes the test world's blocks: Botswana's.
 pub fn test_proposer() -> PublicKey {
     key_named("validator BW").public()
+}
+
+/// A block of `txs` at `height` whose header fields are placeholders: for
+/// tests of how blocks travel and are kept, not of whether they apply.
+pub fn placeholder_block(height: u64, txs: Vec<Vec<u8>>) -> Block {
+    Block {
+        header: BlockHeader {
+            chain_id: "test".into(),
+            height,
+            prev_hash: Hash32([1; 32]),
+            tx_count: txs.len() as u32,
+            tx_root: Hash32([2; 32]),
+            state_hash: Hash32([3; 32]),
+            parcels_root: Hash32([4; 32]),
+            validators_hash: Hash32([5; 32]),
+            time: 10,
+            proposer: test_proposer(),
+        },
+        txs,
+    }
 }
 
 /// BW, EU, ZA, IN active; CF restricted to its 2016 compliant zones; VE suspended.

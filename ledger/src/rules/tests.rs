@@ -1260,6 +1260,7 @@ mod storage_faults {
     use kp_crypto::PublicKey;
 
     use crate::block::{apply_block, build_block, BlockError, NONE_CHECKED};
+    use crate::commitment::{ParcelCommitment, ParcelTree};
     use crate::model::{
         Certificate, Member, Parcel, ParcelId, Participant, ParticipantCode, Proposal, ProposalId,
         Role, Transfer, TransferId,
@@ -1284,6 +1285,16 @@ mod storage_faults {
             } else {
                 Ok(())
             }
+        }
+    }
+
+    impl ParcelCommitment for Faulty<'_> {
+        fn parcels_in_bucket(&self, bucket: u16) -> Result<Vec<(ParcelId, Parcel)>, StorageFault> {
+            self.tick()?;
+            self.inner.parcels_in_bucket(bucket)
+        }
+        fn parcel_tree(&self) -> &ParcelTree {
+            self.inner.parcel_tree()
         }
     }
 
@@ -1418,7 +1429,7 @@ mod header_checks {
     use crate::testkit::{test_proposer, World, CHAIN_ID};
 
     #[test]
-    fn a_header_counts_its_transactions_and_names_the_validator_set_in_force() {
+    fn a_header_counts_its_transactions_commits_to_the_parcels_and_names_the_validator_set() {
         let mut w = World::new();
         let miner = w.enrol("BW", "Debswana", Role::Miner, None);
         let txs = vec![w.sign(&miner, World::register_body("BW", 1_000))];
@@ -1448,6 +1459,13 @@ mod header_checks {
                 claimed: 2,
                 held: 1
             })
+        ));
+
+        let mut misrooted = block.clone();
+        misrooted.header.parcels_root.0[0] ^= 1;
+        assert!(matches!(
+            apply_block(&w.state, &w.tip, CHAIN_ID, misrooted, NONE_CHECKED),
+            Err(BlockError::ParcelsRoot { .. })
         ));
 
         // A set without its last validator: what a block would claim if a

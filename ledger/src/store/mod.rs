@@ -15,6 +15,7 @@ mod tables;
 mod tests;
 
 use std::path::{Path, PathBuf};
+use std::sync::{Arc, PoisonError, RwLock, RwLockReadGuard, RwLockWriteGuard};
 
 use redb::{Database, ReadableDatabase, ReadableTable, TableHandle, WriteTransaction};
 
@@ -23,6 +24,7 @@ pub use snapshot::Snapshot;
 pub use tables::{BlockSummary, TxRecord};
 
 use crate::block::{AppliedBlock, ChainTip};
+use crate::commitment::ParcelTree;
 use crate::genesis::Genesis;
 use crate::state::StateDelta;
 use error::storage;
@@ -31,6 +33,8 @@ use tables::{decode, encode, StoredTx};
 pub struct Store {
     db: Database,
     path: PathBuf,
+    /// The parcel commitment's tree at the last committed block.
+    parcel_tree: RwLock<Arc<ParcelTree>>,
 }
 
 impl Store {
@@ -50,8 +54,14 @@ impl Store {
         let store = Store {
             db,
             path: path.to_owned(),
+            parcel_tree: RwLock::new(Arc::new(ParcelTree::default())),
         };
         store.init_or_check(genesis)?;
+        // Rebuilt from the records at every open (about a second per
+        // million parcels) rather than stored: nothing more to write per
+        // block, and nothing that can disagree with the records.
+        let tree = store.snapshot()?.parcel_tree_from_records()?;
+        *write(&store.parcel_tree) = Arc::new(tree);
         Ok(store)
     }
 
@@ -111,7 +121,10 @@ impl Store {
 
     /// A consistent read at the last committed block.
     pub fn snapshot(&self) -> Result<Snapshot, StoreError> {
-        Snapshot::new(self.db.begin_read().map_err(storage)?)
+        // Under the tree's lock, so that the records read and the tree are
+        // of the same block.
+        let tree = read(&self.parcel_tree);
+        Snapshot::new(self.db.begin_read().map_err(storage)?, tree.clone())
     }
 
     /// Where the chain ends now.
@@ -140,6 +153,13 @@ impl Store {
         if applied.hash != header.hash() {
             return Err(StoreError::InconsistentBlock(
                 "its hash is not its header's".into(),
+            ));
+        }
+        // Held until the tree matches the committed records (see `snapshot`).
+        let mut tree = write(&self.parcel_tree);
+        if tree.root_with(&applied.parcel_buckets) != header.parcels_root {
+            return Err(StoreError::InconsistentBlock(
+                "its parcels root is not what its rehashed buckets give".into(),
             ));
         }
         // Dropping `txn` on any error below aborts it: nothing is written.
@@ -212,8 +232,19 @@ impl Store {
             .insert(tables::META_TIP, encode(&new_tip)?.as_slice())
             .map_err(storage)?;
         txn.commit().map_err(storage)?;
+        Arc::make_mut(&mut tree).set(&applied.parcel_buckets);
         Ok(new_tip)
     }
+}
+
+/// The tree's lock, whoever panicked holding it: it is swapped whole or
+/// changed after a commit in one step, so it is never half-written.
+fn read(tree: &RwLock<Arc<ParcelTree>>) -> RwLockReadGuard<'_, Arc<ParcelTree>> {
+    tree.read().unwrap_or_else(PoisonError::into_inner)
+}
+
+fn write(tree: &RwLock<Arc<ParcelTree>>) -> RwLockWriteGuard<'_, Arc<ParcelTree>> {
+    tree.write().unwrap_or_else(PoisonError::into_inner)
 }
 
 /// Writes every record of `delta` into its state table, and keeps the

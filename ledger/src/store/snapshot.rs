@@ -3,6 +3,7 @@
 //! one snapshot sees the same block, however many blocks commit meanwhile.
 
 use std::collections::{BTreeSet, HashSet, VecDeque};
+use std::sync::Arc;
 
 use borsh::BorshDeserialize;
 use kp_crypto::{Hash32, PublicKey};
@@ -12,6 +13,7 @@ use super::error::{storage, StoreError, ID_PREFIX_CHARS_MIN};
 use super::tables::{self, decode, BlockSummary, Id32, StoredTx, TxRecord};
 use crate::api::{EventView, TraceView};
 use crate::block::{Block, BlockHeader, ChainTip};
+use crate::commitment::{bucket_hash, bucket_ids, bucket_of, ParcelCommitment, ParcelTree};
 use crate::model::{
     Certificate, Member, Parcel, ParcelId, Participant, ParticipantCode, Proposal, ProposalId,
     ProposalStatus, Transfer, TransferId, TxId,
@@ -24,6 +26,8 @@ type ChainPlace = (u64, u32);
 
 pub struct Snapshot {
     txn: ReadTransaction,
+    /// The parcel commitment's tree at the same block as `txn`.
+    parcel_tree: Arc<ParcelTree>,
     /// The tables every rule and every trace reads, opened once: opening a
     /// table is a lookup of its own, too dear to repeat for every record.
     open: OpenTables,
@@ -67,7 +71,10 @@ fn all_records<K: redb::Key + 'static, T: BorshDeserialize>(
 }
 
 impl Snapshot {
-    pub(crate) fn new(txn: ReadTransaction) -> Result<Self, StoreError> {
+    pub(crate) fn new(
+        txn: ReadTransaction,
+        parcel_tree: Arc<ParcelTree>,
+    ) -> Result<Self, StoreError> {
         let open = |e: redb::TableError| storage(e);
         let open = OpenTables {
             participants: txn.open_table(tables::PARTICIPANTS).map_err(open)?,
@@ -82,7 +89,39 @@ impl Snapshot {
             tx_places: txn.open_table(tables::TX_PLACES).map_err(open)?,
             parcel_events: txn.open_table(tables::PARCEL_EVENTS).map_err(open)?,
         };
-        Ok(Snapshot { txn, open })
+        Ok(Snapshot {
+            txn,
+            parcel_tree,
+            open,
+        })
+    }
+
+    /// The parcel commitment's tree computed from every parcel record: one
+    /// pass in id order, bucket after bucket.
+    pub(crate) fn parcel_tree_from_records(&self) -> Result<ParcelTree, StoreError> {
+        let mut tree = ParcelTree::default();
+        let mut rehashed = Vec::new();
+        let mut bucket: Vec<(ParcelId, Parcel)> = Vec::new();
+        let mut flush = |bucket: &mut Vec<(ParcelId, Parcel)>| {
+            if let Some((id, _)) = bucket.first() {
+                rehashed.push((bucket_of(id), bucket_hash(bucket)));
+            }
+            bucket.clear();
+        };
+        for entry in self.open.parcels.iter().map_err(storage)? {
+            let (key, value) = entry.map_err(storage)?;
+            let id = Hash32(key.value());
+            if bucket
+                .first()
+                .is_some_and(|(first, _)| bucket_of(first) != bucket_of(&id))
+            {
+                flush(&mut bucket);
+            }
+            bucket.push((id, decode(tables::PARCELS.name(), value.value())?));
+        }
+        flush(&mut bucket);
+        tree.set(&rehashed);
+        Ok(tree)
     }
 
     fn table<K: redb::Key + 'static, V: redb::Value + 'static>(
@@ -362,6 +401,28 @@ fn prefix_bounds(prefix: &str) -> Result<([u8; 32], [u8; 32]), StoreError> {
 
 fn fault(e: StoreError) -> StorageFault {
     e.into()
+}
+
+impl ParcelCommitment for Snapshot {
+    fn parcels_in_bucket(&self, bucket: u16) -> Result<Vec<(ParcelId, Parcel)>, StorageFault> {
+        let (first, last) = bucket_ids(bucket);
+        let mut records = Vec::new();
+        for entry in self
+            .open
+            .parcels
+            .range(first.0..=last.0)
+            .map_err(|e| fault(storage(e)))?
+        {
+            let (key, value) = entry.map_err(|e| fault(storage(e)))?;
+            let parcel = decode(tables::PARCELS.name(), value.value()).map_err(fault)?;
+            records.push((Hash32(key.value()), parcel));
+        }
+        Ok(records)
+    }
+
+    fn parcel_tree(&self) -> &ParcelTree {
+        &self.parcel_tree
+    }
 }
 
 impl StateRead for Snapshot {

@@ -7,6 +7,7 @@ use kp_crypto::{Hash32, PublicKey, SecretKey};
 
 use super::*;
 use crate::block::{build_block, BuiltBlock, NONE_CHECKED};
+use crate::commitment::{ParcelCommitment, ParcelTree};
 use crate::model::{HsCode, ParcelId, ParcelStatus, Role};
 use crate::state::StateRead;
 use crate::testkit::{key_named, test_genesis, test_proposer, CHAIN_ID};
@@ -370,6 +371,15 @@ fn reopening_keeps_every_block_and_the_tip() {
             .len(),
         4
     );
+    // The parcel commitment, rebuilt from the records, is the tip's.
+    let tip_header = snapshot
+        .block(tip.height)
+        .expect("read")
+        .expect("block")
+        .header;
+    assert_ne!(tip_header.parcels_root, ParcelTree::default().root());
+    assert_eq!(snapshot.parcel_tree().root(), tip_header.parcels_root);
+    drop(snapshot);
     // And the chain goes on from where it was.
     let next = commit(&store, vec![signed(&h.miner, 6, register(1_000))]);
     assert_eq!(next.block.header.height, 4);
@@ -454,6 +464,18 @@ fn a_block_off_the_tip_is_refused_and_writes_nothing() {
     assert_eq!(
         store.commit(&off_parent.applied, &[]).unwrap_err().code(),
         "not_on_tip"
+    );
+
+    // Buckets that do not give the header's parcels root.
+    let mut inconsistent = build(
+        &store,
+        vec![signed(&key_named("first"), 1, register(1_000))],
+    );
+    assert_eq!(inconsistent.applied.parcel_buckets.len(), 1);
+    inconsistent.applied.parcel_buckets.clear();
+    assert_eq!(
+        store.commit(&inconsistent.applied, &[]).unwrap_err().code(),
+        "inconsistent_block"
     );
 
     let snapshot = store.snapshot().expect("snapshot");

@@ -61,24 +61,10 @@ impl OwnProposals {
 #[cfg(test)]
 mod tests {
     use super::*;
-    use kp_crypto::{Hash32, SecretKey};
-    use kp_ledger::block::BlockHeader;
+    use kp_ledger::testkit::placeholder_block;
 
     fn block(height: u64) -> Block {
-        Block {
-            header: BlockHeader {
-                chain_id: "test".into(),
-                height,
-                prev_hash: Hash32([1; 32]),
-                tx_count: 1,
-                tx_root: Hash32([2; 32]),
-                state_hash: Hash32([3; 32]),
-                validators_hash: Hash32([5; 32]),
-                time: 10,
-                proposer: SecretKey::from_seed([4; 32]).public(),
-            },
-            txs: vec![vec![height as u8; 10]],
-        }
+        placeholder_block(height, vec![vec![height as u8; 10]])
     }
 
     #[test]

@@ -239,24 +239,11 @@ fn assemble(messages: Vec<StreamMessage<BlockPart>>) -> Result<AssembledBlock, S
 #[cfg(test)]
 mod tests {
     use super::*;
-    use kp_crypto::{Hash32, SecretKey};
-    use kp_ledger::block::BlockHeader;
+    use kp_crypto::SecretKey;
+    use kp_ledger::testkit::placeholder_block;
 
     fn block(txs: usize, tx_bytes: usize) -> Block {
-        Block {
-            header: BlockHeader {
-                chain_id: "test".into(),
-                height: 3,
-                prev_hash: Hash32([1; 32]),
-                tx_count: txs as u32,
-                tx_root: Hash32([2; 32]),
-                state_hash: Hash32([3; 32]),
-                validators_hash: Hash32([5; 32]),
-                time: 10,
-                proposer: SecretKey::from_seed([4; 32]).public(),
-            },
-            txs: (0..txs).map(|i| vec![i as u8; tx_bytes]).collect(),
-        }
+        placeholder_block(3, (0..txs).map(|i| vec![i as u8; tx_bytes]).collect())
     }
 
     fn peer() -> PeerId {
