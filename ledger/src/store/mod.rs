@@ -157,7 +157,9 @@ impl Store {
         }
         // Held until the tree matches the committed records (see `snapshot`).
         let mut tree = write(&self.parcel_tree);
-        if tree.root_with(&applied.parcel_buckets) != header.parcels_root {
+        let mut next_tree = ParcelTree::clone(&tree);
+        next_tree.set(&applied.parcel_buckets);
+        if next_tree.root() != header.parcels_root {
             return Err(StoreError::InconsistentBlock(
                 "its parcels root is not what its rehashed buckets give".into(),
             ));
@@ -232,7 +234,7 @@ impl Store {
             .insert(tables::META_TIP, encode(&new_tip)?.as_slice())
             .map_err(storage)?;
         txn.commit().map_err(storage)?;
-        Arc::make_mut(&mut tree).set(&applied.parcel_buckets);
+        *tree = Arc::new(next_tree);
         Ok(new_tip)
     }
 }
