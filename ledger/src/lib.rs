@@ -8,6 +8,7 @@
 //! - [`state`]: the view the rules read and the writes they make.
 //! - [`commitment`]: the Merkle commitment to the parcels in each header.
 //! - [`store`]: the redb database that holds blocks, state and indexes.
+//! - [`votes`]: what validators sign when they vote.
 
 pub mod api;
 pub mod block;
@@ -20,6 +21,7 @@ pub mod state;
 pub mod store;
 pub mod tx;
 pub mod units;
+pub mod votes;
 
 #[cfg(any(test, feature = "testkit"))]
 pub mod testkit;

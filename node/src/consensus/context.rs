@@ -13,6 +13,7 @@ use borsh::{BorshDeserialize, BorshSerialize};
 use kp_crypto::{hash_domain, PublicKey, SecretKey, Signature};
 use kp_ledger::block::BlockHeader;
 use kp_ledger::model::BlockHash;
+use kp_ledger::votes::{vote_signing_bytes, VoteKind};
 use malachitebft_core_types::{
     self as core, LinearTimeouts, NilOrVal, Round, SignedExtension, SignedMessage, SigningScheme,
     ValidatorProof, VoteExtensionScope, VoteType, VotingPower,
@@ -20,7 +21,6 @@ use malachitebft_core_types::{
 use malachitebft_signing::{Error as SigningError, Signer, VerificationResult, Verifier};
 
 const PROPOSAL_CONTEXT: &str = "kp-node 2026 consensus proposal v1";
-const VOTE_CONTEXT: &str = "kp-node 2026 consensus vote v1";
 const VOTE_EXTENSION_CONTEXT: &str = "kp-node 2026 consensus vote extension v1";
 const BLOCK_STREAM_CONTEXT: &str = "kp-node 2026 consensus block stream v1";
 
@@ -236,14 +236,21 @@ pub struct Vote {
 impl Vote {
     /// What a validator signs: everything but the (unused) extension.
     fn signing_bytes(&self) -> Vec<u8> {
-        let signed = (
-            &self.kind,
-            &self.height,
-            &self.round,
-            &self.value,
-            &self.validator,
-        );
-        signing_bytes(VOTE_CONTEXT, &signed)
+        let kind = match self.kind {
+            VoteType::Prevote => VoteKind::Prevote,
+            VoteType::Precommit => VoteKind::Precommit,
+        };
+        let block = match &self.value {
+            NilOrVal::Val(id) => Some(&id.0),
+            NilOrVal::Nil => None,
+        };
+        vote_signing_bytes(
+            kind,
+            self.height.0,
+            self.round.as_i64(),
+            block,
+            &self.validator.0,
+        )
     }
 }
 
