@@ -7,15 +7,19 @@
 //! - [`block`]: building and applying blocks.
 //! - [`state`]: the view the rules read and the writes they make.
 //! - [`store`]: the redb database that holds blocks, state and indexes.
+//! - [`feed`]: committed events as the node's event stream carries them.
+//! - [`summary`]: one line saying what a transaction did.
 
 pub mod api;
 pub mod block;
+pub mod feed;
 pub mod genesis;
 pub mod model;
 pub mod rejection;
 pub mod rules;
 pub mod state;
 pub mod store;
+pub mod summary;
 pub mod tx;
 pub mod units;
 
