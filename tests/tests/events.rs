@@ -104,12 +104,15 @@ fn until(events: &Receiver<Sse>, last: &str) -> Vec<Sse> {
     }
 }
 
-/// Enrolments signed by Botswana's authority, nonces 1..=count, submitted
+/// Enrolments signed by Botswana's authority, one per nonce, submitted
 /// at once so that some share a block; their ids.
-fn enrol_members(node: &DevNode, count: u64) -> Vec<kp_ledger::model::TxId> {
+fn enrol_members(
+    node: &DevNode,
+    nonces: std::ops::RangeInclusive<u64>,
+) -> Vec<kp_ledger::model::TxId> {
     let bw = read_key_file(&node.key_path("BW"), DEV_PASSPHRASE).expect("BW's key");
     let agent = kp_tests::agent();
-    (1..=count)
+    nonces
         .map(|nonce| {
             let tx = TxPayload {
                 signer: bw.public(),
@@ -186,7 +189,7 @@ fn events_stream_in_order_resume_wait_and_end_at_shutdown() {
     // From height 1: every block in turn, and each transaction before its
     // block, under the id its status names.
     let live = subscribe(&format!("{url}/v1/events?from=1"), None);
-    let ids = enrol_members(&node, 3);
+    let ids = enrol_members(&node, 1..=3);
     let places: Vec<String> = ids.iter().map(|id| committed_id(&node, id)).collect();
     let seen = until(&live, &places[2]);
     let mut expected_height = 1;
@@ -244,9 +247,9 @@ fn events_stream_in_order_resume_wait_and_end_at_shutdown() {
 }
 
 #[test]
-fn kp_watch_json_prints_one_event_per_line() {
+fn kp_watch_json_prints_one_event_per_line_and_resumes_after_a_restart() {
     let dir = tempfile::tempdir().expect("tempdir");
-    let node = DevNode::start(&dir.path().join("node"), "BW,EU").expect("node");
+    let mut node = DevNode::start(&dir.path().join("node"), "BW,EU").expect("node");
     let mut watch = Command::new(binary("kp"))
         .args(["--node", &node.url(), "watch", "--from", "1", "--json"])
         .stdin(Stdio::null())
@@ -263,29 +266,45 @@ fn kp_watch_json_prints_one_event_per_line() {
             }
         }
     });
-    let ids = enrol_members(&node, 2);
-    let places: Vec<String> = ids.iter().map(|id| committed_id(&node, id)).collect();
+    let first = enrol_members(&node, 1..=2);
+    let mut places: Vec<String> = first.iter().map(|id| committed_id(&node, id)).collect();
     let mut seen = Vec::new();
-    while seen.last() != Some(&places[1]) {
-        let line = lines
-            .recv_timeout(EVENT_WAIT)
-            .unwrap_or_else(|e| panic!("no line from kp watch within {EVENT_WAIT:?}: {e}"));
-        let event: Value = serde_json::from_str(&line).unwrap_or_else(|e| panic!("{e}: {line}"));
-        let id = event["id"].as_str().expect("an id").to_owned();
-        if event["event"] != "block" {
-            assert_eq!(event["event"], "enrol_member", "{line}");
-            assert_eq!(event["data"]["kind"], "enrol_member", "{line}");
-            seen.push(id);
+    let mut blocks = Vec::new();
+    let mut read_until = |last: &str, seen: &mut Vec<String>| {
+        while seen.last().map(String::as_str) != Some(last) {
+            let line = lines
+                .recv_timeout(EVENT_WAIT)
+                .unwrap_or_else(|e| panic!("no line from kp watch within {EVENT_WAIT:?}: {e}"));
+            let event: Value =
+                serde_json::from_str(&line).unwrap_or_else(|e| panic!("{e}: {line}"));
+            let id = event["id"].as_str().expect("an id").to_owned();
+            if event["event"] == "block" {
+                blocks.push(height_of(&id));
+            } else {
+                assert_eq!(event["event"], "enrol_member", "{line}");
+                assert_eq!(event["data"]["kind"], "enrol_member", "{line}");
+                seen.push(id);
+            }
         }
-    }
-    assert_eq!(seen, places);
+    };
+    read_until(&places[1], &mut seen);
+
+    // The node goes away and comes back: kp watch says so, reconnects and
+    // goes on after the last event it printed.
+    node.restart().expect("the node restarts");
+    let later = enrol_members(&node, 3..=4);
+    places.extend(later.iter().map(|id| committed_id(&node, id)));
+    read_until(&places[3], &mut seen);
+    assert_eq!(seen, places, "transactions once each, in order");
+    let expected: Vec<u64> = (1..=blocks.len() as u64).collect();
+    assert_eq!(blocks, expected, "every block once, in order");
     let _ = watch.kill();
     let _ = watch.wait();
     let mut stderr = String::new();
     if let Some(mut err) = watch.stderr.take() {
         let _ = err.read_to_string(&mut stderr);
     }
-    assert!(stderr.is_empty(), "kp watch said: {stderr}");
+    assert!(stderr.contains("reconnected"), "kp watch said: {stderr}");
 }
 
 #[test]
