@@ -88,3 +88,74 @@ fn touched(
     }
     Ok(out)
 }
+
+#[cfg(test)]
+mod tests {
+    use kp_crypto::{Hash32, PublicKey};
+
+    use super::*;
+    use crate::model::{Transfer, TransferStatus};
+    use crate::state::MemState;
+
+    fn event(body: Body, created: Vec<Hash32>) -> EventView {
+        EventView {
+            tx: Hash32([9; 32]),
+            height: 4,
+            index: 1,
+            time: 86_400,
+            signer: PublicKey([8; 32]),
+            body,
+            created,
+        }
+    }
+
+    #[test]
+    fn events_name_what_they_touched_and_say_what_they_did() {
+        let (a, b, merged) = (Hash32([1; 32]), Hash32([2; 32]), Hash32([3; 32]));
+        let state = MemState::default();
+        let merge = tx_event(
+            &state,
+            event(
+                Body::MergeParcels {
+                    parcels: vec![a, b],
+                },
+                vec![merged],
+            ),
+        )
+        .unwrap();
+        assert_eq!(merge.kind, "merge_parcels");
+        assert_eq!(merge.parcels, vec![a, b, merged]);
+        assert!(merge.transfers.is_empty() && merge.certificates.is_empty());
+        assert_eq!(
+            merge.summary,
+            "parcels 010101010101, 020202020202 merged -> parcel 030303030303"
+        );
+
+        // An acceptance names the transfer; the ledger knows its parcel.
+        let transfer = Hash32([5; 32]);
+        let mut state = MemState::default();
+        state.records.transfers.insert(
+            transfer,
+            Transfer {
+                id: transfer,
+                parcel: a,
+                from: PublicKey([6; 32]),
+                to: PublicKey([7; 32]),
+                price_cents: None,
+                status: TransferStatus::Accepted,
+                offered_height: 3,
+            },
+        );
+        let accept = tx_event(&state, event(Body::AcceptTransfer { transfer }, vec![])).unwrap();
+        assert_eq!(
+            (accept.parcels, accept.transfers),
+            (vec![a], vec![transfer])
+        );
+        let json = serde_json::to_value(&merge).unwrap();
+        assert_eq!(
+            (json["height"].as_u64(), json["index"].as_u64()),
+            (Some(4), Some(1))
+        );
+        assert_eq!(serde_json::from_value::<TxEventView>(json).unwrap(), merge);
+    }
+}
