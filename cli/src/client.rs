@@ -5,7 +5,7 @@
 use std::thread;
 use std::time::{Duration, Instant};
 
-use anyhow::{anyhow, bail, Result};
+use anyhow::{anyhow, Result};
 use kp_crypto::PublicKey;
 use kp_ledger::api::{
     ErrorBody, NonceView, ParcelView, ProposalView, StatusView, SubmitRequest, TraceView, TxState,
@@ -14,8 +14,10 @@ use kp_ledger::api::{
 use kp_ledger::model::{Certificate, Member, Participant, Transfer, TxId};
 use serde::de::DeserializeOwned;
 use serde::Serialize;
+use ureq::config::ConfigBuilder;
 use ureq::http::Response;
-use ureq::{Agent, Body};
+use ureq::typestate::AgentScope;
+use ureq::{Agent, Body, BodyReader};
 
 use crate::failure::{ApiFailure, Rejected};
 
@@ -27,9 +29,16 @@ const POLL_INTERVAL: Duration = Duration::from_millis(100);
 const RESPONSE_BYTES_MAX: u64 = 64 * 1024 * 1024;
 /// How much of an answer that is not the API's JSON goes into an error.
 const SNIPPET_CHARS_MAX: usize = 200;
+/// How long the node may take to accept a connection for the event stream.
+const STREAM_CONNECT_TIMEOUT: Duration = Duration::from_secs(10);
+/// Longest silence on an open event stream: the node sends a keep-alive
+/// every 15 s, so a stream quiet for this long is a dead connection.
+const STREAM_SILENCE_MAX: Duration = Duration::from_secs(45);
 
 pub struct Client {
     agent: Agent,
+    /// For the event stream, which stays open: no overall time limit.
+    stream_agent: Agent,
     /// `scheme://host:port`, no trailing slash.
     base: String,
 }
@@ -37,16 +46,11 @@ pub struct Client {
 impl Client {
     pub fn new(node: &str) -> Client {
         let base = normalize_base(node);
-        let mut config = Agent::config_builder()
-            .http_status_as_error(false)
-            .timeout_global(Some(REQUEST_TIMEOUT))
-            .user_agent(concat!("kp/", env!("CARGO_PKG_VERSION")));
-        if is_loopback(&base) {
-            // A proxy from the environment has no business with a local node.
-            config = config.proxy(None);
-        }
+        let agent = agent(&base, |config| config.timeout_global(Some(REQUEST_TIMEOUT)));
+        let stream_agent = agent_for_streams(&base);
         Client {
-            agent: config.build().into(),
+            agent,
+            stream_agent,
             base,
         }
     }
@@ -135,6 +139,29 @@ impl Client {
         Ok(last)
     }
 
+    /// Opens `GET /v1/events` from block `from`, or after the event
+    /// `last_id` (which wins), and hands back its body to read as it comes.
+    pub fn events(&self, from: Option<u64>, last_id: Option<&str>) -> Result<BodyReader<'static>> {
+        let mut url = format!("{}/v1/events", self.base);
+        if let Some(from) = from {
+            url.push_str(&format!("?from={from}"));
+        }
+        let mut request = self
+            .stream_agent
+            .get(&url)
+            .header("accept", "text/event-stream");
+        if let Some(id) = last_id {
+            request = request.header("last-event-id", id);
+        }
+        let mut response = request.call().map_err(|e| self.unreachable(e))?;
+        let status = response.status().as_u16();
+        if (200..300).contains(&status) {
+            return Ok(response.into_body().into_reader());
+        }
+        let text = self.text(&mut response)?;
+        Err(self.failure(status, &text))
+    }
+
     fn get<T: DeserializeOwned>(&self, path: &str) -> Result<T> {
         let url = format!("{}{path}", self.base);
         let response = self
@@ -163,14 +190,18 @@ impl Client {
         anyhow!("cannot reach the node at {}: {reason}", self.base)
     }
 
-    fn decode<T: DeserializeOwned>(&self, mut response: Response<Body>) -> Result<T> {
-        let status = response.status().as_u16();
-        let text = response
+    fn text(&self, response: &mut Response<Body>) -> Result<String> {
+        response
             .body_mut()
             .with_config()
             .limit(RESPONSE_BYTES_MAX)
             .read_to_string()
-            .map_err(|e| anyhow!("reading the answer of the node at {}: {e}", self.base))?;
+            .map_err(|e| anyhow!("reading the answer of the node at {}: {e}", self.base))
+    }
+
+    fn decode<T: DeserializeOwned>(&self, mut response: Response<Body>) -> Result<T> {
+        let status = response.status().as_u16();
+        let text = self.text(&mut response)?;
         if (200..300).contains(&status) {
             return serde_json::from_str(&text).map_err(|e| {
                 anyhow!(
@@ -180,20 +211,53 @@ impl Client {
                 )
             });
         }
-        match serde_json::from_str::<ErrorBody>(&text) {
-            Ok(body) if status == 422 => Err(Rejected(body.error).into()),
-            Ok(body) => Err(ApiFailure {
+        Err(self.failure(status, &text))
+    }
+
+    /// The error an answer with a failing HTTP status carries.
+    fn failure(&self, status: u16, text: &str) -> anyhow::Error {
+        match serde_json::from_str::<ErrorBody>(text) {
+            Ok(body) if status == 422 => Rejected(body.error).into(),
+            Ok(body) => ApiFailure {
                 http_status: status,
                 error: body.error,
             }
-            .into()),
-            Err(_) => bail!(
+            .into(),
+            Err(_) => anyhow!(
                 "the node at {} answered HTTP {status}: {}",
                 self.base,
-                snippet(&text)
+                snippet(text)
             ),
         }
     }
+}
+
+/// An agent for the node at `base`, as `configure` sets it up.
+fn agent(
+    base: &str,
+    configure: impl FnOnce(ConfigBuilder<AgentScope>) -> ConfigBuilder<AgentScope>,
+) -> Agent {
+    let mut config = configure(
+        Agent::config_builder()
+            .http_status_as_error(false)
+            .user_agent(concat!("kp/", env!("CARGO_PKG_VERSION"))),
+    );
+    if is_loopback(base) {
+        // A proxy from the environment has no business with a local node.
+        config = config.proxy(None);
+    }
+    config.build().into()
+}
+
+/// Bounded connecting and silence, but no bound on the whole: a stream
+/// stays open as long as the node sends.
+fn agent_for_streams(base: &str) -> Agent {
+    agent(base, |config| {
+        config
+            .timeout_connect(Some(STREAM_CONNECT_TIMEOUT))
+            .timeout_recv_response(Some(STREAM_CONNECT_TIMEOUT))
+            .timeout_per_read(Some(STREAM_SILENCE_MAX))
+    })
 }
 
 fn is_transient(err: &anyhow::Error) -> bool {

@@ -136,8 +136,17 @@ enum Command {
     /// What the scheme's fraud checks find, one line each (not there yet)
     #[command(after_help = "Example:\n  kp anomalies --participant CF")]
     Anomalies(AnomaliesArgs),
-    /// Committed events as they happen (not there yet)
-    #[command(after_help = "Example:\n  kp watch --from 100")]
+    /// Committed events as they happen, one line each
+    #[command(
+        long_about = "Follow the ledger: every committed transaction as it happens, one line \
+            each (height:index, block time, kind, transaction id, what it did), and a line for \
+            each block that carried transactions. --json prints every event, empty blocks \
+            included, as one JSON object per line: {\"id\", \"event\", \"data\"}.\n\n\
+            Without --from it starts at the next block; --from HEIGHT replays from that height \
+            first. A lost connection is retried with a growing pause, resuming after the last \
+            event seen (said on stderr). Ctrl-C ends it.",
+        after_help = "Example:\n  kp watch\n  kp watch --from 100 --json | jq -c .data"
+    )]
     Watch(WatchArgs),
     /// Look up a submitted transaction
     #[command(subcommand)]

@@ -329,7 +329,6 @@ fn commands_not_there_yet_exit_2_with_their_issue() {
             &["verify", "b.json", "--genesis", "g.json"][..],
             "kp verify: not there yet (issue #4)",
         ),
-        (&["watch"][..], "kp watch: not there yet (issue #4)"),
         (
             &["trace", "3f9a12cd", "--verify"][..],
             "kp trace --verify: not there yet (audit issue #4)",

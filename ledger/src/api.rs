@@ -6,7 +6,10 @@ use kp_crypto::{Hash32, PublicKey};
 use serde::{Deserialize, Serialize};
 
 use crate::block::BlockHeader;
-use crate::model::{Parcel, ParticipantChange, ParticipantCode, ProposalId, ProposalStatus, TxId};
+use crate::model::{
+    BlockHash, Parcel, ParcelId, ParticipantChange, ParticipantCode, ProposalId, ProposalStatus,
+    TransferId, TxId,
+};
 use crate::tx::Body;
 
 /// Every error the API returns: a stable code and one line for humans.
@@ -101,6 +104,36 @@ pub struct EventView {
     pub body: Body,
     #[serde(default, skip_serializing_if = "Vec::is_empty")]
     pub created: Vec<Hash32>,
+}
+
+/// `GET /v1/events`: one committed transaction on the event stream: the
+/// event as history shows it, with its kind, every parcel, transfer and
+/// certificate it touched or created, and one line saying what it did.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct TxEventView {
+    #[serde(flatten)]
+    pub event: EventView,
+    pub kind: String,
+    #[serde(default)]
+    pub parcels: Vec<ParcelId>,
+    #[serde(default)]
+    pub transfers: Vec<TransferId>,
+    /// Certificate numbers.
+    #[serde(default)]
+    pub certificates: Vec<String>,
+    pub summary: String,
+}
+
+/// `GET /v1/events`: a committed block, sent after its transactions' events,
+/// so that a follower sees progress through empty blocks too.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct BlockEventView {
+    pub height: u64,
+    pub hash: BlockHash,
+    /// Block time, UTC seconds.
+    pub time: u64,
+    /// How many transactions the block carries.
+    pub txs: u32,
 }
 
 /// `GET /v1/parcels/{id}`: the parcel and its own events.

@@ -9,16 +9,20 @@
 //! - [`commitment`]: the Merkle commitment to the parcels in each header.
 //! - [`store`]: the redb database that holds blocks, state and indexes.
 //! - [`votes`]: what validators sign when they vote.
+//! - [`feed`]: committed events as the node's event stream carries them.
+//! - [`summary`]: one line saying what a transaction did.
 
 pub mod api;
 pub mod block;
 pub mod commitment;
+pub mod feed;
 pub mod genesis;
 pub mod model;
 pub mod rejection;
 pub mod rules;
 pub mod state;
 pub mod store;
+pub mod summary;
 pub mod tx;
 pub mod units;
 pub mod votes;

@@ -47,6 +47,9 @@ pub fn router(shared: Arc<Shared>) -> Router {
         .route("/v1/transfers/{id}", get(transfer))
         .route("/v1/certificates/{number}", get(certificate))
         .route("/v1/blocks/{height}", get(block))
+        .route("/v1/events", get(crate::events::events))
+        // The spelling of audit issue #4, kept working beside the versioned one.
+        .route("/events", get(crate::events::events))
         .route("/metrics", get(metrics))
         .fallback(no_route)
         .method_not_allowed_fallback(wrong_method)
@@ -63,7 +66,7 @@ pub struct Failure {
 }
 
 impl Failure {
-    fn new(status: StatusCode, code: &str, message: impl Into<String>) -> Self {
+    pub(crate) fn new(status: StatusCode, code: &str, message: impl Into<String>) -> Self {
         Failure {
             status,
             code: code.to_owned(),
@@ -75,8 +78,16 @@ impl Failure {
         Failure::new(StatusCode::NOT_FOUND, "not_found", message)
     }
 
-    fn internal(message: impl Into<String>) -> Self {
+    pub(crate) fn internal(message: impl Into<String>) -> Self {
         Failure::new(StatusCode::INTERNAL_SERVER_ERROR, "storage", message)
+    }
+
+    pub(crate) fn code(&self) -> &str {
+        &self.code
+    }
+
+    pub(crate) fn message(&self) -> &str {
+        &self.message
     }
 }
 
@@ -160,7 +171,7 @@ where
 }
 
 /// Runs `read` over a fresh snapshot of the committed ledger.
-async fn read<T, F>(shared: &Arc<Shared>, read: F) -> Result<T, Failure>
+pub(crate) async fn read<T, F>(shared: &Arc<Shared>, read: F) -> Result<T, Failure>
 where
     T: Send + 'static,
     F: FnOnce(&Snapshot) -> Result<T, Failure> + Send + 'static,

@@ -4,6 +4,7 @@
 mod api;
 mod consensus;
 mod dev;
+mod events;
 mod gossip;
 mod home;
 mod mempool;

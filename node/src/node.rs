@@ -69,11 +69,23 @@ pub struct Shared {
     pub outbox: Option<mpsc::Sender<Vec<u8>>>,
     /// The highest height peers report (0: none known).
     network_height: AtomicU64,
+    /// The height of the last committed block. Event streams wait on it and
+    /// read the blocks from the store themselves, so a slow follower only
+    /// falls behind: nothing queues up for it here.
+    pub committed: watch::Sender<u64>,
+    /// True once the node is stopping: open event streams then end, or the
+    /// API's graceful shutdown would wait for them forever.
+    pub stopping: watch::Receiver<bool>,
 }
 
 impl Shared {
     pub fn is_accepting(&self) -> bool {
         self.accepting.load(Ordering::SeqCst)
+    }
+
+    /// The block at `height` is stored: event streams may read it.
+    pub fn block_committed(&self, height: u64) {
+        self.committed.send_replace(height);
     }
 
     /// Consensus moved to `height`, with this many validators.
@@ -183,6 +195,7 @@ pub async fn run(config: NodeConfig) -> anyhow::Result<()> {
         chain.chain_id.clone(),
         MempoolLimits::default(),
     )?;
+    let (stop_tx, stop_rx) = watch::channel(false);
     let shared = Arc::new(Shared {
         chain,
         mempool: Mutex::new(mempool),
@@ -195,6 +208,8 @@ pub async fn run(config: NodeConfig) -> anyhow::Result<()> {
         outbox: outbox_tx,
         submissions: Mutex::new(Some(submissions_tx)),
         network_height: AtomicU64::new(0),
+        committed: watch::Sender::new(tip.height),
+        stopping: stop_rx.clone(),
     });
 
     let admission_shared = shared.clone();
@@ -213,7 +228,6 @@ pub async fn run(config: NodeConfig) -> anyhow::Result<()> {
     let api_addr = listener
         .local_addr()
         .context("cannot read the API address")?;
-    let (stop_tx, stop_rx) = watch::channel(false);
 
     let mut api_stop = stop_rx.clone();
     let router = crate::api::router(shared.clone());

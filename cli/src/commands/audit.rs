@@ -91,6 +91,6 @@ pub fn anomalies(_ctx: &Ctx, _args: AnomaliesArgs) -> Result<()> {
     Err(not_yet("kp anomalies", "issue #4"))
 }
 
-pub fn watch(_ctx: &Ctx, _args: WatchArgs) -> Result<()> {
-    Err(not_yet("kp watch", "issue #4"))
+pub fn watch(ctx: &Ctx, args: WatchArgs) -> Result<()> {
+    crate::commands::watch::run(ctx, args.from)
 }

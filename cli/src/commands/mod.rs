@@ -9,6 +9,7 @@ pub mod member;
 pub mod parcel;
 pub mod participant;
 pub mod transfer;
+pub mod watch;
 
 use std::io::IsTerminal;
 use std::path::Path;

@@ -11,9 +11,10 @@ use redb::{ReadOnlyTable, ReadTransaction, ReadableTable, TableDefinition, Table
 
 use super::error::{storage, StoreError, ID_PREFIX_CHARS_MIN};
 use super::tables::{self, decode, BlockSummary, Id32, StoredTx, TxRecord};
-use crate::api::{EventView, TraceView};
+use crate::api::{BlockEventView, EventView, TraceView};
 use crate::block::{Block, BlockHeader, ChainTip};
 use crate::commitment::{bucket_hash, bucket_ids, bucket_of, ParcelCommitment, ParcelTree};
+use crate::feed::{self, BlockEvents};
 use crate::model::{
     Certificate, Member, Parcel, ParcelId, Participant, ParticipantCode, Proposal, ProposalId,
     ProposalStatus, Transfer, TransferId, TxId,
@@ -360,18 +361,59 @@ impl Snapshot {
     }
 
     fn event(&self, place: ChainPlace) -> Result<EventView, StoreError> {
-        let record = self.tx_at(place)?;
-        let tx: Transaction = decode(tables::TXS.name(), &record.bytes)?;
-        Ok(EventView {
-            tx: tx_id(&record.bytes),
-            height: record.height,
-            index: record.index,
-            time: record.time,
-            signer: tx.payload.signer,
-            body: tx.payload.body,
-            created: record.created,
-        })
+        event_view(self.tx_at(place)?)
     }
+
+    /// What the event feed sends for `height`: the block's transactions
+    /// from `first_index` on, in block order, then the block; `None` while
+    /// no block is stored at that height.
+    pub fn block_events(
+        &self,
+        height: u64,
+        first_index: u32,
+    ) -> Result<Option<BlockEvents>, StoreError> {
+        let Some(header) = self.record::<u64, BlockHeader>(tables::BLOCKS, height)? else {
+            return Ok(None);
+        };
+        let stored = self.block_txs(height)?;
+        let count = u32::try_from(stored.len())
+            .map_err(|_| StoreError::Corrupt(format!("block {height} is over-long")))?;
+        let mut txs = Vec::new();
+        for (index, tx) in (0u32..).zip(stored).skip(first_index as usize) {
+            let event = event_view(TxRecord {
+                bytes: tx.bytes,
+                height,
+                index,
+                time: tx.time,
+                kind: tx.kind,
+                created: tx.created,
+            })?;
+            txs.push(feed::tx_event(self, event)?);
+        }
+        Ok(Some(BlockEvents {
+            txs,
+            block: BlockEventView {
+                height,
+                hash: header.hash(),
+                time: header.time,
+                txs: count,
+            },
+        }))
+    }
+}
+
+/// A stored transaction as history shows it.
+fn event_view(record: TxRecord) -> Result<EventView, StoreError> {
+    let tx: Transaction = decode(tables::TXS.name(), &record.bytes)?;
+    Ok(EventView {
+        tx: tx_id(&record.bytes),
+        height: record.height,
+        index: record.index,
+        time: record.time,
+        signer: tx.payload.signer,
+        body: tx.payload.body,
+        created: record.created,
+    })
 }
 
 /// The smallest and largest ids that start with `prefix`, which may have an

@@ -529,6 +529,7 @@ impl App {
         let shared = self.shared.clone();
         let (tip, txs) = blocking(move || {
             let tip = shared.store.commit(&applied, &bytes)?;
+            shared.block_committed(tip.height);
             let included: HashSet<_> = applied.txs.iter().map(|t| t.id).collect();
             shared.settle_mempool(&included)?;
             Ok((tip, applied.txs.len()))

@@ -1,0 +1,289 @@
+//! `GET /v1/events` (also `/events`): committed events as server-sent
+//! events, for an authority's own systems to follow the ledger. One event
+//! per committed transaction, in ledger order, then one per block; each
+//! carries an id a client resumes after (`Last-Event-ID`).
+//!
+//! A stream holds no queue of its own beyond one block's events: it waits
+//! on the committed height and reads each block from the store when its
+//! turn comes, so a slow client falls behind and catches up, and costs the
+//! node nothing meanwhile.
+
+use std::collections::VecDeque;
+use std::convert::Infallible;
+use std::sync::Arc;
+use std::time::Duration;
+
+use axum::extract::rejection::QueryRejection;
+use axum::extract::{Query, State};
+use axum::http::{HeaderMap, StatusCode};
+use axum::response::sse::{Event, KeepAlive, Sse};
+use futures_util::stream::{self, Stream};
+use kp_ledger::api::ApiError;
+use kp_ledger::feed::BlockEvents;
+use serde::Deserialize;
+use tokio::sync::watch;
+use tracing::warn;
+
+use crate::api::{read, Failure};
+use crate::node::Shared;
+
+/// A comment line this often keeps proxies and idle timers from closing a
+/// stream that waits for a block.
+const KEEP_ALIVE_INTERVAL: Duration = Duration::from_secs(15);
+
+#[derive(Debug, Deserialize)]
+pub struct EventsQuery {
+    from: Option<String>,
+}
+
+/// The next event a stream sends: transaction `index` of block `height`,
+/// or, once its transactions are sent, the block itself.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+struct Position {
+    height: u64,
+    index: u32,
+}
+
+/// Where to start: after `Last-Event-ID` when a client resumes (it wins over
+/// `from`, which a reconnecting client sends again unchanged), else at
+/// `from`, else at the next block.
+fn start(
+    last_event_id: Option<&str>,
+    from: Option<&str>,
+    committed: u64,
+) -> Result<Position, Failure> {
+    if let Some(id) = last_event_id.map(str::trim).filter(|id| !id.is_empty()) {
+        return after(id).ok_or_else(|| {
+            Failure::new(
+                StatusCode::BAD_REQUEST,
+                "bad_event_id",
+                format!("Last-Event-ID `{id}` is not an event id (HEIGHT or HEIGHT:INDEX)"),
+            )
+        });
+    }
+    let height = match from {
+        None => committed.saturating_add(1),
+        Some(text) => text
+            .trim()
+            .parse::<u64>()
+            .ok()
+            .filter(|h| *h >= 1)
+            .ok_or_else(|| {
+                Failure::new(
+                    StatusCode::BAD_REQUEST,
+                    "bad_height",
+                    format!("`from={text}` is not a block height (1 or more)"),
+                )
+            })?,
+    };
+    Ok(Position { height, index: 0 })
+}
+
+/// The position after event `id`: `H:I` is transaction I of block H, and
+/// `H` is block H itself, which follows its transactions.
+fn after(id: &str) -> Option<Position> {
+    match id.split_once(':') {
+        Some((height, index)) => Some(Position {
+            height: height.parse().ok()?,
+            index: index.parse::<u32>().ok()?.checked_add(1)?,
+        }),
+        None => Some(Position {
+            height: id.parse::<u64>().ok()?.checked_add(1)?,
+            index: 0,
+        }),
+    }
+    // Height 0 is the genesis, which is no block: start at the first one.
+    .map(|p| {
+        if p.height == 0 {
+            Position {
+                height: 1,
+                index: 0,
+            }
+        } else {
+            p
+        }
+    })
+}
+
+pub async fn events(
+    State(shared): State<Arc<Shared>>,
+    headers: HeaderMap,
+    query: Result<Query<EventsQuery>, QueryRejection>,
+) -> Result<Sse<impl Stream<Item = Result<Event, Infallible>>>, Failure> {
+    let query =
+        query.map_err(|e| Failure::new(StatusCode::BAD_REQUEST, "bad_height", e.body_text()))?;
+    let last_event_id = match headers.get("last-event-id") {
+        None => None,
+        Some(value) => Some(value.to_str().map_err(|_| {
+            Failure::new(
+                StatusCode::BAD_REQUEST,
+                "bad_event_id",
+                "Last-Event-ID is not text",
+            )
+        })?),
+    };
+    let committed = shared.committed.subscribe();
+    let next = start(last_event_id, query.from.as_deref(), *committed.borrow())?;
+    let follower = Follower {
+        stopping: shared.stopping.clone(),
+        shared,
+        next,
+        committed,
+        ready: VecDeque::new(),
+        ended: false,
+    };
+    let stream = stream::unfold(follower, |mut follower| async move {
+        let event = follower.next_event().await?;
+        Some((Ok(event), follower))
+    });
+    Ok(Sse::new(stream).keep_alive(
+        KeepAlive::new()
+            .interval(KEEP_ALIVE_INTERVAL)
+            .text("keep-alive"),
+    ))
+}
+
+struct Follower {
+    shared: Arc<Shared>,
+    next: Position,
+    committed: watch::Receiver<u64>,
+    stopping: watch::Receiver<bool>,
+    /// One block's events, read but not sent yet.
+    ready: VecDeque<Event>,
+    /// After an error event: nothing more to send.
+    ended: bool,
+}
+
+impl Follower {
+    /// The next event, waiting for blocks as long as it takes; `None` ends
+    /// the stream (the node is stopping, or the store failed).
+    async fn next_event(&mut self) -> Option<Event> {
+        loop {
+            if let Some(event) = self.ready.pop_front() {
+                return Some(event);
+            }
+            if self.ended || *self.stopping.borrow() {
+                return None;
+            }
+            let tip = *self.committed.borrow_and_update();
+            if self.next.height <= tip {
+                self.read_block().await;
+                continue;
+            }
+            tokio::select! {
+                changed = self.committed.changed() => {
+                    if changed.is_err() {
+                        return None;
+                    }
+                }
+                // Gone without a word counts as stopping too.
+                stopped = self.stopping.changed() => {
+                    if stopped.is_err() {
+                        return None;
+                    }
+                }
+            }
+        }
+    }
+
+    /// Queues the events of the block at `next` and moves past it; on a
+    /// failure, queues an error event and ends.
+    async fn read_block(&mut self) {
+        let Position { height, index } = self.next;
+        let read = read(&self.shared, move |s| {
+            s.block_events(height, index)?.ok_or_else(|| {
+                Failure::internal(format!("block {height} is committed but not stored"))
+            })
+        })
+        .await;
+        match read {
+            Ok(events) => {
+                self.ready.extend(sse_events(events));
+                self.next = Position {
+                    height: height.saturating_add(1),
+                    index: 0,
+                };
+            }
+            Err(failure) => {
+                warn!(height, "event stream ends: {}", failure.message());
+                let error = ApiError {
+                    code: failure.code().to_owned(),
+                    message: failure.message().to_owned(),
+                };
+                self.ready
+                    .extend(json_event(Event::default().event("error"), &error));
+                self.ended = true;
+            }
+        }
+    }
+}
+
+fn sse_events(events: BlockEvents) -> impl Iterator<Item = Event> {
+    let block = &events.block;
+    let block = json_event(
+        Event::default().id(block.height.to_string()).event("block"),
+        block,
+    );
+    events
+        .txs
+        .into_iter()
+        .filter_map(|tx| {
+            let event = Event::default()
+                .id(format!("{}:{}", tx.event.height, tx.event.index))
+                .event(&tx.kind);
+            json_event(event, &tx)
+        })
+        .chain(block)
+}
+
+/// `event` with `data` as its JSON. Serializing views cannot fail; were it
+/// to, the event is left out and logged rather than sent malformed.
+fn json_event(event: Event, data: &impl serde::Serialize) -> Option<Event> {
+    event
+        .json_data(data)
+        .inspect_err(|e| warn!("event left out of the stream: {e}"))
+        .ok()
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn at(height: u64, index: u32) -> Position {
+        Position { height, index }
+    }
+
+    #[test]
+    fn resume_after_a_transaction_or_a_block() {
+        assert_eq!(after("7:0"), Some(at(7, 1)));
+        assert_eq!(after("7"), Some(at(8, 0)));
+        assert_eq!(after("0"), Some(at(1, 0)));
+        for bad in [
+            "",
+            "x",
+            "7:",
+            ":3",
+            "7:1:2",
+            "-1",
+            "7:-1",
+            "18446744073709551615",
+        ] {
+            assert_eq!(after(bad), None, "{bad}");
+        }
+    }
+
+    #[test]
+    fn start_prefers_last_event_id_then_from_then_the_next_block() {
+        assert_eq!(start(None, None, 9).ok(), Some(at(10, 0)));
+        assert_eq!(start(None, Some("3"), 9).ok(), Some(at(3, 0)));
+        assert_eq!(start(None, Some("30"), 9).ok(), Some(at(30, 0)));
+        assert_eq!(start(Some("4:2"), Some("3"), 9).ok(), Some(at(4, 3)));
+        assert_eq!(start(Some(" "), Some("3"), 9).ok(), Some(at(3, 0)));
+        for bad in ["0", "-2", "ten", ""] {
+            let failure = start(None, Some(bad), 9).expect_err(bad);
+            assert_eq!(failure.code(), "bad_height");
+        }
+        let failure = start(Some("4:x"), None, 9).expect_err("bad id");
+        assert_eq!(failure.code(), "bad_event_id");
+    }
+}

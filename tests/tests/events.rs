@@ -1,0 +1,321 @@
+//! The event stream (`GET /v1/events`) of a real `kpnode dev`, and `kp watch`
+//! over it: transactions arrive in ledger order with ids a client resumes
+//! after (no duplicates, no gaps), a height beyond the tip waits for its
+//! block, a bad start is refused with its code, and an open stream does not
+//! hold up the node's shutdown.
+
+use std::io::{BufRead, BufReader, Read};
+use std::process::{Command, Stdio};
+use std::sync::mpsc::{self, Receiver};
+use std::time::{Duration, Instant};
+
+use kp_crypto::keystore::read_key_file;
+use kp_crypto::SecretKey;
+use kp_ledger::api::{BlockEventView, TxEventView, TxStatus};
+use kp_ledger::model::Role;
+use kp_ledger::tx::{tx_id, Body, TxPayload};
+use kp_tests::{binary, get_json, DevNode, DEV_PASSPHRASE};
+use serde_json::Value;
+
+/// Every wait for an event is bounded by this.
+const EVENT_WAIT: Duration = Duration::from_secs(20);
+
+/// One server-sent event as the test reads it.
+#[derive(Debug, Clone, PartialEq)]
+struct Sse {
+    id: String,
+    event: String,
+    data: String,
+}
+
+/// Opens the stream and reads it on a thread; events come out of the
+/// receiver. The thread ends with the connection.
+fn subscribe(url: &str, last_event_id: Option<&str>) -> Receiver<Sse> {
+    let agent: ureq::Agent = ureq::Agent::config_builder()
+        .timeout_connect(Some(Duration::from_secs(5)))
+        .build()
+        .into();
+    let mut request = agent.get(url);
+    if let Some(id) = last_event_id {
+        request = request.header("last-event-id", id);
+    }
+    let response = request.call().expect("the stream opens");
+    let content_type = response
+        .headers()
+        .get("content-type")
+        .and_then(|v| v.to_str().ok())
+        .unwrap_or_default()
+        .to_owned();
+    assert!(
+        content_type.starts_with("text/event-stream"),
+        "{content_type}"
+    );
+    let (tx, rx) = mpsc::channel();
+    let body = response.into_body().into_reader();
+    std::thread::spawn(move || {
+        let mut current = Sse {
+            id: String::new(),
+            event: String::new(),
+            data: String::new(),
+        };
+        for line in BufReader::new(body).lines() {
+            let Ok(line) = line else { return };
+            if let Some(id) = line.strip_prefix("id: ") {
+                current.id = id.to_owned();
+            } else if let Some(event) = line.strip_prefix("event: ") {
+                current.event = event.to_owned();
+            } else if let Some(data) = line.strip_prefix("data: ") {
+                current.data = data.to_owned();
+            } else if line.is_empty() && !current.data.is_empty() {
+                let whole = std::mem::replace(
+                    &mut current,
+                    Sse {
+                        id: String::new(),
+                        event: String::new(),
+                        data: String::new(),
+                    },
+                );
+                if tx.send(whole).is_err() {
+                    return;
+                }
+            }
+        }
+    });
+    rx
+}
+
+/// The next event, waited for (bounded).
+fn next(events: &Receiver<Sse>) -> Sse {
+    events
+        .recv_timeout(EVENT_WAIT)
+        .unwrap_or_else(|e| panic!("no event within {EVENT_WAIT:?}: {e}"))
+}
+
+/// Events until (and with) the one whose id is `last`.
+fn until(events: &Receiver<Sse>, last: &str) -> Vec<Sse> {
+    let mut out = Vec::new();
+    loop {
+        let event = next(events);
+        let done = event.id == last;
+        out.push(event);
+        if done {
+            return out;
+        }
+    }
+}
+
+/// Enrolments signed by Botswana's authority, one per nonce, submitted
+/// at once so that some share a block; their ids.
+fn enrol_members(
+    node: &DevNode,
+    nonces: std::ops::RangeInclusive<u64>,
+) -> Vec<kp_ledger::model::TxId> {
+    let bw = read_key_file(&node.key_path("BW"), DEV_PASSPHRASE).expect("BW's key");
+    let agent = kp_tests::agent();
+    nonces
+        .map(|nonce| {
+            let tx = TxPayload {
+                signer: bw.public(),
+                nonce,
+                chain_id: "kp-dev".into(),
+                body: Body::EnrolMember {
+                    member: SecretKey::generate().public(),
+                    role: Role::Trader,
+                    name: format!("Trader {nonce}"),
+                    licence: format!("BW-T-{nonce}"),
+                    zone: None,
+                },
+            }
+            .sign(&bw);
+            let bytes = tx.to_bytes();
+            let response = agent
+                .post(&format!("{}/v1/transactions", node.url()))
+                .send_json(serde_json::json!({ "tx": hex::encode(&bytes) }))
+                .expect("POST answers");
+            assert_eq!(response.status().as_u16(), 202);
+            tx_id(&bytes)
+        })
+        .collect()
+}
+
+/// Where a transaction was committed, as `HEIGHT:INDEX` (waits, bounded).
+fn committed_id(node: &DevNode, id: &kp_ledger::model::TxId) -> String {
+    let deadline = Instant::now() + EVENT_WAIT;
+    loop {
+        let status: TxStatus =
+            get_json(&format!("{}/v1/transactions/{id}", node.url())).expect("status");
+        if let (Some(height), Some(index)) = (status.height, status.index) {
+            return format!("{height}:{index}");
+        }
+        assert!(Instant::now() < deadline, "{id} not committed in time");
+        std::thread::sleep(Duration::from_millis(50));
+    }
+}
+
+/// Heights as the ids say: `H:I` and `H` both sit at height H.
+fn height_of(id: &str) -> u64 {
+    id.split(':')
+        .next()
+        .and_then(|h| h.parse().ok())
+        .expect("an event id")
+}
+
+#[test]
+fn events_stream_in_order_resume_wait_and_end_at_shutdown() {
+    let dir = tempfile::tempdir().expect("tempdir");
+    let mut node = DevNode::start(&dir.path().join("node"), "BW,EU").expect("node");
+    let url = node.url();
+
+    // A bad start is refused with its code.
+    let agent = kp_tests::agent();
+    for (query, code) in [("from=abc", "bad_height"), ("from=0", "bad_height")] {
+        let mut response = agent
+            .get(&format!("{url}/v1/events?{query}"))
+            .call()
+            .expect("answer");
+        assert_eq!(response.status().as_u16(), 400, "{query}");
+        let body: Value = response.body_mut().read_json().expect("error body");
+        assert_eq!(body["error"]["code"], code, "{query}");
+    }
+    let mut response = agent
+        .get(&format!("{url}/events"))
+        .header("last-event-id", "nine")
+        .call()
+        .expect("answer");
+    assert_eq!(response.status().as_u16(), 400);
+    let body: Value = response.body_mut().read_json().expect("error body");
+    assert_eq!(body["error"]["code"], "bad_event_id");
+
+    // From height 1: every block in turn, and each transaction before its
+    // block, under the id its status names.
+    let live = subscribe(&format!("{url}/v1/events?from=1"), None);
+    let ids = enrol_members(&node, 1..=3);
+    let places: Vec<String> = ids.iter().map(|id| committed_id(&node, id)).collect();
+    let seen = until(&live, &places[2]);
+    let mut expected_height = 1;
+    let mut txs = Vec::new();
+    for event in &seen {
+        if event.event == "block" {
+            let block: BlockEventView = serde_json::from_str(&event.data).expect("block");
+            assert_eq!(block.height, expected_height, "{seen:?}");
+            assert_eq!(event.id, block.height.to_string());
+            expected_height += 1;
+        } else {
+            let tx: TxEventView = serde_json::from_str(&event.data).expect("tx event");
+            assert_eq!(tx.event.height, expected_height, "{seen:?}");
+            assert_eq!(event.id, format!("{}:{}", tx.event.height, tx.event.index));
+            assert_eq!(
+                (event.event.as_str(), tx.kind.as_str()),
+                ("enrol_member", "enrol_member")
+            );
+            assert!(tx.summary.starts_with("enrolled "), "{}", tx.summary);
+            txs.push((event.id.clone(), tx.event.tx));
+        }
+    }
+    let want: Vec<_> = places.iter().cloned().zip(ids.iter().copied()).collect();
+    assert_eq!(txs, want);
+
+    // Resumed after the first transaction: the same events, none twice,
+    // none missing, then live as before.
+    let more = until(&live, &(height_of(&places[2]) + 2).to_string());
+    let original: Vec<Sse> = seen.iter().chain(&more).cloned().collect();
+    let first = original
+        .iter()
+        .position(|e| e.id == places[0])
+        .expect("first transaction");
+    let last = &original[original.len() - 1].id;
+    let resumed = subscribe(&format!("{url}/v1/events?from=1"), Some(&places[0]));
+    assert_eq!(until(&resumed, last), original[first + 1..].to_vec());
+
+    // Beyond the tip: nothing until that block, then its events.
+    let tip = node.status().expect("status").height;
+    let ahead = subscribe(&format!("{url}/events?from={}", tip + 3), None);
+    let first_ahead = next(&ahead);
+    assert_eq!(height_of(&first_ahead.id), tip + 3, "{first_ahead:?}");
+    assert!(node.status().expect("status").height >= tip + 3);
+
+    // An open stream does not hold up SIGTERM, and ends with the node.
+    let exit = node.terminate().expect("kpnode stops with a stream open");
+    assert!(exit.success(), "{exit}");
+    let deadline = Instant::now() + EVENT_WAIT;
+    loop {
+        match ahead.recv_timeout(Duration::from_millis(100)) {
+            Err(mpsc::RecvTimeoutError::Disconnected) => break,
+            _ => assert!(Instant::now() < deadline, "the stream did not end"),
+        }
+    }
+}
+
+#[test]
+fn kp_watch_json_prints_one_event_per_line_and_resumes_after_a_restart() {
+    let dir = tempfile::tempdir().expect("tempdir");
+    let mut node = DevNode::start(&dir.path().join("node"), "BW,EU").expect("node");
+    let mut watch = Command::new(binary("kp"))
+        .args(["--node", &node.url(), "watch", "--from", "1", "--json"])
+        .stdin(Stdio::null())
+        .stdout(Stdio::piped())
+        .stderr(Stdio::piped())
+        .spawn()
+        .expect("kp watch starts");
+    let stdout = watch.stdout.take().expect("stdout");
+    let (tx, lines) = mpsc::channel();
+    std::thread::spawn(move || {
+        for line in BufReader::new(stdout).lines().map_while(Result::ok) {
+            if tx.send(line).is_err() {
+                return;
+            }
+        }
+    });
+    let first = enrol_members(&node, 1..=2);
+    let mut places: Vec<String> = first.iter().map(|id| committed_id(&node, id)).collect();
+    let mut seen = Vec::new();
+    let mut blocks = Vec::new();
+    let mut read_until = |last: &str, seen: &mut Vec<String>| {
+        while seen.last().map(String::as_str) != Some(last) {
+            let line = lines
+                .recv_timeout(EVENT_WAIT)
+                .unwrap_or_else(|e| panic!("no line from kp watch within {EVENT_WAIT:?}: {e}"));
+            let event: Value =
+                serde_json::from_str(&line).unwrap_or_else(|e| panic!("{e}: {line}"));
+            let id = event["id"].as_str().expect("an id").to_owned();
+            if event["event"] == "block" {
+                blocks.push(height_of(&id));
+            } else {
+                assert_eq!(event["event"], "enrol_member", "{line}");
+                assert_eq!(event["data"]["kind"], "enrol_member", "{line}");
+                seen.push(id);
+            }
+        }
+    };
+    read_until(&places[1], &mut seen);
+
+    // The node goes away and comes back: kp watch says so, reconnects and
+    // goes on after the last event it printed.
+    node.restart().expect("the node restarts");
+    let later = enrol_members(&node, 3..=4);
+    places.extend(later.iter().map(|id| committed_id(&node, id)));
+    read_until(&places[3], &mut seen);
+    assert_eq!(seen, places, "transactions once each, in order");
+    let expected: Vec<u64> = (1..=blocks.len() as u64).collect();
+    assert_eq!(blocks, expected, "every block once, in order");
+    let _ = watch.kill();
+    let _ = watch.wait();
+    let mut stderr = String::new();
+    if let Some(mut err) = watch.stderr.take() {
+        let _ = err.read_to_string(&mut stderr);
+    }
+    assert!(stderr.contains("reconnected"), "kp watch said: {stderr}");
+}
+
+#[test]
+fn kp_watch_names_an_unreachable_node() {
+    let port = kp_tests::free_port();
+    let out = Command::new(binary("kp"))
+        .args(["--node", &format!("http://127.0.0.1:{port}"), "watch"])
+        .stdin(Stdio::null())
+        .output()
+        .expect("kp runs");
+    assert_eq!(out.status.code(), Some(1));
+    let stderr = String::from_utf8_lossy(&out.stderr);
+    assert!(stderr.contains("cannot reach the node"), "{stderr}");
+}
