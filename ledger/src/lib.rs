@@ -9,6 +9,7 @@
 //! - [`commitment`]: the Merkle commitment to the parcels in each header.
 //! - [`store`]: the redb database that holds blocks, state and indexes.
 //! - [`votes`]: what validators sign when they vote.
+//! - [`finality`]: a block's commit certificate, checked offline.
 //! - [`feed`]: committed events as the node's event stream carries them.
 //! - [`summary`]: one line saying what a transaction did.
 
@@ -16,6 +17,7 @@ pub mod api;
 pub mod block;
 pub mod commitment;
 pub mod feed;
+pub mod finality;
 pub mod genesis;
 pub mod model;
 pub mod rejection;

@@ -10,6 +10,7 @@ use std::io;
 use borsh::{BorshDeserialize, BorshSerialize};
 use bytes::Bytes;
 use kp_crypto::Signature;
+use kp_ledger::finality::CommitProof;
 use malachitebft_core_consensus::{LivenessMsg, ProposedValue, SignedConsensusMsg};
 use malachitebft_core_types::{
     CommitCertificate, ExtendedCommitCertificate, ExtendedCommitSignature, PolkaCertificate, Round,
@@ -114,6 +115,22 @@ pub fn decode_certificate(bytes: &[u8]) -> io::Result<ExtendedCommitCertificate<
     decode_all::<CertificateBytes>(bytes).map(Into::into)
 }
 
+/// A stored certificate as an offline verifier checks it, with no engine
+/// (see `kp_ledger::finality`).
+pub fn commit_proof(bytes: &[u8]) -> io::Result<CommitProof> {
+    let certificate = decode_certificate(bytes)?.trim_vote_extensions();
+    Ok(CommitProof {
+        height: certificate.height.0,
+        round: certificate.round.as_i64(),
+        block: certificate.value_id.0,
+        precommits: certificate
+            .commit_signatures
+            .iter()
+            .map(|s| (s.address.0, s.signature))
+            .collect(),
+    })
+}
+
 #[derive(BorshSerialize, BorshDeserialize)]
 struct ResponseBytes {
     start_height: Height,
@@ -204,5 +221,48 @@ mod tests {
         let mut longer = bytes.clone();
         longer.push(0);
         assert!(decode_certificate(&longer).is_err(), "trailing bytes");
+    }
+
+    /// The engine's certificate of precommits signed by the node's signer
+    /// passes the ledger's offline check: both sign and check the same bytes.
+    #[tokio::test]
+    async fn a_certificate_the_engine_makes_is_checked_offline() {
+        use malachitebft_core_types::{Context, NilOrVal};
+        use malachitebft_signing::Signer;
+        use std::sync::Arc;
+
+        use crate::consensus::context::ValidatorSigner;
+
+        let keys: Vec<Arc<SecretKey>> = (0..4).map(|_| Arc::new(SecretKey::generate())).collect();
+        let set: Vec<_> = keys
+            .iter()
+            .zip(["BW", "EU", "ZA", "IN"])
+            .map(|(k, c)| (kp_ledger::testkit::code(c), k.public()))
+            .collect();
+        let block = BlockId(kp_crypto::Hash32([9; 32]));
+        let (height, round) = (Height(7), Round::new(1));
+        let mut commit_signatures = Vec::new();
+        for key in &keys[..3] {
+            let vote =
+                KpContext.new_precommit(height, round, NilOrVal::Val(block), Address(key.public()));
+            let signed = ValidatorSigner::new(key.clone())
+                .sign_vote(vote)
+                .await
+                .expect("signs");
+            commit_signatures.push(CommitSignature::new(
+                Address(key.public()),
+                signed.signature,
+            ));
+        }
+        let certificate = CommitCertificate::<KpContext> {
+            height,
+            round,
+            value_id: block,
+            commit_signatures,
+        };
+        let bytes = encode_certificate(&certificate, VoteExtensions::default());
+        let proof = commit_proof(&bytes).expect("decodes");
+        assert_eq!(proof.verify(&block.0, 7, &set), Ok(()));
+        assert!(proof.verify(&block.0, 8, &set).is_err());
     }
 }
