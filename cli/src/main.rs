@@ -130,8 +130,20 @@ enum Command {
     /// Check an exported provenance bundle offline, with no node (not there yet)
     #[command(after_help = "Example:\n  kp verify parcel.bundle --genesis genesis.json")]
     Verify(VerifyArgs),
-    /// Production, exports, imports by HS code and partner (not there yet)
-    #[command(after_help = "Example:\n  kp stats --participant BW --year 2026 --quarter 1")]
+    /// Production, exports, imports by HS code and partner (KPCS Annex III)
+    #[command(
+        long_about = "Production, exports, imports by HS code and partner (KPCS Annex III).\n\n\
+            Counted by block time (UTC), from indexes kept per block. Production: parcels \
+            registered at a mine, for their origin, by half year. Exports: certificates issued, \
+            for the issuing Participant, by quarter, partner = destination, carats and US$ of \
+            the certified parcels whole (a mixed-origin parcel counts whole). Imports: \
+            certificates received, for the destination, in the quarter of the receipt, partner = \
+            the exporting Participant, with the certified figures and the received carats \
+            beside them. US$/ct is cents x 1000 / milli-carats, rounded half up to the cent.",
+        after_help = "Examples:\n  kp stats --participant BW --year 2026\n  \
+            kp stats --participant BW --year 2026 --quarter 1 --csv\n  \
+            kp stats --all --year 2026 --half 2"
+    )]
     Stats(StatsArgs),
     /// What the scheme's fraud checks find, one line each (not there yet)
     #[command(after_help = "Example:\n  kp anomalies --participant CF")]

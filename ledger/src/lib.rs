@@ -7,6 +7,7 @@
 //! - [`block`]: building and applying blocks.
 //! - [`state`]: the view the rules read and the writes they make.
 //! - [`store`]: the redb database that holds blocks, state and indexes.
+//! - [`stats`]: the Annex III statistics, kept up to date per block.
 
 pub mod api;
 pub mod block;
@@ -15,6 +16,7 @@ pub mod model;
 pub mod rejection;
 pub mod rules;
 pub mod state;
+pub mod stats;
 pub mod store;
 pub mod tx;
 pub mod units;

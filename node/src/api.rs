@@ -4,20 +4,22 @@
 
 use std::sync::Arc;
 
-use axum::extract::rejection::{JsonRejection, PathRejection};
-use axum::extract::{DefaultBodyLimit, Path, State};
+use axum::extract::rejection::{JsonRejection, PathRejection, QueryRejection};
+use axum::extract::{DefaultBodyLimit, Path, Query, State};
 use axum::http::{Method, StatusCode, Uri};
 use axum::response::{IntoResponse, Response};
 use axum::routing::{get, post};
 use axum::{Json, Router};
 use kp_crypto::{Hash32, PublicKey};
 use kp_ledger::api::{
-    ApiError, BlockView, ErrorBody, NonceView, ParcelView, ProposalView, StatusView, SubmitRequest,
-    TraceView, TxState, TxStatus,
+    ApiError, BlockView, ErrorBody, NonceView, ParcelView, ProposalView, StatsTableView, StatsView,
+    StatusView, SubmitRequest, TraceView, TxState, TxStatus,
 };
+use kp_ledger::model::ParticipantCode;
 use kp_ledger::model::{Certificate, Member, Participant, Transfer};
 use kp_ledger::rules::proposal_view;
 use kp_ledger::state::{StateRead, StorageFault};
+use kp_ledger::stats::{Period, StatsQueryError};
 use kp_ledger::store::{Snapshot, StoreError};
 use kp_ledger::tx::{DecodedTx, TX_SIZE_BYTES_MAX};
 use kp_ledger::Rejection;
@@ -47,6 +49,8 @@ pub fn router(shared: Arc<Shared>) -> Router {
         .route("/v1/transfers/{id}", get(transfer))
         .route("/v1/certificates/{number}", get(certificate))
         .route("/v1/blocks/{height}", get(block))
+        .route("/v1/stats", get(stats))
+        .route("/v1/stats/all", get(stats_table))
         .route("/metrics", get(metrics))
         .fallback(no_route)
         .method_not_allowed_fallback(wrong_method)
@@ -141,6 +145,18 @@ impl From<JsonRejection> for Failure {
 impl From<PathRejection> for Failure {
     fn from(rejection: PathRejection) -> Self {
         Failure::new(StatusCode::BAD_REQUEST, "bad_id", rejection.body_text())
+    }
+}
+
+impl From<QueryRejection> for Failure {
+    fn from(rejection: QueryRejection) -> Self {
+        Failure::new(StatusCode::BAD_REQUEST, "bad_query", rejection.body_text())
+    }
+}
+
+impl From<StatsQueryError> for Failure {
+    fn from(e: StatsQueryError) -> Self {
+        Failure::new(StatusCode::BAD_REQUEST, e.code(), e.to_string())
     }
 }
 
@@ -362,6 +378,60 @@ async fn nonce(
 
 async fn participants(State(shared): State<Arc<Shared>>) -> Answer<Vec<Participant>> {
     read(&shared, |s| Ok(s.participants()?)).await.map(Json)
+}
+
+/// The words of a statistics query, checked by `Period::parse` so that each
+/// bad one gets its own code rather than a generic decoding error.
+#[derive(Debug, serde::Deserialize)]
+struct StatsQuery {
+    participant: Option<String>,
+    year: Option<String>,
+    quarter: Option<String>,
+    half: Option<String>,
+}
+
+impl StatsQuery {
+    fn period(&self) -> Result<Period, StatsQueryError> {
+        Period::parse(
+            self.year.as_deref(),
+            self.quarter.as_deref(),
+            self.half.as_deref(),
+        )
+    }
+}
+
+async fn stats(
+    State(shared): State<Arc<Shared>>,
+    query: Result<Query<StatsQuery>, QueryRejection>,
+) -> Answer<StatsView> {
+    let Query(query) = query?;
+    let text = query
+        .participant
+        .as_deref()
+        .ok_or(StatsQueryError::MissingParticipant)?;
+    let participant: ParticipantCode = text
+        .parse()
+        .map_err(|_| StatsQueryError::BadParticipant(text.to_owned()))?;
+    let period = query.period()?;
+    read(&shared, move |s| {
+        if s.participant(participant)?.is_none() {
+            return Err(Failure::not_found(format!("no Participant {participant}")));
+        }
+        Ok(s.stats(participant, &period)?)
+    })
+    .await
+    .map(Json)
+}
+
+async fn stats_table(
+    State(shared): State<Arc<Shared>>,
+    query: Result<Query<StatsQuery>, QueryRejection>,
+) -> Answer<StatsTableView> {
+    let Query(query) = query?;
+    let period = query.period()?;
+    read(&shared, move |s| Ok(s.stats_table(&period)?))
+        .await
+        .map(Json)
 }
 
 /// The open proposals, each with its tally against the Participants active now.
