@@ -8,12 +8,12 @@ use kp_ledger::stats::{Period, Scope};
 
 use crate::commands::audit::StatsArgs;
 use crate::commands::Ctx;
-use crate::failure::Usage;
+use crate::failure::usage;
 use crate::output;
 
 pub fn run(ctx: &Ctx, args: &StatsArgs) -> Result<()> {
     if args.csv && ctx.json {
-        return Err(Usage("give --csv or --json, not both".into()).into());
+        return Err(usage("give --csv or --json, not both"));
     }
     let scope = match (args.quarter, args.half) {
         (Some(q), _) => Scope::Quarter(q),
