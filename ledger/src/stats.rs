@@ -222,13 +222,13 @@ impl StatsQueryError {
     /// The stable machine-readable code. Never change one; add new ones.
     pub fn code(&self) -> &'static str {
         match self {
-            StatsQueryError::MissingParticipant | StatsQueryError::BadParticipant(_) => {
-                "bad_participant"
-            }
-            StatsQueryError::MissingYear | StatsQueryError::BadYear(_) => "bad_year",
-            StatsQueryError::BadQuarter(_)
-            | StatsQueryError::BadHalf(_)
-            | StatsQueryError::QuarterAndHalf => "bad_period",
+            StatsQueryError::MissingParticipant => "bad_participant",
+            StatsQueryError::BadParticipant(_) => "bad_participant",
+            StatsQueryError::MissingYear => "bad_year",
+            StatsQueryError::BadYear(_) => "bad_year",
+            StatsQueryError::BadQuarter(_) => "bad_period",
+            StatsQueryError::BadHalf(_) => "bad_period",
+            StatsQueryError::QuarterAndHalf => "bad_period",
         }
     }
 }

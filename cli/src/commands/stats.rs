@@ -149,15 +149,24 @@ fn flow_section(out: &mut String, title: &str, flow: &FlowStats, kind: Flow) {
     out.push_str(&columns(&header, &rows));
     let total = &flow.total;
     if !total.by_hs.is_empty() {
+        out.push('\n');
         header[0] = "HS code";
         let rows: Vec<Vec<String>> = total
             .by_hs
             .iter()
-            .map(|h| figure_cells(h.hs_code.to_string(), &h.figures, kind))
+            .map(|h| {
+                let mut cells = figure_cells(h.hs_code.to_string(), &h.figures, kind);
+                // Certificates are counted per partner, not per HS code.
+                if let Some(count) = cells.get_mut(5) {
+                    *count = "-".to_owned();
+                }
+                cells
+            })
             .collect();
         out.push_str(&columns(&header, &rows));
     }
     if let (Some(partner), false) = (partner, total.by_partner.is_empty()) {
+        out.push('\n');
         header[0] = partner;
         let rows: Vec<Vec<String>> = total
             .by_partner
@@ -301,4 +310,57 @@ fn table_csv(t: &StatsTableView) -> String {
         ));
     }
     out
+}
+
+#[cfg(test)]
+mod tests {
+    use kp_ledger::model::{HsCode, ParticipantCode};
+    use kp_ledger::stats::{participant_stats, Flow, StatsKey, Tally};
+
+    use super::*;
+
+    #[test]
+    fn the_human_view_lines_up_each_flow() {
+        let bw = ParticipantCode(*b"BW");
+        let key = |flow, partner, hs| StatsKey {
+            year: 2026,
+            participant: bw,
+            quarter: 3,
+            flow,
+            partner,
+            hs,
+        };
+        let shipped = Tally {
+            milli_carats: 12_345,
+            value_cents: 90_000,
+            parcels: 1,
+            ..Tally::default()
+        };
+        let eu = Some(ParticipantCode(*b"EU"));
+        let entries = [
+            (key(Flow::Production, None, Some(HsCode::UNSORTED)), shipped),
+            (key(Flow::Exports, eu, Some(HsCode::UNSORTED)), shipped),
+            (
+                key(Flow::Exports, eu, None),
+                Tally {
+                    certificates: 1,
+                    ..Tally::default()
+                },
+            ),
+        ];
+        let period = Period {
+            year: 2026,
+            scope: Scope::Half(2),
+        };
+        let view = participant_view(&participant_stats(bw, &period, &entries));
+        assert!(view.starts_with("BW statistics for 2026 H2"), "{view}");
+        assert!(
+            view.contains("  H2      12.345  900.00   72.90        1\n"),
+            "{view}"
+        );
+        assert!(
+            view.contains("  EU           12.345  900.00   72.90        1             1\n"),
+            "{view}"
+        );
+    }
 }
