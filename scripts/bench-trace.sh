@@ -1,13 +1,16 @@
 #!/usr/bin/env bash
-# Trace latency at the API, bytes on disk per transaction and the node's
-# resident memory, in ledgers of 10,000 and 1,000,000 transactions.
+# Trace latency at the API, a Participant's yearly statistics at the API,
+# bytes on disk per transaction and the node's resident memory, in ledgers
+# of 10,000 and 1,000,000 transactions.
 #
 #   scripts/bench-trace.sh [SIZES...]      (default: 10000 1000000)
 #
 # For each size: `kpnode dev` creates a home and stops; `ledger-fill` commits
 # that many real transactions into it (including a parcel with 50 ancestors);
 # `kpnode dev` restarts on it and `curl` asks for the deep parcel's trace 300
-# times (after 20 warm-up requests). Everything runs on loopback and stops.
+# times (after 20 warm-up requests), then BW's statistics for the year of the
+# last block (`/v1/stats?participant=BW&year=Y`) as many times. Everything
+# runs on loopback and stops.
 set -euo pipefail
 cd "$(dirname "$0")/.."
 sizes=("$@")
@@ -15,7 +18,7 @@ sizes=("$@")
 requests=300
 
 cargo build --release --bins --quiet
-bin="$PWD/target/release"
+bin="${CARGO_TARGET_DIR:-$PWD/target}/release"
 work=$(mktemp -d)
 node_pid=""
 cleanup() {
@@ -40,7 +43,7 @@ stop_node() {
   kill -TERM "$node_pid"; wait "$node_pid" || true; node_pid=""
 }
 
-printf '%-10s %-10s %-10s %-10s %-12s %-14s %-10s\n' txs p50_ms p90_ms p99_ms events bytes_per_tx rss_mib
+printf '%-10s %-10s %-10s %-10s %-12s %-14s %-10s %-14s %-14s\n' txs p50_ms p90_ms p99_ms events bytes_per_tx rss_mib stats_p50_ms stats_p99_ms
 for size in "${sizes[@]}"; do
   home="$work/home-$size"; port=$(free_port)
   start_node "$home" "$port"; stop_node
@@ -51,10 +54,16 @@ for size in "${sizes[@]}"; do
   events=$(curl -fs "$url" | python3 -c 'import json,sys; d=json.load(sys.stdin); print(len(d["events"]))')
   for _ in $(seq 1 20); do curl -fs -o /dev/null "$url"; done
   for _ in $(seq 1 "$requests"); do curl -fs -o /dev/null -w '%{time_total}\n' "$url"; done | sort -n >"$home.times"
-  pct() { awk -v p="$1" '{a[NR]=$1} END {i=int(NR*p/100); if (i<1) i=1; printf "%.2f", a[i]*1000}' "$home.times"; }
+  pct() { awk -v p="$1" '{a[NR]=$1} END {i=int(NR*p/100); if (i<1) i=1; printf "%.2f", a[i]*1000}' "$2"; }
+  year=$(curl -fs "http://127.0.0.1:$port/v1/status" | python3 -c 'import json,sys,time; print(time.gmtime(json.load(sys.stdin)["time"]).tm_year)')
+  stats="http://127.0.0.1:$port/v1/stats?participant=BW&year=$year"
+  for _ in $(seq 1 20); do curl -fs -o /dev/null "$stats"; done
+  for _ in $(seq 1 "$requests"); do curl -fs -o /dev/null -w '%{time_total}\n' "$stats"; done | sort -n >"$home.stats-times"
+  curl -fs "$stats" | python3 -c 'import json,sys; d=json.load(sys.stdin); print("  BW %s: production %s ct, exports %s ct in %d certificates" % (d["year"], d["production"]["total"]["total"]["carats"], d["exports"]["total"]["total"]["carats"], d["exports"]["total"]["total"]["certificates"]))' >&2
   rss_kib=$(awk '/VmRSS/ {print $2}' "/proc/$node_pid/status")
   db_bytes=$(stat -c %s "$home/data/ledger.redb")
   stop_node
-  printf '%-10s %-10s %-10s %-10s %-12s %-14s %-10s\n' "$size" "$(pct 50)" "$(pct 90)" "$(pct 99)" "$events" \
-    "$((db_bytes / size))" "$((rss_kib / 1024))"
+  printf '%-10s %-10s %-10s %-10s %-12s %-14s %-10s %-14s %-14s\n' "$size" "$(pct 50 "$home.times")" \
+    "$(pct 90 "$home.times")" "$(pct 99 "$home.times")" "$events" "$((db_bytes / size))" "$((rss_kib / 1024))" \
+    "$(pct 50 "$home.stats-times")" "$(pct 99 "$home.stats-times")"
 done

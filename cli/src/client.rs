@@ -8,10 +8,11 @@ use std::time::{Duration, Instant};
 use anyhow::{anyhow, Result};
 use kp_crypto::PublicKey;
 use kp_ledger::api::{
-    ErrorBody, NonceView, ParcelView, ProposalView, StatusView, SubmitRequest, TraceView, TxState,
-    TxStatus,
+    ErrorBody, NonceView, ParcelView, ProposalView, StatsTableView, StatsView, StatusView,
+    SubmitRequest, TraceView, TxState, TxStatus,
 };
-use kp_ledger::model::{Certificate, Member, Participant, Transfer, TxId};
+use kp_ledger::model::{Certificate, Member, Participant, ParticipantCode, Transfer, TxId};
+use kp_ledger::stats::Period;
 use serde::de::DeserializeOwned;
 use serde::Serialize;
 use ureq::config::ConfigBuilder;
@@ -100,6 +101,19 @@ impl Client {
 
     pub fn certificate(&self, number: &str) -> Result<Certificate> {
         self.get(&format!("/v1/certificates/{}", segment(number)))
+    }
+
+    /// One Participant's Annex III statistics for a period.
+    pub fn stats(&self, participant: ParticipantCode, period: &Period) -> Result<StatsView> {
+        self.get(&format!(
+            "/v1/stats?participant={participant}&{}",
+            period_query(period)
+        ))
+    }
+
+    /// Every Participant's totals for a period.
+    pub fn stats_table(&self, period: &Period) -> Result<StatsTableView> {
+        self.get(&format!("/v1/stats/all?{}", period_query(period)))
     }
 
     pub fn tx(&self, id: &TxId) -> Result<TxStatus> {
@@ -299,6 +313,18 @@ fn segment(text: &str) -> String {
         }
     }
     out
+}
+
+/// `year=2026`, with `&quarter=Q` or `&half=H` when asked.
+fn period_query(period: &Period) -> String {
+    let mut query = format!("year={}", period.year);
+    if let Some(q) = period.quarter() {
+        query.push_str(&format!("&quarter={q}"));
+    }
+    if let Some(h) = period.half() {
+        query.push_str(&format!("&half={h}"));
+    }
+    query
 }
 
 fn snippet(text: &str) -> String {

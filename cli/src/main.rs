@@ -130,8 +130,22 @@ enum Command {
     /// Check an exported provenance bundle offline, with no node (not there yet)
     #[command(after_help = "Example:\n  kp verify parcel.bundle --genesis genesis.json")]
     Verify(VerifyArgs),
-    /// Production, exports, imports by HS code and partner (not there yet)
-    #[command(after_help = "Example:\n  kp stats --participant BW --year 2026 --quarter 1")]
+    /// Production, exports, imports by HS code and partner (KPCS Annex III)
+    #[command(
+        long_about = "Production, exports, imports by HS code and partner (KPCS Annex III).\n\n\
+            Counted by block time (UTC) from indexes kept per block:\n\
+            - production: parcels registered at a mine, for their origin, by half year;\n\
+            - exports: certificates issued, for the issuer, by quarter, partner the\n  \
+            destination; the certified parcels count whole (mixed origin too);\n\
+            - imports: certificates received, for the destination, in the quarter of\n  \
+            the receipt, partner the exporter; certified figures, received carats beside;\n\
+            - certificates: issued (exports), receipts confirmed (imports).\n\
+            US$/ct is cents x 1000 / milli-carats, rounded half up to the cent.\n\
+            --csv prints one line per flow, period and breakdown (total, hs, partner).",
+        after_help = "Examples:\n  kp stats --participant BW --year 2026\n  \
+            kp stats --participant BW --year 2026 --quarter 1 --csv\n  \
+            kp stats --all --year 2026 --half 2"
+    )]
     Stats(StatsArgs),
     /// What the scheme's fraud checks find, one line each (not there yet)
     #[command(after_help = "Example:\n  kp anomalies --participant CF")]

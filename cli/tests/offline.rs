@@ -320,10 +320,6 @@ fn no_passphrase_and_no_terminal_is_a_clear_error() {
 #[test]
 fn commands_not_there_yet_exit_2_with_their_issue() {
     for (args, line) in [
-        (
-            &["stats", "--participant", "BW", "--year", "2026"][..],
-            "kp stats: not there yet (issue #4)",
-        ),
         (&["anomalies"][..], "kp anomalies: not there yet (issue #4)"),
         (
             &["verify", "b.json", "--genesis", "g.json"][..],

@@ -6,6 +6,7 @@ use kp_crypto::{Hash32, PublicKey};
 use serde::{Deserialize, Serialize};
 
 use crate::block::BlockHeader;
+use crate::finality::CommitProof;
 use crate::model::{
     BlockHash, Parcel, ParcelId, ParticipantChange, ParticipantCode, ProposalId, ProposalStatus,
     TransferId, TxId,
@@ -154,6 +155,41 @@ pub struct TraceView {
     pub events: Vec<EventView>,
 }
 
+/// `GET /v1/blocks/{height}/commit`: the precommits that decided a block,
+/// as an offline verifier checks them (see [`crate::finality`]).
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct CommitView {
+    pub height: u64,
+    pub round: i64,
+    pub block: BlockHash,
+    pub precommits: Vec<PrecommitView>,
+}
+
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct PrecommitView {
+    pub validator: PublicKey,
+    /// The ed25519 signature, hex.
+    pub signature: String,
+}
+
+impl From<&CommitProof> for CommitView {
+    fn from(proof: &CommitProof) -> Self {
+        CommitView {
+            height: proof.height,
+            round: proof.round,
+            block: proof.block,
+            precommits: proof
+                .precommits
+                .iter()
+                .map(|(validator, signature)| PrecommitView {
+                    validator: *validator,
+                    signature: hex::encode(signature.0),
+                })
+                .collect(),
+        }
+    }
+}
+
 /// `GET /v1/blocks/{height}` and `/v1/blocks/latest`.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
 pub struct BlockView {
@@ -183,4 +219,100 @@ pub struct ProposalView {
     /// moot), the refusal an approval would meet.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub blocked: Option<ApiError>,
+}
+
+/// Carats, US$ and counts of one line of the Annex III statistics, as
+/// integers and as the scheme writes them (`12.345`, `1500.00`).
+#[derive(Debug, Clone, Default, PartialEq, Eq, Serialize, Deserialize)]
+pub struct Figures {
+    pub milli_carats: u64,
+    pub carats: String,
+    pub value_cents: u64,
+    pub value_usd: String,
+    /// US$ per carat in cents, rounded half up to the cent; `None` (null)
+    /// when there are no carats.
+    pub usd_per_carat_cents: Option<u64>,
+    pub usd_per_carat: Option<String>,
+    /// Parcels registered (production) or shipped under certificates (trade).
+    pub parcels: u64,
+    /// Certificates issued (exports) or receipts confirmed (imports); 0 in
+    /// production and in by-HS lines (one certificate may cover several codes).
+    pub certificates: u64,
+    /// Imports only: the carats the importing authority found on arrival,
+    /// which differ from `milli_carats` (the certified) on a discrepancy.
+    pub received_milli_carats: u64,
+    pub received_carats: String,
+}
+
+/// One HS code's line.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct HsFigures {
+    pub hs_code: crate::model::HsCode,
+    #[serde(flatten)]
+    pub figures: Figures,
+}
+
+/// One partner Participant's line: the destination of exports, the
+/// exporting Participant of imports.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct PartnerFigures {
+    pub partner: ParticipantCode,
+    #[serde(flatten)]
+    pub figures: Figures,
+}
+
+/// One flow over one period, whole and broken down.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct PeriodStats {
+    /// `H1`, `H2`, `Q1` to `Q4`, or `year`.
+    pub period: String,
+    pub total: Figures,
+    /// In HS code order.
+    pub by_hs: Vec<HsFigures>,
+    /// In code order; empty for production.
+    pub by_partner: Vec<PartnerFigures>,
+}
+
+/// One flow over the period asked for: its total, and each reporting
+/// period within (production by half year, trade by quarter).
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct FlowStats {
+    pub total: PeriodStats,
+    pub periods: Vec<PeriodStats>,
+}
+
+/// `GET /v1/stats?participant=CODE&year=YYYY[&quarter=Q|&half=H]`: one
+/// Participant's Annex III statistics.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct StatsView {
+    pub participant: ParticipantCode,
+    pub year: u16,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub quarter: Option<u8>,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub half: Option<u8>,
+    pub production: FlowStats,
+    pub exports: FlowStats,
+    pub imports: FlowStats,
+}
+
+/// One Participant's line of the published table.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct StatsRow {
+    pub participant: ParticipantCode,
+    pub production: Figures,
+    pub exports: Figures,
+    pub imports: Figures,
+}
+
+/// `GET /v1/stats/all?year=YYYY[&quarter=Q|&half=H]`: every Participant's
+/// totals, as the scheme publishes them, in code order.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct StatsTableView {
+    pub year: u16,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub quarter: Option<u8>,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub half: Option<u8>,
+    pub rows: Vec<StatsRow>,
 }

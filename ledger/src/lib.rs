@@ -12,6 +12,7 @@
 //! - [`finality`]: a block's commit certificate, checked offline.
 //! - [`feed`]: committed events as the node's event stream carries them.
 //! - [`summary`]: one line saying what a transaction did.
+//! - [`stats`]: the Annex III statistics, kept up to date per block.
 
 pub mod api;
 pub mod block;
@@ -23,6 +24,7 @@ pub mod model;
 pub mod rejection;
 pub mod rules;
 pub mod state;
+pub mod stats;
 pub mod store;
 pub mod summary;
 pub mod tx;

@@ -102,6 +102,17 @@ impl fmt::Display for Day {
     }
 }
 
+/// The calendar year and quarter (1 to 4, UTC) of a block time in seconds.
+/// Years past 65535 are counted in 65535: no agreed block time comes near.
+pub fn year_and_quarter(time_secs: u64) -> (u16, u8) {
+    // At most 2^64 / 86400 days: well inside an i64.
+    let days = (time_secs / SECONDS_PER_DAY) as i64;
+    let (y, m, _) = civil_from_days(days);
+    let year = u16::try_from(y).unwrap_or(u16::MAX);
+    // Months 1..=12 map onto quarters 1..=4.
+    (year, ((m - 1) / 3 + 1) as u8)
+}
+
 pub fn parse_date(text: &str) -> Result<u32, UnitParseError> {
     let bad = || UnitParseError::Date(text.to_owned());
     let parts: Vec<&str> = text.trim().split('-').collect();
@@ -194,6 +205,11 @@ mod tests {
         assert!(parse_date("2023-02-29").is_err());
         assert!(parse_date("2023-13-01").is_err());
         assert!(parse_date("23-01-01").is_err());
+        let secs = |date: &str| u64::from(parse_date(date).unwrap()) * SECONDS_PER_DAY;
+        assert_eq!(year_and_quarter(secs("2026-01-01")), (2026, 1));
+        assert_eq!(year_and_quarter(secs("2026-03-31") + 86_399), (2026, 1));
+        assert_eq!(year_and_quarter(secs("2026-04-01")), (2026, 2));
+        assert_eq!(year_and_quarter(secs("2026-12-31")), (2026, 4));
         for day in [0u32, 59, 365, 11_000, 20_000, 40_000] {
             let text = Day(day).to_string();
             assert_eq!(parse_date(&text), Ok(day), "{text}");

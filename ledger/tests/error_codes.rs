@@ -15,13 +15,20 @@ fn every_error_code_is_documented() {
     let docs = include_str!("../../docs/errors.md");
     let rejections = codes_in(include_str!("../src/rejection.rs"), "");
     let store = codes_in(include_str!("../src/store/error.rs"), "StoreError::");
+    let stats = codes_in(include_str!("../src/stats.rs"), "StatsQueryError::");
+    assert_eq!(
+        stats.len(),
+        7,
+        "found {} statistics query codes",
+        stats.len()
+    );
     assert!(
         rejections.len() > 40,
         "found {} rule codes",
         rejections.len()
     );
     assert!(store.len() >= 12, "found {} storage codes", store.len());
-    for code in rejections.iter().chain(&store) {
+    for code in rejections.iter().chain(&store).chain(&stats) {
         assert!(
             docs.contains(&format!("`{code}`")),
             "docs/errors.md does not list `{code}`"

@@ -4,25 +4,28 @@
 
 use std::sync::Arc;
 
-use axum::extract::rejection::{JsonRejection, PathRejection};
-use axum::extract::{DefaultBodyLimit, Path, State};
+use axum::extract::rejection::{JsonRejection, PathRejection, QueryRejection};
+use axum::extract::{DefaultBodyLimit, Path, Query, State};
 use axum::http::{Method, StatusCode, Uri};
 use axum::response::{IntoResponse, Response};
 use axum::routing::{get, post};
 use axum::{Json, Router};
 use kp_crypto::{Hash32, PublicKey};
 use kp_ledger::api::{
-    ApiError, BlockView, ErrorBody, NonceView, ParcelView, ProposalView, StatusView, SubmitRequest,
-    TraceView, TxState, TxStatus,
+    ApiError, BlockView, CommitView, ErrorBody, NonceView, ParcelView, ProposalView,
+    StatsTableView, StatsView, StatusView, SubmitRequest, TraceView, TxState, TxStatus,
 };
+use kp_ledger::model::ParticipantCode;
 use kp_ledger::model::{Certificate, Member, Participant, Transfer};
 use kp_ledger::rules::proposal_view;
 use kp_ledger::state::{StateRead, StorageFault};
+use kp_ledger::stats::{Period, StatsQueryError};
 use kp_ledger::store::{Snapshot, StoreError};
 use kp_ledger::tx::{DecodedTx, TX_SIZE_BYTES_MAX};
 use kp_ledger::Rejection;
 use tokio::sync::oneshot;
 
+use crate::consensus::commit_proof;
 use crate::mempool::{AdmitError, Admitted};
 use crate::metrics::Metrics;
 use crate::node::{lock, Shared};
@@ -47,9 +50,12 @@ pub fn router(shared: Arc<Shared>) -> Router {
         .route("/v1/transfers/{id}", get(transfer))
         .route("/v1/certificates/{number}", get(certificate))
         .route("/v1/blocks/{height}", get(block))
+        .route("/v1/blocks/{height}/commit", get(commit))
         .route("/v1/events", get(crate::events::events))
         // The spelling of audit issue #4, kept working beside the versioned one.
         .route("/events", get(crate::events::events))
+        .route("/v1/stats", get(stats))
+        .route("/v1/stats/all", get(stats_table))
         .route("/metrics", get(metrics))
         .fallback(no_route)
         .method_not_allowed_fallback(wrong_method)
@@ -152,6 +158,18 @@ impl From<JsonRejection> for Failure {
 impl From<PathRejection> for Failure {
     fn from(rejection: PathRejection) -> Self {
         Failure::new(StatusCode::BAD_REQUEST, "bad_id", rejection.body_text())
+    }
+}
+
+impl From<QueryRejection> for Failure {
+    fn from(rejection: QueryRejection) -> Self {
+        Failure::new(StatusCode::BAD_REQUEST, "bad_query", rejection.body_text())
+    }
+}
+
+impl From<StatsQueryError> for Failure {
+    fn from(e: StatsQueryError) -> Self {
+        Failure::new(StatusCode::BAD_REQUEST, e.code(), e.to_string())
     }
 }
 
@@ -375,6 +393,60 @@ async fn participants(State(shared): State<Arc<Shared>>) -> Answer<Vec<Participa
     read(&shared, |s| Ok(s.participants()?)).await.map(Json)
 }
 
+/// The words of a statistics query, checked by `Period::parse` so that each
+/// bad one gets its own code rather than a generic decoding error.
+#[derive(Debug, serde::Deserialize)]
+struct StatsQuery {
+    participant: Option<String>,
+    year: Option<String>,
+    quarter: Option<String>,
+    half: Option<String>,
+}
+
+impl StatsQuery {
+    fn period(&self) -> Result<Period, StatsQueryError> {
+        Period::parse(
+            self.year.as_deref(),
+            self.quarter.as_deref(),
+            self.half.as_deref(),
+        )
+    }
+}
+
+async fn stats(
+    State(shared): State<Arc<Shared>>,
+    query: Result<Query<StatsQuery>, QueryRejection>,
+) -> Answer<StatsView> {
+    let Query(query) = query?;
+    let text = query
+        .participant
+        .as_deref()
+        .ok_or(StatsQueryError::MissingParticipant)?;
+    let participant: ParticipantCode = text
+        .parse()
+        .map_err(|_| StatsQueryError::BadParticipant(text.to_owned()))?;
+    let period = query.period()?;
+    read(&shared, move |s| {
+        if s.participant(participant)?.is_none() {
+            return Err(Failure::not_found(format!("no Participant {participant}")));
+        }
+        Ok(s.stats(participant, &period)?)
+    })
+    .await
+    .map(Json)
+}
+
+async fn stats_table(
+    State(shared): State<Arc<Shared>>,
+    query: Result<Query<StatsQuery>, QueryRejection>,
+) -> Answer<StatsTableView> {
+    let Query(query) = query?;
+    let period = query.period()?;
+    read(&shared, move |s| Ok(s.stats_table(&period)?))
+        .await
+        .map(Json)
+}
+
 /// The open proposals, each with its tally against the Participants active now.
 async fn proposals(State(shared): State<Arc<Shared>>) -> Answer<Vec<ProposalView>> {
     read(&shared, |s| {
@@ -473,16 +545,7 @@ async fn block(
 ) -> Answer<BlockView> {
     let height = height?.0;
     read(&shared, move |s| {
-        let height = match height.as_str() {
-            "latest" => s.tip()?.height,
-            text => text.parse::<u64>().map_err(|_| {
-                Failure::new(
-                    StatusCode::BAD_REQUEST,
-                    "bad_id",
-                    format!("`{text}` is not a block height or `latest`"),
-                )
-            })?,
-        };
+        let height = block_height(s, &height)?;
         let block = s
             .block_summary(height)?
             .ok_or_else(|| Failure::not_found(format!("no block at height {height}")))?;
@@ -491,6 +554,41 @@ async fn block(
             txs: block.txs,
             header: block.header,
         })
+    })
+    .await
+    .map(Json)
+}
+
+/// A height in a path: a number, or `latest` for the tip.
+fn block_height(s: &Snapshot, text: &str) -> Result<u64, Failure> {
+    match text {
+        "latest" => Ok(s.tip()?.height),
+        text => text.parse::<u64>().map_err(|_| {
+            Failure::new(
+                StatusCode::BAD_REQUEST,
+                "bad_id",
+                format!("`{text}` is not a block height or `latest`"),
+            )
+        }),
+    }
+}
+
+async fn commit(
+    State(shared): State<Arc<Shared>>,
+    height: Result<Path<String>, PathRejection>,
+) -> Answer<CommitView> {
+    let height = height?.0;
+    read(&shared, move |s| {
+        let height = block_height(s, &height)?;
+        let bytes = s.commit_certificate(height)?.ok_or_else(|| {
+            Failure::not_found(format!("no commit certificate at height {height}"))
+        })?;
+        let proof = commit_proof(&bytes).map_err(|e| {
+            Failure::internal(format!(
+                "the commit certificate at height {height} does not decode: {e}"
+            ))
+        })?;
+        Ok(CommitView::from(&proof))
     })
     .await
     .map(Json)

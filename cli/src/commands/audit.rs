@@ -39,15 +39,29 @@ pub struct VerifyArgs {
 
 #[derive(Debug, Args)]
 pub struct StatsArgs {
-    /// The Participant's code
-    #[arg(long, value_name = "CODE")]
-    participant: ParticipantCode,
-    /// The year, e.g. 2026
-    #[arg(long, value_name = "YYYY")]
-    year: u16,
-    /// A quarter of the year, 1 to 4
-    #[arg(long, value_name = "Q", value_parser = clap::value_parser!(u8).range(1..=4))]
-    quarter: Option<u8>,
+    /// The Participant's code (or --all for every Participant)
+    #[arg(
+        long,
+        value_name = "CODE",
+        required_unless_present = "all",
+        conflicts_with = "all"
+    )]
+    pub participant: Option<ParticipantCode>,
+    /// The year, e.g. 2026 (of the block time, UTC)
+    #[arg(long, value_name = "YYYY", value_parser = clap::value_parser!(u16).range(1970..))]
+    pub year: u16,
+    /// Only this quarter, 1 to 4
+    #[arg(long, value_name = "Q", value_parser = clap::value_parser!(u8).range(1..=4), conflicts_with = "half")]
+    pub quarter: Option<u8>,
+    /// Only this half year, 1 or 2
+    #[arg(long, value_name = "H", value_parser = clap::value_parser!(u8).range(1..=2))]
+    pub half: Option<u8>,
+    /// One table of every Participant's totals, as the scheme publishes them
+    #[arg(long)]
+    pub all: bool,
+    /// CSV with a header row instead of the human view
+    #[arg(long)]
+    pub csv: bool,
 }
 
 #[derive(Debug, Args)]
@@ -83,8 +97,8 @@ pub fn verify(_ctx: &Ctx, _args: VerifyArgs) -> Result<()> {
     Err(not_yet("kp verify", "issue #4"))
 }
 
-pub fn stats(_ctx: &Ctx, _args: StatsArgs) -> Result<()> {
-    Err(not_yet("kp stats", "issue #4"))
+pub fn stats(ctx: &Ctx, args: StatsArgs) -> Result<()> {
+    crate::commands::stats::run(ctx, &args)
 }
 
 pub fn anomalies(_ctx: &Ctx, _args: AnomaliesArgs) -> Result<()> {

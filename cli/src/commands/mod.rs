@@ -8,6 +8,7 @@ pub mod key;
 pub mod member;
 pub mod parcel;
 pub mod participant;
+pub mod stats;
 pub mod transfer;
 pub mod watch;
 

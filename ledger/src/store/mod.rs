@@ -27,6 +27,7 @@ use crate::block::{AppliedBlock, ChainTip};
 use crate::commitment::ParcelTree;
 use crate::genesis::Genesis;
 use crate::state::StateDelta;
+use crate::stats;
 use error::storage;
 use tables::{decode, encode, StoredTx};
 
@@ -102,6 +103,7 @@ impl Store {
                 txn.open_table(tables::TXS).map_err(storage)?;
                 txn.open_table(tables::TX_PLACES).map_err(storage)?;
                 txn.open_table(tables::PARCEL_EVENTS).map_err(storage)?;
+                txn.open_table(tables::STATS).map_err(storage)?;
                 write_delta(&txn, &genesis.initial_delta())?;
                 let mut meta = txn.open_table(tables::META).map_err(storage)?;
                 meta.insert(tables::META_GENESIS_HASH, encode(&expected)?.as_slice())
@@ -228,6 +230,7 @@ impl Store {
             }
         }
         write_delta(&txn, &applied.delta)?;
+        add_stats(&txn, height, header.time, &applied.delta)?;
         let new_tip = applied.tip();
         txn.open_table(tables::META)
             .map_err(storage)?
@@ -247,6 +250,31 @@ fn read(tree: &RwLock<Arc<ParcelTree>>) -> RwLockReadGuard<'_, Arc<ParcelTree>> 
 
 fn write(tree: &RwLock<Arc<ParcelTree>>) -> RwLockWriteGuard<'_, Arc<ParcelTree>> {
     tree.write().unwrap_or_else(PoisonError::into_inner)
+}
+
+/// Adds the block's increments to the statistics index, in the block's own
+/// write transaction, so the index is never behind or ahead of the ledger.
+fn add_stats(
+    txn: &WriteTransaction,
+    height: u64,
+    time: u64,
+    delta: &StateDelta,
+) -> Result<(), StoreError> {
+    let increments = stats::block_increments(height, time, delta)
+        .map_err(|e| StoreError::InconsistentBlock(e.to_string()))?;
+    let mut table = txn.open_table(tables::STATS).map_err(storage)?;
+    for (key, increment) in increments {
+        let key = tables::stats_key_bytes(&key);
+        let mut total = table
+            .get(key)
+            .map_err(storage)?
+            .map_or_else(stats::Tally::default, |g| tables::tally(g.value()));
+        total += increment;
+        table
+            .insert(key, tables::stats_tally(&total))
+            .map_err(storage)?;
+    }
+    Ok(())
 }
 
 /// Writes every record of `delta` into its state table, and keeps the

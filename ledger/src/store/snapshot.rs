@@ -11,7 +11,7 @@ use redb::{ReadOnlyTable, ReadTransaction, ReadableTable, TableDefinition, Table
 
 use super::error::{storage, StoreError, ID_PREFIX_CHARS_MIN};
 use super::tables::{self, decode, BlockSummary, Id32, StoredTx, TxRecord};
-use crate::api::{BlockEventView, EventView, TraceView};
+use crate::api::{BlockEventView, EventView, StatsTableView, StatsView, TraceView};
 use crate::block::{Block, BlockHeader, ChainTip};
 use crate::commitment::{bucket_hash, bucket_ids, bucket_of, ParcelCommitment, ParcelTree};
 use crate::feed::{self, BlockEvents};
@@ -20,6 +20,7 @@ use crate::model::{
     ProposalStatus, Transfer, TransferId, TxId,
 };
 use crate::state::{Read, StateRead, StorageFault};
+use crate::stats::{self, Period, StatsKey, Tally};
 use crate::tx::{tx_id, Transaction};
 
 /// Where a transaction sits in the chain: (height, index in its block).
@@ -241,6 +242,61 @@ impl Snapshot {
             time: stored.time,
             kind: stored.kind,
             created: stored.created,
+        })
+    }
+
+    /// The statistics index's entries in `range`, in key order.
+    fn stats_entries(
+        &self,
+        range: std::ops::RangeInclusive<tables::StatsKeyBytes>,
+    ) -> Result<Vec<(StatsKey, Tally)>, StoreError> {
+        let table = self.table(tables::STATS)?;
+        let mut out = Vec::new();
+        for entry in table.range(range).map_err(storage)? {
+            let (key, value) = entry.map_err(storage)?;
+            out.push((
+                tables::stats_key(key.value())?,
+                tables::tally(value.value()),
+            ));
+        }
+        Ok(out)
+    }
+
+    /// A Participant's Annex III statistics for a period of a year: one
+    /// range of the index (a few entries per quarter, HS code and partner),
+    /// however long the ledger.
+    pub fn stats(
+        &self,
+        participant: ParticipantCode,
+        period: &Period,
+    ) -> Result<StatsView, StoreError> {
+        let (p, y) = (participant.0, period.year);
+        let entries = self.stats_entries(
+            (y, p, 0, 0, [0; 2], 0)..=(y, p, u8::MAX, u8::MAX, [u8::MAX; 2], u32::MAX),
+        )?;
+        Ok(stats::participant_stats(participant, period, &entries))
+    }
+
+    /// Every Participant's totals for a period of a year, in code order:
+    /// each one of the set, with or without trade, and any other the index
+    /// names. One range of the index.
+    pub fn stats_table(&self, period: &Period) -> Result<StatsTableView, StoreError> {
+        let y = period.year;
+        let entries = self.stats_entries(
+            (y, [0; 2], 0, 0, [0; 2], 0)
+                ..=(y, [u8::MAX; 2], u8::MAX, u8::MAX, [u8::MAX; 2], u32::MAX),
+        )?;
+        let mut codes: BTreeSet<ParticipantCode> =
+            entries.iter().map(|(k, _)| k.participant).collect();
+        codes.extend(self.participants()?.into_iter().map(|p| p.code));
+        Ok(StatsTableView {
+            year: y,
+            quarter: period.quarter(),
+            half: period.half(),
+            rows: codes
+                .into_iter()
+                .map(|code| stats::table_row(code, period, &entries))
+                .collect(),
         })
     }
 

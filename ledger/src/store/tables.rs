@@ -8,6 +8,8 @@ use std::cmp::Ordering;
 use redb::{Key, TableDefinition, TypeName, Value};
 
 use super::error::StoreError;
+use crate::model::{HsCode, ParticipantCode};
+use crate::stats::{Flow, StatsKey, Tally};
 
 /// A 32-byte id (a hash or a public key) as a key, compared with one memcmp:
 /// redb compares a `[u8; 32]` key byte by byte, a few per cent of a commit.
@@ -60,7 +62,7 @@ pub(crate) const META_FORMAT: &str = "format";
 /// 3: Participants may run no validator; proposals to change their set;
 /// commit certificates stored with blocks. 4: block headers state their
 /// transaction count, the parcel commitment and the hash of the validator
-/// set that decides them.
+/// set that decides them; the Annex III statistics index (`STATS`).
 pub(crate) const FORMAT_VERSION: u32 = 4;
 
 /// Height -> borsh of the block's header; its transactions are in `TXS`.
@@ -95,6 +97,61 @@ pub(crate) const AUTHORITIES: TableDefinition<Id32, [u8; 2]> = TableDefinition::
 /// range scan, in chain order, and each entry names the transaction's place.
 pub(crate) const PARCEL_EVENTS: TableDefinition<(Id32, u64, u32), ()> =
     TableDefinition::new("parcel_events");
+
+/// (year, Participant, quarter, flow, partner or `[0, 0]`, HS code or 0) ->
+/// (milli-carats, cents, parcels, certificates, received milli-carats):
+/// the running totals of `crate::stats`, so that a Participant's year is one
+/// short range, in key order.
+pub(crate) const STATS: TableDefinition<StatsKeyBytes, StatsTally> = TableDefinition::new("stats");
+pub(crate) type StatsKeyBytes = (u16, [u8; 2], u8, u8, [u8; 2], u32);
+pub(crate) type StatsTally = (u64, u64, u64, u64, u64);
+
+const NO_PARTNER: [u8; 2] = [0, 0];
+
+pub(crate) fn stats_key_bytes(key: &StatsKey) -> StatsKeyBytes {
+    (
+        key.year,
+        key.participant.0,
+        key.quarter,
+        key.flow.tag(),
+        key.partner.map_or(NO_PARTNER, |p| p.0),
+        key.hs.map_or(0, |h| h.0),
+    )
+}
+
+pub(crate) fn stats_key(bytes: StatsKeyBytes) -> Result<StatsKey, StoreError> {
+    let (year, participant, quarter, flow, partner, hs) = bytes;
+    let flow = Flow::from_tag(flow)
+        .ok_or_else(|| StoreError::Corrupt(format!("table stats: flow {flow}")))?;
+    Ok(StatsKey {
+        year,
+        participant: ParticipantCode(participant),
+        quarter,
+        flow,
+        partner: (partner != NO_PARTNER).then_some(ParticipantCode(partner)),
+        hs: (hs != 0).then_some(HsCode(hs)),
+    })
+}
+
+pub(crate) fn stats_tally(t: &Tally) -> StatsTally {
+    (
+        t.milli_carats,
+        t.value_cents,
+        t.parcels,
+        t.certificates,
+        t.received_milli_carats,
+    )
+}
+
+pub(crate) fn tally(v: StatsTally) -> Tally {
+    Tally {
+        milli_carats: v.0,
+        value_cents: v.1,
+        parcels: v.2,
+        certificates: v.3,
+        received_milli_carats: v.4,
+    }
+}
 
 /// One committed transaction as stored under its place.
 #[derive(Debug, Clone, PartialEq, Eq, BorshSerialize, BorshDeserialize)]

@@ -33,6 +33,7 @@ use malachitebft_app_channel::{
 use tokio::sync::watch;
 use tracing::info;
 
+pub use codec::commit_proof;
 pub use context::{local_timeouts, wide_area_timeouts};
 
 use self::app::App;

@@ -2,7 +2,9 @@
 //! builds and commits real blocks (every rule and signature checked) straight
 //! into the node's database while the node is stopped. Includes one parcel
 //! with a chain of 50 ancestors (50 splits from one mine parcel), whose id it
-//! prints last, for tracing.
+//! prints last, for tracing; and, for the statistics, a shipment from BW to
+//! the EU every 50 rounds (certificate issued and received), over three HS
+//! codes. The home must have BW and EU as Participants.
 //!
 //!   ledger-fill --home DIR --txs 1000000
 
@@ -20,6 +22,7 @@ use kp_ledger::model::{HsCode, ParcelId, Role};
 use kp_ledger::rules::{parcel_id, transfer_id};
 use kp_ledger::store::Store;
 use kp_ledger::tx::{Body, DecodedTx, SplitOutput, TxPayload};
+use kp_ledger::units::day_of;
 
 #[derive(Parser)]
 #[command(about = "Fill a stopped kpnode dev home with a large, valid ledger")]
@@ -42,6 +45,8 @@ struct Args {
 }
 
 const MINERS: usize = 200;
+/// One shipment (5 transactions) per this many rounds of 3.
+const SHIPMENT_EVERY: usize = 50;
 
 struct Filler {
     store: Store,
@@ -161,6 +166,16 @@ fn main() -> Result<()> {
     );
     drop(snapshot);
     f.keys.insert(authority_key, authority);
+    let eu = read_key_file(&args.home.join("keys").join("EU.key"), &args.passphrase)
+        .context("read keys/EU.key: the home needs the EU as a Participant")?;
+    let eu_key = eu.public();
+    let snapshot = f.store.snapshot()?;
+    f.nonces.insert(
+        eu_key,
+        kp_ledger::state::StateRead::nonce(&snapshot, &eu_key)?,
+    );
+    drop(snapshot);
+    f.keys.insert(eu_key, eu);
 
     let run = format!("{}", f.store.tip()?.height);
     let miners: Vec<PublicKey> = (0..MINERS)
@@ -176,7 +191,23 @@ fn main() -> Result<()> {
         };
         f.sign(authority_key, body)?;
     }
+    let exporter = f.remember(&format!("{run} exporter"));
+    let importer = f.remember(&format!("{run} importer"));
+    for (authority, member, role) in [
+        (authority_key, exporter, Role::Exporter),
+        (eu_key, importer, Role::Importer),
+    ] {
+        let body = Body::EnrolMember {
+            member,
+            role,
+            name: format!("{role}"),
+            licence: format!("FILL-{role}"),
+            zone: None,
+        };
+        f.sign(authority, body)?;
+    }
     f.flush()?;
+    let expires_on = day_of(f.store.tip()?.time) + 3_650;
 
     // The deep parcel: one registration, then `depth` splits, each of the
     // previous split's first output.
@@ -227,6 +258,50 @@ fn main() -> Result<()> {
                 transfer: transfer_id(&offer.id),
             },
         )?;
+        if round.is_multiple_of(SHIPMENT_EVERY)
+            && f.committed + (f.pending.len() as u64) + 5 <= args.txs
+        {
+            let shipment = round / SHIPMENT_EVERY;
+            let hs = [HsCode::UNSORTED, HsCode::INDUSTRIAL, HsCode::NON_INDUSTRIAL][shipment % 3];
+            let mut body = register(5_000 + (round % 991) as u64, 20);
+            if let Body::RegisterParcel { hs_code, .. } = &mut body {
+                *hs_code = hs;
+            }
+            let registered = f.sign(from, body)?;
+            let parcel = parcel_id(&registered.id, 0);
+            let offer = f.sign(
+                from,
+                Body::OfferTransfer {
+                    parcel,
+                    to: exporter,
+                    price_cents: None,
+                },
+            )?;
+            f.sign(
+                exporter,
+                Body::AcceptTransfer {
+                    transfer: transfer_id(&offer.id),
+                },
+            )?;
+            let number = format!("BW-F{run}-{shipment}");
+            let issue = Body::IssueCertificate {
+                number: number.clone(),
+                exporter,
+                importer,
+                destination: kp_ledger::model::ParticipantCode(*b"EU"),
+                parcels: vec![parcel],
+                hs_codes: vec![hs],
+                expires_on,
+            };
+            f.sign(authority_key, issue)?;
+            let milli_carats = 5_000 + (round % 991) as u64;
+            let receive = Body::ReceiveCertificate {
+                number,
+                milli_carats,
+                parcel_count: 1,
+            };
+            f.sign(eu_key, receive)?;
+        }
         round += 1;
     }
     f.flush()?;

@@ -1,0 +1,366 @@
+//! `kp stats`: the scheme's statistics (KPCS Annex III) as a human table,
+//! CSV with a header row, or the node's JSON. The node computes every
+//! figure; this module only lays them out.
+
+use anyhow::Result;
+use kp_ledger::api::{Figures, FlowStats, PeriodStats, StatsTableView, StatsView};
+use kp_ledger::stats::{Period, Scope};
+
+use crate::commands::audit::StatsArgs;
+use crate::commands::Ctx;
+use crate::failure::usage;
+use crate::output;
+
+pub fn run(ctx: &Ctx, args: &StatsArgs) -> Result<()> {
+    if args.csv && ctx.json {
+        return Err(usage("give --csv or --json, not both"));
+    }
+    let scope = match (args.quarter, args.half) {
+        (Some(q), _) => Scope::Quarter(q),
+        (None, Some(h)) => Scope::Half(h),
+        (None, None) => Scope::Year,
+    };
+    let period = Period {
+        year: args.year,
+        scope,
+    };
+    match args.participant {
+        Some(participant) => {
+            let stats = ctx.client.stats(participant, &period)?;
+            if ctx.json {
+                return output::json(&stats);
+            }
+            output::stdout(&if args.csv {
+                participant_csv(&stats)
+            } else {
+                participant_view(&stats)
+            });
+        }
+        None => {
+            let table = ctx.client.stats_table(&period)?;
+            if ctx.json {
+                return output::json(&table);
+            }
+            output::stdout(&if args.csv {
+                table_csv(&table)
+            } else {
+                table_view(&table)
+            });
+        }
+    }
+    Ok(())
+}
+
+fn per_carat(f: &Figures) -> String {
+    f.usd_per_carat.clone().unwrap_or_else(|| "-".to_owned())
+}
+
+fn period_name(year: u16, quarter: Option<u8>, half: Option<u8>) -> String {
+    match (quarter, half) {
+        (Some(q), _) => format!("{year} Q{q}"),
+        (None, Some(h)) => format!("{year} H{h}"),
+        (None, None) => year.to_string(),
+    }
+}
+
+/// Columns padded to their widest cell: the first left-aligned, the
+/// figures right-aligned so that decimal points line up.
+fn columns(header: &[&str], rows: &[Vec<String>]) -> String {
+    let mut widths: Vec<usize> = header.iter().map(|h| h.chars().count()).collect();
+    for row in rows {
+        for (w, cell) in widths.iter_mut().zip(row) {
+            *w = (*w).max(cell.chars().count());
+        }
+    }
+    let line = |cells: Vec<String>| {
+        let padded: Vec<String> = cells
+            .iter()
+            .zip(&widths)
+            .enumerate()
+            .map(|(i, (cell, w))| {
+                if i == 0 {
+                    format!("{cell:<w$}")
+                } else {
+                    format!("{cell:>w$}")
+                }
+            })
+            .collect();
+        format!("  {}\n", padded.join("  ").trim_end())
+    };
+    let mut out = line(header.iter().map(|h| h.to_string()).collect());
+    for row in rows {
+        out.push_str(&line(row.clone()));
+    }
+    out
+}
+
+#[derive(Clone, Copy, PartialEq, Eq)]
+enum Flow {
+    Production,
+    Exports,
+    Imports,
+}
+
+/// A line's cells: production has no certificates; imports show the
+/// carats found on arrival beside the certified ones.
+fn figure_cells(label: String, f: &Figures, flow: Flow) -> Vec<String> {
+    let mut cells = vec![
+        label,
+        f.carats.clone(),
+        f.value_usd.clone(),
+        per_carat(f),
+        f.parcels.to_string(),
+    ];
+    if flow != Flow::Production {
+        cells.push(f.certificates.to_string());
+    }
+    if flow == Flow::Imports {
+        cells.push(f.received_carats.clone());
+    }
+    cells
+}
+
+fn flow_section(out: &mut String, title: &str, flow: &FlowStats, kind: Flow) {
+    let mut header = vec!["period", "carats", "US$", "US$/ct", "parcels"];
+    let partner = match kind {
+        Flow::Production => None,
+        Flow::Exports => {
+            header.push("certificates");
+            Some("destination")
+        }
+        Flow::Imports => {
+            header.extend(["receipts", "received ct"]);
+            Some("exporter")
+        }
+    };
+    out.push_str(&format!("{title}\n"));
+    let mut rows: Vec<Vec<String>> = flow
+        .periods
+        .iter()
+        .map(|p| figure_cells(p.period.clone(), &p.total, kind))
+        .collect();
+    if flow.periods.len() > 1 {
+        rows.push(figure_cells(
+            flow.total.period.clone(),
+            &flow.total.total,
+            kind,
+        ));
+    }
+    out.push_str(&columns(&header, &rows));
+    let total = &flow.total;
+    if !total.by_hs.is_empty() {
+        out.push('\n');
+        header[0] = "HS code";
+        let rows: Vec<Vec<String>> = total
+            .by_hs
+            .iter()
+            .map(|h| {
+                let mut cells = figure_cells(h.hs_code.to_string(), &h.figures, kind);
+                // Certificates are counted per partner, not per HS code.
+                if let Some(count) = cells.get_mut(5) {
+                    *count = "-".to_owned();
+                }
+                cells
+            })
+            .collect();
+        out.push_str(&columns(&header, &rows));
+    }
+    if let (Some(partner), false) = (partner, total.by_partner.is_empty()) {
+        out.push('\n');
+        header[0] = partner;
+        let rows: Vec<Vec<String>> = total
+            .by_partner
+            .iter()
+            .map(|p| figure_cells(p.partner.to_string(), &p.figures, kind))
+            .collect();
+        out.push_str(&columns(&header, &rows));
+    }
+}
+
+fn participant_view(s: &StatsView) -> String {
+    let mut out = format!(
+        "{} statistics for {} (by block time, UTC; breakdowns over the whole period)\n\n",
+        s.participant,
+        period_name(s.year, s.quarter, s.half)
+    );
+    flow_section(&mut out, "Production", &s.production, Flow::Production);
+    out.push('\n');
+    flow_section(&mut out, "Exports", &s.exports, Flow::Exports);
+    out.push('\n');
+    flow_section(&mut out, "Imports", &s.imports, Flow::Imports);
+    out
+}
+
+const CSV_FIGURES: &str = "carats,usd,usd_per_carat,parcels,certificates,received_carats";
+
+fn csv_figures(f: &Figures) -> String {
+    format!(
+        "{},{},{},{},{},{}",
+        f.carats,
+        f.value_usd,
+        f.usd_per_carat.as_deref().unwrap_or(""),
+        f.parcels,
+        f.certificates,
+        f.received_carats
+    )
+}
+
+/// One line per flow, period and breakdown: `total` (key empty), `hs`
+/// (key the HS code) or `partner` (key the Participant code).
+fn participant_csv(s: &StatsView) -> String {
+    let mut out = format!("participant,year,flow,period,breakdown,key,{CSV_FIGURES}\n");
+    let flows = [
+        ("production", &s.production),
+        ("exports", &s.exports),
+        ("imports", &s.imports),
+    ];
+    for (name, flow) in flows {
+        let mut periods: Vec<&PeriodStats> = flow.periods.iter().collect();
+        if flow.periods.len() > 1 {
+            periods.push(&flow.total);
+        }
+        for p in periods {
+            let mut line = |breakdown: &str, key: String, f: &Figures| {
+                out.push_str(&format!(
+                    "{},{},{name},{},{breakdown},{key},{}\n",
+                    s.participant,
+                    s.year,
+                    p.period,
+                    csv_figures(f)
+                ));
+            };
+            line("total", String::new(), &p.total);
+            for h in &p.by_hs {
+                line("hs", h.hs_code.to_string(), &h.figures);
+            }
+            for partner in &p.by_partner {
+                line("partner", partner.partner.to_string(), &partner.figures);
+            }
+        }
+    }
+    out
+}
+
+fn table_view(t: &StatsTableView) -> String {
+    let header = [
+        "Participant",
+        "production ct",
+        "US$",
+        "US$/ct",
+        "imports ct",
+        "US$",
+        "US$/ct",
+        "exports ct",
+        "US$",
+        "US$/ct",
+        "certificates",
+        "receipts",
+    ];
+    let rows: Vec<Vec<String>> = t
+        .rows
+        .iter()
+        .map(|r| {
+            vec![
+                r.participant.to_string(),
+                r.production.carats.clone(),
+                r.production.value_usd.clone(),
+                per_carat(&r.production),
+                r.imports.carats.clone(),
+                r.imports.value_usd.clone(),
+                per_carat(&r.imports),
+                r.exports.carats.clone(),
+                r.exports.value_usd.clone(),
+                per_carat(&r.exports),
+                r.exports.certificates.to_string(),
+                r.imports.certificates.to_string(),
+            ]
+        })
+        .collect();
+    format!(
+        "Every Participant, {} (by block time, UTC)\n{}",
+        period_name(t.year, t.quarter, t.half),
+        columns(&header, &rows)
+    )
+}
+
+fn table_csv(t: &StatsTableView) -> String {
+    let mut out = String::from(
+        "participant,production_carats,production_usd,production_usd_per_carat,\
+         imports_carats,imports_usd,imports_usd_per_carat,\
+         exports_carats,exports_usd,exports_usd_per_carat,\
+         certificates_issued,receipts_confirmed\n",
+    );
+    for r in &t.rows {
+        let three = |f: &Figures| {
+            format!(
+                "{},{},{}",
+                f.carats,
+                f.value_usd,
+                f.usd_per_carat.as_deref().unwrap_or("")
+            )
+        };
+        out.push_str(&format!(
+            "{},{},{},{},{},{}\n",
+            r.participant,
+            three(&r.production),
+            three(&r.imports),
+            three(&r.exports),
+            r.exports.certificates,
+            r.imports.certificates
+        ));
+    }
+    out
+}
+
+#[cfg(test)]
+mod tests {
+    use kp_ledger::model::{HsCode, ParticipantCode};
+    use kp_ledger::stats::{participant_stats, Flow, StatsKey, Tally};
+
+    use super::*;
+
+    #[test]
+    fn the_human_view_lines_up_each_flow() {
+        let bw = ParticipantCode(*b"BW");
+        let key = |flow, partner, hs| StatsKey {
+            year: 2026,
+            participant: bw,
+            quarter: 3,
+            flow,
+            partner,
+            hs,
+        };
+        let shipped = Tally {
+            milli_carats: 12_345,
+            value_cents: 90_000,
+            parcels: 1,
+            ..Tally::default()
+        };
+        let eu = Some(ParticipantCode(*b"EU"));
+        let entries = [
+            (key(Flow::Production, None, Some(HsCode::UNSORTED)), shipped),
+            (key(Flow::Exports, eu, Some(HsCode::UNSORTED)), shipped),
+            (
+                key(Flow::Exports, eu, None),
+                Tally {
+                    certificates: 1,
+                    ..Tally::default()
+                },
+            ),
+        ];
+        let period = Period {
+            year: 2026,
+            scope: Scope::Half(2),
+        };
+        let view = participant_view(&participant_stats(bw, &period, &entries));
+        assert!(view.starts_with("BW statistics for 2026 H2"), "{view}");
+        assert!(
+            view.contains("  H2      12.345  900.00   72.90        1\n"),
+            "{view}"
+        );
+        assert!(
+            view.contains("  EU           12.345  900.00   72.90        1             1\n"),
+            "{view}"
+        );
+    }
+}
