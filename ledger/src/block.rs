@@ -12,7 +12,7 @@ use crate::commitment::{parcels_after, ParcelCommitment};
 use crate::model::{BlockHash, ParcelId, ParticipantCode, TxId};
 use crate::rejection::Rejection;
 use crate::rules::{apply_tx, validator_set, ApplyError, BlockContext};
-use crate::state::{Overlay, StateDelta, StorageFault};
+use crate::state::{Layered, Overlay, StateDelta, StateRead, StorageFault};
 use crate::tx::DecodedTx;
 
 const BLOCK_CONTEXT: &str = "kp-ledger 2026 block v1";
@@ -51,6 +51,11 @@ pub struct BlockHeader {
     /// certificate offline knows which set to expect, and notices a
     /// governance decision left out of what it was given.
     pub validators_hash: Hash32,
+    /// The hash of the set that decides the next block: this one's, changed
+    /// by any governance decision the block executed. The set deciding this
+    /// block vouches with it for its successor, so that from the genesis a
+    /// verifier can follow every change of the set.
+    pub next_validators_hash: Hash32,
     /// UTC seconds, agreed by consensus; the rules' only clock.
     pub time: u64,
     pub proposer: PublicKey,
@@ -131,6 +136,10 @@ pub enum BlockError {
     TxRoot,
     #[error("block's parcels root {claimed} differs from the computed {computed}")]
     ParcelsRoot { claimed: Hash32, computed: Hash32 },
+    #[error(
+        "block's next validator set hash {claimed} is not that of the set after it, {computed}"
+    )]
+    NextValidatorsHash { claimed: Hash32, computed: Hash32 },
     #[error("block's validator set hash {claimed} is not that of the set in force, {computed}")]
     ValidatorsHash { claimed: Hash32, computed: Hash32 },
     #[error("block's state hash {claimed} differs from the computed {computed}")]
@@ -180,6 +189,21 @@ pub fn check_signatures(txs: &[DecodedTx], checked: SignaturesChecked<'_>) -> Ve
     ok
 }
 
+/// The hashes of the validator set that decides a block over `state`, and
+/// of the one after `delta` (the same unless the block changed the
+/// Participant set).
+fn validator_hashes<S: StateRead + ?Sized>(
+    state: &S,
+    delta: &StateDelta,
+) -> Result<(Hash32, Hash32), StorageFault> {
+    let now = validators_hash(&validator_set(state)?);
+    if !delta.changes_participants() {
+        return Ok((now, now));
+    }
+    let after = Layered { base: state, delta };
+    Ok((now, validators_hash(&validator_set(&after)?)))
+}
+
 /// Builds the next block from `candidates` in their order, leaving out (with
 /// the reason) every one that fails, so the block itself is always valid.
 pub fn build_block<S: ParcelCommitment + ?Sized>(
@@ -224,6 +248,7 @@ pub fn build_block<S: ParcelCommitment + ?Sized>(
     }
     let delta = overlay.into_delta();
     let parcels = parcels_after(state, &delta)?;
+    let (validators, next_validators) = validator_hashes(state, &delta)?;
     let header = BlockHeader {
         chain_id: chain_id.to_owned(),
         height: ctx.height,
@@ -232,7 +257,8 @@ pub fn build_block<S: ParcelCommitment + ?Sized>(
         tx_root: merkle_root(&included),
         state_hash: delta.next_state_hash(&tip.state_hash),
         parcels_root: parcels.root,
-        validators_hash: validators_hash(&validator_set(state)?),
+        validators_hash: validators,
+        next_validators_hash: next_validators,
         time: ctx.time,
         proposer,
     };
@@ -296,13 +322,6 @@ pub fn apply_block<S: ParcelCommitment + ?Sized>(
     if merkle_root(&block.txs) != header.tx_root {
         return Err(BlockError::TxRoot);
     }
-    let expected_validators = validators_hash(&validator_set(state)?);
-    if header.validators_hash != expected_validators {
-        return Err(BlockError::ValidatorsHash {
-            claimed: header.validators_hash,
-            computed: expected_validators,
-        });
-    }
     let mut decoded = Vec::with_capacity(block.txs.len());
     for (index, bytes) in block.txs.iter().enumerate() {
         let tx = DecodedTx::decode(bytes.clone()).map_err(|e| BlockError::InvalidTx {
@@ -344,6 +363,19 @@ pub fn apply_block<S: ParcelCommitment + ?Sized>(
         return Err(BlockError::StateHash {
             claimed: header.state_hash,
             computed,
+        });
+    }
+    let (validators, next_validators) = validator_hashes(state, &delta)?;
+    if header.validators_hash != validators {
+        return Err(BlockError::ValidatorsHash {
+            claimed: header.validators_hash,
+            computed: validators,
+        });
+    }
+    if header.next_validators_hash != next_validators {
+        return Err(BlockError::NextValidatorsHash {
+            claimed: header.next_validators_hash,
+            computed: next_validators,
         });
     }
     let parcels = parcels_after(state, &delta)?;

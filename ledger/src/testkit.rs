@@ -51,6 +51,7 @@ pub fn placeholder_block(height: u64, txs: Vec<Vec<u8>>) -> Block {
             state_hash: Hash32([3; 32]),
             parcels_root: Hash32([4; 32]),
             validators_hash: Hash32([5; 32]),
+            next_validators_hash: Hash32([5; 32]),
             time: 10,
             proposer: test_proposer(),
         },

@@ -1470,11 +1470,17 @@ mod header_checks {
 
         // A set without its last validator: what a block would claim if a
         // suspension had been left out of what a verifier was given.
-        let mut other_set = block;
+        let mut other_set = block.clone();
         other_set.header.validators_hash = validators_hash(&in_force[1..]);
         assert!(matches!(
             apply_block(&w.state, &w.tip, CHAIN_ID, other_set, NONE_CHECKED),
             Err(BlockError::ValidatorsHash { .. })
+        ));
+        let mut other_next = block;
+        other_next.header.next_validators_hash = validators_hash(&in_force[1..]);
+        assert!(matches!(
+            apply_block(&w.state, &w.tip, CHAIN_ID, other_next, NONE_CHECKED),
+            Err(BlockError::NextValidatorsHash { .. })
         ));
     }
 }

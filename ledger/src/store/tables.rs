@@ -61,8 +61,9 @@ pub(crate) const META_FORMAT: &str = "format";
 /// a database of another layout is refused by name rather than misread.
 /// 3: Participants may run no validator; proposals to change their set;
 /// commit certificates stored with blocks. 4: block headers state their
-/// transaction count, the parcel commitment and the hash of the validator
-/// set that decides them; the Annex III statistics index (`STATS`).
+/// transaction count, the parcel commitment and the hashes of the validator
+/// sets that decide them and the next block; the Annex III statistics index
+/// (`STATS`).
 pub(crate) const FORMAT_VERSION: u32 = 4;
 
 /// Height -> borsh of the block's header; its transactions are in `TXS`.

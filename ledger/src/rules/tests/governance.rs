@@ -435,6 +435,18 @@ fn a_proposal_and_its_approvals_apply_in_one_block() {
 
     let (quiet, _) = w.commit_block(vec![]);
     assert!(!quiet.delta.changes_participants());
+
+    // The suspending block, decided by the set that still held IN, names
+    // the set without IN as the next; the block after is decided by it.
+    let before = &block.block.header;
+    assert_ne!(before.next_validators_hash, before.validators_hash);
+    let after = &quiet.block.header;
+    assert_eq!(after.validators_hash, before.next_validators_hash);
+    assert_eq!(after.next_validators_hash, after.validators_hash);
+    assert_eq!(
+        after.validators_hash,
+        crate::block::validators_hash(&validator_set(&w.state).unwrap())
+    );
 }
 
 mod trade_follows_the_participant_set {
