@@ -9,8 +9,10 @@
 # that many real transactions into it (including a parcel with 50 ancestors);
 # `kpnode dev` restarts on it and `curl` asks for the deep parcel's trace 300
 # times (after 20 warm-up requests), then BW's statistics for the year of the
-# last block (`/v1/stats?participant=BW&year=Y`) as many times. Everything
-# runs on loopback and stops.
+# last block (`/v1/stats?participant=BW&year=Y`) as many times. It also
+# times the restart on the filled ledger until the API answers (`open_s`:
+# the database opening, and the parcel commitment's tree rebuilt from every
+# parcel record). Everything runs on loopback and stops.
 set -euo pipefail
 cd "$(dirname "$0")/.."
 sizes=("$@")
@@ -43,13 +45,15 @@ stop_node() {
   kill -TERM "$node_pid"; wait "$node_pid" || true; node_pid=""
 }
 
-printf '%-10s %-10s %-10s %-10s %-12s %-14s %-10s %-14s %-14s\n' txs p50_ms p90_ms p99_ms events bytes_per_tx rss_mib stats_p50_ms stats_p99_ms
+printf '%-10s %-10s %-10s %-10s %-12s %-14s %-10s %-14s %-14s %-8s\n' txs p50_ms p90_ms p99_ms events bytes_per_tx rss_mib stats_p50_ms stats_p99_ms open_s
 for size in "${sizes[@]}"; do
   home="$work/home-$size"; port=$(free_port)
   start_node "$home" "$port"; stop_node
   deep=$("$bin/ledger-fill" --home "$home" --txs "$size" 2>"$home.fill.log") || { cat "$home.fill.log" >&2; exit 1; }
   grep -E "committed;|filled:" "$home.fill.log" | sed 's/^/  /' >&2
+  opening=$(date +%s.%N)
   start_node "$home" "$port"
+  open_s=$(python3 -c "import sys,time; print('%.2f' % (time.time() - float(sys.argv[1])))" "$opening")
   url="http://127.0.0.1:$port/v1/parcels/$deep/trace"
   events=$(curl -fs "$url" | python3 -c 'import json,sys; d=json.load(sys.stdin); print(len(d["events"]))')
   for _ in $(seq 1 20); do curl -fs -o /dev/null "$url"; done
@@ -63,7 +67,7 @@ for size in "${sizes[@]}"; do
   rss_kib=$(awk '/VmRSS/ {print $2}' "/proc/$node_pid/status")
   db_bytes=$(stat -c %s "$home/data/ledger.redb")
   stop_node
-  printf '%-10s %-10s %-10s %-10s %-12s %-14s %-10s %-14s %-14s\n' "$size" "$(pct 50 "$home.times")" \
+  printf '%-10s %-10s %-10s %-10s %-12s %-14s %-10s %-14s %-14s %-8s\n' "$size" "$(pct 50 "$home.times")" \
     "$(pct 90 "$home.times")" "$(pct 99 "$home.times")" "$events" "$((db_bytes / size))" "$((rss_kib / 1024))" \
-    "$(pct 50 "$home.stats-times")" "$(pct 99 "$home.stats-times")"
+    "$(pct 50 "$home.stats-times")" "$(pct 99 "$home.stats-times")" "$open_s"
 done
