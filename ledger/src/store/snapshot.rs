@@ -11,6 +11,7 @@ use redb::{ReadOnlyTable, ReadTransaction, ReadableTable, TableDefinition, Table
 
 use super::error::{storage, StoreError, ID_PREFIX_CHARS_MIN};
 use super::tables::{self, decode, BlockSummary, Id32, StoredTx, TxRecord};
+use crate::anomalies::{self, AnomaliesView, AnomalyQuery};
 use crate::api::{BlockEventView, EventView, StatsTableView, StatsView, TraceView};
 use crate::block::{Block, BlockHeader, ChainTip};
 use crate::commitment::{bucket_hash, bucket_ids, bucket_of, ParcelCommitment, ParcelTree};
@@ -22,6 +23,7 @@ use crate::model::{
 use crate::state::{Read, StateRead, StorageFault};
 use crate::stats::{self, Period, StatsKey, Tally};
 use crate::tx::{tx_id, Transaction};
+use crate::units;
 
 /// Where a transaction sits in the chain: (height, index in its block).
 type ChainPlace = (u64, u32);
@@ -298,6 +300,76 @@ impl Snapshot {
                 .map(|code| stats::table_row(code, period, &entries))
                 .collect(),
         })
+    }
+
+    /// What the anomaly checks find as of the tip: short ranges of their
+    /// indexes (open certificates up to the tip's day, discrepancies and
+    /// statistics since `since`, the flagged parcels), never a block scan.
+    pub fn anomalies(&self, query: &AnomalyQuery) -> Result<AnomaliesView, StoreError> {
+        let as_of_time = self.tip()?.time;
+        let as_of_day = units::day_of(as_of_time);
+        let since_day = query.since(as_of_day);
+        let since_time = anomalies::day_start(since_day);
+        let certificate = |number: &str| {
+            self.certificate(number)?.ok_or_else(|| {
+                StoreError::Corrupt(format!("an anomaly index names certificate {number}"))
+            })
+        };
+        let mut received = Vec::new();
+        for entry in self
+            .table(tables::DISCREPANCIES)?
+            .range((since_time, "")..)
+            .map_err(storage)?
+        {
+            received.push(certificate(entry.map_err(storage)?.0.value().1)?);
+        }
+        let mut open = Vec::new();
+        for entry in self
+            .table(tables::OPEN_CERTIFICATES)?
+            .range((since_day, "")..(as_of_day, ""))
+            .map_err(storage)?
+        {
+            open.push(certificate(entry.map_err(storage)?.0.value().1)?);
+        }
+        let mut flagged = Vec::new();
+        for entry in self
+            .table(tables::FLAGGED_PARCELS)?
+            .iter()
+            .map_err(storage)?
+        {
+            let id = Hash32(entry.map_err(storage)?.0.value());
+            let parcel = self
+                .parcel(&id)?
+                .ok_or_else(|| StoreError::Corrupt(format!("the flag index names parcel {id}")))?;
+            let holder = self
+                .member(&parcel.holder)?
+                .ok_or_else(|| StoreError::Corrupt(format!("parcel {id} is held by no member")))?;
+            flagged.push((parcel, holder.participant));
+        }
+        // The year before `since` too: its first period is compared with
+        // the one before it.
+        let (from_year, _) = units::year_and_quarter(since_time);
+        let (to_year, _) = units::year_and_quarter(as_of_time);
+        let (low, high) = match query.participant {
+            Some(p) => (p.0, p.0),
+            None => ([0; 2], [u8::MAX; 2]),
+        };
+        let mut entries = Vec::new();
+        for y in from_year.saturating_sub(1)..=to_year {
+            entries.extend(self.stats_entries(
+                (y, low, 0, 0, [0; 2], 0)..=(y, high, u8::MAX, u8::MAX, [u8::MAX; 2], u32::MAX),
+            )?);
+        }
+        let mut findings = anomalies::receipt_discrepancies(&received);
+        findings.extend(anomalies::expired_without_receipt(&open, as_of_day));
+        findings.extend(anomalies::flagged_parcels(&flagged, as_of_day));
+        findings.extend(anomalies::period_changes(
+            &entries,
+            since_time,
+            as_of_time,
+            query.period_change_percent,
+        ));
+        Ok(anomalies::findings_for(query, findings, as_of_day))
     }
 
     /// The one parcel whose id starts with `prefix` (at least 8 hex characters).
