@@ -124,6 +124,7 @@ impl Client {
         &self,
         participant: Option<ParticipantCode>,
         since_day: Option<u32>,
+        band_percent: Option<u32>,
         period_change_percent: Option<u32>,
     ) -> Result<AnomaliesView> {
         let mut query = Vec::new();
@@ -132,6 +133,9 @@ impl Client {
         }
         if let Some(day) = since_day {
             query.push(format!("since={}", Day(day)));
+        }
+        if let Some(percent) = band_percent {
+            query.push(format!("band={percent}"));
         }
         if let Some(percent) = period_change_percent {
             query.push(format!("period_change={percent}"));

@@ -133,7 +133,7 @@ fn every_contract_flag_is_accepted_by_help() {
         ),
         (
             &["anomalies"][..],
-            &["--participant", "--since", "--period-change"][..],
+            &["--participant", "--since", "--band", "--period-change"][..],
         ),
         (&["watch"][..], &["--from"][..]),
         (

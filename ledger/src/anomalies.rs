@@ -6,17 +6,18 @@
 //! the node's clock, so every node answers the same at the same height.
 //!
 //! Checks here: receipt discrepancies, certificates past expiry with no
-//! receipt, flagged parcels, and changes between periods large enough for
-//! the Working Group's questionnaire. Exports above supply, US$/ct outside
-//! an origin's band and mark-ups on re-export are not there yet.
+//! receipt, flagged parcels, US$/ct outside a band around the origins'
+//! average, and changes between periods large enough for the Working
+//! Group's questionnaire. Exports above supply and mark-ups on re-export
+//! are not there yet.
 
 use std::collections::BTreeMap;
 
 use serde::{Deserialize, Serialize};
 
 use crate::model::{Certificate, Parcel, ParcelId, ParticipantCode};
-use crate::stats::{Flow, StatsKey, Tally};
-use crate::units::{parse_date, year_and_quarter, Carats, Day, SECONDS_PER_DAY};
+use crate::stats::{usd_per_carat_cents, Flow, StatsKey, Tally};
+use crate::units::{parse_date, year_and_quarter, Carats, Day, Usd, SECONDS_PER_DAY};
 
 /// What a finding is about. The snake_case names are stable codes.
 #[derive(Clone, Copy, Debug, PartialEq, Eq, PartialOrd, Ord, Serialize, Deserialize)]
@@ -28,6 +29,9 @@ pub enum AnomalyKind {
     ExpiredWithoutReceipt,
     /// An authority flagged a parcel (it cannot move until cleared).
     FlaggedParcel,
+    /// A certificate's US$/ct is outside the band around the average of
+    /// its origins' production over the period.
+    ValueOutsideBand,
     /// A Participant's carats changed between consecutive periods by more
     /// than the threshold.
     PeriodChange,
@@ -39,6 +43,7 @@ impl AnomalyKind {
             AnomalyKind::ReceiptDiscrepancy => "receipt_discrepancy",
             AnomalyKind::ExpiredWithoutReceipt => "expired_without_receipt",
             AnomalyKind::FlaggedParcel => "flagged_parcel",
+            AnomalyKind::ValueOutsideBand => "value_outside_band",
             AnomalyKind::PeriodChange => "period_change",
         }
     }
@@ -74,10 +79,13 @@ pub struct AnomaliesView {
     pub since: String,
     /// `YYYY-MM-DD`: the tip's block day, the day expiry is judged at.
     pub as_of: String,
+    pub band_percent: u32,
     pub period_change_percent: u32,
     pub findings: Vec<Finding>,
 }
 
+/// The documented default: US$/ct more than half above or below the average.
+pub const BAND_PERCENT_DEFAULT: u32 = 50;
 /// The documented default: a change of more than half between periods.
 pub const PERIOD_CHANGE_PERCENT_DEFAULT: u32 = 50;
 /// Without `since`, the checks look back this many days from the tip.
@@ -92,6 +100,8 @@ pub enum AnomalyQueryError {
     BadSince(String),
     #[error("`{0}` is not a percentage for period_change: give a whole number from 1 to 1000")]
     BadPeriodChange(String),
+    #[error("`{0}` is not a percentage for band: give a whole number from 1 to 1000")]
+    BadBand(String),
 }
 
 impl AnomalyQueryError {
@@ -101,6 +111,7 @@ impl AnomalyQueryError {
             AnomalyQueryError::BadParticipant(_) => "bad_participant",
             AnomalyQueryError::BadSince(_) => "bad_date",
             AnomalyQueryError::BadPeriodChange(_) => "bad_threshold",
+            AnomalyQueryError::BadBand(_) => "bad_threshold",
         }
     }
 }
@@ -111,7 +122,26 @@ pub struct AnomalyQuery {
     pub participant: Option<ParticipantCode>,
     /// Days since 1970-01-01; `None`: `LOOKBACK_DAYS_DEFAULT` before the tip.
     pub since_day: Option<u32>,
+    pub band_percent: u32,
     pub period_change_percent: u32,
+}
+
+/// A percentage as given, or its default; bounded so that a typo (50000)
+/// is refused rather than silently turning a check off.
+fn percent(
+    text: Option<&str>,
+    default: u32,
+    bad: fn(String) -> AnomalyQueryError,
+) -> Result<u32, AnomalyQueryError> {
+    match text {
+        None => Ok(default),
+        Some(text) => text
+            .trim()
+            .parse::<u32>()
+            .ok()
+            .filter(|p| (1..=1000).contains(p))
+            .ok_or_else(|| bad(text.to_owned())),
+    }
 }
 
 impl AnomalyQuery {
@@ -119,6 +149,7 @@ impl AnomalyQuery {
     pub fn parse(
         participant: Option<&str>,
         since: Option<&str>,
+        band: Option<&str>,
         period_change: Option<&str>,
     ) -> Result<AnomalyQuery, AnomalyQueryError> {
         let participant = participant
@@ -130,20 +161,15 @@ impl AnomalyQuery {
         let since_day = since
             .map(|s| parse_date(s).map_err(|_| AnomalyQueryError::BadSince(s.to_owned())))
             .transpose()?;
-        // Bounded so that a typo (50000) is refused rather than silencing the check.
-        let period_change_percent = match period_change {
-            None => PERIOD_CHANGE_PERCENT_DEFAULT,
-            Some(text) => text
-                .trim()
-                .parse::<u32>()
-                .ok()
-                .filter(|p| (1..=1000).contains(p))
-                .ok_or_else(|| AnomalyQueryError::BadPeriodChange(text.to_owned()))?,
-        };
         Ok(AnomalyQuery {
             participant,
             since_day,
-            period_change_percent,
+            band_percent: percent(band, BAND_PERCENT_DEFAULT, AnomalyQueryError::BadBand)?,
+            period_change_percent: percent(
+                period_change,
+                PERIOD_CHANGE_PERCENT_DEFAULT,
+                AnomalyQueryError::BadPeriodChange,
+            )?,
         })
     }
 
@@ -217,6 +243,81 @@ pub fn flagged_parcels(flagged: &[(Parcel, ParticipantCode)], as_of_day: u32) ->
                 detail: format!("{} ct flagged: {reason}", Carats(parcel.milli_carats)),
                 certificates: Vec::new(),
                 parcels: vec![parcel.id],
+            })
+        })
+        .collect()
+}
+
+/// Each origin's production over the period, from statistics entries.
+pub fn production_by_origin(
+    entries: &[(StatsKey, Tally)],
+    since_time: u64,
+    as_of_time: u64,
+) -> BTreeMap<ParticipantCode, Tally> {
+    let (from, to) = (year_and_quarter(since_time), year_and_quarter(as_of_time));
+    let mut out: BTreeMap<ParticipantCode, Tally> = BTreeMap::new();
+    for (key, tally) in entries {
+        let when = (key.year, key.quarter);
+        if key.flow == Flow::Production && key.hs.is_some() && from <= when && when <= to {
+            *out.entry(key.participant).or_default() += *tally;
+        }
+    }
+    out
+}
+
+/// Certificates whose US$ differ from what their carats are worth at their
+/// origins' average production US$/ct by more than `band_percent`: each
+/// origin's share of the carats at that origin's average, so a mixed-origin
+/// shipment is weighed by its mix. A certificate with an origin that
+/// produced nothing in the period has no average to compare and is skipped.
+pub fn values_outside_band(
+    issued: &[Certificate],
+    production: &BTreeMap<ParticipantCode, Tally>,
+    band_percent: u32,
+) -> Vec<Finding> {
+    issued
+        .iter()
+        .filter_map(|cert| {
+            let mut expected_cents: u128 = 0;
+            for share in &cert.origins {
+                let origin = production.get(&share.participant)?;
+                if origin.milli_carats == 0 {
+                    return None;
+                }
+                expected_cents += u128::from(share.milli_carats) * u128::from(origin.value_cents)
+                    / u128::from(origin.milli_carats);
+            }
+            let value = u128::from(cert.value_cents);
+            let gap = value.abs_diff(expected_cents) * 100;
+            if expected_cents == 0 || gap <= expected_cents * u128::from(band_percent) {
+                return None;
+            }
+            let per_carat = |cents: u128| {
+                u64::try_from(cents)
+                    .ok()
+                    .and_then(|c| usd_per_carat_cents(c, cert.milli_carats))
+                    .map_or_else(|| "-".to_owned(), |c| Usd(c).to_string())
+            };
+            let origins: Vec<&str> = cert
+                .origins
+                .iter()
+                .map(|o| o.participant.as_str())
+                .collect();
+            Some(Finding {
+                kind: AnomalyKind::ValueOutsideBand,
+                participant: cert.issuer,
+                partner: Some(cert.destination),
+                when: Day(cert.issued_on).to_string(),
+                detail: format!(
+                    "US$ {}/ct against US$ {}/ct at the average of origin {} ({}{}%)",
+                    per_carat(value),
+                    per_carat(expected_cents),
+                    origins.join("+"),
+                    if value >= expected_cents { "+" } else { "-" },
+                    gap / expected_cents
+                ),
+                certificates: vec![cert.number.clone()],
+                parcels: cert.parcels.clone(),
             })
         })
         .collect()
@@ -356,6 +457,7 @@ pub fn findings_for(
         participant: query.participant,
         since: Day(query.since(as_of_day)).to_string(),
         as_of: Day(as_of_day).to_string(),
+        band_percent: query.band_percent,
         period_change_percent: query.period_change_percent,
         findings,
     }

@@ -460,6 +460,7 @@ async fn stats_table(
 struct AnomaliesQuery {
     participant: Option<String>,
     since: Option<String>,
+    band: Option<String>,
     period_change: Option<String>,
 }
 
@@ -471,6 +472,7 @@ async fn anomalies(
     let query = AnomalyQuery::parse(
         query.participant.as_deref(),
         query.since.as_deref(),
+        query.band.as_deref(),
         query.period_change.as_deref(),
     )?;
     read(&shared, move |s| {

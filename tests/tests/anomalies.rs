@@ -153,6 +153,7 @@ fn kp_anomalies_finds_what_was_planted_and_nothing_else() {
     for args in [
         &["anomalies", "--since", "2026-13-01"][..],
         &["anomalies", "--period-change", "0"][..],
+        &["anomalies", "--band", "1001"][..],
     ] {
         assert_eq!(node.kp(args).status.code(), Some(2), "{args:?}");
     }
@@ -161,6 +162,7 @@ fn kp_anomalies_finds_what_was_planted_and_nothing_else() {
         ("participant=B1", "bad_participant"),
         ("since=2026-1-1", "bad_date"),
         ("period_change=5000", "bad_threshold"),
+        ("band=0", "bad_threshold"),
     ] {
         let mut response = agent()
             .get(format!("{}/v1/anomalies?{query}", node.url()))

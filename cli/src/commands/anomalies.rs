@@ -12,7 +12,7 @@ use crate::output;
 pub fn run(ctx: &Ctx, args: &AnomaliesArgs) -> Result<()> {
     let view = ctx
         .client
-        .anomalies(args.participant, args.since, args.period_change)?;
+        .anomalies(args.participant, args.since, args.band, args.period_change)?;
     if ctx.json {
         return output::json(&view);
     }
@@ -28,10 +28,11 @@ pub fn run(ctx: &Ctx, args: &AnomaliesArgs) -> Result<()> {
 /// What was looked at, so that an empty answer says so.
 fn summary(view: &AnomaliesView) -> String {
     format!(
-        "{} finding(s) from {} to {} (period change above {}%)",
+        "{} finding(s) from {} to {} (band {}%, period change above {}%)",
         view.findings.len(),
         view.since,
         view.as_of,
+        view.band_percent,
         view.period_change_percent
     )
 }
@@ -64,6 +65,7 @@ mod tests {
             participant: None,
             since: "2025-03-01".into(),
             as_of: "2026-03-01".into(),
+            band_percent: 50,
             period_change_percent: 50,
             findings: vec![Finding {
                 kind: AnomalyKind::ReceiptDiscrepancy,
@@ -85,7 +87,7 @@ mod tests {
         );
         assert_eq!(
             summary(&view),
-            "1 finding(s) from 2025-03-01 to 2026-03-01 (period change above 50%)"
+            "1 finding(s) from 2025-03-01 to 2026-03-01 (band 50%, period change above 50%)"
         );
     }
 }

@@ -72,6 +72,10 @@ pub struct AnomaliesArgs {
     /// From this day (default: 365 days before the tip's block day)
     #[arg(long, value_name = "YYYY-MM-DD", value_parser = parse::date)]
     pub since: Option<u32>,
+    /// Report a certificate whose US$/ct is this percentage or more above or
+    /// below its origins' average (default 50)
+    #[arg(long, value_name = "PERCENT", value_parser = clap::value_parser!(u32).range(1..=1000))]
+    pub band: Option<u32>,
     /// Report a change between periods above this percentage (default 50)
     #[arg(long, value_name = "PERCENT", value_parser = clap::value_parser!(u32).range(1..=1000))]
     pub period_change: Option<u32>,

@@ -106,6 +106,8 @@ impl Store {
                 txn.open_table(tables::STATS).map_err(storage)?;
                 txn.open_table(tables::OPEN_CERTIFICATES).map_err(storage)?;
                 txn.open_table(tables::DISCREPANCIES).map_err(storage)?;
+                txn.open_table(tables::ISSUED_CERTIFICATES)
+                    .map_err(storage)?;
                 txn.open_table(tables::FLAGGED_PARCELS).map_err(storage)?;
                 write_delta(&txn, &genesis.initial_delta())?;
                 let mut meta = txn.open_table(tables::META).map_err(storage)?;
@@ -283,8 +285,9 @@ fn add_stats(
 
 /// Keeps the indexes the anomaly checks read (`crate::anomalies`) in the
 /// block's own write transaction: a certificate is open from the block that
-/// issues it to the one that receives it; a receipt that differs is listed
-/// at its block's time; a parcel is listed while it carries a flag.
+/// issues it to the one that receives it; a certificate is listed at the
+/// time of the block that issues it, and a receipt that differs at its
+/// block's; a parcel is listed while it carries a flag.
 fn index_anomalies(
     txn: &WriteTransaction,
     height: u64,
@@ -293,7 +296,15 @@ fn index_anomalies(
 ) -> Result<(), StoreError> {
     let mut open = txn.open_table(tables::OPEN_CERTIFICATES).map_err(storage)?;
     let mut discrepancies = txn.open_table(tables::DISCREPANCIES).map_err(storage)?;
+    let mut issued = txn
+        .open_table(tables::ISSUED_CERTIFICATES)
+        .map_err(storage)?;
     for cert in delta.certificates.values() {
+        if cert.issued_height == height {
+            issued
+                .insert((time, cert.number.as_str()), ())
+                .map_err(storage)?;
+        }
         let key = (cert.expires_on, cert.number.as_str());
         match cert.receipt.as_ref() {
             None if cert.issued_height == height => {

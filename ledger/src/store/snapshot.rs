@@ -323,6 +323,14 @@ impl Snapshot {
         {
             received.push(certificate(entry.map_err(storage)?.0.value().1)?);
         }
+        let mut issued = Vec::new();
+        for entry in self
+            .table(tables::ISSUED_CERTIFICATES)?
+            .range((since_time, "")..)
+            .map_err(storage)?
+        {
+            issued.push(certificate(entry.map_err(storage)?.0.value().1)?);
+        }
         let mut open = Vec::new();
         for entry in self
             .table(tables::OPEN_CERTIFICATES)?
@@ -346,23 +354,31 @@ impl Snapshot {
                 .ok_or_else(|| StoreError::Corrupt(format!("parcel {id} is held by no member")))?;
             flagged.push((parcel, holder.participant));
         }
-        // The year before `since` too: its first period is compared with
-        // the one before it.
+        // Every Participant's, since a shipment is weighed against its
+        // origins'; and the year before `since` too, since its first period
+        // is compared with the one before it.
         let (from_year, _) = units::year_and_quarter(since_time);
         let (to_year, _) = units::year_and_quarter(as_of_time);
-        let (low, high) = match query.participant {
-            Some(p) => (p.0, p.0),
-            None => ([0; 2], [u8::MAX; 2]),
-        };
-        let mut entries = Vec::new();
-        for y in from_year.saturating_sub(1)..=to_year {
-            entries.extend(self.stats_entries(
-                (y, low, 0, 0, [0; 2], 0)..=(y, high, u8::MAX, u8::MAX, [u8::MAX; 2], u32::MAX),
-            )?);
-        }
+        let entries = self.stats_entries(
+            (from_year.saturating_sub(1), [0; 2], 0, 0, [0; 2], 0)
+                ..=(
+                    to_year,
+                    [u8::MAX; 2],
+                    u8::MAX,
+                    u8::MAX,
+                    [u8::MAX; 2],
+                    u32::MAX,
+                ),
+        )?;
+        let production = anomalies::production_by_origin(&entries, since_time, as_of_time);
         let mut findings = anomalies::receipt_discrepancies(&received);
         findings.extend(anomalies::expired_without_receipt(&open, as_of_day));
         findings.extend(anomalies::flagged_parcels(&flagged, as_of_day));
+        findings.extend(anomalies::values_outside_band(
+            &issued,
+            &production,
+            query.band_percent,
+        ));
         findings.extend(anomalies::period_changes(
             &entries,
             since_time,

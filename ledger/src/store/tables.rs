@@ -63,8 +63,8 @@ pub(crate) const META_FORMAT: &str = "format";
 /// commit certificates stored with blocks. 4: block headers state their
 /// transaction count, the parcel commitment and the hashes of the validator
 /// sets that decide them and the next block; the Annex III statistics index
-/// (`STATS`); the anomaly indexes `OPEN_CERTIFICATES`, `DISCREPANCIES` and
-/// `FLAGGED_PARCELS`.
+/// (`STATS`); the anomaly indexes `OPEN_CERTIFICATES`, `DISCREPANCIES`,
+/// `ISSUED_CERTIFICATES` and `FLAGGED_PARCELS`.
 pub(crate) const FORMAT_VERSION: u32 = 4;
 
 /// Height -> borsh of the block's header; its transactions are in `TXS`.
@@ -116,6 +116,10 @@ pub(crate) const OPEN_CERTIFICATES: TableDefinition<(u32, &str), ()> =
 /// whose figures differ from the certificate, in time order.
 pub(crate) const DISCREPANCIES: TableDefinition<(u64, &str), ()> =
     TableDefinition::new("discrepancies");
+/// (block time of the issue, certificate number), no value: certificates
+/// in the order issued, so a period's exports are one range.
+pub(crate) const ISSUED_CERTIFICATES: TableDefinition<(u64, &str), ()> =
+    TableDefinition::new("issued_certificates");
 /// Parcel id, no value: the parcels under a flag now.
 pub(crate) const FLAGGED_PARCELS: TableDefinition<Id32, ()> =
     TableDefinition::new("flagged_parcels");

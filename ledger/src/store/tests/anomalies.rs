@@ -25,7 +25,7 @@ fn issue(
     }
 }
 
-/// BW mines `count` parcels of 1 ct (US$ 100 each) and hands them to its
+/// BW mines parcels of 1 ct worth `values_cents` and hands them to its
 /// exporter, all at `time`; the parcel ids, and the keys of BW's authority,
 /// exporter and the EU's authority and importer.
 struct Trade {
@@ -37,7 +37,7 @@ struct Trade {
     importer: PublicKey,
 }
 
-fn bw_trade(dir: &Path, time: u64, count: usize) -> Trade {
+fn bw_trade(dir: &Path, time: u64, values_cents: &[u64]) -> Trade {
     let mut chain = TimedChain {
         store: open(&dir.join("ledger.redb")),
         world: crate::testkit::World::new(),
@@ -59,8 +59,9 @@ fn bw_trade(dir: &Path, time: u64, count: usize) -> Trade {
     );
     let registered = chain.block(
         time,
-        (0..count)
-            .map(|_| (miner, parcel_of("BW", 1_000, 10_000, HsCode::UNSORTED)))
+        values_cents
+            .iter()
+            .map(|v| (miner, parcel_of("BW", 1_000, *v, HsCode::UNSORTED)))
             .collect(),
     );
     let parcels: Vec<ParcelId> = registered.iter().map(|c| c[0]).collect();
@@ -96,13 +97,13 @@ fn findings(chain: &TimedChain, query: &AnomalyQuery) -> Vec<Finding> {
 }
 
 fn everyone() -> AnomalyQuery {
-    AnomalyQuery::parse(None, None, None).expect("defaults")
+    AnomalyQuery::parse(None, None, None, None).expect("defaults")
 }
 
 #[test]
 fn a_clean_trade_has_no_anomalies() {
     let dir = tempfile::tempdir().expect("tempdir");
-    let mut t = bw_trade(dir.path(), EARLY_Q1, 2);
+    let mut t = bw_trade(dir.path(), EARLY_Q1, &[10_000, 10_000]);
     let expires = crate::units::day_of(EARLY_Q1) + 30;
     t.chain.block(
         EARLY_Q1,
@@ -121,8 +122,19 @@ fn a_clean_trade_has_no_anomalies() {
 #[test]
 fn each_check_finds_its_planted_case() {
     let dir = tempfile::tempdir().expect("tempdir");
-    let mut t = bw_trade(dir.path(), EARLY_Q1, 4);
-    let [a, b, c, d] = [t.parcels[0], t.parcels[1], t.parcels[2], t.parcels[3]];
+    // E is declared at US$ 10/ct where BW's average is US$ 82/ct.
+    let mut t = bw_trade(
+        dir.path(),
+        EARLY_Q1,
+        &[10_000, 10_000, 10_000, 10_000, 1_000],
+    );
+    let [a, b, c, d, e] = [
+        t.parcels[0],
+        t.parcels[1],
+        t.parcels[2],
+        t.parcels[3],
+        t.parcels[4],
+    ];
     let day = crate::units::day_of(EARLY_Q1);
     t.chain.block(
         EARLY_Q1,
@@ -142,6 +154,10 @@ fn each_check_finds_its_planted_case() {
             ),
             (
                 t.bw,
+                issue("BW-004", t.exporter, t.importer, vec![e], day + 30),
+            ),
+            (
+                t.bw,
                 Body::FlagParcel {
                     parcel: d,
                     reason: "origin in doubt".into(),
@@ -155,9 +171,10 @@ fn each_check_finds_its_planted_case() {
             // 0.1 ct short.
             (t.eu, receive("BW-002", 900, 1)),
             (t.eu, receive("BW-003", 1_000, 1)),
+            (t.eu, receive("BW-004", 1_000, 1)),
         ],
     );
-    // The third quarter: BW exported 3 ct in Q1 and nothing since.
+    // The third quarter: BW exported 4 ct in Q1 and nothing since.
     let q3 = crate::testkit::START_TIME + 200 * 86_400;
     t.chain.block(q3, vec![]);
 
@@ -179,6 +196,14 @@ fn each_check_finds_its_planted_case() {
     assert_eq!(flagged.len(), 1, "{all:#?}");
     assert_eq!(flagged[0].parcels, vec![d]);
     assert_eq!(flagged[0].participant.as_str(), "BW");
+    let band: Vec<_> = of(AnomalyKind::ValueOutsideBand).collect();
+    assert_eq!(band.len(), 1, "{all:#?}");
+    assert_eq!(band[0].certificates, vec!["BW-004".to_owned()]);
+    assert_eq!(band[0].parcels, vec![e]);
+    assert_eq!(
+        band[0].detail,
+        "US$ 10.00/ct against US$ 82.00/ct at the average of origin BW (-87%)"
+    );
     let changes: Vec<(String, String, String)> = of(AnomalyKind::PeriodChange)
         .map(|f| (f.participant.to_string(), f.when.clone(), f.detail.clone()))
         .collect();
@@ -186,7 +211,7 @@ fn each_check_finds_its_planted_case() {
         changes.contains(&(
             "BW".into(),
             "2026-Q2".into(),
-            "exports 0.000 ct against 3.000 ct in 2026-Q1 (-100%)".into()
+            "exports 0.000 ct against 4.000 ct in 2026-Q1 (-100%)".into()
         )),
         "{changes:#?}"
     );
@@ -194,39 +219,65 @@ fn each_check_finds_its_planted_case() {
         changes.contains(&(
             "BW".into(),
             "2026-H2".into(),
-            "production 0.000 ct against 4.000 ct in 2026-H1 (-100%)".into()
+            "production 0.000 ct against 5.000 ct in 2026-H1 (-100%)".into()
         )),
         "{changes:#?}"
     );
 
     // A threshold above every change silences that check alone.
-    let lenient = AnomalyQuery::parse(None, None, Some("1000")).expect("query");
+    let lenient = AnomalyQuery::parse(None, None, None, Some("1000")).expect("query");
     let rest = findings(&t.chain, &lenient);
     assert!(rest.iter().all(|f| f.kind != AnomalyKind::PeriodChange));
-    assert_eq!(rest.len(), 3);
-    // The EU is the other side of both certificates, and holds no parcel.
-    let eu = AnomalyQuery::parse(Some("eu"), None, Some("1000")).expect("query");
+    assert_eq!(rest.len(), 4);
+    // So does a band wide enough.
+    let wide = AnomalyQuery::parse(None, None, Some("90"), None).expect("query");
+    assert!(findings(&t.chain, &wide)
+        .iter()
+        .all(|f| f.kind != AnomalyKind::ValueOutsideBand));
+    // The EU is the other side of every certificate, and holds no parcel.
+    let eu = AnomalyQuery::parse(Some("eu"), None, None, Some("1000")).expect("query");
     let kinds: Vec<AnomalyKind> = findings(&t.chain, &eu).iter().map(|f| f.kind).collect();
     assert_eq!(
         kinds,
         vec![
             AnomalyKind::ReceiptDiscrepancy,
-            AnomalyKind::ExpiredWithoutReceipt
+            AnomalyKind::ExpiredWithoutReceipt,
+            AnomalyKind::ValueOutsideBand,
         ]
     );
     // Since the third quarter: the receipts and the expiry are before it.
-    let late = AnomalyQuery::parse(None, Some("2026-07-01"), Some("1000")).expect("query");
+    let late = AnomalyQuery::parse(None, Some("2026-07-01"), None, Some("1000")).expect("query");
     let kinds: Vec<AnomalyKind> = findings(&t.chain, &late).iter().map(|f| f.kind).collect();
     assert_eq!(kinds, vec![AnomalyKind::FlaggedParcel]);
 }
 
 #[test]
 fn bad_queries_are_refused_with_their_codes() {
-    let code = |p, s, c| AnomalyQuery::parse(p, s, c).map_err(|e: AnomalyQueryError| e.code());
-    assert_eq!(code(Some("B1"), None, None).err(), Some("bad_participant"));
-    assert_eq!(code(None, Some("2026-02-30"), None).err(), Some("bad_date"));
-    assert_eq!(code(None, None, Some("0")).err(), Some("bad_threshold"));
-    assert_eq!(code(None, None, Some("50000")).err(), Some("bad_threshold"));
-    assert_eq!(code(None, None, Some("x")).err(), Some("bad_threshold"));
-    assert!(code(Some("bw"), Some("2026-01-01"), Some("25")).is_ok());
+    let code =
+        |p, s, b, c| AnomalyQuery::parse(p, s, b, c).map_err(|e: AnomalyQueryError| e.code());
+    assert_eq!(
+        code(Some("B1"), None, None, None).err(),
+        Some("bad_participant")
+    );
+    assert_eq!(
+        code(None, Some("2026-02-30"), None, None).err(),
+        Some("bad_date")
+    );
+    assert_eq!(
+        code(None, None, None, Some("0")).err(),
+        Some("bad_threshold")
+    );
+    assert_eq!(
+        code(None, None, None, Some("50000")).err(),
+        Some("bad_threshold")
+    );
+    assert_eq!(
+        code(None, None, Some("x"), None).err(),
+        Some("bad_threshold")
+    );
+    assert_eq!(
+        code(None, None, Some("1001"), None).err(),
+        Some("bad_threshold")
+    );
+    assert!(code(Some("bw"), Some("2026-01-01"), Some("30"), Some("25")).is_ok());
 }
