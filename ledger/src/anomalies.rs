@@ -5,11 +5,11 @@
 //! Time is block time: "past expiry" is judged at the tip's day, never at
 //! the node's clock, so every node answers the same at the same height.
 //!
-//! Checks here: receipt discrepancies, certificates past expiry with no
-//! receipt, flagged parcels, US$/ct outside a band around the origins'
-//! average, and changes between periods large enough for the Working
-//! Group's questionnaire. Exports above supply and mark-ups on re-export
-//! are not there yet.
+//! Checks here: exports of own origin above production plus imports,
+//! receipt discrepancies, certificates past expiry with no receipt, flagged
+//! parcels, US$/ct outside a band around the origins' average, and changes
+//! between periods large enough for the Working Group's questionnaire.
+//! Mark-ups on re-export are not there yet.
 
 use std::collections::BTreeMap;
 
@@ -23,6 +23,9 @@ use crate::units::{parse_date, year_and_quarter, Carats, Day, Usd, SECONDS_PER_D
 #[derive(Clone, Copy, Debug, PartialEq, Eq, PartialOrd, Ord, Serialize, Deserialize)]
 #[serde(rename_all = "snake_case")]
 pub enum AnomalyKind {
+    /// A Participant exported more carats of its own origin over the period
+    /// than it produced and imported in it.
+    ExportsExceedSupply,
     /// The importing authority found other carats or parcels than certified.
     ReceiptDiscrepancy,
     /// A certificate's expiry has passed and no receipt was ever recorded.
@@ -40,6 +43,7 @@ pub enum AnomalyKind {
 impl AnomalyKind {
     pub fn code(self) -> &'static str {
         match self {
+            AnomalyKind::ExportsExceedSupply => "exports_exceed_supply",
             AnomalyKind::ReceiptDiscrepancy => "receipt_discrepancy",
             AnomalyKind::ExpiredWithoutReceipt => "expired_without_receipt",
             AnomalyKind::FlaggedParcel => "flagged_parcel",
@@ -248,9 +252,12 @@ pub fn flagged_parcels(flagged: &[(Parcel, ParticipantCode)], as_of_day: u32) ->
         .collect()
 }
 
-/// Each origin's production over the period, from statistics entries.
-pub fn production_by_origin(
+/// Each Participant's totals of one flow over the quarters from the one
+/// holding `since_time` to the one holding `as_of_time`, from statistics
+/// entries (those with an HS code: the others carry counts only).
+pub fn flow_totals(
     entries: &[(StatsKey, Tally)],
+    flow: Flow,
     since_time: u64,
     as_of_time: u64,
 ) -> BTreeMap<ParticipantCode, Tally> {
@@ -258,11 +265,62 @@ pub fn production_by_origin(
     let mut out: BTreeMap<ParticipantCode, Tally> = BTreeMap::new();
     for (key, tally) in entries {
         let when = (key.year, key.quarter);
-        if key.flow == Flow::Production && key.hs.is_some() && from <= when && when <= to {
+        if key.flow == flow && key.hs.is_some() && from <= when && when <= to {
             *out.entry(key.participant).or_default() += *tally;
         }
     }
     out
+}
+
+/// Participants whose certificates issued in the period carry more carats
+/// of their own origin than they produced and imported over the period.
+/// Stock from before the period is not counted: over the whole ledger the
+/// rules already keep own-origin exports within production (mass is
+/// conserved), so only a period can show a country drawing on diamonds
+/// the ledger did not see it produce or import then, which is what the
+/// Working Group asks about.
+pub fn exports_exceed_supply(
+    issued: &[Certificate],
+    production: &BTreeMap<ParticipantCode, Tally>,
+    imports: &BTreeMap<ParticipantCode, Tally>,
+    period: &str,
+) -> Vec<Finding> {
+    let mut own: BTreeMap<ParticipantCode, (u64, Vec<String>)> = BTreeMap::new();
+    for cert in issued {
+        let carats: u64 = cert
+            .origins
+            .iter()
+            .filter(|o| o.participant == cert.issuer)
+            .map(|o| o.milli_carats)
+            .fold(0, u64::saturating_add);
+        if carats > 0 {
+            let entry = own.entry(cert.issuer).or_default();
+            entry.0 = entry.0.saturating_add(carats);
+            entry.1.push(cert.number.clone());
+        }
+    }
+    own.into_iter()
+        .filter_map(|(participant, (exported, certificates))| {
+            let carats = |totals: &BTreeMap<ParticipantCode, Tally>| {
+                totals.get(&participant).map_or(0, |t| t.milli_carats)
+            };
+            let (produced, imported) = (carats(production), carats(imports));
+            (exported > produced.saturating_add(imported)).then(|| Finding {
+                kind: AnomalyKind::ExportsExceedSupply,
+                participant,
+                partner: None,
+                when: period.to_owned(),
+                detail: format!(
+                    "exported {} ct of own origin against {} ct produced and {} ct imported",
+                    Carats(exported),
+                    Carats(produced),
+                    Carats(imported)
+                ),
+                certificates,
+                parcels: Vec::new(),
+            })
+        })
+        .collect()
 }
 
 /// Certificates whose US$ differ from what their carats are worth at their

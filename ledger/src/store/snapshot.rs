@@ -21,9 +21,9 @@ use crate::model::{
     ProposalStatus, Transfer, TransferId, TxId,
 };
 use crate::state::{Read, StateRead, StorageFault};
-use crate::stats::{self, Period, StatsKey, Tally};
+use crate::stats::{self, Flow, Period, StatsKey, Tally};
 use crate::tx::{tx_id, Transaction};
-use crate::units;
+use crate::units::{self, Day};
 
 /// Where a transaction sits in the chain: (height, index in its block).
 type ChainPlace = (u64, u32);
@@ -370,8 +370,12 @@ impl Snapshot {
                     u32::MAX,
                 ),
         )?;
-        let production = anomalies::production_by_origin(&entries, since_time, as_of_time);
-        let mut findings = anomalies::receipt_discrepancies(&received);
+        let production = anomalies::flow_totals(&entries, Flow::Production, since_time, as_of_time);
+        let imports = anomalies::flow_totals(&entries, Flow::Imports, since_time, as_of_time);
+        let period = format!("{} to {}", Day(since_day), Day(as_of_day));
+        let mut findings =
+            anomalies::exports_exceed_supply(&issued, &production, &imports, &period);
+        findings.extend(anomalies::receipt_discrepancies(&received));
         findings.extend(anomalies::expired_without_receipt(&open, as_of_day));
         findings.extend(anomalies::flagged_parcels(&flagged, as_of_day));
         findings.extend(anomalies::values_outside_band(

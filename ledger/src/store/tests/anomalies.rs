@@ -122,18 +122,19 @@ fn a_clean_trade_has_no_anomalies() {
 #[test]
 fn each_check_finds_its_planted_case() {
     let dir = tempfile::tempdir().expect("tempdir");
-    // E is declared at US$ 10/ct where BW's average is US$ 82/ct.
+    // E is declared at US$ 10/ct where BW's average is US$ 85/ct.
     let mut t = bw_trade(
         dir.path(),
         EARLY_Q1,
-        &[10_000, 10_000, 10_000, 10_000, 1_000],
+        &[10_000, 10_000, 10_000, 10_000, 1_000, 10_000],
     );
-    let [a, b, c, d, e] = [
+    let [a, b, c, d, e, f] = [
         t.parcels[0],
         t.parcels[1],
         t.parcels[2],
         t.parcels[3],
         t.parcels[4],
+        t.parcels[5],
     ];
     let day = crate::units::day_of(EARLY_Q1);
     t.chain.block(
@@ -174,9 +175,17 @@ fn each_check_finds_its_planted_case() {
             (t.eu, receive("BW-004", 1_000, 1)),
         ],
     );
-    // The third quarter: BW exported 4 ct in Q1 and nothing since.
+    // The third quarter: BW exported 4 ct in Q1 and nothing in Q2; now it
+    // ships F, mined in Q1, when it has produced and imported nothing.
     let q3 = crate::testkit::START_TIME + 200 * 86_400;
-    t.chain.block(q3, vec![]);
+    let q3_day = crate::units::day_of(q3);
+    t.chain.block(
+        q3,
+        vec![(
+            t.bw,
+            issue("BW-005", t.exporter, t.importer, vec![f], q3_day + 30),
+        )],
+    );
 
     let all = findings(&t.chain, &everyone());
     let of = |kind| all.iter().filter(move |f: &&Finding| f.kind == kind);
@@ -202,7 +211,7 @@ fn each_check_finds_its_planted_case() {
     assert_eq!(band[0].parcels, vec![e]);
     assert_eq!(
         band[0].detail,
-        "US$ 10.00/ct against US$ 82.00/ct at the average of origin BW (-87%)"
+        "US$ 10.00/ct against US$ 85.00/ct at the average of origin BW (-88%)"
     );
     let changes: Vec<(String, String, String)> = of(AnomalyKind::PeriodChange)
         .map(|f| (f.participant.to_string(), f.when.clone(), f.detail.clone()))
@@ -219,7 +228,7 @@ fn each_check_finds_its_planted_case() {
         changes.contains(&(
             "BW".into(),
             "2026-H2".into(),
-            "production 0.000 ct against 5.000 ct in 2026-H1 (-100%)".into()
+            "production 0.000 ct against 6.000 ct in 2026-H1 (-100%)".into()
         )),
         "{changes:#?}"
     );
@@ -245,10 +254,25 @@ fn each_check_finds_its_planted_case() {
             AnomalyKind::ValueOutsideBand,
         ]
     );
-    // Since the third quarter: the receipts and the expiry are before it.
+    // Since the third quarter: the receipts and the expiry are before it,
+    // and BW's shipment of F draws on diamonds mined before it.
     let late = AnomalyQuery::parse(None, Some("2026-07-01"), None, Some("1000")).expect("query");
-    let kinds: Vec<AnomalyKind> = findings(&t.chain, &late).iter().map(|f| f.kind).collect();
-    assert_eq!(kinds, vec![AnomalyKind::FlaggedParcel]);
+    let found = findings(&t.chain, &late);
+    let kinds: Vec<AnomalyKind> = found.iter().map(|f| f.kind).collect();
+    assert_eq!(
+        kinds,
+        vec![AnomalyKind::ExportsExceedSupply, AnomalyKind::FlaggedParcel]
+    );
+    assert_eq!(found[0].participant.as_str(), "BW");
+    assert_eq!(found[0].certificates, vec!["BW-005".to_owned()]);
+    assert_eq!(
+        found[0].when,
+        format!("2026-07-01 to {}", crate::units::Day(q3_day))
+    );
+    assert_eq!(
+        found[0].detail,
+        "exported 1.000 ct of own origin against 0.000 ct produced and 0.000 ct imported"
+    );
 }
 
 #[test]
