@@ -5,49 +5,27 @@
 //! times and are tested at the ledger level (`store::tests::anomalies`).
 
 use kp_ledger::anomalies::{AnomaliesView, AnomalyKind};
-use kp_tests::{agent, enroll_args, ok_stdout, register_args, DevNode};
+use kp_tests::{agent, ok_stdout, register_args, BwToEu};
 
 #[test]
 fn kp_anomalies_finds_what_was_planted_and_nothing_else() {
     let dir = tempfile::tempdir().unwrap();
-    let node = DevNode::start(&dir.path().join("node"), "BW,EU").unwrap();
-    let d = dir.path();
-    let bw = node.key_path("BW").to_string_lossy().into_owned();
-    let eu = node.key_path("EU").to_string_lossy().into_owned();
-    let member = |name: &str, authority: &str, role: &str| {
-        let (key, public) = node.new_key(d, name);
-        ok_stdout(
-            &node.kp(&enroll_args(authority, &public, role, name, "L-1")),
-            "enrol",
-        );
-        (key, public)
-    };
-    let (miner, _) = member("miner", &bw, "miner");
-    let (exporter_key, exporter) = member("exporter", &bw, "exporter");
-    let (_, importer) = member("importer", &eu, "importer");
+    let BwToEu {
+        node,
+        bw,
+        eu,
+        miner,
+        exporter_key,
+        exporter,
+        importer,
+    } = BwToEu::start(dir.path()).unwrap();
     let mut parcels = Vec::new();
     for _ in 0..3 {
         let parcel = ok_stdout(
             &node.kp(&register_args(&miner, "BW", None, "10.000", "7102.10")),
             "register",
         );
-        let offer = ok_stdout(
-            &node.kp(&[
-                "transfer", "offer", "--key", &miner, "--parcel", &parcel, "--to", &exporter,
-            ]),
-            "offer",
-        );
-        ok_stdout(
-            &node.kp(&[
-                "transfer",
-                "accept",
-                "--key",
-                &exporter_key,
-                "--transfer",
-                &offer,
-            ]),
-            "accept",
-        );
+        node.hand_over(&miner, &parcel, &exporter_key, &exporter);
         parcels.push(parcel);
     }
     let ship = |number: &str, parcel: &str, carats: &str| {

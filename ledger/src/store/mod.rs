@@ -305,7 +305,7 @@ fn index_anomalies(
                 .insert((time, cert.number.as_str()), ())
                 .map_err(storage)?;
         }
-        let key = (cert.expires_on, cert.number.as_str());
+        let key = (u64::from(cert.expires_on), cert.number.as_str());
         match cert.receipt.as_ref() {
             None if cert.issued_height == height => {
                 open.insert(key, ()).map_err(storage)?;

@@ -302,6 +302,23 @@ impl Snapshot {
         })
     }
 
+    /// The certificates an anomaly index names in `range` of its keys.
+    fn indexed_certificates(
+        &self,
+        index: TableDefinition<(u64, &str), ()>,
+        range: std::ops::Range<(u64, &str)>,
+    ) -> Result<Vec<Certificate>, StoreError> {
+        let mut out = Vec::new();
+        for entry in self.table(index)?.range(range).map_err(storage)? {
+            let (key, _) = entry.map_err(storage)?;
+            let number = key.value().1;
+            out.push(self.certificate(number)?.ok_or_else(|| {
+                StoreError::Corrupt(format!("index {} names certificate {number}", index.name()))
+            })?);
+        }
+        Ok(out)
+    }
+
     /// What the anomaly checks find as of the tip: short ranges of their
     /// indexes (open certificates up to the tip's day, discrepancies and
     /// statistics since `since`, the flagged parcels), never a block scan.
@@ -310,35 +327,14 @@ impl Snapshot {
         let as_of_day = units::day_of(as_of_time);
         let since_day = query.since(as_of_day);
         let since_time = anomalies::day_start(since_day);
-        let certificate = |number: &str| {
-            self.certificate(number)?.ok_or_else(|| {
-                StoreError::Corrupt(format!("an anomaly index names certificate {number}"))
-            })
-        };
-        let mut received = Vec::new();
-        for entry in self
-            .table(tables::DISCREPANCIES)?
-            .range((since_time, "")..)
-            .map_err(storage)?
-        {
-            received.push(certificate(entry.map_err(storage)?.0.value().1)?);
-        }
-        let mut issued = Vec::new();
-        for entry in self
-            .table(tables::ISSUED_CERTIFICATES)?
-            .range((since_time, "")..)
-            .map_err(storage)?
-        {
-            issued.push(certificate(entry.map_err(storage)?.0.value().1)?);
-        }
-        let mut open = Vec::new();
-        for entry in self
-            .table(tables::OPEN_CERTIFICATES)?
-            .range((since_day, "")..(as_of_day, ""))
-            .map_err(storage)?
-        {
-            open.push(certificate(entry.map_err(storage)?.0.value().1)?);
-        }
+        // No key reaches u64::MAX: a time or a day.
+        let (since, after) = ((since_time, ""), (u64::MAX, ""));
+        let received = self.indexed_certificates(tables::DISCREPANCIES, since..after)?;
+        let issued = self.indexed_certificates(tables::ISSUED_CERTIFICATES, since..after)?;
+        let open = self.indexed_certificates(
+            tables::OPEN_CERTIFICATES,
+            (u64::from(since_day), "")..(u64::from(as_of_day), ""),
+        )?;
         let mut flagged = Vec::new();
         for entry in self
             .table(tables::FLAGGED_PARCELS)?

@@ -109,8 +109,9 @@ pub(crate) type StatsKeyBytes = (u16, [u8; 2], u8, u8, [u8; 2], u32);
 pub(crate) type StatsTally = (u64, u64, u64, u64, u64);
 
 /// (expiry day, certificate number), no value: certificates issued and not
-/// yet received, so those past expiry are one short range from day 0.
-pub(crate) const OPEN_CERTIFICATES: TableDefinition<(u32, &str), ()> =
+/// yet received, so those past expiry are one short range of days. The day
+/// is a u64 so that every anomaly index of certificates has one key type.
+pub(crate) const OPEN_CERTIFICATES: TableDefinition<(u64, &str), ()> =
     TableDefinition::new("open_certificates");
 /// (block time of the receipt, certificate number), no value: receipts
 /// whose figures differ from the certificate, in time order.
