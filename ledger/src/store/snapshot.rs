@@ -319,9 +319,12 @@ impl Snapshot {
         Ok(out)
     }
 
-    /// What the anomaly checks find as of the tip: short ranges of their
-    /// indexes (open certificates up to the tip's day, discrepancies and
-    /// statistics since `since`, the flagged parcels), never a block scan.
+    /// What the anomaly checks find as of the tip: ranges of their indexes
+    /// (open certificates expiring from `since` to the tip's day;
+    /// discrepancies, certificates issued and statistics since `since`; the
+    /// flagged parcels), never a block scan. The certificates issued are
+    /// read one by one, so a long `since` on a busy ledger costs a read per
+    /// certificate of the period.
     pub fn anomalies(&self, query: &AnomalyQuery) -> Result<AnomaliesView, StoreError> {
         let as_of_time = self.tip()?.time;
         let as_of_day = units::day_of(as_of_time);

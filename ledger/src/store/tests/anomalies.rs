@@ -273,6 +273,10 @@ fn each_check_finds_its_planted_case() {
         found[0].detail,
         "exported 1.000 ct of own origin against 0.000 ct produced and 0.000 ct imported"
     );
+    // A `since` past the tip looks at nothing but the flags in force.
+    let future = AnomalyQuery::parse(None, Some("2099-01-01"), None, None).expect("query");
+    let kinds: Vec<AnomalyKind> = findings(&t.chain, &future).iter().map(|f| f.kind).collect();
+    assert_eq!(kinds, vec![AnomalyKind::FlaggedParcel]);
 }
 
 #[test]
