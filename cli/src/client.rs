@@ -7,12 +7,14 @@ use std::time::{Duration, Instant};
 
 use anyhow::{anyhow, Result};
 use kp_crypto::PublicKey;
+use kp_ledger::anomalies::AnomaliesView;
 use kp_ledger::api::{
     ErrorBody, NonceView, ParcelView, ProposalView, StatsTableView, StatsView, StatusView,
     SubmitRequest, TraceView, TxState, TxStatus,
 };
 use kp_ledger::model::{Certificate, Member, Participant, ParticipantCode, Transfer, TxId};
 use kp_ledger::stats::Period;
+use kp_ledger::units::Day;
 use serde::de::DeserializeOwned;
 use serde::Serialize;
 use ureq::config::ConfigBuilder;
@@ -114,6 +116,31 @@ impl Client {
     /// Every Participant's totals for a period.
     pub fn stats_table(&self, period: &Period) -> Result<StatsTableView> {
         self.get(&format!("/v1/stats/all?{}", period_query(period)))
+    }
+
+    /// What the anomaly checks find as of the tip, filtered as asked; the
+    /// node applies its documented defaults to what is left out.
+    pub fn anomalies(
+        &self,
+        participant: Option<ParticipantCode>,
+        since_day: Option<u32>,
+        band_percent: Option<u32>,
+        period_change_percent: Option<u32>,
+    ) -> Result<AnomaliesView> {
+        let mut query = Vec::new();
+        if let Some(p) = participant {
+            query.push(format!("participant={p}"));
+        }
+        if let Some(day) = since_day {
+            query.push(format!("since={}", Day(day)));
+        }
+        if let Some(percent) = band_percent {
+            query.push(format!("band={percent}"));
+        }
+        if let Some(percent) = period_change_percent {
+            query.push(format!("period_change={percent}"));
+        }
+        self.get(&format!("/v1/anomalies?{}", query.join("&")))
     }
 
     pub fn tx(&self, id: &TxId) -> Result<TxStatus> {

@@ -147,8 +147,14 @@ enum Command {
             kp stats --all --year 2026 --half 2"
     )]
     Stats(StatsArgs),
-    /// What the scheme's fraud checks find, one line each (not there yet)
-    #[command(after_help = "Example:\n  kp anomalies --participant CF")]
+    /// What the scheme's fraud checks find, one line each with its records
+    #[command(
+        after_help = "Kinds: exports_exceed_supply, receipt_discrepancy, expired_without_receipt,\n\
+            flagged_parcel, value_outside_band, period_change (docs/api.md, Anomalies).\n\
+            Time is the tip's block time; without --since, the last 365 days.\n\n\
+            Examples:\n  kp anomalies --participant CF\n  \
+            kp anomalies --since 2026-01-01 --band 30 --period-change 100 --json"
+    )]
     Anomalies(AnomaliesArgs),
     /// Committed events as they happen, one line each
     #[command(

@@ -13,7 +13,9 @@
 //! - [`feed`]: committed events as the node's event stream carries them.
 //! - [`summary`]: one line saying what a transaction did.
 //! - [`stats`]: the Annex III statistics, kept up to date per block.
+//! - [`anomalies`]: the checks that real frauds call for.
 
+pub mod anomalies;
 pub mod api;
 pub mod block;
 pub mod commitment;

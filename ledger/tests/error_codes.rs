@@ -22,13 +22,25 @@ fn every_error_code_is_documented() {
         "found {} statistics query codes",
         stats.len()
     );
+    let anomalies = codes_in(include_str!("../src/anomalies.rs"), "AnomalyQueryError::");
+    assert_eq!(
+        anomalies.len(),
+        4,
+        "found {} anomaly query codes",
+        anomalies.len()
+    );
     assert!(
         rejections.len() > 40,
         "found {} rule codes",
         rejections.len()
     );
     assert!(store.len() >= 12, "found {} storage codes", store.len());
-    for code in rejections.iter().chain(&store).chain(&stats) {
+    for code in rejections
+        .iter()
+        .chain(&store)
+        .chain(&stats)
+        .chain(&anomalies)
+    {
         assert!(
             docs.contains(&format!("`{code}`")),
             "docs/errors.md does not list `{code}`"

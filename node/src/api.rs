@@ -11,6 +11,7 @@ use axum::response::{IntoResponse, Response};
 use axum::routing::{get, post};
 use axum::{Json, Router};
 use kp_crypto::{Hash32, PublicKey};
+use kp_ledger::anomalies::{AnomaliesView, AnomalyQuery, AnomalyQueryError};
 use kp_ledger::api::{
     ApiError, BlockView, CommitView, ErrorBody, NonceView, ParcelView, ProposalView,
     StatsTableView, StatsView, StatusView, SubmitRequest, TraceView, TxState, TxStatus,
@@ -56,6 +57,7 @@ pub fn router(shared: Arc<Shared>) -> Router {
         .route("/events", get(crate::events::events))
         .route("/v1/stats", get(stats))
         .route("/v1/stats/all", get(stats_table))
+        .route("/v1/anomalies", get(anomalies))
         .route("/metrics", get(metrics))
         .fallback(no_route)
         .method_not_allowed_fallback(wrong_method)
@@ -169,6 +171,12 @@ impl From<QueryRejection> for Failure {
 
 impl From<StatsQueryError> for Failure {
     fn from(e: StatsQueryError) -> Self {
+        Failure::new(StatusCode::BAD_REQUEST, e.code(), e.to_string())
+    }
+}
+
+impl From<AnomalyQueryError> for Failure {
+    fn from(e: AnomalyQueryError) -> Self {
         Failure::new(StatusCode::BAD_REQUEST, e.code(), e.to_string())
     }
 }
@@ -445,6 +453,38 @@ async fn stats_table(
     read(&shared, move |s| Ok(s.stats_table(&period)?))
         .await
         .map(Json)
+}
+
+/// The words of an anomalies query, checked by `AnomalyQuery::parse`.
+#[derive(Debug, serde::Deserialize)]
+struct AnomaliesQuery {
+    participant: Option<String>,
+    since: Option<String>,
+    band: Option<String>,
+    period_change: Option<String>,
+}
+
+async fn anomalies(
+    State(shared): State<Arc<Shared>>,
+    query: Result<Query<AnomaliesQuery>, QueryRejection>,
+) -> Answer<AnomaliesView> {
+    let Query(query) = query?;
+    let query = AnomalyQuery::parse(
+        query.participant.as_deref(),
+        query.since.as_deref(),
+        query.band.as_deref(),
+        query.period_change.as_deref(),
+    )?;
+    read(&shared, move |s| {
+        if let Some(participant) = query.participant {
+            if s.participant(participant)?.is_none() {
+                return Err(Failure::not_found(format!("no Participant {participant}")));
+            }
+        }
+        Ok(s.anomalies(&query)?)
+    })
+    .await
+    .map(Json)
 }
 
 /// The open proposals, each with its tally against the Participants active now.

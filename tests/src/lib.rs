@@ -107,6 +107,40 @@ impl DerefMut for DevNode {
     }
 }
 
+/// A dev chain of Botswana and the EU with a miner and an exporter in
+/// Botswana and an importer in the EU: the cast of a shipment.
+pub struct BwToEu {
+    pub node: DevNode,
+    /// Authority key files.
+    pub bw: String,
+    pub eu: String,
+    /// Key files and public keys of the members.
+    pub miner: String,
+    pub exporter_key: String,
+    pub exporter: String,
+    pub importer: String,
+}
+
+impl BwToEu {
+    pub fn start(dir: &Path) -> Result<BwToEu> {
+        let node = DevNode::start(&dir.join("node"), "BW,EU")?;
+        let bw = node.key_path("BW").to_string_lossy().into_owned();
+        let eu = node.key_path("EU").to_string_lossy().into_owned();
+        let (miner, _) = node.member(dir, &bw, "miner", "miner");
+        let (exporter_key, exporter) = node.member(dir, &bw, "exporter", "exporter");
+        let (_, importer) = node.member(dir, &eu, "importer", "importer");
+        Ok(BwToEu {
+            node,
+            bw,
+            eu,
+            miner,
+            exporter_key,
+            exporter,
+            importer,
+        })
+    }
+}
+
 pub fn get_json<T: serde::de::DeserializeOwned>(url: &str) -> Result<T> {
     get_json_if_found(url)?.with_context(|| format!("GET {url}: not found"))
 }

@@ -11,7 +11,7 @@ use std::time::{Duration, Instant};
 use anyhow::{bail, Context, Result};
 use kp_ledger::api::StatusView;
 
-use crate::{binary, get_json, ok_stdout, DEV_PASSPHRASE, TEST_WORK_FACTOR};
+use crate::{binary, enroll_args, get_json, ok_stdout, DEV_PASSPHRASE, TEST_WORK_FACTOR};
 
 /// How long a node may take from start to answering its API: a debug build
 /// opening its store and, after a crash, replaying its write-ahead log, on a
@@ -207,6 +207,39 @@ impl NodeProcess {
         ]);
         let public = ok_stdout(&out, "kp key new");
         (path, public)
+    }
+
+    /// A new key in `dir`, enrolled by the authority of key file
+    /// `authority_key` as `role`, named and licensed for a test; its key
+    /// file and public key.
+    pub fn member(
+        &self,
+        dir: &Path,
+        authority_key: &str,
+        name: &str,
+        role: &str,
+    ) -> (String, String) {
+        let (key, public) = self.new_key(dir, name);
+        ok_stdout(
+            &self.kp(&enroll_args(authority_key, &public, role, name, "L-1")),
+            "enrol",
+        );
+        (key, public)
+    }
+
+    /// Moves `parcel` from the member of key file `from_key` to the one of
+    /// key file `to_key` and public key `to`: an offer, then its acceptance.
+    pub fn hand_over(&self, from_key: &str, parcel: &str, to_key: &str, to: &str) {
+        let offer = ok_stdout(
+            &self.kp(&[
+                "transfer", "offer", "--key", from_key, "--parcel", parcel, "--to", to,
+            ]),
+            "transfer offer",
+        );
+        ok_stdout(
+            &self.kp(&["transfer", "accept", "--key", to_key, "--transfer", &offer]),
+            "transfer accept",
+        );
     }
 
     /// The last lines of the log, introduced by its path, for error messages.

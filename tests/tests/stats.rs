@@ -8,26 +8,20 @@
 
 use kp_ledger::api::{StatsTableView, StatsView};
 use kp_ledger::units::year_and_quarter;
-use kp_tests::{agent, enroll_args, ok_stdout, register_args, DevNode};
+use kp_tests::{agent, ok_stdout, register_args, BwToEu};
 
 #[test]
 fn kp_stats_reports_what_the_ledger_recorded() {
     let dir = tempfile::tempdir().unwrap();
-    let node = DevNode::start(&dir.path().join("node"), "BW,EU").unwrap();
-    let d = dir.path();
-    let bw = node.key_path("BW").to_string_lossy().into_owned();
-    let eu = node.key_path("EU").to_string_lossy().into_owned();
-    let member = |name: &str, authority: &str, role: &str| {
-        let (key, public) = node.new_key(d, name);
-        ok_stdout(
-            &node.kp(&enroll_args(authority, &public, role, name, "L-1")),
-            "enrol",
-        );
-        (key, public)
-    };
-    let (miner, _) = member("miner", &bw, "miner");
-    let (exporter_key, exporter) = member("exporter", &bw, "exporter");
-    let (_, importer) = member("importer", &eu, "importer");
+    let BwToEu {
+        node,
+        bw,
+        eu,
+        miner,
+        exporter_key,
+        exporter,
+        importer,
+    } = BwToEu::start(dir.path()).unwrap();
     let mut parcels = Vec::new();
     for (carats, hs) in [("12.345", "7102.10"), ("7.655", "7102.31")] {
         let parcel = ok_stdout(

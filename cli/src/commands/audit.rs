@@ -66,9 +66,19 @@ pub struct StatsArgs {
 
 #[derive(Debug, Args)]
 pub struct AnomaliesArgs {
-    /// Only this Participant's
+    /// Only findings where this Participant is either side
     #[arg(long, value_name = "CODE")]
-    participant: Option<ParticipantCode>,
+    pub participant: Option<ParticipantCode>,
+    /// From this day (default: 365 days before the tip's block day)
+    #[arg(long, value_name = "YYYY-MM-DD", value_parser = parse::date)]
+    pub since: Option<u32>,
+    /// Report a certificate whose US$/ct is this percentage or more above or
+    /// below its origins' average (default 50)
+    #[arg(long, value_name = "PERCENT", value_parser = clap::value_parser!(u32).range(1..=1000))]
+    pub band: Option<u32>,
+    /// Report a change between periods above this percentage (default 50)
+    #[arg(long, value_name = "PERCENT", value_parser = clap::value_parser!(u32).range(1..=1000))]
+    pub period_change: Option<u32>,
 }
 
 #[derive(Debug, Args)]
@@ -101,8 +111,8 @@ pub fn stats(ctx: &Ctx, args: StatsArgs) -> Result<()> {
     crate::commands::stats::run(ctx, &args)
 }
 
-pub fn anomalies(_ctx: &Ctx, _args: AnomaliesArgs) -> Result<()> {
-    Err(not_yet("kp anomalies", "issue #4"))
+pub fn anomalies(ctx: &Ctx, args: AnomaliesArgs) -> Result<()> {
+    crate::commands::anomalies::run(ctx, &args)
 }
 
 pub fn watch(ctx: &Ctx, args: WatchArgs) -> Result<()> {

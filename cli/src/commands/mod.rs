@@ -1,6 +1,7 @@
 //! One module per group of commands. Every write goes through
 //! [`Ctx::write`]: sign locally, submit, wait for the block.
 
+pub mod anomalies;
 pub mod audit;
 pub mod cert;
 pub mod chain;

@@ -104,6 +104,11 @@ impl Store {
                 txn.open_table(tables::TX_PLACES).map_err(storage)?;
                 txn.open_table(tables::PARCEL_EVENTS).map_err(storage)?;
                 txn.open_table(tables::STATS).map_err(storage)?;
+                txn.open_table(tables::OPEN_CERTIFICATES).map_err(storage)?;
+                txn.open_table(tables::DISCREPANCIES).map_err(storage)?;
+                txn.open_table(tables::ISSUED_CERTIFICATES)
+                    .map_err(storage)?;
+                txn.open_table(tables::FLAGGED_PARCELS).map_err(storage)?;
                 write_delta(&txn, &genesis.initial_delta())?;
                 let mut meta = txn.open_table(tables::META).map_err(storage)?;
                 meta.insert(tables::META_GENESIS_HASH, encode(&expected)?.as_slice())
@@ -231,6 +236,7 @@ impl Store {
         }
         write_delta(&txn, &applied.delta)?;
         add_stats(&txn, height, header.time, &applied.delta)?;
+        index_anomalies(&txn, height, header.time, &applied.delta)?;
         let new_tip = applied.tip();
         txn.open_table(tables::META)
             .map_err(storage)?
@@ -273,6 +279,55 @@ fn add_stats(
         table
             .insert(key, tables::stats_tally(&total))
             .map_err(storage)?;
+    }
+    Ok(())
+}
+
+/// Keeps the indexes the anomaly checks read (`crate::anomalies`) in the
+/// block's own write transaction: a certificate is open from the block that
+/// issues it to the one that receives it; a certificate is listed at the
+/// time of the block that issues it, and a receipt that differs at its
+/// block's; a parcel is listed while it carries a flag.
+fn index_anomalies(
+    txn: &WriteTransaction,
+    height: u64,
+    time: u64,
+    delta: &StateDelta,
+) -> Result<(), StoreError> {
+    let mut open = txn.open_table(tables::OPEN_CERTIFICATES).map_err(storage)?;
+    let mut discrepancies = txn.open_table(tables::DISCREPANCIES).map_err(storage)?;
+    let mut issued = txn
+        .open_table(tables::ISSUED_CERTIFICATES)
+        .map_err(storage)?;
+    for cert in delta.certificates.values() {
+        if cert.issued_height == height {
+            issued
+                .insert((time, cert.number.as_str()), ())
+                .map_err(storage)?;
+        }
+        let key = (u64::from(cert.expires_on), cert.number.as_str());
+        match cert.receipt.as_ref() {
+            None if cert.issued_height == height => {
+                open.insert(key, ()).map_err(storage)?;
+            }
+            Some(receipt) if receipt.height == height => {
+                open.remove(key).map_err(storage)?;
+                if !receipt.matches {
+                    discrepancies
+                        .insert((time, cert.number.as_str()), ())
+                        .map_err(storage)?;
+                }
+            }
+            _ => {}
+        }
+    }
+    let mut flagged = txn.open_table(tables::FLAGGED_PARCELS).map_err(storage)?;
+    for parcel in delta.parcels.values() {
+        if parcel.flag.is_some() {
+            flagged.insert(parcel.id.0, ()).map_err(storage)?;
+        } else {
+            flagged.remove(parcel.id.0).map_err(storage)?;
+        }
     }
     Ok(())
 }

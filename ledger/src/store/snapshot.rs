@@ -11,6 +11,7 @@ use redb::{ReadOnlyTable, ReadTransaction, ReadableTable, TableDefinition, Table
 
 use super::error::{storage, StoreError, ID_PREFIX_CHARS_MIN};
 use super::tables::{self, decode, BlockSummary, Id32, StoredTx, TxRecord};
+use crate::anomalies::{self, AnomaliesView, AnomalyQuery};
 use crate::api::{BlockEventView, EventView, StatsTableView, StatsView, TraceView};
 use crate::block::{Block, BlockHeader, ChainTip};
 use crate::commitment::{bucket_hash, bucket_ids, bucket_of, ParcelCommitment, ParcelTree};
@@ -20,8 +21,9 @@ use crate::model::{
     ProposalStatus, Transfer, TransferId, TxId,
 };
 use crate::state::{Read, StateRead, StorageFault};
-use crate::stats::{self, Period, StatsKey, Tally};
+use crate::stats::{self, Flow, Period, StatsKey, Tally};
 use crate::tx::{tx_id, Transaction};
+use crate::units::{self, Day};
 
 /// Where a transaction sits in the chain: (height, index in its block).
 type ChainPlace = (u64, u32);
@@ -298,6 +300,95 @@ impl Snapshot {
                 .map(|code| stats::table_row(code, period, &entries))
                 .collect(),
         })
+    }
+
+    /// The certificates an anomaly index names in `range` of its keys.
+    fn indexed_certificates(
+        &self,
+        index: TableDefinition<(u64, &str), ()>,
+        range: std::ops::Range<(u64, &str)>,
+    ) -> Result<Vec<Certificate>, StoreError> {
+        let mut out = Vec::new();
+        for entry in self.table(index)?.range(range).map_err(storage)? {
+            let (key, _) = entry.map_err(storage)?;
+            let number = key.value().1;
+            out.push(self.certificate(number)?.ok_or_else(|| {
+                StoreError::Corrupt(format!("index {} names certificate {number}", index.name()))
+            })?);
+        }
+        Ok(out)
+    }
+
+    /// What the anomaly checks find as of the tip: ranges of their indexes
+    /// (open certificates expiring from `since` to the tip's day;
+    /// discrepancies, certificates issued and statistics since `since`; the
+    /// flagged parcels), never a block scan. The certificates issued are
+    /// read one by one, so a long `since` on a busy ledger costs a read per
+    /// certificate of the period.
+    pub fn anomalies(&self, query: &AnomalyQuery) -> Result<AnomaliesView, StoreError> {
+        let as_of_time = self.tip()?.time;
+        let as_of_day = units::day_of(as_of_time);
+        let since_day = query.since(as_of_day);
+        let since_time = anomalies::day_start(since_day);
+        // No key reaches u64::MAX: a time or a day.
+        let (since, after) = ((since_time, ""), (u64::MAX, ""));
+        let received = self.indexed_certificates(tables::DISCREPANCIES, since..after)?;
+        let issued = self.indexed_certificates(tables::ISSUED_CERTIFICATES, since..after)?;
+        let open = self.indexed_certificates(
+            tables::OPEN_CERTIFICATES,
+            (u64::from(since_day), "")..(u64::from(as_of_day), ""),
+        )?;
+        let mut flagged = Vec::new();
+        for entry in self
+            .table(tables::FLAGGED_PARCELS)?
+            .iter()
+            .map_err(storage)?
+        {
+            let id = Hash32(entry.map_err(storage)?.0.value());
+            let parcel = self
+                .parcel(&id)?
+                .ok_or_else(|| StoreError::Corrupt(format!("the flag index names parcel {id}")))?;
+            let holder = self
+                .member(&parcel.holder)?
+                .ok_or_else(|| StoreError::Corrupt(format!("parcel {id} is held by no member")))?;
+            flagged.push((parcel, holder.participant));
+        }
+        // Every Participant's, since a shipment is weighed against its
+        // origins'; and the year before `since` too, since its first period
+        // is compared with the one before it.
+        let (from_year, _) = units::year_and_quarter(since_time);
+        let (to_year, _) = units::year_and_quarter(as_of_time);
+        let entries = self.stats_entries(
+            (from_year.saturating_sub(1), [0; 2], 0, 0, [0; 2], 0)
+                ..=(
+                    to_year,
+                    [u8::MAX; 2],
+                    u8::MAX,
+                    u8::MAX,
+                    [u8::MAX; 2],
+                    u32::MAX,
+                ),
+        )?;
+        let production = anomalies::flow_totals(&entries, Flow::Production, since_time, as_of_time);
+        let imports = anomalies::flow_totals(&entries, Flow::Imports, since_time, as_of_time);
+        let period = format!("{} to {}", Day(since_day), Day(as_of_day));
+        let mut findings =
+            anomalies::exports_exceed_supply(&issued, &production, &imports, &period);
+        findings.extend(anomalies::receipt_discrepancies(&received));
+        findings.extend(anomalies::expired_without_receipt(&open, as_of_day));
+        findings.extend(anomalies::flagged_parcels(&flagged, as_of_day));
+        findings.extend(anomalies::values_outside_band(
+            &issued,
+            &production,
+            query.band_percent,
+        ));
+        findings.extend(anomalies::period_changes(
+            &entries,
+            since_time,
+            as_of_time,
+            query.period_change_percent,
+        ));
+        Ok(anomalies::findings_for(query, findings, as_of_day))
     }
 
     /// The one parcel whose id starts with `prefix` (at least 8 hex characters).

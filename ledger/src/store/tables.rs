@@ -63,7 +63,8 @@ pub(crate) const META_FORMAT: &str = "format";
 /// commit certificates stored with blocks. 4: block headers state their
 /// transaction count, the parcel commitment and the hashes of the validator
 /// sets that decide them and the next block; the Annex III statistics index
-/// (`STATS`).
+/// (`STATS`); the anomaly indexes `OPEN_CERTIFICATES`, `DISCREPANCIES`,
+/// `ISSUED_CERTIFICATES` and `FLAGGED_PARCELS`.
 pub(crate) const FORMAT_VERSION: u32 = 4;
 
 /// Height -> borsh of the block's header; its transactions are in `TXS`.
@@ -106,6 +107,23 @@ pub(crate) const PARCEL_EVENTS: TableDefinition<(Id32, u64, u32), ()> =
 pub(crate) const STATS: TableDefinition<StatsKeyBytes, StatsTally> = TableDefinition::new("stats");
 pub(crate) type StatsKeyBytes = (u16, [u8; 2], u8, u8, [u8; 2], u32);
 pub(crate) type StatsTally = (u64, u64, u64, u64, u64);
+
+/// (expiry day, certificate number), no value: certificates issued and not
+/// yet received, so those past expiry are one short range of days. The day
+/// is a u64 so that every anomaly index of certificates has one key type.
+pub(crate) const OPEN_CERTIFICATES: TableDefinition<(u64, &str), ()> =
+    TableDefinition::new("open_certificates");
+/// (block time of the receipt, certificate number), no value: receipts
+/// whose figures differ from the certificate, in time order.
+pub(crate) const DISCREPANCIES: TableDefinition<(u64, &str), ()> =
+    TableDefinition::new("discrepancies");
+/// (block time of the issue, certificate number), no value: certificates
+/// in the order issued, so a period's exports are one range.
+pub(crate) const ISSUED_CERTIFICATES: TableDefinition<(u64, &str), ()> =
+    TableDefinition::new("issued_certificates");
+/// Parcel id, no value: the parcels under a flag now.
+pub(crate) const FLAGGED_PARCELS: TableDefinition<Id32, ()> =
+    TableDefinition::new("flagged_parcels");
 
 const NO_PARTNER: [u8; 2] = [0, 0];
 

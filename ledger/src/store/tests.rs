@@ -1025,3 +1025,5 @@ fn receive(number: &str, milli_carats: u64, parcel_count: u32) -> Body {
         parcel_count,
     }
 }
+
+mod anomalies;

@@ -1,0 +1,93 @@
+//! `kp anomalies`: what the checks of `kpcs-domain.md` find, one line per
+//! finding with the records behind it, or the node's JSON. The node runs
+//! every check; this module only lays the findings out.
+
+use anyhow::Result;
+use kp_ledger::anomalies::{AnomaliesView, Finding};
+
+use crate::commands::audit::AnomaliesArgs;
+use crate::commands::Ctx;
+use crate::output;
+
+pub fn run(ctx: &Ctx, args: &AnomaliesArgs) -> Result<()> {
+    let view = ctx
+        .client
+        .anomalies(args.participant, args.since, args.band, args.period_change)?;
+    if ctx.json {
+        return output::json(&view);
+    }
+    let lines: String = view.findings.iter().map(line).collect();
+    if !lines.is_empty() {
+        output::stdout(&lines);
+    }
+    // On stderr: stdout holds exactly one line per finding, for scripts.
+    output::note(&summary(&view));
+    Ok(())
+}
+
+/// What was looked at, so that an empty answer says so.
+fn summary(view: &AnomaliesView) -> String {
+    format!(
+        "{} finding(s) from {} to {} (band {}%, period change above {}%)",
+        view.findings.len(),
+        view.since,
+        view.as_of,
+        view.band_percent,
+        view.period_change_percent
+    )
+}
+
+/// `kind  BW->EU  2026-01-16  numbers  cert ...  parcel ...`
+fn line(f: &Finding) -> String {
+    let who = match f.partner {
+        Some(partner) => format!("{}->{partner}", f.participant),
+        None => f.participant.to_string(),
+    };
+    let mut text = format!("{}  {who}  {}  {}", f.kind.code(), f.when, f.detail);
+    for number in &f.certificates {
+        text.push_str(&format!("  cert {number}"));
+    }
+    for id in &f.parcels {
+        text.push_str(&format!("  parcel {id}"));
+    }
+    text.push('\n');
+    text
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use kp_ledger::anomalies::AnomalyKind;
+
+    #[test]
+    fn one_line_per_finding_with_its_records() {
+        let view = AnomaliesView {
+            participant: None,
+            since: "2025-03-01".into(),
+            as_of: "2026-03-01".into(),
+            band_percent: 50,
+            period_change_percent: 50,
+            findings: vec![Finding {
+                kind: AnomalyKind::ReceiptDiscrepancy,
+                participant: "BW".parse().expect("code"),
+                partner: Some("EU".parse().expect("code")),
+                when: "2026-01-16".into(),
+                detail: "certified 1.000 ct in 1 parcels, received 0.900 ct in 1 parcels".into(),
+                certificates: vec!["BW-002".into()],
+                parcels: vec![kp_crypto::Hash32([0xab; 32])],
+            }],
+        };
+        assert_eq!(
+            line(&view.findings[0]),
+            format!(
+                "receipt_discrepancy  BW->EU  2026-01-16  certified 1.000 ct in 1 parcels, \
+                 received 0.900 ct in 1 parcels  cert BW-002  parcel {}",
+                "ab".repeat(32)
+            ) + "\n"
+        );
+        assert_eq!(
+            summary(&view),
+            "1 finding(s) from 2025-03-01 to 2026-03-01 (band 50%, period change above 50%)"
+        );
+    }
+}

@@ -1,0 +1,527 @@
+//! The checks that real frauds call for (`kpcs-domain.md`), as pure
+//! functions over records that storage reads from small per-block indexes:
+//! each returns findings with a stable kind and the records behind them.
+//!
+//! Time is block time: "past expiry" is judged at the tip's day, never at
+//! the node's clock, so every node answers the same at the same height.
+//!
+//! Checks here: exports of own origin above production plus imports,
+//! receipt discrepancies, certificates past expiry with no receipt, flagged
+//! parcels, US$/ct outside a band around the origins' average, and changes
+//! between periods large enough for the Working Group's questionnaire.
+//! Mark-ups on re-export are not there yet.
+
+use std::collections::BTreeMap;
+
+use serde::{Deserialize, Serialize};
+
+use crate::model::{Certificate, Parcel, ParcelId, ParticipantCode};
+use crate::stats::{usd_per_carat_cents, Flow, StatsKey, Tally};
+use crate::units::{parse_date, year_and_quarter, Carats, Day, Usd, SECONDS_PER_DAY};
+
+/// What a finding is about. The snake_case names are stable codes.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, PartialOrd, Ord, Serialize, Deserialize)]
+#[serde(rename_all = "snake_case")]
+pub enum AnomalyKind {
+    /// A Participant exported more carats of its own origin over the period
+    /// than it produced and imported in it.
+    ExportsExceedSupply,
+    /// The importing authority found other carats or parcels than certified.
+    ReceiptDiscrepancy,
+    /// A certificate's expiry has passed and no receipt was ever recorded.
+    ExpiredWithoutReceipt,
+    /// An authority flagged a parcel (it cannot move until cleared).
+    FlaggedParcel,
+    /// A certificate's US$/ct is outside the band around the average of
+    /// its origins' production over the period.
+    ValueOutsideBand,
+    /// A Participant's carats changed between consecutive periods by more
+    /// than the threshold.
+    PeriodChange,
+}
+
+impl AnomalyKind {
+    pub fn code(self) -> &'static str {
+        match self {
+            AnomalyKind::ExportsExceedSupply => "exports_exceed_supply",
+            AnomalyKind::ReceiptDiscrepancy => "receipt_discrepancy",
+            AnomalyKind::ExpiredWithoutReceipt => "expired_without_receipt",
+            AnomalyKind::FlaggedParcel => "flagged_parcel",
+            AnomalyKind::ValueOutsideBand => "value_outside_band",
+            AnomalyKind::PeriodChange => "period_change",
+        }
+    }
+}
+
+/// One thing a check found, with the records behind it.
+#[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
+pub struct Finding {
+    pub kind: AnomalyKind,
+    /// The Participant whose figures or records are in question.
+    pub participant: ParticipantCode,
+    /// The other Participant of a shipment, if any.
+    pub partner: Option<ParticipantCode>,
+    /// `YYYY-MM-DD`, or a period such as `2026-Q3` or `2026-H1`.
+    pub when: String,
+    /// The numbers, in words.
+    pub detail: String,
+    pub certificates: Vec<String>,
+    pub parcels: Vec<ParcelId>,
+}
+
+impl Finding {
+    fn involves(&self, participant: ParticipantCode) -> bool {
+        self.participant == participant || self.partner == Some(participant)
+    }
+}
+
+/// `GET /v1/anomalies`: what the checks found, as of the tip.
+#[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
+pub struct AnomaliesView {
+    pub participant: Option<ParticipantCode>,
+    /// `YYYY-MM-DD`: the first day looked at.
+    pub since: String,
+    /// `YYYY-MM-DD`: the tip's block day, the day expiry is judged at.
+    pub as_of: String,
+    pub band_percent: u32,
+    pub period_change_percent: u32,
+    pub findings: Vec<Finding>,
+}
+
+/// The documented default: US$/ct more than half above or below the average.
+pub const BAND_PERCENT_DEFAULT: u32 = 50;
+/// The documented default: a change of more than half between periods.
+pub const PERIOD_CHANGE_PERCENT_DEFAULT: u32 = 50;
+/// Without `since`, the checks look back this many days from the tip.
+pub const LOOKBACK_DAYS_DEFAULT: u32 = 365;
+
+/// Why an anomalies query cannot be answered as asked.
+#[derive(Debug, Clone, thiserror::Error, PartialEq, Eq)]
+pub enum AnomalyQueryError {
+    #[error("`{0}` is not a two-letter Participant code")]
+    BadParticipant(String),
+    #[error("`{0}` is not a date such as 2026-01-31")]
+    BadSince(String),
+    #[error("`{0}` is not a percentage for period_change: give a whole number from 1 to 1000")]
+    BadPeriodChange(String),
+    #[error("`{0}` is not a percentage for band: give a whole number from 1 to 1000")]
+    BadBand(String),
+}
+
+impl AnomalyQueryError {
+    /// The stable machine-readable code. Never change one; add new ones.
+    pub fn code(&self) -> &'static str {
+        match self {
+            AnomalyQueryError::BadParticipant(_) => "bad_participant",
+            AnomalyQueryError::BadSince(_) => "bad_date",
+            AnomalyQueryError::BadPeriodChange(_) => "bad_threshold",
+            AnomalyQueryError::BadBand(_) => "bad_threshold",
+        }
+    }
+}
+
+/// A query, checked.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub struct AnomalyQuery {
+    pub participant: Option<ParticipantCode>,
+    /// Days since 1970-01-01; `None`: `LOOKBACK_DAYS_DEFAULT` before the tip.
+    pub since_day: Option<u32>,
+    pub band_percent: u32,
+    pub period_change_percent: u32,
+}
+
+/// A percentage as given, or its default; bounded so that a typo (50000)
+/// is refused rather than silently turning a check off.
+fn percent(
+    text: Option<&str>,
+    default: u32,
+    bad: fn(String) -> AnomalyQueryError,
+) -> Result<u32, AnomalyQueryError> {
+    match text {
+        None => Ok(default),
+        Some(text) => text
+            .trim()
+            .parse::<u32>()
+            .ok()
+            .filter(|p| (1..=1000).contains(p))
+            .ok_or_else(|| bad(text.to_owned())),
+    }
+}
+
+impl AnomalyQuery {
+    /// From the query's words as given (absent ones `None`).
+    pub fn parse(
+        participant: Option<&str>,
+        since: Option<&str>,
+        band: Option<&str>,
+        period_change: Option<&str>,
+    ) -> Result<AnomalyQuery, AnomalyQueryError> {
+        let participant = participant
+            .map(|p| {
+                p.parse()
+                    .map_err(|_| AnomalyQueryError::BadParticipant(p.to_owned()))
+            })
+            .transpose()?;
+        let since_day = since
+            .map(|s| parse_date(s).map_err(|_| AnomalyQueryError::BadSince(s.to_owned())))
+            .transpose()?;
+        Ok(AnomalyQuery {
+            participant,
+            since_day,
+            band_percent: percent(band, BAND_PERCENT_DEFAULT, AnomalyQueryError::BadBand)?,
+            period_change_percent: percent(
+                period_change,
+                PERIOD_CHANGE_PERCENT_DEFAULT,
+                AnomalyQueryError::BadPeriodChange,
+            )?,
+        })
+    }
+
+    /// The first day looked at, given the tip's day.
+    pub fn since(&self, as_of_day: u32) -> u32 {
+        self.since_day
+            .unwrap_or_else(|| as_of_day.saturating_sub(LOOKBACK_DAYS_DEFAULT))
+    }
+}
+
+/// Certificates received with figures other than certified: the issuer's
+/// certificate is in question, the destination found the difference.
+pub fn receipt_discrepancies(received: &[Certificate]) -> Vec<Finding> {
+    received
+        .iter()
+        .filter_map(|cert| {
+            let receipt = cert.receipt.as_ref().filter(|r| !r.matches)?;
+            Some(Finding {
+                kind: AnomalyKind::ReceiptDiscrepancy,
+                participant: cert.issuer,
+                partner: Some(cert.destination),
+                when: Day(receipt.received_on).to_string(),
+                detail: format!(
+                    "certified {} ct in {} parcels, received {} ct in {} parcels",
+                    Carats(cert.milli_carats),
+                    cert.parcels.len(),
+                    Carats(receipt.milli_carats),
+                    receipt.parcel_count
+                ),
+                certificates: vec![cert.number.clone()],
+                parcels: cert.parcels.clone(),
+            })
+        })
+        .collect()
+}
+
+/// Certificates with no receipt whose expiry day is before `as_of_day` (a
+/// receipt on the expiry day itself is still accepted).
+pub fn expired_without_receipt(open: &[Certificate], as_of_day: u32) -> Vec<Finding> {
+    open.iter()
+        .filter(|cert| cert.receipt.is_none() && cert.expires_on < as_of_day)
+        .map(|cert| Finding {
+            kind: AnomalyKind::ExpiredWithoutReceipt,
+            participant: cert.issuer,
+            partner: Some(cert.destination),
+            when: Day(cert.expires_on).to_string(),
+            detail: format!(
+                "issued {}, expired {}, {} ct never received",
+                Day(cert.issued_on),
+                Day(cert.expires_on),
+                Carats(cert.milli_carats)
+            ),
+            certificates: vec![cert.number.clone()],
+            parcels: cert.parcels.clone(),
+        })
+        .collect()
+}
+
+/// Parcels under a flag, each with the Participant of its holder, as
+/// found at `as_of_day` (a flag records no time of its own).
+pub fn flagged_parcels(flagged: &[(Parcel, ParticipantCode)], as_of_day: u32) -> Vec<Finding> {
+    flagged
+        .iter()
+        .filter_map(|(parcel, holder_participant)| {
+            let reason = parcel.flag.as_ref()?;
+            Some(Finding {
+                kind: AnomalyKind::FlaggedParcel,
+                participant: *holder_participant,
+                partner: None,
+                when: Day(as_of_day).to_string(),
+                detail: format!("{} ct flagged: {reason}", Carats(parcel.milli_carats)),
+                certificates: Vec::new(),
+                parcels: vec![parcel.id],
+            })
+        })
+        .collect()
+}
+
+/// Each Participant's totals of one flow over the quarters from the one
+/// holding `since_time` to the one holding `as_of_time`, from statistics
+/// entries (those with an HS code: the others carry counts only).
+pub fn flow_totals(
+    entries: &[(StatsKey, Tally)],
+    flow: Flow,
+    since_time: u64,
+    as_of_time: u64,
+) -> BTreeMap<ParticipantCode, Tally> {
+    let (from, to) = (year_and_quarter(since_time), year_and_quarter(as_of_time));
+    let mut out: BTreeMap<ParticipantCode, Tally> = BTreeMap::new();
+    for (key, tally) in entries {
+        let when = (key.year, key.quarter);
+        if key.flow == flow && key.hs.is_some() && from <= when && when <= to {
+            *out.entry(key.participant).or_default() += *tally;
+        }
+    }
+    out
+}
+
+/// Participants whose certificates issued in the period carry more carats
+/// of their own origin than they produced and imported over the period.
+/// Stock from before the period is not counted: over the whole ledger the
+/// rules already keep own-origin exports within production (mass is
+/// conserved), so only a period can show a country drawing on diamonds
+/// the ledger did not see it produce or import then, which is what the
+/// Working Group asks about.
+pub fn exports_exceed_supply(
+    issued: &[Certificate],
+    production: &BTreeMap<ParticipantCode, Tally>,
+    imports: &BTreeMap<ParticipantCode, Tally>,
+    period: &str,
+) -> Vec<Finding> {
+    let mut own: BTreeMap<ParticipantCode, (u64, Vec<String>)> = BTreeMap::new();
+    for cert in issued {
+        let carats: u64 = cert
+            .origins
+            .iter()
+            .filter(|o| o.participant == cert.issuer)
+            .map(|o| o.milli_carats)
+            .fold(0, u64::saturating_add);
+        if carats > 0 {
+            let entry = own.entry(cert.issuer).or_default();
+            entry.0 = entry.0.saturating_add(carats);
+            entry.1.push(cert.number.clone());
+        }
+    }
+    own.into_iter()
+        .filter_map(|(participant, (exported, certificates))| {
+            let carats = |totals: &BTreeMap<ParticipantCode, Tally>| {
+                totals.get(&participant).map_or(0, |t| t.milli_carats)
+            };
+            let (produced, imported) = (carats(production), carats(imports));
+            (exported > produced.saturating_add(imported)).then(|| Finding {
+                kind: AnomalyKind::ExportsExceedSupply,
+                participant,
+                partner: None,
+                when: period.to_owned(),
+                detail: format!(
+                    "exported {} ct of own origin against {} ct produced and {} ct imported",
+                    Carats(exported),
+                    Carats(produced),
+                    Carats(imported)
+                ),
+                certificates,
+                parcels: Vec::new(),
+            })
+        })
+        .collect()
+}
+
+/// Certificates whose US$ differ from what their carats are worth at their
+/// origins' average production US$/ct by more than `band_percent`: each
+/// origin's share of the carats at that origin's average, so a mixed-origin
+/// shipment is weighed by its mix. A certificate with an origin that
+/// produced nothing in the period has no average to compare and is skipped.
+pub fn values_outside_band(
+    issued: &[Certificate],
+    production: &BTreeMap<ParticipantCode, Tally>,
+    band_percent: u32,
+) -> Vec<Finding> {
+    issued
+        .iter()
+        .filter_map(|cert| {
+            let mut expected_cents: u128 = 0;
+            for share in &cert.origins {
+                let origin = production.get(&share.participant)?;
+                if origin.milli_carats == 0 {
+                    return None;
+                }
+                expected_cents += u128::from(share.milli_carats) * u128::from(origin.value_cents)
+                    / u128::from(origin.milli_carats);
+            }
+            let value = u128::from(cert.value_cents);
+            let gap = value.abs_diff(expected_cents) * 100;
+            if expected_cents == 0 || gap <= expected_cents * u128::from(band_percent) {
+                return None;
+            }
+            let per_carat = |cents: u128| {
+                u64::try_from(cents)
+                    .ok()
+                    .and_then(|c| usd_per_carat_cents(c, cert.milli_carats))
+                    .map_or_else(|| "-".to_owned(), |c| Usd(c).to_string())
+            };
+            let origins: Vec<&str> = cert
+                .origins
+                .iter()
+                .map(|o| o.participant.as_str())
+                .collect();
+            Some(Finding {
+                kind: AnomalyKind::ValueOutsideBand,
+                participant: cert.issuer,
+                partner: Some(cert.destination),
+                when: Day(cert.issued_on).to_string(),
+                detail: format!(
+                    "US$ {}/ct against US$ {}/ct at the average of origin {} ({}{}%)",
+                    per_carat(value),
+                    per_carat(expected_cents),
+                    origins.join("+"),
+                    if value >= expected_cents { "+" } else { "-" },
+                    gap / expected_cents
+                ),
+                certificates: vec![cert.number.clone()],
+                parcels: cert.parcels.clone(),
+            })
+        })
+        .collect()
+}
+
+/// A reporting period: trade by quarter, production by half year (Annex III).
+#[derive(Clone, Copy, Debug, PartialEq, Eq, PartialOrd, Ord)]
+struct Slot {
+    year: u16,
+    /// Quarter 1 to 4, or half 1 or 2 for production.
+    part: u8,
+}
+
+impl Slot {
+    fn of(flow: Flow, year: u16, quarter: u8) -> Slot {
+        let part = match flow {
+            Flow::Production => quarter.div_ceil(2),
+            Flow::Exports | Flow::Imports => quarter,
+        };
+        Slot { year, part }
+    }
+
+    fn previous(self, flow: Flow) -> Slot {
+        let last = if flow == Flow::Production { 2 } else { 4 };
+        match self.part {
+            1 => Slot {
+                year: self.year.saturating_sub(1),
+                part: last,
+            },
+            p => Slot {
+                year: self.year,
+                part: p - 1,
+            },
+        }
+    }
+
+    fn label(self, flow: Flow) -> String {
+        let letter = if flow == Flow::Production { 'H' } else { 'Q' };
+        format!("{}-{letter}{}", self.year, self.part)
+    }
+}
+
+/// Every Participant's carats per flow and period from statistics entries
+/// (those with an HS code: the others carry certificate counts only), and
+/// each period from `since_time` to `as_of_time` compared with the one
+/// before. A change from nothing is new trade, not a change, and is left out.
+pub fn period_changes(
+    entries: &[(StatsKey, Tally)],
+    since_time: u64,
+    as_of_time: u64,
+    threshold_percent: u32,
+) -> Vec<Finding> {
+    let mut carats: BTreeMap<(ParticipantCode, Flow, Slot), u64> = BTreeMap::new();
+    let mut participants: Vec<ParticipantCode> = Vec::new();
+    for (key, tally) in entries.iter().filter(|(k, _)| k.hs.is_some()) {
+        let slot = Slot::of(key.flow, key.year, key.quarter);
+        let total = carats.entry((key.participant, key.flow, slot)).or_default();
+        *total = total.saturating_add(tally.milli_carats);
+        participants.push(key.participant);
+    }
+    participants.sort();
+    participants.dedup();
+    let (from_year, from_quarter) = year_and_quarter(since_time);
+    let (to_year, to_quarter) = year_and_quarter(as_of_time);
+    let mut out = Vec::new();
+    for participant in participants {
+        for flow in Flow::ALL {
+            let (first, last) = (
+                Slot::of(flow, from_year, from_quarter),
+                Slot::of(flow, to_year, to_quarter),
+            );
+            let read = |slot| carats.get(&(participant, flow, slot)).copied().unwrap_or(0);
+            let mut slot = last;
+            while slot >= first {
+                let before = slot.previous(flow);
+                let (now, then) = (read(slot), read(before));
+                if then > 0 {
+                    let change = u128::from(now.abs_diff(then)) * 100;
+                    if change > u128::from(then) * u128::from(threshold_percent) {
+                        out.push(Finding {
+                            kind: AnomalyKind::PeriodChange,
+                            participant,
+                            partner: None,
+                            when: slot.label(flow),
+                            detail: format!(
+                                "{} {} ct against {} ct in {} ({}{}%)",
+                                flow_name(flow),
+                                Carats(now),
+                                Carats(then),
+                                before.label(flow),
+                                if now >= then { "+" } else { "-" },
+                                change / u128::from(then)
+                            ),
+                            certificates: Vec::new(),
+                            parcels: Vec::new(),
+                        });
+                    }
+                }
+                if before.year == 0 {
+                    break;
+                }
+                slot = before;
+            }
+        }
+    }
+    out
+}
+
+fn flow_name(flow: Flow) -> &'static str {
+    match flow {
+        Flow::Production => "production",
+        Flow::Exports => "exports",
+        Flow::Imports => "imports",
+    }
+}
+
+/// Every check's findings for one query, filtered to the Participant asked
+/// about (as either side of a shipment) and in a stable order.
+pub fn findings_for(
+    query: &AnomalyQuery,
+    mut findings: Vec<Finding>,
+    as_of_day: u32,
+) -> AnomaliesView {
+    if let Some(p) = query.participant {
+        findings.retain(|f| f.involves(p));
+    }
+    findings.sort_by(|a, b| {
+        (a.kind, a.participant, &a.when, &a.certificates, &a.parcels).cmp(&(
+            b.kind,
+            b.participant,
+            &b.when,
+            &b.certificates,
+            &b.parcels,
+        ))
+    });
+    AnomaliesView {
+        participant: query.participant,
+        since: Day(query.since(as_of_day)).to_string(),
+        as_of: Day(as_of_day).to_string(),
+        band_percent: query.band_percent,
+        period_change_percent: query.period_change_percent,
+        findings,
+    }
+}
+
+/// The first second of a day.
+pub fn day_start(day: u32) -> u64 {
+    u64::from(day) * SECONDS_PER_DAY
+}

@@ -1,0 +1,311 @@
+//! The anomaly checks against committed blocks at chosen times: each finds
+//! the case planted for it, and a clean scenario finds nothing.
+
+use super::*;
+use crate::anomalies::{AnomalyKind, AnomalyQuery, AnomalyQueryError, Finding};
+
+/// Two weeks into the first quarter of 2026 (2026-01-15).
+const EARLY_Q1: u64 = crate::testkit::START_TIME + 14 * 86_400;
+
+fn issue(
+    number: &str,
+    exporter: PublicKey,
+    importer: PublicKey,
+    parcels: Vec<ParcelId>,
+    expires_on: u32,
+) -> Body {
+    Body::IssueCertificate {
+        number: number.into(),
+        exporter,
+        importer,
+        destination: "EU".parse().expect("code"),
+        parcels,
+        hs_codes: vec![HsCode::UNSORTED],
+        expires_on,
+    }
+}
+
+/// BW mines parcels of 1 ct worth `values_cents` and hands them to its
+/// exporter, all at `time`; the parcel ids, and the keys of BW's authority,
+/// exporter and the EU's authority and importer.
+struct Trade {
+    chain: TimedChain,
+    parcels: Vec<ParcelId>,
+    bw: PublicKey,
+    eu: PublicKey,
+    exporter: PublicKey,
+    importer: PublicKey,
+}
+
+fn bw_trade(dir: &Path, time: u64, values_cents: &[u64]) -> Trade {
+    let mut chain = TimedChain {
+        store: open(&dir.join("ledger.redb")),
+        world: crate::testkit::World::new(),
+    };
+    let w = &mut chain.world;
+    let (bw, eu) = (w.authority("BW"), w.authority("EU"));
+    let (miner, exporter, importer) = (
+        w.key("bw miner"),
+        w.key("bw exporter"),
+        w.key("eu importer"),
+    );
+    chain.block(
+        time,
+        vec![
+            (bw, enrol(miner, Role::Miner, "BW miner")),
+            (bw, enrol(exporter, Role::Exporter, "BW exporter")),
+            (eu, enrol(importer, Role::Importer, "EU importer")),
+        ],
+    );
+    let registered = chain.block(
+        time,
+        values_cents
+            .iter()
+            .map(|v| (miner, parcel_of("BW", 1_000, *v, HsCode::UNSORTED)))
+            .collect(),
+    );
+    let parcels: Vec<ParcelId> = registered.iter().map(|c| c[0]).collect();
+    let offers = chain.block(
+        time,
+        parcels
+            .iter()
+            .map(|p| (miner, offer(*p, exporter)))
+            .collect(),
+    );
+    chain.block(
+        time,
+        offers.iter().map(|o| (exporter, accept(o[0]))).collect(),
+    );
+    Trade {
+        chain,
+        parcels,
+        bw,
+        eu,
+        exporter,
+        importer,
+    }
+}
+
+fn findings(chain: &TimedChain, query: &AnomalyQuery) -> Vec<Finding> {
+    chain
+        .store
+        .snapshot()
+        .expect("snapshot")
+        .anomalies(query)
+        .expect("anomalies")
+        .findings
+}
+
+fn everyone() -> AnomalyQuery {
+    AnomalyQuery::parse(None, None, None, None).expect("defaults")
+}
+
+#[test]
+fn a_clean_trade_has_no_anomalies() {
+    let dir = tempfile::tempdir().expect("tempdir");
+    let mut t = bw_trade(dir.path(), EARLY_Q1, &[10_000, 10_000]);
+    let expires = crate::units::day_of(EARLY_Q1) + 30;
+    t.chain.block(
+        EARLY_Q1,
+        vec![(
+            t.bw,
+            issue("BW-001", t.exporter, t.importer, t.parcels.clone(), expires),
+        )],
+    );
+    t.chain
+        .block(EARLY_Q1 + 86_400, vec![(t.eu, receive("BW-001", 2_000, 2))]);
+    // Still the first quarter and before any expiry: nothing to compare.
+    t.chain.block(EARLY_Q1 + 20 * 86_400, vec![]);
+    assert_eq!(findings(&t.chain, &everyone()), vec![]);
+}
+
+#[test]
+fn each_check_finds_its_planted_case() {
+    let dir = tempfile::tempdir().expect("tempdir");
+    // E is declared at US$ 10/ct where BW's average is US$ 85/ct.
+    let mut t = bw_trade(
+        dir.path(),
+        EARLY_Q1,
+        &[10_000, 10_000, 10_000, 10_000, 1_000, 10_000],
+    );
+    let [a, b, c, d, e, f] = [
+        t.parcels[0],
+        t.parcels[1],
+        t.parcels[2],
+        t.parcels[3],
+        t.parcels[4],
+        t.parcels[5],
+    ];
+    let day = crate::units::day_of(EARLY_Q1);
+    t.chain.block(
+        EARLY_Q1,
+        vec![
+            // Never received: past expiry once the chain passes day + 10.
+            (
+                t.bw,
+                issue("BW-001", t.exporter, t.importer, vec![a], day + 10),
+            ),
+            (
+                t.bw,
+                issue("BW-002", t.exporter, t.importer, vec![b], day + 30),
+            ),
+            (
+                t.bw,
+                issue("BW-003", t.exporter, t.importer, vec![c], day + 30),
+            ),
+            (
+                t.bw,
+                issue("BW-004", t.exporter, t.importer, vec![e], day + 30),
+            ),
+            (
+                t.bw,
+                Body::FlagParcel {
+                    parcel: d,
+                    reason: "origin in doubt".into(),
+                },
+            ),
+        ],
+    );
+    t.chain.block(
+        EARLY_Q1 + 86_400,
+        vec![
+            // 0.1 ct short.
+            (t.eu, receive("BW-002", 900, 1)),
+            (t.eu, receive("BW-003", 1_000, 1)),
+            (t.eu, receive("BW-004", 1_000, 1)),
+        ],
+    );
+    // The third quarter: BW exported 4 ct in Q1 and nothing in Q2; now it
+    // ships F, mined in Q1, when it has produced and imported nothing.
+    let q3 = crate::testkit::START_TIME + 200 * 86_400;
+    let q3_day = crate::units::day_of(q3);
+    t.chain.block(
+        q3,
+        vec![(
+            t.bw,
+            issue("BW-005", t.exporter, t.importer, vec![f], q3_day + 30),
+        )],
+    );
+
+    let all = findings(&t.chain, &everyone());
+    let of = |kind| all.iter().filter(move |f: &&Finding| f.kind == kind);
+    let discrepancy: Vec<_> = of(AnomalyKind::ReceiptDiscrepancy).collect();
+    assert_eq!(discrepancy.len(), 1, "{all:#?}");
+    assert_eq!(discrepancy[0].certificates, vec!["BW-002".to_owned()]);
+    assert_eq!(discrepancy[0].parcels, vec![b]);
+    assert_eq!(
+        discrepancy[0].detail,
+        "certified 1.000 ct in 1 parcels, received 0.900 ct in 1 parcels"
+    );
+    let expired: Vec<_> = of(AnomalyKind::ExpiredWithoutReceipt).collect();
+    assert_eq!(expired.len(), 1, "{all:#?}");
+    assert_eq!(expired[0].certificates, vec!["BW-001".to_owned()]);
+    assert_eq!(expired[0].when, crate::units::Day(day + 10).to_string());
+    let flagged: Vec<_> = of(AnomalyKind::FlaggedParcel).collect();
+    assert_eq!(flagged.len(), 1, "{all:#?}");
+    assert_eq!(flagged[0].parcels, vec![d]);
+    assert_eq!(flagged[0].participant.as_str(), "BW");
+    let band: Vec<_> = of(AnomalyKind::ValueOutsideBand).collect();
+    assert_eq!(band.len(), 1, "{all:#?}");
+    assert_eq!(band[0].certificates, vec!["BW-004".to_owned()]);
+    assert_eq!(band[0].parcels, vec![e]);
+    assert_eq!(
+        band[0].detail,
+        "US$ 10.00/ct against US$ 85.00/ct at the average of origin BW (-88%)"
+    );
+    let changes: Vec<(String, String, String)> = of(AnomalyKind::PeriodChange)
+        .map(|f| (f.participant.to_string(), f.when.clone(), f.detail.clone()))
+        .collect();
+    assert!(
+        changes.contains(&(
+            "BW".into(),
+            "2026-Q2".into(),
+            "exports 0.000 ct against 4.000 ct in 2026-Q1 (-100%)".into()
+        )),
+        "{changes:#?}"
+    );
+    assert!(
+        changes.contains(&(
+            "BW".into(),
+            "2026-H2".into(),
+            "production 0.000 ct against 6.000 ct in 2026-H1 (-100%)".into()
+        )),
+        "{changes:#?}"
+    );
+
+    // A threshold above every change silences that check alone.
+    let lenient = AnomalyQuery::parse(None, None, None, Some("1000")).expect("query");
+    let rest = findings(&t.chain, &lenient);
+    assert!(rest.iter().all(|f| f.kind != AnomalyKind::PeriodChange));
+    assert_eq!(rest.len(), 4);
+    // So does a band wide enough.
+    let wide = AnomalyQuery::parse(None, None, Some("90"), None).expect("query");
+    assert!(findings(&t.chain, &wide)
+        .iter()
+        .all(|f| f.kind != AnomalyKind::ValueOutsideBand));
+    // The EU is the other side of every certificate, and holds no parcel.
+    let eu = AnomalyQuery::parse(Some("eu"), None, None, Some("1000")).expect("query");
+    let kinds: Vec<AnomalyKind> = findings(&t.chain, &eu).iter().map(|f| f.kind).collect();
+    assert_eq!(
+        kinds,
+        vec![
+            AnomalyKind::ReceiptDiscrepancy,
+            AnomalyKind::ExpiredWithoutReceipt,
+            AnomalyKind::ValueOutsideBand,
+        ]
+    );
+    // Since the third quarter: the receipts and the expiry are before it,
+    // and BW's shipment of F draws on diamonds mined before it.
+    let late = AnomalyQuery::parse(None, Some("2026-07-01"), None, Some("1000")).expect("query");
+    let found = findings(&t.chain, &late);
+    let kinds: Vec<AnomalyKind> = found.iter().map(|f| f.kind).collect();
+    assert_eq!(
+        kinds,
+        vec![AnomalyKind::ExportsExceedSupply, AnomalyKind::FlaggedParcel]
+    );
+    assert_eq!(found[0].participant.as_str(), "BW");
+    assert_eq!(found[0].certificates, vec!["BW-005".to_owned()]);
+    assert_eq!(
+        found[0].when,
+        format!("2026-07-01 to {}", crate::units::Day(q3_day))
+    );
+    assert_eq!(
+        found[0].detail,
+        "exported 1.000 ct of own origin against 0.000 ct produced and 0.000 ct imported"
+    );
+    // A `since` past the tip looks at nothing but the flags in force.
+    let future = AnomalyQuery::parse(None, Some("2099-01-01"), None, None).expect("query");
+    let kinds: Vec<AnomalyKind> = findings(&t.chain, &future).iter().map(|f| f.kind).collect();
+    assert_eq!(kinds, vec![AnomalyKind::FlaggedParcel]);
+}
+
+#[test]
+fn bad_queries_are_refused_with_their_codes() {
+    let code =
+        |p, s, b, c| AnomalyQuery::parse(p, s, b, c).map_err(|e: AnomalyQueryError| e.code());
+    assert_eq!(
+        code(Some("B1"), None, None, None).err(),
+        Some("bad_participant")
+    );
+    assert_eq!(
+        code(None, Some("2026-02-30"), None, None).err(),
+        Some("bad_date")
+    );
+    assert_eq!(
+        code(None, None, None, Some("0")).err(),
+        Some("bad_threshold")
+    );
+    assert_eq!(
+        code(None, None, None, Some("50000")).err(),
+        Some("bad_threshold")
+    );
+    assert_eq!(
+        code(None, None, Some("x"), None).err(),
+        Some("bad_threshold")
+    );
+    assert_eq!(
+        code(None, None, Some("1001"), None).err(),
+        Some("bad_threshold")
+    );
+    assert!(code(Some("bw"), Some("2026-01-01"), Some("30"), Some("25")).is_ok());
+}

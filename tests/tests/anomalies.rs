@@ -1,0 +1,156 @@
+//! `kp anomalies` end to end against a real `kpnode dev`: a clean shipment
+//! finds nothing; then a receipt short of the certificate and a flagged
+//! parcel, the checks that can be planted in real time, are each found with
+//! their records. Expiry and changes between periods need chosen block
+//! times and are tested at the ledger level (`store::tests::anomalies`).
+
+use kp_ledger::anomalies::{AnomaliesView, AnomalyKind};
+use kp_tests::{agent, ok_stdout, register_args, BwToEu};
+
+#[test]
+fn kp_anomalies_finds_what_was_planted_and_nothing_else() {
+    let dir = tempfile::tempdir().unwrap();
+    let BwToEu {
+        node,
+        bw,
+        eu,
+        miner,
+        exporter_key,
+        exporter,
+        importer,
+    } = BwToEu::start(dir.path()).unwrap();
+    let mut parcels = Vec::new();
+    for _ in 0..3 {
+        let parcel = ok_stdout(
+            &node.kp(&register_args(&miner, "BW", None, "10.000", "7102.10")),
+            "register",
+        );
+        node.hand_over(&miner, &parcel, &exporter_key, &exporter);
+        parcels.push(parcel);
+    }
+    let ship = |number: &str, parcel: &str, carats: &str| {
+        ok_stdout(
+            &node.kp(&[
+                "cert",
+                "issue",
+                "--key",
+                &bw,
+                "--number",
+                number,
+                "--exporter",
+                &exporter,
+                "--importer",
+                &importer,
+                "--to",
+                "EU",
+                "--parcel",
+                parcel,
+                "--hs",
+                "7102.10",
+                "--expires",
+                "2099-12-31",
+            ]),
+            "cert issue",
+        );
+        ok_stdout(
+            &node.kp(&[
+                "cert",
+                "receive",
+                "--key",
+                &eu,
+                "--number",
+                number,
+                "--carats",
+                carats,
+                "--parcels",
+                "1",
+            ]),
+            "cert receive",
+        );
+    };
+    let anomalies = |args: &[&str]| -> AnomaliesView {
+        let mut all = vec!["anomalies", "--json"];
+        all.extend_from_slice(args);
+        serde_json::from_str(&ok_stdout(&node.kp(&all), "anomalies --json")).unwrap()
+    };
+
+    // Clean: everything in this quarter, received as certified.
+    ship("BW-A-1", &parcels[0], "10.000");
+    assert_eq!(anomalies(&[]).findings, vec![]);
+    let human = node.kp(&["anomalies"]);
+    assert_eq!(ok_stdout(&human, "anomalies"), "");
+    assert!(
+        String::from_utf8_lossy(&human.stderr).starts_with("0 finding(s) from "),
+        "{}",
+        String::from_utf8_lossy(&human.stderr)
+    );
+
+    // Planted: a receipt 0.5 ct short, and a flag on the parcel still held.
+    ship("BW-A-2", &parcels[1], "9.500");
+    ok_stdout(
+        &node.kp(&[
+            "parcel",
+            "flag",
+            "--key",
+            &bw,
+            "--parcel",
+            &parcels[2],
+            "--reason",
+            "origin in doubt",
+        ]),
+        "flag",
+    );
+    let found = anomalies(&["--participant", "EU"]).findings;
+    assert_eq!(found.len(), 1, "{found:#?}");
+    assert_eq!(found[0].kind, AnomalyKind::ReceiptDiscrepancy);
+    assert_eq!(found[0].certificates, vec!["BW-A-2".to_owned()]);
+    assert_eq!(found[0].parcels[0].to_string(), parcels[1]);
+    let found = anomalies(&["--participant", "BW"]).findings;
+    let kinds: Vec<AnomalyKind> = found.iter().map(|f| f.kind).collect();
+    assert_eq!(
+        kinds,
+        vec![AnomalyKind::ReceiptDiscrepancy, AnomalyKind::FlaggedParcel]
+    );
+    assert_eq!(found[1].parcels[0].to_string(), parcels[2]);
+    let lines = ok_stdout(&node.kp(&["anomalies", "--participant", "BW"]), "anomalies");
+    let lines: Vec<&str> = lines.lines().collect();
+    assert_eq!(lines.len(), 2, "{lines:?}");
+    assert!(
+        lines[0].starts_with("receipt_discrepancy  BW->EU  "),
+        "{}",
+        lines[0]
+    );
+    assert!(
+        lines[0].ends_with(&format!("cert BW-A-2  parcel {}", parcels[1])),
+        "{}",
+        lines[0]
+    );
+    assert!(lines[1].starts_with("flagged_parcel  BW  "), "{}", lines[1]);
+
+    // Refusals: by kp before asking, and by the API with stable codes.
+    for args in [
+        &["anomalies", "--since", "2026-13-01"][..],
+        &["anomalies", "--period-change", "0"][..],
+        &["anomalies", "--band", "1001"][..],
+    ] {
+        assert_eq!(node.kp(args).status.code(), Some(2), "{args:?}");
+    }
+    node.kp_refused(&["anomalies", "--participant", "ZA"], "not_found");
+    for (query, code) in [
+        ("participant=B1", "bad_participant"),
+        ("since=2026-1-1", "bad_date"),
+        ("period_change=5000", "bad_threshold"),
+        ("band=0", "bad_threshold"),
+    ] {
+        let mut response = agent()
+            .get(format!("{}/v1/anomalies?{query}", node.url()))
+            .call()
+            .unwrap();
+        assert_eq!(response.status().as_u16(), 400, "{query}");
+        let body = response.body_mut().read_to_string().unwrap();
+        assert!(
+            body.contains(&format!("\"code\":\"{code}\"")),
+            "{query}: {body}"
+        );
+    }
+}
