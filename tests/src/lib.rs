@@ -212,6 +212,61 @@ pub fn register_args(
     args.into_iter().map(str::to_owned).collect()
 }
 
+/// What `kp cert issue` needs to certify `parcels` from `exporter` to
+/// `importer` in Participant `to`.
+pub struct Shipment<'a> {
+    pub authority_key: &'a str,
+    pub number: &'a str,
+    pub exporter: &'a str,
+    pub importer: &'a str,
+    pub to: &'a str,
+    pub parcels: &'a [&'a str],
+    pub hs: &'a str,
+    pub expires: &'a str,
+}
+
+/// `kp cert issue` arguments for `shipment`.
+pub fn cert_issue_args(shipment: &Shipment<'_>) -> Vec<String> {
+    let mut args = vec!["cert", "issue", "--key", shipment.authority_key];
+    args.extend(["--number", shipment.number]);
+    args.extend([
+        "--exporter",
+        shipment.exporter,
+        "--importer",
+        shipment.importer,
+    ]);
+    args.extend(["--to", shipment.to]);
+    for parcel in shipment.parcels {
+        args.extend(["--parcel", parcel]);
+    }
+    args.extend(["--hs", shipment.hs, "--expires", shipment.expires]);
+    args.into_iter().map(str::to_owned).collect()
+}
+
+/// `kp cert receive` arguments: the importing authority's figures.
+pub fn cert_receive_args(
+    authority_key: &str,
+    number: &str,
+    carats: &str,
+    parcels: &str,
+) -> Vec<String> {
+    [
+        "cert",
+        "receive",
+        "--key",
+        authority_key,
+        "--number",
+        number,
+        "--carats",
+        carats,
+        "--parcels",
+        parcels,
+    ]
+    .into_iter()
+    .map(str::to_owned)
+    .collect()
+}
+
 /// stdout of a successful `kp` run, trimmed; panics with its stderr otherwise.
 pub fn ok_stdout(output: &Output, what: &str) -> String {
     assert!(

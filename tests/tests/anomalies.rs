@@ -5,7 +5,9 @@
 //! times and are tested at the ledger level (`store::tests::anomalies`).
 
 use kp_ledger::anomalies::{AnomaliesView, AnomalyKind};
-use kp_tests::{agent, ok_stdout, register_args, BwToEu};
+use kp_tests::{
+    agent, cert_issue_args, cert_receive_args, ok_stdout, register_args, BwToEu, Shipment,
+};
 
 #[test]
 fn kp_anomalies_finds_what_was_planted_and_nothing_else() {
@@ -29,42 +31,19 @@ fn kp_anomalies_finds_what_was_planted_and_nothing_else() {
         parcels.push(parcel);
     }
     let ship = |number: &str, parcel: &str, carats: &str| {
+        let shipment = Shipment {
+            authority_key: &bw,
+            number,
+            exporter: &exporter,
+            importer: &importer,
+            to: "EU",
+            parcels: &[parcel],
+            hs: "7102.10",
+            expires: "2099-12-31",
+        };
+        ok_stdout(&node.kp(&cert_issue_args(&shipment)), "cert issue");
         ok_stdout(
-            &node.kp(&[
-                "cert",
-                "issue",
-                "--key",
-                &bw,
-                "--number",
-                number,
-                "--exporter",
-                &exporter,
-                "--importer",
-                &importer,
-                "--to",
-                "EU",
-                "--parcel",
-                parcel,
-                "--hs",
-                "7102.10",
-                "--expires",
-                "2099-12-31",
-            ]),
-            "cert issue",
-        );
-        ok_stdout(
-            &node.kp(&[
-                "cert",
-                "receive",
-                "--key",
-                &eu,
-                "--number",
-                number,
-                "--carats",
-                carats,
-                "--parcels",
-                "1",
-            ]),
+            &node.kp(&cert_receive_args(&eu, number, carats, "1")),
             "cert receive",
         );
     };

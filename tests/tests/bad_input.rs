@@ -2,7 +2,9 @@
 //! with one line on stderr naming the problem and its code, and the ledger's
 //! state hash is the same before and after.
 
-use kp_tests::{enroll_args, ok_stdout, register_args, DevNode};
+use kp_tests::{
+    cert_issue_args, cert_receive_args, enroll_args, ok_stdout, register_args, DevNode, Shipment,
+};
 
 #[test]
 fn refusals_name_the_problem_and_change_nothing() {
@@ -114,65 +116,25 @@ fn refusals_name_the_problem_and_change_nothing() {
         "accept",
     );
     let cert = |number: &str, to: &str| -> Vec<String> {
-        [
-            "cert",
-            "issue",
-            "--key",
-            bw,
-            "--number",
+        cert_issue_args(&Shipment {
+            authority_key: bw,
             number,
-            "--exporter",
-            &exporter,
-            "--importer",
-            &importer,
-            "--to",
+            exporter: &exporter,
+            importer: &importer,
             to,
-            "--parcel",
-            &part,
-            "--hs",
-            "7102.10",
-            "--expires",
-            "2099-12-31",
-        ]
-        .iter()
-        .map(|s| s.to_string())
-        .collect()
+            parcels: &[&part],
+            hs: "7102.10",
+            expires: "2099-12-31",
+        })
     };
     node.kp_refused(&cert("BW-9", "XK"), "unknown_participant");
     node.kp_refused(&cert("EU-9", "EU"), "certificate_number_prefix");
     node.kp_refused(&cert("BW-9", "BW"), "destination_is_issuer");
     ok_stdout(&node.kp(&cert("BW-9", "EU")), "issue");
     node.kp_refused(&cert("BW-9", "EU"), "certificate_reused");
-    ok_stdout(
-        &node.kp(&[
-            "cert",
-            "receive",
-            "--key",
-            eu,
-            "--number",
-            "BW-9",
-            "--carats",
-            "4.000",
-            "--parcels",
-            "1",
-        ]),
-        "receive",
-    );
-    node.kp_refused(
-        &[
-            "cert",
-            "receive",
-            "--key",
-            eu,
-            "--number",
-            "BW-9",
-            "--carats",
-            "4.000",
-            "--parcels",
-            "1",
-        ],
-        "already_received",
-    );
+    let receive = cert_receive_args(eu, "BW-9", "4.000", "1");
+    ok_stdout(&node.kp(&receive), "receive");
+    node.kp_refused(&receive, "already_received");
 
     // A wrong passphrase never reaches the node.
     let out = std::process::Command::new(kp_tests::binary("kp"))

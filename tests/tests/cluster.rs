@@ -13,7 +13,8 @@ use kp_ledger::api::{ErrorBody, NonceView, ParcelView, SubmitRequest, TxState, T
 use kp_ledger::model::{ParcelId, ParcelStatus, Role, Transfer, TransferStatus, TxId};
 use kp_ledger::tx::{tx_id, Body, Transaction, TxPayload};
 use kp_tests::{
-    agent, enroll_args, get_json, ok_stdout, register_args, Cluster, Options, DEV_PASSPHRASE,
+    agent, cert_issue_args, enroll_args, get_json, ok_stdout, register_args, Cluster, Options,
+    Shipment, DEV_PASSPHRASE,
 };
 
 const VALIDATORS: u16 = 4;
@@ -881,27 +882,19 @@ fn an_admitted_participant_joins_and_votes_and_a_suspended_one_cannot_export() {
         "a suspended Participant's validator no longer counts"
     );
     let am_key = cluster.authority_key(1).to_string_lossy().into_owned();
+    let number = format!("{am}-2026-0001");
+    let parcel = parcel.to_string();
     cluster.node(0).kp_refused(
-        &[
-            "cert",
-            "issue",
-            "--key",
-            &am_key,
-            "--number",
-            &format!("{am}-2026-0001"),
-            "--exporter",
-            &exporter.public,
-            "--importer",
-            &importer.public,
-            "--to",
-            &ao,
-            "--parcel",
-            &parcel.to_string(),
-            "--hs",
-            "7102.10",
-            "--expires",
-            "2030-01-01",
-        ],
+        &cert_issue_args(&Shipment {
+            authority_key: &am_key,
+            number: &number,
+            exporter: &exporter.public,
+            importer: &importer.public,
+            to: &ao,
+            parcels: &[&parcel],
+            hs: "7102.10",
+            expires: "2030-01-01",
+        }),
         "participant_suspended",
     );
 }

@@ -8,7 +8,9 @@
 
 use kp_ledger::api::{StatsTableView, StatsView};
 use kp_ledger::units::year_and_quarter;
-use kp_tests::{agent, ok_stdout, register_args, BwToEu};
+use kp_tests::{
+    agent, cert_issue_args, cert_receive_args, ok_stdout, register_args, BwToEu, Shipment,
+};
 
 #[test]
 fn kp_stats_reports_what_the_ledger_recorded() {
@@ -47,44 +49,19 @@ fn kp_stats_reports_what_the_ledger_recorded() {
         );
         parcels.push(parcel);
     }
+    let shipment = Shipment {
+        authority_key: &bw,
+        number: "BW-S-1",
+        exporter: &exporter,
+        importer: &importer,
+        to: "EU",
+        parcels: &[&parcels[0], &parcels[1]],
+        hs: "7102.10,7102.31",
+        expires: "2099-12-31",
+    };
+    ok_stdout(&node.kp(&cert_issue_args(&shipment)), "cert issue");
     ok_stdout(
-        &node.kp(&[
-            "cert",
-            "issue",
-            "--key",
-            &bw,
-            "--number",
-            "BW-S-1",
-            "--exporter",
-            &exporter,
-            "--importer",
-            &importer,
-            "--to",
-            "EU",
-            "--parcel",
-            &parcels[0],
-            "--parcel",
-            &parcels[1],
-            "--hs",
-            "7102.10,7102.31",
-            "--expires",
-            "2099-12-31",
-        ]),
-        "cert issue",
-    );
-    ok_stdout(
-        &node.kp(&[
-            "cert",
-            "receive",
-            "--key",
-            &eu,
-            "--number",
-            "BW-S-1",
-            "--carats",
-            "20.000",
-            "--parcels",
-            "2",
-        ]),
+        &node.kp(&cert_receive_args(&eu, "BW-S-1", "20.000", "2")),
         "cert receive",
     );
     let (year, quarter) = year_and_quarter(node.status().unwrap().time);
