@@ -107,6 +107,11 @@ pub fn parcel(p: &Parcel) -> String {
         "  created     at height {} by transaction {}",
         p.created_height, p.created_by
     );
+    let _ = writeln!(
+        out,
+        "  history     {} events, chained to {}",
+        p.history.events, p.history.head
+    );
     out
 }
 
@@ -467,6 +472,7 @@ mod tests {
             parents: vec![],
             created_by: Hash32([9; 32]),
             created_height: 3,
+            history: Default::default(),
         }
     }
 

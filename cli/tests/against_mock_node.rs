@@ -72,6 +72,7 @@ fn sample_parcel(id: Hash32) -> Parcel {
         parents: vec![],
         created_by: Hash32([6; 32]),
         created_height: 3,
+        history: Default::default(),
     }
 }
 

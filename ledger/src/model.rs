@@ -5,7 +5,7 @@ use std::fmt;
 use std::str::FromStr;
 
 use borsh::{BorshDeserialize, BorshSerialize};
-use kp_crypto::{Hash32, PublicKey};
+use kp_crypto::{hash_domain, Hash32, PublicKey};
 use serde::{Deserialize, Deserializer, Serialize, Serializer};
 
 pub type TxId = Hash32;
@@ -376,6 +376,46 @@ pub enum ParcelStatus {
     Consumed { by: TxId },
 }
 
+const HISTORY_CONTEXT: &str = "kp-ledger 2026 parcel history v1";
+
+/// A parcel's events as a hash chain over their transaction ids, oldest
+/// first. The record carries it so that a proof of the record also proves
+/// which events its history holds: none can be left out or added.
+#[derive(
+    Clone,
+    Copy,
+    Debug,
+    Default,
+    PartialEq,
+    Eq,
+    BorshSerialize,
+    BorshDeserialize,
+    Serialize,
+    Deserialize,
+)]
+pub struct History {
+    /// How many transactions the chain holds.
+    pub events: u32,
+    /// The chain's last link; all zeros before the first event.
+    pub head: Hash32,
+}
+
+impl History {
+    /// The history with `tx` appended.
+    pub fn then(&self, tx: &TxId) -> History {
+        History {
+            events: self.events + 1,
+            head: hash_domain(HISTORY_CONTEXT, &[&self.head.0, &tx.0]),
+        }
+    }
+
+    /// The history of these transactions, in order.
+    pub fn of<'a>(txs: impl IntoIterator<Item = &'a TxId>) -> History {
+        txs.into_iter()
+            .fold(History::default(), |history, tx| history.then(tx))
+    }
+}
+
 #[derive(Clone, Debug, PartialEq, Eq, BorshSerialize, BorshDeserialize, Serialize, Deserialize)]
 pub struct Parcel {
     pub id: ParcelId,
@@ -401,6 +441,9 @@ pub struct Parcel {
     pub parents: Vec<ParcelId>,
     pub created_by: TxId,
     pub created_height: u64,
+    /// Every transaction in the parcel's own history, chained: what a
+    /// provenance bundle must show in full for the record to check.
+    pub history: History,
 }
 
 impl Parcel {

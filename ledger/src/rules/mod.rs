@@ -242,6 +242,13 @@ pub fn apply_tx<S: StateRead + ?Sized>(
             governance::approve(&mut overlay, &mut ctx, proposal)
         }
     }?;
+    // Every parcel the transaction is part of records it in its history,
+    // whether or not the rule changed anything else in the record.
+    for id in &ctx.parcels {
+        let mut record = required(overlay.parcel(id), || Rejection::UnknownParcel(*id))?;
+        record.history = record.history.then(&tx.id);
+        overlay.put_parcel(record);
+    }
     Ok(TxEffects {
         delta: overlay.into_delta(),
         parcels: ctx.parcels,

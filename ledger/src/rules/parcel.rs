@@ -11,7 +11,8 @@ use super::{
     TxCtx,
 };
 use crate::model::{
-    HsCode, OriginShare, Parcel, ParcelId, ParcelStatus, ParticipantCode, ParticipantStatus, Role,
+    History, HsCode, OriginShare, Parcel, ParcelId, ParcelStatus, ParticipantCode,
+    ParticipantStatus, Role,
 };
 use crate::rejection::Rejection;
 use crate::state::{Overlay, StateRead};
@@ -138,6 +139,7 @@ pub(super) fn register<S: StateRead + ?Sized>(
         parents: Vec::new(),
         created_by: ctx.id,
         created_height: ctx.block.height,
+        history: History::default(),
     });
     ctx.touch(id);
     ctx.create(id);
@@ -213,6 +215,7 @@ pub(super) fn split<S: StateRead + ?Sized>(
             parents: vec![input.id],
             created_by: ctx.id,
             created_height: ctx.block.height,
+            history: History::default(),
         });
         ctx.touch(out_id);
         ctx.create(out_id);
@@ -352,6 +355,7 @@ pub(super) fn merge<S: StateRead + ?Sized>(
         parents: ids.to_vec(),
         created_by: ctx.id,
         created_height: ctx.block.height,
+        history: History::default(),
     };
     for mut input in inputs {
         ctx.touch(input.id);

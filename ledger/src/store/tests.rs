@@ -350,6 +350,24 @@ fn trace_walks_every_ancestor_once_in_chain_order() {
 }
 
 #[test]
+fn each_parcel_record_chains_exactly_the_events_indexed_for_it() {
+    let dir = tempfile::tempdir().expect("tempdir");
+    let store = open(&dir.path().join("ledger.redb"));
+    let h = make_history(&store);
+    let snapshot = store.snapshot().expect("snapshot");
+    for id in [h.registered, h.other, h.split_a, h.split_b, h.merged] {
+        let record = snapshot.parcel(&id).expect("read").expect("parcel");
+        let events = snapshot.parcel_events(&id).expect("events");
+        assert!(!events.is_empty());
+        assert_eq!(
+            record.history,
+            crate::model::History::of(events.iter().map(|e| &e.tx)),
+            "parcel {id}"
+        );
+    }
+}
+
+#[test]
 fn reopening_keeps_every_block_and_the_tip() {
     let dir = tempfile::tempdir().expect("tempdir");
     let path = dir.path().join("ledger.redb");
