@@ -9,7 +9,7 @@ use kp_crypto::{hash_domain, merkle_root, BatchVerifier, Hash32, PublicKey};
 use serde::{Deserialize, Serialize};
 
 use crate::commitment::{parcels_after, ParcelCommitment};
-use crate::model::{BlockHash, ParcelId, ParticipantCode, TxId};
+use crate::model::{BlockHash, ParcelId, ParticipantCode, TxId, ValidatorSet};
 use crate::rejection::Rejection;
 use crate::rules::{apply_tx, validator_set, ApplyError, BlockContext};
 use crate::state::{Layered, Overlay, StateDelta, StateRead, StorageFault};
@@ -105,6 +105,9 @@ pub struct AppliedBlock {
     /// The buckets of the parcel commitment the block rehashed, with their
     /// new hashes: what storage updates its tree with.
     pub parcel_buckets: Vec<(u16, Hash32)>,
+    /// The validator set that decides the next block, when this block
+    /// changed it: what storage keeps so that proofs can show the change.
+    pub next_validators: Option<ValidatorSet>,
 }
 
 impl AppliedBlock {
@@ -189,19 +192,38 @@ pub fn check_signatures(txs: &[DecodedTx], checked: SignaturesChecked<'_>) -> Ve
     ok
 }
 
-/// The hashes of the validator set that decides a block over `state`, and
-/// of the one after `delta` (the same unless the block changed the
-/// Participant set).
-fn validator_hashes<S: StateRead + ?Sized>(
+/// The validator set that decides a block over `state` and the one that
+/// decides the next block: the same unless the block changed it.
+struct ValidatorSets {
+    now: Hash32,
+    next: Hash32,
+    /// The next set, when it differs.
+    changed_to: Option<ValidatorSet>,
+}
+
+fn validator_sets<S: StateRead + ?Sized>(
     state: &S,
     delta: &StateDelta,
-) -> Result<(Hash32, Hash32), StorageFault> {
+) -> Result<ValidatorSets, StorageFault> {
     let now = validators_hash(&validator_set(state)?);
+    let unchanged = ValidatorSets {
+        now,
+        next: now,
+        changed_to: None,
+    };
     if !delta.changes_participants() {
-        return Ok((now, now));
+        return Ok(unchanged);
     }
-    let after = Layered { base: state, delta };
-    Ok((now, validators_hash(&validator_set(&after)?)))
+    let after = validator_set(&Layered { base: state, delta })?;
+    let next = validators_hash(&after);
+    if next == now {
+        return Ok(unchanged);
+    }
+    Ok(ValidatorSets {
+        now,
+        next,
+        changed_to: Some(after),
+    })
 }
 
 /// Builds the next block from `candidates` in their order, leaving out (with
@@ -248,7 +270,7 @@ pub fn build_block<S: ParcelCommitment + ?Sized>(
     }
     let delta = overlay.into_delta();
     let parcels = parcels_after(state, &delta)?;
-    let (validators, next_validators) = validator_hashes(state, &delta)?;
+    let validators = validator_sets(state, &delta)?;
     let header = BlockHeader {
         chain_id: chain_id.to_owned(),
         height: ctx.height,
@@ -257,8 +279,8 @@ pub fn build_block<S: ParcelCommitment + ?Sized>(
         tx_root: merkle_root(&included),
         state_hash: delta.next_state_hash(&tip.state_hash),
         parcels_root: parcels.root,
-        validators_hash: validators,
-        next_validators_hash: next_validators,
+        validators_hash: validators.now,
+        next_validators_hash: validators.next,
         time: ctx.time,
         proposer,
     };
@@ -273,6 +295,7 @@ pub fn build_block<S: ParcelCommitment + ?Sized>(
             delta,
             txs: applied_txs,
             parcel_buckets: parcels.buckets,
+            next_validators: validators.changed_to,
         },
         rejected,
     })
@@ -365,17 +388,17 @@ pub fn apply_block<S: ParcelCommitment + ?Sized>(
             computed,
         });
     }
-    let (validators, next_validators) = validator_hashes(state, &delta)?;
-    if header.validators_hash != validators {
+    let validators = validator_sets(state, &delta)?;
+    if header.validators_hash != validators.now {
         return Err(BlockError::ValidatorsHash {
             claimed: header.validators_hash,
-            computed: validators,
+            computed: validators.now,
         });
     }
-    if header.next_validators_hash != next_validators {
+    if header.next_validators_hash != validators.next {
         return Err(BlockError::NextValidatorsHash {
             claimed: header.next_validators_hash,
-            computed: next_validators,
+            computed: validators.next,
         });
     }
     let parcels = parcels_after(state, &delta)?;
@@ -392,5 +415,6 @@ pub fn apply_block<S: ParcelCommitment + ?Sized>(
         delta,
         txs: applied_txs,
         parcel_buckets: parcels.buckets,
+        next_validators: validators.changed_to,
     })
 }

@@ -65,6 +65,15 @@ pub fn quorum(validators: usize) -> usize {
     validators * 2 / 3 + 1
 }
 
+/// One signature a proof rests on: checked alone, or queued in a batch
+/// with the others of a provenance bundle.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct SignedMessage {
+    pub key: PublicKey,
+    pub message: Vec<u8>,
+    pub signature: Signature,
+}
+
 impl CommitProof {
     /// Checks that more than two thirds of `validators` (the set in force
     /// at the block's height) precommitted block `block` at `height`.
@@ -74,6 +83,23 @@ impl CommitProof {
         height: u64,
         validators: &[(ParticipantCode, PublicKey)],
     ) -> Result<(), CommitError> {
+        for vote in self.votes(block, height, validators)? {
+            if vote.key.verify(&vote.message, &vote.signature).is_err() {
+                return Err(CommitError::BadSignature(vote.key));
+            }
+        }
+        Ok(())
+    }
+
+    /// Everything [`verify`](Self::verify) checks but the signatures, which
+    /// it returns for the caller to check: the proof is good if and only if
+    /// this succeeds and every one of them holds.
+    pub fn votes(
+        &self,
+        block: &BlockHash,
+        height: u64,
+        validators: &[(ParticipantCode, PublicKey)],
+    ) -> Result<Vec<SignedMessage>, CommitError> {
         if self.block != *block || self.height != height {
             return Err(CommitError::OtherBlock {
                 certified: self.block,
@@ -84,6 +110,7 @@ impl CommitProof {
         }
         let members: BTreeSet<&PublicKey> = validators.iter().map(|(_, key)| key).collect();
         let mut seen = BTreeSet::new();
+        let mut votes = Vec::with_capacity(self.precommits.len());
         for (validator, signature) in &self.precommits {
             if !members.contains(validator) {
                 return Err(CommitError::NotAValidator(*validator));
@@ -91,16 +118,17 @@ impl CommitProof {
             if !seen.insert(validator) {
                 return Err(CommitError::Twice(*validator));
             }
-            let signed = vote_signing_bytes(
-                VoteKind::Precommit,
-                self.height,
-                self.round,
-                Some(&self.block),
-                validator,
-            );
-            if validator.verify(&signed, signature).is_err() {
-                return Err(CommitError::BadSignature(*validator));
-            }
+            votes.push(SignedMessage {
+                key: *validator,
+                message: vote_signing_bytes(
+                    VoteKind::Precommit,
+                    self.height,
+                    self.round,
+                    Some(&self.block),
+                    validator,
+                ),
+                signature: *signature,
+            });
         }
         let needed = quorum(members.len());
         if seen.len() < needed {
@@ -110,7 +138,7 @@ impl CommitProof {
                 needed,
             });
         }
-        Ok(())
+        Ok(votes)
     }
 }
 

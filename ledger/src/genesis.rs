@@ -7,7 +7,8 @@ use kp_crypto::{hash_domain, Hash32};
 use serde::{Deserialize, Serialize};
 
 use crate::block::ChainTip;
-use crate::model::Participant;
+use crate::model::{Participant, ValidatorSet};
+use crate::rules::validators_among;
 use crate::state::StateDelta;
 
 const GENESIS_CONTEXT: &str = "kp-ledger 2026 genesis v1";
@@ -90,6 +91,11 @@ impl Genesis {
             delta.participants.insert(p.code, p.clone());
         }
         delta
+    }
+
+    /// The validator set that decides block 1.
+    pub fn validators(&self) -> ValidatorSet {
+        validators_among(&self.participants)
     }
 
     pub fn tip(&self) -> ChainTip {

@@ -10,6 +10,7 @@
 //! - [`store`]: the redb database that holds blocks, state and indexes.
 //! - [`votes`]: what validators sign when they vote.
 //! - [`finality`]: a block's commit certificate, checked offline.
+//! - [`bundle`]: provenance bundles, built by a node and checked offline.
 //! - [`feed`]: committed events as the node's event stream carries them.
 //! - [`summary`]: one line saying what a transaction did.
 //! - [`stats`]: the Annex III statistics, kept up to date per block.
@@ -18,6 +19,7 @@
 pub mod anomalies;
 pub mod api;
 pub mod block;
+pub mod bundle;
 pub mod commitment;
 pub mod feed;
 pub mod finality;

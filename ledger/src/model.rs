@@ -13,6 +13,9 @@ pub type ParcelId = Hash32;
 pub type TransferId = Hash32;
 pub type BlockHash = Hash32;
 pub type ProposalId = Hash32;
+/// The validators that decide a block, each with one vote, in key order
+/// (see [`validator_set`](crate::rules::validator_set)).
+pub type ValidatorSet = Vec<(ParticipantCode, PublicKey)>;
 
 /// A Participant's ISO 3166-1 alpha-2 code (`EU` for the European Union).
 #[derive(Clone, Copy, PartialEq, Eq, PartialOrd, Ord, Hash, BorshSerialize, BorshDeserialize)]

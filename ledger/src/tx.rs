@@ -137,6 +137,15 @@ impl Body {
             Body::ApproveParticipantChange { .. } => "approve_participant_change",
         }
     }
+
+    /// Whether it is a governance decision: only these change the
+    /// Participant set, and so the validator set.
+    pub fn is_governance(&self) -> bool {
+        matches!(
+            self,
+            Body::ProposeParticipantChange { .. } | Body::ApproveParticipantChange { .. }
+        )
+    }
 }
 
 /// What the signer signs.

@@ -29,6 +29,10 @@ fn every_error_code_is_documented() {
         "found {} anomaly query codes",
         anomalies.len()
     );
+    let bundles = codes_in(include_str!("../src/bundle.rs"), "BundleError::");
+    assert!(bundles.len() >= 26, "found {} bundle codes", bundles.len());
+    let commits = codes_in(include_str!("../src/finality.rs"), "CommitError::");
+    assert_eq!(commits.len(), 5, "found {} commit codes", commits.len());
     assert!(
         rejections.len() > 40,
         "found {} rule codes",
@@ -40,6 +44,8 @@ fn every_error_code_is_documented() {
         .chain(&store)
         .chain(&stats)
         .chain(&anomalies)
+        .chain(&bundles)
+        .chain(&commits)
     {
         assert!(
             docs.contains(&format!("`{code}`")),

@@ -24,7 +24,7 @@ use super::{check_text, proposal_id, required, ApplyError, TxCtx};
 use crate::api::{ApiError, ProposalView};
 use crate::model::{
     Participant, ParticipantChange, ParticipantCode, ParticipantStatus, Proposal, ProposalId,
-    ProposalStatus,
+    ProposalStatus, ValidatorSet,
 };
 use crate::rejection::Rejection;
 use crate::state::{Overlay, StateRead, StorageFault};
@@ -77,17 +77,20 @@ pub fn tally<S: StateRead + ?Sized>(state: &S, proposal: &Proposal) -> Result<Ta
 /// The validators that decide the height after `state`: every active
 /// Participant that runs one, each with equal voting power, ordered by key
 /// bytes so that every node lists them alike.
-pub fn validator_set<S: StateRead + ?Sized>(
-    state: &S,
-) -> Result<Vec<(ParticipantCode, PublicKey)>, StorageFault> {
-    let mut set: Vec<(ParticipantCode, PublicKey)> = state
-        .participants()?
-        .into_iter()
+pub fn validator_set<S: StateRead + ?Sized>(state: &S) -> Result<ValidatorSet, StorageFault> {
+    Ok(validators_among(&state.participants()?))
+}
+
+/// The validator set these Participants make (see [`validator_set`]); a
+/// genesis file's own Participants make the first.
+pub fn validators_among(participants: &[Participant]) -> ValidatorSet {
+    let mut set: ValidatorSet = participants
+        .iter()
         .filter(|p| p.status.is_active())
         .filter_map(|p| p.validator.map(|key| (p.code, key)))
         .collect();
     set.sort_by_key(|(_, key)| *key);
-    Ok(set)
+    set
 }
 
 /// A proposal as the API shows it: the tally against the Participants active

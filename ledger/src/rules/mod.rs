@@ -18,7 +18,9 @@ mod transfer;
 #[cfg(test)]
 mod tests;
 
-pub use governance::{proposal_view, tally, validator_set, Tally, COMPLIANT_ZONES_MAX};
+pub use governance::{
+    proposal_view, tally, validator_set, validators_among, Tally, COMPLIANT_ZONES_MAX,
+};
 
 use kp_crypto::{hash_domain, Hash32, PublicKey};
 

@@ -109,6 +109,8 @@ impl Store {
                 txn.open_table(tables::ISSUED_CERTIFICATES)
                     .map_err(storage)?;
                 txn.open_table(tables::FLAGGED_PARCELS).map_err(storage)?;
+                txn.open_table(tables::VALIDATOR_SET_CHANGES)
+                    .map_err(storage)?;
                 write_delta(&txn, &genesis.initial_delta())?;
                 let mut meta = txn.open_table(tables::META).map_err(storage)?;
                 meta.insert(tables::META_GENESIS_HASH, encode(&expected)?.as_slice())
@@ -200,6 +202,12 @@ impl Store {
             .map_err(storage)?
             .insert(height, certificate)
             .map_err(storage)?;
+        if let Some(set) = &applied.next_validators {
+            txn.open_table(tables::VALIDATOR_SET_CHANGES)
+                .map_err(storage)?
+                .insert(height, encode(set)?.as_slice())
+                .map_err(storage)?;
+        }
         {
             let mut txs = txn.open_table(tables::TXS).map_err(storage)?;
             let mut places = txn.open_table(tables::TX_PLACES).map_err(storage)?;

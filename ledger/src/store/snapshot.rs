@@ -2,11 +2,11 @@
 //! rules read ([`StateRead`]) and the queries the API answers. Every read of
 //! one snapshot sees the same block, however many blocks commit meanwhile.
 
-use std::collections::{BTreeSet, HashSet, VecDeque};
+use std::collections::{BTreeMap, BTreeSet, HashMap, HashSet, VecDeque};
 use std::sync::Arc;
 
 use borsh::BorshDeserialize;
-use kp_crypto::{Hash32, PublicKey};
+use kp_crypto::{Hash32, MerkleProof, PublicKey};
 use redb::{ReadOnlyTable, ReadTransaction, ReadableTable, TableDefinition, TableHandle};
 
 use super::error::{storage, StoreError, ID_PREFIX_CHARS_MIN};
@@ -14,19 +14,26 @@ use super::tables::{self, decode, BlockSummary, Id32, StoredTx, TxRecord};
 use crate::anomalies::{self, AnomaliesView, AnomalyQuery};
 use crate::api::{BlockEventView, EventView, StatsTableView, StatsView, TraceView};
 use crate::block::{Block, BlockHeader, ChainTip};
-use crate::commitment::{bucket_hash, bucket_ids, bucket_of, ParcelCommitment, ParcelTree};
+use crate::bundle::{Bundle, CertifiedHeader, IncludedTx, ProvenParcel, SetChange, BUNDLE_FORMAT};
+use crate::commitment::{
+    bucket_hash, bucket_ids, bucket_of, ParcelCommitment, ParcelProof, ParcelTree,
+};
 use crate::feed::{self, BlockEvents};
+use crate::finality::CommitProof;
 use crate::model::{
     Certificate, Member, Parcel, ParcelId, Participant, ParticipantCode, Proposal, ProposalId,
-    ProposalStatus, Transfer, TransferId, TxId,
+    ProposalStatus, Transfer, TransferId, TxId, ValidatorSet,
 };
 use crate::state::{Read, StateRead, StorageFault};
 use crate::stats::{self, Flow, Period, StatsKey, Tally};
-use crate::tx::{tx_id, Transaction};
+use crate::tx::{tx_id, DecodedTx, Transaction};
 use crate::units::{self, Day};
 
 /// Where a transaction sits in the chain: (height, index in its block).
 type ChainPlace = (u64, u32);
+
+/// Parcels with the places of their own events.
+type Lineage = Vec<(Parcel, Vec<ChainPlace>)>;
 
 pub struct Snapshot {
     txn: ReadTransaction,
@@ -456,17 +463,36 @@ impl Snapshot {
     /// merges, each once), and every event of each, oldest first. Costs what
     /// these parcels' histories cost: a read and an index range per parcel.
     pub fn trace(&self, id: &ParcelId) -> Result<Option<TraceView>, StoreError> {
+        let Some(lineage) = self.lineage(id)? else {
+            return Ok(None);
+        };
+        // A split or merge is in the history of both sides: keyed by its
+        // place in the chain, it is listed once and in order.
+        let events: BTreeSet<ChainPlace> = lineage
+            .iter()
+            .flat_map(|(_, places)| places.iter().copied())
+            .collect();
+        let events = events
+            .into_iter()
+            .map(|place| self.event(place))
+            .collect::<Result<_, _>>()?;
+        Ok(Some(TraceView {
+            parcel: *id,
+            parcels: lineage.into_iter().map(|(parcel, _)| parcel).collect(),
+            events,
+        }))
+    }
+
+    /// The parcel and every ancestor, breadth first, each once, with the
+    /// places of its own events in chain order.
+    fn lineage(&self, id: &ParcelId) -> Result<Option<Lineage>, StoreError> {
         let Some(root) = self.parcel(id)? else {
             return Ok(None);
         };
         let mut seen: HashSet<ParcelId> = HashSet::from([root.id]);
         let mut queue = VecDeque::from([root]);
-        let mut parcels = Vec::new();
-        // A split or merge is in the history of both sides: keyed by its
-        // place in the chain, it is listed once and in order.
-        let mut events: BTreeSet<ChainPlace> = BTreeSet::new();
+        let mut lineage = Vec::new();
         while let Some(parcel) = queue.pop_front() {
-            events.extend(self.event_index(&parcel.id)?);
             for parent in &parcel.parents {
                 if seen.insert(*parent) {
                     let record = self.parcel(parent)?.ok_or_else(|| {
@@ -478,17 +504,140 @@ impl Snapshot {
                     queue.push_back(record);
                 }
             }
-            parcels.push(parcel);
+            let places = self.event_index(&parcel.id)?;
+            lineage.push((parcel, places));
         }
-        let events = events
+        Ok(Some(lineage))
+    }
+
+    /// The provenance bundle of parcel `id` at this snapshot's block (see
+    /// [`crate::bundle`]): its lineage's events, the governance decisions
+    /// that changed the validator set, each with its proof of inclusion, and
+    /// the headers they need with their commits. `commit` turns a stored
+    /// commit certificate into its proof (the node's engine encoded it).
+    pub fn bundle(
+        &self,
+        id: &ParcelId,
+        commit: &dyn Fn(&[u8]) -> Result<CommitProof, String>,
+    ) -> Result<Option<Bundle>, StoreError> {
+        let Some(lineage) = self.lineage(id)? else {
+            return Ok(None);
+        };
+        let tip = self.tip()?;
+        let mut places: BTreeSet<ChainPlace> = lineage
+            .iter()
+            .flat_map(|(_, places)| places.iter().copied())
+            .collect();
+        let changes = self.validator_set_changes()?;
+        let mut decisions: Vec<Vec<ChainPlace>> = Vec::with_capacity(changes.len());
+        for (height, _) in &changes {
+            let mut governance = Vec::new();
+            for (index, stored) in (0u32..).zip(self.block_txs(*height)?) {
+                let tx = DecodedTx::decode(stored.bytes).map_err(|e| {
+                    StoreError::Corrupt(format!("transaction {index} of block {height}: {e}"))
+                })?;
+                if tx.body().is_governance() {
+                    governance.push((*height, index));
+                }
+            }
+            places.extend(governance.iter().copied());
+            decisions.push(governance);
+        }
+
+        let mut txs = Vec::with_capacity(places.len());
+        let mut position: HashMap<ChainPlace, u32> = HashMap::with_capacity(places.len());
+        let mut by_block: BTreeMap<u64, Vec<u32>> = BTreeMap::new();
+        for (height, index) in &places {
+            by_block.entry(*height).or_default().push(*index);
+        }
+        for (height, indexes) in &by_block {
+            // A proof needs every leaf of its block.
+            let block: Vec<Vec<u8>> = self
+                .block_txs(*height)?
+                .into_iter()
+                .map(|t| t.bytes)
+                .collect();
+            for index in indexes {
+                let proof = MerkleProof::new(&block, *index as usize).ok_or_else(|| {
+                    StoreError::Corrupt(format!("no transaction at height {height}, index {index}"))
+                })?;
+                position.insert((*height, *index), txs.len() as u32);
+                txs.push(IncludedTx {
+                    height: *height,
+                    proof,
+                    bytes: block[*index as usize].clone(),
+                });
+            }
+        }
+
+        let heights: BTreeSet<u64> = by_block
+            .keys()
+            .copied()
+            .chain(changes.iter().map(|(height, _)| *height))
+            .chain([tip.height])
+            .collect();
+        let mut headers = Vec::with_capacity(heights.len());
+        for height in heights {
+            let header: BlockHeader = self
+                .record(tables::BLOCKS, height)?
+                .ok_or_else(|| StoreError::Corrupt(format!("no block at height {height}")))?;
+            let certificate = self.commit_certificate(height)?.unwrap_or_default();
+            let commit = commit(&certificate).map_err(|e| {
+                StoreError::Corrupt(format!(
+                    "the commit certificate of block {height} does not decode: {e}"
+                ))
+            })?;
+            headers.push(CertifiedHeader { header, commit });
+        }
+
+        let set_changes = changes
             .into_iter()
-            .map(|place| self.event(place))
-            .collect::<Result<_, _>>()?;
-        Ok(Some(TraceView {
+            .zip(decisions)
+            .map(|((height, validators), places)| SetChange {
+                height,
+                validators,
+                decisions: places.iter().map(|place| position[place]).collect(),
+            })
+            .collect();
+        let mut parcels = Vec::with_capacity(lineage.len());
+        for (record, places) in lineage {
+            let proof = ParcelProof::new(self, &record.id)?.ok_or_else(|| {
+                StoreError::Corrupt(format!("parcel {} is not in its bucket", record.id))
+            })?;
+            parcels.push(ProvenParcel {
+                events: places.iter().map(|place| position[place]).collect(),
+                record,
+                proof,
+            });
+        }
+        Ok(Some(Bundle {
+            format: BUNDLE_FORMAT,
+            chain_id: headers
+                .first()
+                .map(|h| h.header.chain_id.clone())
+                .unwrap_or_default(),
+            genesis: self.genesis_hash()?,
             parcel: *id,
+            headers,
+            set_changes,
+            txs,
             parcels,
-            events,
         }))
+    }
+
+    /// Every change of the validator set: the height of the block that made
+    /// it and the set that decides the blocks after it.
+    fn validator_set_changes(&self) -> Result<Vec<(u64, ValidatorSet)>, StoreError> {
+        let table = self.table(tables::VALIDATOR_SET_CHANGES)?;
+        let mut out = Vec::new();
+        for entry in table.iter().map_err(storage)? {
+            let (height, set) = entry.map_err(storage)?;
+            out.push((
+                height.value(),
+                decode(tables::VALIDATOR_SET_CHANGES.name(), set.value())?,
+            ));
+        }
+        Ok(out)
     }
 
     /// The places of the parcel's events, in chain order.

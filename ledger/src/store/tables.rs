@@ -65,7 +65,7 @@ pub(crate) const META_FORMAT: &str = "format";
 /// sets that decide them and the next block; the Annex III statistics index
 /// (`STATS`); the anomaly indexes `OPEN_CERTIFICATES`, `DISCREPANCIES`,
 /// `ISSUED_CERTIFICATES` and `FLAGGED_PARCELS`. 5: parcel records carry the
-/// hash chain of their history.
+/// hash chain of their history; `VALIDATOR_SET_CHANGES`.
 pub(crate) const FORMAT_VERSION: u32 = 5;
 
 /// Height -> borsh of the block's header; its transactions are in `TXS`.
@@ -125,6 +125,11 @@ pub(crate) const ISSUED_CERTIFICATES: TableDefinition<(u64, &str), ()> =
 /// Parcel id, no value: the parcels under a flag now.
 pub(crate) const FLAGGED_PARCELS: TableDefinition<Id32, ()> =
     TableDefinition::new("flagged_parcels");
+/// Height of a block that changed the validator set -> borsh of the set
+/// that decides the blocks after it: what a proof of a later block must
+/// show, found without reading every header.
+pub(crate) const VALIDATOR_SET_CHANGES: TableDefinition<u64, &[u8]> =
+    TableDefinition::new("validator_set_changes");
 
 const NO_PARTNER: [u8; 2] = [0, 0];
 
