@@ -12,6 +12,7 @@ use kp_ledger::api::{
     ErrorBody, NonceView, ParcelView, ProposalView, StatsTableView, StatsView, StatusView,
     SubmitRequest, TraceView, TxState, TxStatus,
 };
+use kp_ledger::genesis::Genesis;
 use kp_ledger::model::{Certificate, Member, Participant, ParticipantCode, Transfer, TxId};
 use kp_ledger::stats::Period;
 use kp_ledger::units::Day;
@@ -95,6 +96,21 @@ impl Client {
 
     pub fn trace(&self, id: &str) -> Result<TraceView> {
         self.get(&format!("/v1/parcels/{}/trace", segment(id)))
+    }
+
+    /// The parcel's provenance bundle file, as the node wrote it.
+    pub fn bundle(&self, id: &str) -> Result<String> {
+        let url = format!("{}/v1/parcels/{}/bundle", self.base, segment(id));
+        let response = self
+            .agent
+            .get(&url)
+            .call()
+            .map_err(|e| self.unreachable(e))?;
+        self.success_text(response)
+    }
+
+    pub fn genesis(&self) -> Result<Genesis> {
+        self.get("/v1/genesis")
     }
 
     pub fn transfer(&self, id: &str) -> Result<Transfer> {
@@ -240,17 +256,23 @@ impl Client {
             .map_err(|e| anyhow!("reading the answer of the node at {}: {e}", self.base))
     }
 
-    fn decode<T: DeserializeOwned>(&self, mut response: Response<Body>) -> Result<T> {
+    fn decode<T: DeserializeOwned>(&self, response: Response<Body>) -> Result<T> {
+        let text = self.success_text(response)?;
+        serde_json::from_str(&text).map_err(|e| {
+            anyhow!(
+                "the node at {} answered in a form this kp does not understand ({e}); \
+                 are kp and kpnode the same version?",
+                self.base
+            )
+        })
+    }
+
+    /// The answer's text when its status is a success, else its error.
+    fn success_text(&self, mut response: Response<Body>) -> Result<String> {
         let status = response.status().as_u16();
         let text = self.text(&mut response)?;
         if (200..300).contains(&status) {
-            return serde_json::from_str(&text).map_err(|e| {
-                anyhow!(
-                    "the node at {} answered in a form this kp does not understand ({e}); \
-                     are kp and kpnode the same version?",
-                    self.base
-                )
-            });
+            return Ok(text);
         }
         Err(self.failure(status, &text))
     }

@@ -4,14 +4,16 @@
 //! - 1: the ledger rejected the transaction (`rejected: …`), or something
 //!   else went wrong (`error: …`): the node unreachable, a key file that will
 //!   not open, an id that matches nothing.
-//! - 2: bad usage (clap's errors, and the few checks clap cannot express),
-//!   or a command that is not there yet.
+//! - 1 also: a provenance bundle that fails verification
+//!   (`verification failed: …`).
+//! - 2: bad usage (clap's errors, and the few checks clap cannot express).
 
 use std::fmt;
 use std::process::ExitCode;
 
 use clap::error::ErrorKind;
 use kp_ledger::api::ApiError;
+use kp_ledger::bundle::BundleError;
 
 pub const EXIT_FAILED: u8 = 1;
 pub const EXIT_USAGE: u8 = 2;
@@ -56,26 +58,17 @@ impl fmt::Display for Usage {
 
 impl std::error::Error for Usage {}
 
-/// A command that is in `--help` but whose issue has not landed yet.
+/// A provenance bundle that failed verification, at the step it names.
 #[derive(Debug)]
-pub struct NotYet {
-    /// What was asked for, e.g. `kp stats` or `kp trace --verify`.
-    pub what: &'static str,
-    /// Where it is tracked, e.g. `issue #4`.
-    pub issue: &'static str,
-}
+pub struct NotVerified(pub BundleError);
 
-impl fmt::Display for NotYet {
+impl fmt::Display for NotVerified {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        write!(f, "{}: not there yet ({})", self.what, self.issue)
+        write!(f, "verification failed: {} ({})", self.0, self.0.code())
     }
 }
 
-impl std::error::Error for NotYet {}
-
-pub fn not_yet(what: &'static str, issue: &'static str) -> anyhow::Error {
-    NotYet { what, issue }.into()
-}
+impl std::error::Error for NotVerified {}
 
 pub fn usage(message: impl Into<String>) -> anyhow::Error {
     Usage(message.into()).into()
@@ -89,8 +82,8 @@ pub fn is_not_found(err: &anyhow::Error) -> bool {
 
 /// The line to print and the exit status for an error.
 pub fn describe(err: &anyhow::Error) -> (String, u8) {
-    if let Some(n) = err.downcast_ref::<NotYet>() {
-        return (n.to_string(), EXIT_USAGE);
+    if let Some(n) = err.downcast_ref::<NotVerified>() {
+        return (n.to_string(), EXIT_FAILED);
     }
     let text = one_line(&format!("{err:#}"));
     if err.downcast_ref::<Usage>().is_some() {
@@ -193,7 +186,7 @@ mod tests {
     }
 
     #[test]
-    fn rejections_errors_and_not_yet() {
+    fn rejections_errors_and_failed_verification() {
         let rejected: anyhow::Error =
             Rejected(api("not_holder", "parcel 3f is held by another member")).into();
         assert_eq!(
@@ -218,9 +211,13 @@ mod tests {
                 1
             )
         );
+        let unverified: anyhow::Error = NotVerified(BundleError::NoHeaders).into();
         assert_eq!(
-            describe(&not_yet("kp stats", "issue #4")),
-            ("kp stats: not there yet (issue #4)".into(), 2)
+            describe(&unverified),
+            (
+                "verification failed: the bundle holds no block header (bundle_no_headers)".into(),
+                1
+            )
         );
         assert_eq!(
             describe(&usage("two\nlines")),

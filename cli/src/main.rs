@@ -53,7 +53,7 @@ The node: --node URL, else $KP_NODE, else http://127.0.0.1:8780.
 Passphrases: $KP_PASSPHRASE, else a prompt on the terminal.
 Ids: any unique prefix of 8 or more hex characters is accepted.
 Units: carats 12.345, US$ 1500.00, dates YYYY-MM-DD.
-Exit status: 0 done; 1 rejected or failed (one line on stderr says why); 2 bad usage or not there yet.";
+Exit status: 0 done; 1 rejected or failed (one line on stderr says why), or a bundle failed verification; 2 bad usage.";
 
 #[derive(Debug, Parser)]
 #[command(
@@ -122,13 +122,26 @@ enum Command {
         long_about = "Trace a parcel: the parcel, then every event of it and of each of its \
             ancestors, oldest first, with date, height, kind and the essential figures; then \
             each ancestor parcel with its origin, mine and carats.\n\n\
-            --verify checks each step against a proof and the genesis; --export writes a \
-            self-contained provenance bundle (both arrive with audit issue #4).",
-        after_help = "Example:\n  kp trace 3f9a12cd\n  kp trace 3f9a12cd --json"
+            --verify fetches the parcel's provenance bundle and checks every event against \
+            the block that holds it, that block's commit certificate and the validator set \
+            of its height, followed from the genesis (--genesis FILE; by default the node's \
+            own), and that each record is current with exactly the events shown; it names \
+            the step that fails. --export FILE writes the bundle for `kp verify` elsewhere, \
+            with no node (docs/proofs.md).",
+        after_help = "Example:\n  kp trace 3f9a12cd\n  kp trace 3f9a12cd --json\n  \
+            kp trace 3f9a12cd --verify --genesis genesis.json\n  \
+            kp trace 3f9a12cd --export 3f9a12cd.bundle.json"
     )]
     Trace(TraceArgs),
-    /// Check an exported provenance bundle offline, with no node (not there yet)
-    #[command(after_help = "Example:\n  kp verify parcel.bundle --genesis genesis.json")]
+    /// Check an exported provenance bundle offline, with no node
+    #[command(
+        long_about = "Check a provenance bundle written by `kp trace --export`, offline: every \
+            event of the parcel's history against its block, each block's commit against the \
+            validator set followed from GENESIS through the governance decisions shown, and \
+            each record as current with exactly its events. Prints what was verified and \
+            the trace, or the step that fails (exit status 1).",
+        after_help = "Example:\n  kp verify 3f9a12cd.bundle.json --genesis genesis.json"
+    )]
     Verify(VerifyArgs),
     /// Production, exports, imports by HS code and partner (KPCS Annex III)
     #[command(

@@ -321,25 +321,66 @@ fn no_passphrase_and_no_terminal_is_a_clear_error() {
 }
 
 #[test]
-fn commands_not_there_yet_exit_2_with_their_issue() {
-    for (args, line) in [
+fn kp_verify_names_what_is_wrong_with_its_files() {
+    let dir = tempfile::tempdir().expect("tempdir");
+    let path = |name: &str| dir.path().join(name).to_string_lossy().into_owned();
+    std::fs::write(path("not-a-bundle.json"), "{\"hello\": 1}").expect("write");
+    std::fs::write(path("not-json"), "genesis?").expect("write");
+    for (args, start) in [
         (
-            &["verify", "b.json", "--genesis", "g.json"][..],
-            "kp verify: not there yet (issue #4)",
+            vec![
+                "verify".to_owned(),
+                path("missing.json"),
+                "--genesis".into(),
+                path("not-json"),
+            ],
+            "error: genesis ",
         ),
         (
-            &["trace", "3f9a12cd", "--verify"][..],
-            "kp trace --verify: not there yet (audit issue #4)",
-        ),
-        (
-            &["trace", "3f9a12cd", "--export", "x"][..],
-            "kp trace --export: not there yet (audit issue #4)",
+            vec![
+                "verify".to_owned(),
+                path("missing.json"),
+                "--genesis".into(),
+                path("none.json"),
+            ],
+            "error: reading genesis ",
         ),
     ] {
-        let run = kp(args);
-        assert_eq!(run.code, 2, "kp {args:?}");
-        assert_eq!(run.stderr, format!("{line}\n"));
+        let run = kp(&args.iter().map(String::as_str).collect::<Vec<_>>());
+        assert_eq!(run.code, 1, "kp {args:?}");
+        assert!(run.stderr.starts_with(start), "{}", run.stderr);
+        assert_eq!(run.stderr.lines().count(), 1, "{}", run.stderr);
     }
+    // A well-formed genesis, and a file that is no bundle.
+    let genesis = kp_ledger::genesis::Genesis {
+        chain_id: "kp-offline".into(),
+        genesis_time: 0,
+        participants: vec![kp_ledger::model::Participant {
+            code: "BW".parse().expect("code"),
+            name: "Botswana".into(),
+            authority: kp_crypto::SecretKey::from_seed([1; 32]).public(),
+            validator: Some(kp_crypto::SecretKey::from_seed([2; 32]).public()),
+            status: kp_ledger::model::ParticipantStatus::Active,
+        }],
+    };
+    std::fs::write(path("genesis.json"), genesis.to_json()).expect("write");
+    let run = kp(&[
+        "verify",
+        &path("not-a-bundle.json"),
+        "--genesis",
+        &path("genesis.json"),
+    ]);
+    assert_eq!(run.code, 1);
+    assert!(
+        run.stderr
+            .starts_with("verification failed: the bundle file is not readable")
+            && run.stderr.trim_end().ends_with("(bundle_file)"),
+        "{}",
+        run.stderr
+    );
+    // --genesis belongs to --verify.
+    let run = kp(&["trace", "3f9a12cd", "--genesis", "g.json"]);
+    assert_eq!(run.code, 2, "{}", run.stderr);
 }
 
 #[test]

@@ -701,10 +701,19 @@ impl Bundle {
         text.push('\n');
         text
     }
+}
 
-    /// Reads a bundle file: its canonical bytes, which must decode whole,
-    /// and a view that must be theirs.
-    pub fn from_file(text: &str) -> Result<Bundle, BundleError> {
+/// A bundle file as read: the bundle its canonical bytes hold, and the
+/// view that came with them.
+#[derive(Debug, Clone)]
+pub struct ReadBundle {
+    pub bundle: Bundle,
+    view: serde_json::Value,
+}
+
+impl ReadBundle {
+    /// Reads a bundle file: its canonical bytes must decode whole.
+    pub fn parse(text: &str) -> Result<ReadBundle, BundleError> {
         let file: BundleFile = serde_json::from_str(text)
             .map_err(|e| BundleError::File(format!("not a provenance bundle file: {e}")))?;
         if file.kp_provenance_bundle != BUNDLE_FORMAT {
@@ -716,9 +725,19 @@ impl Bundle {
             .map_err(|e| BundleError::File(format!("`canonical` is not hex: {e}")))?;
         let bundle: Bundle = borsh::from_slice(&bytes)
             .map_err(|e| BundleError::File(format!("`canonical` is not a bundle: {e}")))?;
-        if serde_json::to_value(bundle.view()).ok().as_ref() != Some(&file.view) {
+        Ok(ReadBundle {
+            bundle,
+            view: file.view,
+        })
+    }
+
+    /// Verifies the bundle (see [`Bundle::verify`]), then that the view is
+    /// the bundle's: what a reader of the file sees is what was checked.
+    pub fn verify(&self, genesis: &Genesis) -> Result<Verified, BundleError> {
+        let verified = self.bundle.verify(genesis)?;
+        if serde_json::to_value(self.bundle.view()).ok().as_ref() != Some(&self.view) {
             return Err(BundleError::ViewMismatch);
         }
-        Ok(bundle)
+        Ok(verified)
     }
 }

@@ -6,7 +6,7 @@ use std::sync::Arc;
 
 use axum::extract::rejection::{JsonRejection, PathRejection, QueryRejection};
 use axum::extract::{DefaultBodyLimit, Path, Query, State};
-use axum::http::{Method, StatusCode, Uri};
+use axum::http::{header, Method, StatusCode, Uri};
 use axum::response::{IntoResponse, Response};
 use axum::routing::{get, post};
 use axum::{Json, Router};
@@ -16,6 +16,7 @@ use kp_ledger::api::{
     ApiError, BlockView, CommitView, ErrorBody, NonceView, ParcelView, ProposalView,
     StatsTableView, StatsView, StatusView, SubmitRequest, TraceView, TxState, TxStatus,
 };
+use kp_ledger::genesis::Genesis;
 use kp_ledger::model::ParticipantCode;
 use kp_ledger::model::{Certificate, Member, Participant, Transfer};
 use kp_ledger::rules::proposal_view;
@@ -48,6 +49,8 @@ pub fn router(shared: Arc<Shared>) -> Router {
         .route("/v1/members/{key}", get(member))
         .route("/v1/parcels/{id}", get(parcel))
         .route("/v1/parcels/{id}/trace", get(trace))
+        .route("/v1/parcels/{id}/bundle", get(bundle))
+        .route("/v1/genesis", get(genesis))
         .route("/v1/transfers/{id}", get(transfer))
         .route("/v1/certificates/{number}", get(certificate))
         .route("/v1/blocks/{height}", get(block))
@@ -552,6 +555,30 @@ async fn trace(
     })
     .await
     .map(Json)
+}
+
+/// The parcel's provenance bundle at the tip, as the file `kp trace
+/// --export` writes (see `kp_ledger::bundle`).
+async fn bundle(
+    State(shared): State<Arc<Shared>>,
+    id: Result<Path<String>, PathRejection>,
+) -> Result<Response, Failure> {
+    let prefix = id?.0;
+    let file = read(&shared, move |s| {
+        let parcel = s.parcel_by_prefix(&prefix)?;
+        let decode = |bytes: &[u8]| commit_proof(bytes).map_err(|e| e.to_string());
+        let bundle = s
+            .bundle(&parcel.id, &decode)?
+            .ok_or_else(|| Failure::not_found(format!("no parcel {}", parcel.id)))?;
+        Ok(bundle.to_file())
+    })
+    .await?;
+    Ok(([(header::CONTENT_TYPE, "application/json")], file).into_response())
+}
+
+/// The genesis this node's chain began from, for verifiers that hold none.
+async fn genesis(State(shared): State<Arc<Shared>>) -> Json<Genesis> {
+    Json(shared.chain.genesis.clone())
 }
 
 async fn transfer(

@@ -46,6 +46,8 @@ pub struct GossipSettings {
 pub struct ChainInfo {
     pub chain_id: String,
     pub genesis_hash: Hash32,
+    /// Served to clients that verify proofs and hold no genesis file.
+    pub genesis: Genesis,
 }
 
 /// What the API and the block producer share.
@@ -177,6 +179,7 @@ pub async fn run(config: NodeConfig) -> anyhow::Result<()> {
     let chain = ChainInfo {
         chain_id: config.genesis.chain_id.clone(),
         genesis_hash: config.genesis.hash(),
+        genesis: config.genesis.clone(),
     };
     let gossip = match config.gossip {
         Some(settings) => Some(start_gossip(settings, &store, &chain.chain_id).await?),

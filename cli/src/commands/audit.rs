@@ -1,6 +1,6 @@
-//! The auditors' commands: trace a parcel to the mine; and, arriving with
-//! issue #4, offline verification, the scheme's statistics, anomalies and a
-//! live feed.
+//! The auditors' commands: trace a parcel to the mine, with proofs checked
+//! against the genesis or exported for offline checking; the scheme's
+//! statistics, anomalies and a live feed.
 
 use std::path::PathBuf;
 
@@ -8,8 +8,8 @@ use anyhow::Result;
 use clap::Args;
 use kp_ledger::model::ParticipantCode;
 
+use crate::commands::provenance;
 use crate::commands::Ctx;
-use crate::failure::not_yet;
 use crate::output;
 use crate::parse::{self, IdArg};
 use crate::view;
@@ -22,6 +22,10 @@ pub struct TraceArgs {
     /// Check each step against a proof and the genesis
     #[arg(long)]
     verify: bool,
+    /// The genesis file --verify checks against (default: the node's own,
+    /// which proves only that the node is consistent with itself)
+    #[arg(long, value_name = "GENESIS", requires = "verify")]
+    genesis: Option<PathBuf>,
     /// Write a self-contained provenance bundle to FILE
     #[arg(long, value_name = "FILE")]
     export: Option<PathBuf>,
@@ -89,11 +93,27 @@ pub struct WatchArgs {
 }
 
 pub fn trace(ctx: &Ctx, args: TraceArgs) -> Result<()> {
-    if args.verify {
-        return Err(not_yet("kp trace --verify", "audit issue #4"));
-    }
-    if args.export.is_some() {
-        return Err(not_yet("kp trace --export", "audit issue #4"));
+    if args.verify || args.export.is_some() {
+        let (read, text) = provenance::fetch(ctx, &args.id.as_path())?;
+        if let Some(path) = &args.export {
+            provenance::export(&text, &read.bundle, path)?;
+        }
+        if !args.verify {
+            return Ok(());
+        }
+        let genesis = match &args.genesis {
+            Some(path) => provenance::read_genesis(path)?,
+            None => {
+                let genesis = ctx.client.genesis()?;
+                output::note(&format!(
+                    "checking against the node's own genesis ({}); pass --genesis FILE to \
+                     check against a copy you trust",
+                    genesis.hash()
+                ));
+                genesis
+            }
+        };
+        return provenance::verify_and_show(ctx, &read, &genesis);
     }
     let trace = ctx.client.trace(&args.id.as_path())?;
     if ctx.json {
@@ -103,8 +123,8 @@ pub fn trace(ctx: &Ctx, args: TraceArgs) -> Result<()> {
     Ok(())
 }
 
-pub fn verify(_ctx: &Ctx, _args: VerifyArgs) -> Result<()> {
-    Err(not_yet("kp verify", "issue #4"))
+pub fn verify(ctx: &Ctx, args: VerifyArgs) -> Result<()> {
+    provenance::verify_file(ctx, &args.file, &args.genesis)
 }
 
 pub fn stats(ctx: &Ctx, args: StatsArgs) -> Result<()> {

@@ -9,6 +9,7 @@ pub mod key;
 pub mod member;
 pub mod parcel;
 pub mod participant;
+pub mod provenance;
 pub mod stats;
 pub mod transfer;
 pub mod watch;

@@ -224,17 +224,20 @@ fn the_bundle_file_round_trips_and_refuses_an_edited_view() {
     let (s, part) = history_across_two_set_changes();
     let bundle = s.chain.bundle(&part);
     let text = bundle.to_file();
-    assert_eq!(Bundle::from_file(&text).expect("reads"), bundle);
+    let read = ReadBundle::parse(&text).expect("reads");
+    assert_eq!(read.bundle, bundle);
+    assert!(read.verify(&test_genesis()).is_ok());
 
     let edited = text.replacen("\"milli_carats\": 3000", "\"milli_carats\": 3500", 1);
     assert_ne!(edited, text, "the view shows the record");
+    let read = ReadBundle::parse(&edited).expect("reads");
     assert_eq!(
-        Bundle::from_file(&edited).map_err(|e| e.code()),
+        read.verify(&test_genesis()).map_err(|e| e.code()),
         Err("bundle_view_mismatch")
     );
     assert_eq!(
-        Bundle::from_file("{}").map_err(|e| e.code()),
-        Err("bundle_file")
+        ReadBundle::parse("{}").map_err(|e| e.code()).err(),
+        Some("bundle_file")
     );
 }
 

@@ -1,0 +1,93 @@
+//! Verifying a provenance bundle offline (issue #4's target: 1,000 events
+//! in under 100 ms on one core): a parcel handed back and forth 500 times,
+//! each hand-over (offer and acceptance) in its own block among 30 other
+//! registrations, under the test genesis's four validators. The worst
+//! layout for the verifier: one header and four precommits per two events.
+//!
+//! cargo bench -p kp-ledger --bench bundle
+
+use criterion::{criterion_group, criterion_main, Criterion, Throughput};
+use kp_ledger::bundle::{Bundle, ReadBundle};
+use kp_ledger::model::Role;
+use kp_ledger::rules::transfer_id;
+use kp_ledger::testkit::{test_genesis, CertifiedChain, World};
+use kp_ledger::tx::Body;
+
+const HAND_OVERS: usize = 500;
+const OTHER_TXS_PER_BLOCK: usize = 30;
+
+fn thousand_event_bundle(dir: &std::path::Path) -> Bundle {
+    let mut chain = CertifiedChain::open(&dir.join("bench.redb"));
+    let authority = chain.authority("BW");
+    let [a, b, busy] = ["holder a", "holder b", "busy miner"].map(|name| chain.key(name));
+    let enrol = |member| Body::EnrolMember {
+        member,
+        role: Role::Miner,
+        name: "m".into(),
+        licence: "l".into(),
+        zone: None,
+    };
+    chain.block(vec![
+        (authority, enrol(a)),
+        (authority, enrol(b)),
+        (authority, enrol(busy)),
+    ]);
+    let parcel = chain
+        .block(vec![(a, World::register_body("BW", 10_000))])
+        .txs[0]
+        .created[0];
+    let (mut from, mut to) = (a, b);
+    for _ in 0..HAND_OVERS {
+        let offer = chain.sign(
+            &from,
+            Body::OfferTransfer {
+                parcel,
+                to,
+                price_cents: None,
+            },
+        );
+        let accept = chain.sign(
+            &to,
+            Body::AcceptTransfer {
+                transfer: transfer_id(&offer.id),
+            },
+        );
+        let mut txs = vec![offer, accept];
+        for _ in 0..OTHER_TXS_PER_BLOCK {
+            txs.push(chain.sign(&busy, World::register_body("BW", 1_000)));
+        }
+        chain.block_signed(txs);
+        std::mem::swap(&mut from, &mut to);
+    }
+    chain.bundle(&parcel)
+}
+
+fn bench(c: &mut Criterion) {
+    let dir = tempfile::tempdir().unwrap_or_else(|e| panic!("{e}"));
+    let bundle = thousand_event_bundle(dir.path());
+    let genesis = test_genesis();
+    let events = bundle.parcels[0].events.len();
+    let file = bundle.to_file();
+    eprintln!(
+        "bundle: {events} events, {} headers, {} transactions, {} bytes as a file",
+        bundle.headers.len(),
+        bundle.txs.len(),
+        file.len()
+    );
+    if let Err(e) = bundle.verify(&genesis) {
+        panic!("the bench bundle must verify: {e}");
+    }
+    let mut group = c.benchmark_group("bundle");
+    group.throughput(Throughput::Elements(events as u64));
+    group.sample_size(20);
+    group.bench_function("verify 1,001 events", |bench| {
+        bench.iter(|| bundle.verify(&genesis))
+    });
+    group.bench_function("read the file and verify 1,001 events", |bench| {
+        bench.iter(|| ReadBundle::parse(&file).and_then(|read| read.verify(&genesis)))
+    });
+    group.finish();
+}
+
+criterion_group!(benches, bench);
+criterion_main!(benches);
