@@ -18,6 +18,7 @@ mod transfer;
 #[cfg(test)]
 mod tests;
 
+pub(crate) use certificate::shipment_values;
 pub use governance::{proposal_view, tally, validator_set, Tally, COMPLIANT_ZONES_MAX};
 
 use kp_crypto::{hash_domain, Hash32, PublicKey};
@@ -215,6 +216,7 @@ pub fn apply_tx<S: StateRead + ?Sized>(
             parcels,
             hs_codes,
             expires_on,
+            value_cents,
         } => certificate::issue(
             &mut overlay,
             &mut ctx,
@@ -226,6 +228,7 @@ pub fn apply_tx<S: StateRead + ?Sized>(
                 parcels,
                 hs_codes,
                 expires_on: *expires_on,
+                value_cents: *value_cents,
             },
         ),
         Body::ReceiveCertificate {

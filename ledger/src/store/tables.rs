@@ -64,8 +64,9 @@ pub(crate) const META_FORMAT: &str = "format";
 /// transaction count, the parcel commitment and the hashes of the validator
 /// sets that decide them and the next block; the Annex III statistics index
 /// (`STATS`); the anomaly indexes `OPEN_CERTIFICATES`, `DISCREPANCIES`,
-/// `ISSUED_CERTIFICATES` and `FLAGGED_PARCELS`.
-pub(crate) const FORMAT_VERSION: u32 = 4;
+/// `ISSUED_CERTIFICATES` and `FLAGGED_PARCELS`. 5: `issue_certificate`
+/// bodies carry the declared value, so stored transactions encode anew.
+pub(crate) const FORMAT_VERSION: u32 = 5;
 
 /// Height -> borsh of the block's header; its transactions are in `TXS`.
 pub(crate) const BLOCKS: TableDefinition<u64, &[u8]> = TableDefinition::new("blocks");

@@ -22,6 +22,7 @@ fn issue(
         parcels,
         hs_codes: vec![HsCode::UNSORTED],
         expires_on,
+        value_cents: None,
     }
 }
 
