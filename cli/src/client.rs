@@ -142,6 +142,7 @@ impl Client {
         since_day: Option<u32>,
         band_percent: Option<u32>,
         period_change_percent: Option<u32>,
+        markup_percent: Option<u32>,
     ) -> Result<AnomaliesView> {
         let mut query = Vec::new();
         if let Some(p) = participant {
@@ -155,6 +156,9 @@ impl Client {
         }
         if let Some(percent) = period_change_percent {
             query.push(format!("period_change={percent}"));
+        }
+        if let Some(percent) = markup_percent {
+            query.push(format!("markup={percent}"));
         }
         self.get(&format!("/v1/anomalies?{}", query.join("&")))
     }

@@ -163,10 +163,12 @@ enum Command {
     /// What the scheme's fraud checks find, one line each with its records
     #[command(
         after_help = "Kinds: exports_exceed_supply, receipt_discrepancy, expired_without_receipt,\n\
-            flagged_parcel, value_outside_band, period_change (docs/api.md, Anomalies).\n\
+            flagged_parcel, value_outside_band, period_change, markup_on_reexport\n\
+            (docs/api.md, Anomalies).\n\
             Time is the tip's block time; without --since, the last 365 days.\n\n\
             Examples:\n  kp anomalies --participant CF\n  \
-            kp anomalies --since 2026-01-01 --band 30 --period-change 100 --json"
+            kp anomalies --since 2026-01-01 --band 30 --period-change 100 --json\n  \
+            kp anomalies --participant AE --markup 50"
     )]
     Anomalies(AnomaliesArgs),
     /// Committed events as they happen, one line each

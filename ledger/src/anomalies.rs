@@ -7,9 +7,11 @@
 //!
 //! Checks here: exports of own origin above production plus imports,
 //! receipt discrepancies, certificates past expiry with no receipt, flagged
-//! parcels, US$/ct outside a band around the origins' average, and changes
-//! between periods large enough for the Working Group's questionnaire.
-//! Mark-ups on re-export are not there yet.
+//! parcels, US$/ct outside a band around the origins' average, changes
+//! between periods large enough for the Working Group's questionnaire, and
+//! mark-ups or mark-downs on re-export (`markup`).
+
+mod markup;
 
 use std::collections::BTreeMap;
 
@@ -18,6 +20,10 @@ use serde::{Deserialize, Serialize};
 use crate::model::{Certificate, Parcel, ParcelId, ParticipantCode};
 use crate::stats::{usd_per_carat_cents, Flow, StatsKey, Tally};
 use crate::units::{parse_date, year_and_quarter, Carats, Day, Usd, SECONDS_PER_DAY};
+
+pub use markup::{
+    imports_behind, markups_on_reexport, ImportShare, Reexport, ANCESTRY_PARCELS_MAX,
+};
 
 /// What a finding is about. The snake_case names are stable codes.
 #[derive(Clone, Copy, Debug, PartialEq, Eq, PartialOrd, Ord, Serialize, Deserialize)]
@@ -38,6 +44,9 @@ pub enum AnomalyKind {
     /// A Participant's carats changed between consecutive periods by more
     /// than the threshold.
     PeriodChange,
+    /// A certificate's US$/ct differs from the US$/ct at which its issuer
+    /// imported the same carats by more than the threshold, either way.
+    MarkupOnReexport,
 }
 
 impl AnomalyKind {
@@ -49,6 +58,7 @@ impl AnomalyKind {
             AnomalyKind::FlaggedParcel => "flagged_parcel",
             AnomalyKind::ValueOutsideBand => "value_outside_band",
             AnomalyKind::PeriodChange => "period_change",
+            AnomalyKind::MarkupOnReexport => "markup_on_reexport",
         }
     }
 }
@@ -85,6 +95,7 @@ pub struct AnomaliesView {
     pub as_of: String,
     pub band_percent: u32,
     pub period_change_percent: u32,
+    pub markup_percent: u32,
     pub findings: Vec<Finding>,
 }
 
@@ -92,6 +103,9 @@ pub struct AnomaliesView {
 pub const BAND_PERCENT_DEFAULT: u32 = 50;
 /// The documented default: a change of more than half between periods.
 pub const PERIOD_CHANGE_PERCENT_DEFAULT: u32 = 50;
+/// The documented default: a re-export at more than double, or less than
+/// half, the US$/ct its carats were imported at.
+pub const MARKUP_PERCENT_DEFAULT: u32 = 100;
 /// Without `since`, the checks look back this many days from the tip.
 pub const LOOKBACK_DAYS_DEFAULT: u32 = 365;
 
@@ -106,6 +120,8 @@ pub enum AnomalyQueryError {
     BadPeriodChange(String),
     #[error("`{0}` is not a percentage for band: give a whole number from 1 to 1000")]
     BadBand(String),
+    #[error("`{0}` is not a percentage for markup: give a whole number from 1 to 1000")]
+    BadMarkup(String),
 }
 
 impl AnomalyQueryError {
@@ -116,6 +132,7 @@ impl AnomalyQueryError {
             AnomalyQueryError::BadSince(_) => "bad_date",
             AnomalyQueryError::BadPeriodChange(_) => "bad_threshold",
             AnomalyQueryError::BadBand(_) => "bad_threshold",
+            AnomalyQueryError::BadMarkup(_) => "bad_threshold",
         }
     }
 }
@@ -128,6 +145,7 @@ pub struct AnomalyQuery {
     pub since_day: Option<u32>,
     pub band_percent: u32,
     pub period_change_percent: u32,
+    pub markup_percent: u32,
 }
 
 /// A percentage as given, or its default; bounded so that a typo (50000)
@@ -155,6 +173,7 @@ impl AnomalyQuery {
         since: Option<&str>,
         band: Option<&str>,
         period_change: Option<&str>,
+        markup: Option<&str>,
     ) -> Result<AnomalyQuery, AnomalyQueryError> {
         let participant = participant
             .map(|p| {
@@ -174,6 +193,7 @@ impl AnomalyQuery {
                 PERIOD_CHANGE_PERCENT_DEFAULT,
                 AnomalyQueryError::BadPeriodChange,
             )?,
+            markup_percent: percent(markup, MARKUP_PERCENT_DEFAULT, AnomalyQueryError::BadMarkup)?,
         })
     }
 
@@ -350,12 +370,6 @@ pub fn values_outside_band(
             if expected_cents == 0 || gap <= expected_cents * u128::from(band_percent) {
                 return None;
             }
-            let per_carat = |cents: u128| {
-                u64::try_from(cents)
-                    .ok()
-                    .and_then(|c| usd_per_carat_cents(c, cert.milli_carats))
-                    .map_or_else(|| "-".to_owned(), |c| Usd(c).to_string())
-            };
             let origins: Vec<&str> = cert
                 .origins
                 .iter()
@@ -367,18 +381,31 @@ pub fn values_outside_band(
                 partner: Some(cert.destination),
                 when: Day(cert.issued_on).to_string(),
                 detail: format!(
-                    "US$ {}/ct against US$ {}/ct at the average of origin {} ({}{}%)",
-                    per_carat(value),
-                    per_carat(expected_cents),
+                    "US$ {}/ct against US$ {}/ct at the average of origin {} ({})",
+                    per_carat(value, cert.milli_carats),
+                    per_carat(expected_cents, cert.milli_carats),
                     origins.join("+"),
-                    if value >= expected_cents { "+" } else { "-" },
-                    gap / expected_cents
+                    signed_percent(value, expected_cents)
                 ),
                 certificates: vec![cert.number.clone()],
                 parcels: cert.parcels.clone(),
             })
         })
         .collect()
+}
+
+/// US$/ct of `cents` over `milli_carats`, as the findings write it.
+fn per_carat(cents: u128, milli_carats: u64) -> String {
+    u64::try_from(cents)
+        .ok()
+        .and_then(|c| usd_per_carat_cents(c, milli_carats))
+        .map_or_else(|| "-".to_owned(), |c| Usd(c).to_string())
+}
+
+/// How far `value` is from `reference` (not zero), as `+150%` or `-60%`.
+fn signed_percent(value: u128, reference: u128) -> String {
+    let sign = if value >= reference { '+' } else { '-' };
+    format!("{sign}{}%", value.abs_diff(reference) * 100 / reference)
 }
 
 /// A reporting period: trade by quarter, production by half year (Annex III).
@@ -461,13 +488,12 @@ pub fn period_changes(
                             partner: None,
                             when: slot.label(flow),
                             detail: format!(
-                                "{} {} ct against {} ct in {} ({}{}%)",
+                                "{} {} ct against {} ct in {} ({})",
                                 flow_name(flow),
                                 Carats(now),
                                 Carats(then),
                                 before.label(flow),
-                                if now >= then { "+" } else { "-" },
-                                change / u128::from(then)
+                                signed_percent(u128::from(now), u128::from(then))
                             ),
                             certificates: Vec::new(),
                             parcels: Vec::new(),
@@ -517,6 +543,7 @@ pub fn findings_for(
         as_of: Day(as_of_day).to_string(),
         band_percent: query.band_percent,
         period_change_percent: query.period_change_percent,
+        markup_percent: query.markup_percent,
         findings,
     }
 }

@@ -22,6 +22,7 @@ use std::ops::{AddAssign, RangeInclusive};
 
 use crate::api::{Figures, FlowStats, HsFigures, PartnerFigures, PeriodStats, StatsRow, StatsView};
 use crate::model::{Certificate, HsCode, ParticipantCode};
+use crate::rules::shipment_values;
 use crate::state::StateDelta;
 use crate::units::{year_and_quarter, Carats, Usd};
 
@@ -175,23 +176,31 @@ pub fn block_increments(
     Ok(out)
 }
 
-/// A certificate's parcels summed per HS code.
+/// A certificate's parcels summed per HS code, at the certificate's value
+/// (shared among them as a receipt shares it), so that exports and imports
+/// count the declared value.
 fn by_hs_code(
     cert: &Certificate,
     delta: &StateDelta,
 ) -> Result<BTreeMap<HsCode, Tally>, StatsError> {
-    let mut out: BTreeMap<HsCode, Tally> = BTreeMap::new();
+    let mut parcels = Vec::with_capacity(cert.parcels.len());
     for id in &cert.parcels {
-        let parcel = delta
-            .parcels
-            .get(id)
-            .ok_or_else(|| StatsError::MissingParcel {
-                certificate: cert.number.clone(),
-                parcel: *id,
-            })?;
+        parcels.push(
+            delta
+                .parcels
+                .get(id)
+                .ok_or_else(|| StatsError::MissingParcel {
+                    certificate: cert.number.clone(),
+                    parcel: *id,
+                })?,
+        );
+    }
+    let values = shipment_values(cert.value_cents, &parcels);
+    let mut out: BTreeMap<HsCode, Tally> = BTreeMap::new();
+    for (parcel, value_cents) in parcels.into_iter().zip(values) {
         *out.entry(parcel.hs_code).or_default() += Tally {
             milli_carats: parcel.milli_carats,
-            value_cents: parcel.value_cents,
+            value_cents,
             parcels: 1,
             ..Tally::default()
         };

@@ -112,10 +112,14 @@ pub fn describe(body: &Body, created: &[Hash32]) -> String {
             parcels,
             hs_codes,
             expires_on,
+            value_cents,
         } => {
             let hs: Vec<String> = hs_codes.iter().map(ToString::to_string).collect();
+            let declared = value_cents
+                .map(|v| format!(", declared US$ {}", Usd(v)))
+                .unwrap_or_default();
             format!(
-                "certificate {number} issued for {destination}: {} parcel(s), HS {}, exporter {}, importer {}, expires {}",
+                "certificate {number} issued for {destination}: {} parcel(s), HS {}, exporter {}, importer {}, expires {}{declared}",
                 parcels.len(),
                 hs.join(", "),
                 short(exporter),

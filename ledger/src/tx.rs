@@ -90,6 +90,10 @@ pub enum Body {
         parcels: Vec<ParcelId>,
         hs_codes: Vec<HsCode>,
         expires_on: u32,
+        /// The shipment's value as the exporting authority declares it
+        /// (Annex I field 9); `None`: the parcels' recorded value.
+        #[serde(default)]
+        value_cents: Option<u64>,
     },
     /// By the destination's authority: the figures it found on arrival.
     ReceiveCertificate {

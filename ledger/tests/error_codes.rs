@@ -25,7 +25,7 @@ fn every_error_code_is_documented() {
     let anomalies = codes_in(include_str!("../src/anomalies.rs"), "AnomalyQueryError::");
     assert_eq!(
         anomalies.len(),
-        4,
+        5,
         "found {} anomaly query codes",
         anomalies.len()
     );

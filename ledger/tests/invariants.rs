@@ -345,6 +345,7 @@ impl Sim {
                         parcels: vec![parcel],
                         hs_codes: vec![HsCode::UNSORTED],
                         expires_on: day_of(self.w.time) + 15,
+                        value_cents: None,
                     },
                 );
             }

@@ -465,6 +465,7 @@ struct AnomaliesQuery {
     since: Option<String>,
     band: Option<String>,
     period_change: Option<String>,
+    markup: Option<String>,
 }
 
 async fn anomalies(
@@ -477,6 +478,7 @@ async fn anomalies(
         query.since.as_deref(),
         query.band.as_deref(),
         query.period_change.as_deref(),
+        query.markup.as_deref(),
     )?;
     read(&shared, move |s| {
         if let Some(participant) = query.participant {

@@ -118,6 +118,7 @@ pub struct BwToEu {
     pub miner: String,
     pub exporter_key: String,
     pub exporter: String,
+    pub importer_key: String,
     pub importer: String,
 }
 
@@ -128,7 +129,7 @@ impl BwToEu {
         let eu = node.key_path("EU").to_string_lossy().into_owned();
         let (miner, _) = node.member(dir, &bw, "miner", "miner");
         let (exporter_key, exporter) = node.member(dir, &bw, "exporter", "exporter");
-        let (_, importer) = node.member(dir, &eu, "importer", "importer");
+        let (importer_key, importer) = node.member(dir, &eu, "importer", "importer");
         Ok(BwToEu {
             node,
             bw,
@@ -136,6 +137,7 @@ impl BwToEu {
             miner,
             exporter_key,
             exporter,
+            importer_key,
             importer,
         })
     }
@@ -223,6 +225,8 @@ pub struct Shipment<'a> {
     pub parcels: &'a [&'a str],
     pub hs: &'a str,
     pub expires: &'a str,
+    /// The declared value in US$ (`--value-usd`); `None`: the parcels'.
+    pub value_usd: Option<&'a str>,
 }
 
 /// `kp cert issue` arguments for `shipment`.
@@ -240,6 +244,9 @@ pub fn cert_issue_args(shipment: &Shipment<'_>) -> Vec<String> {
         args.extend(["--parcel", parcel]);
     }
     args.extend(["--hs", shipment.hs, "--expires", shipment.expires]);
+    if let Some(usd) = shipment.value_usd {
+        args.extend(["--value-usd", usd]);
+    }
     args.into_iter().map(str::to_owned).collect()
 }
 

@@ -125,11 +125,18 @@ fn refusals_name_the_problem_and_change_nothing() {
             parcels: &[&part],
             hs: "7102.10",
             expires: "2099-12-31",
+            value_usd: None,
         })
     };
     node.kp_refused(&cert("BW-9", "XK"), "unknown_participant");
     node.kp_refused(&cert("EU-9", "EU"), "certificate_number_prefix");
     node.kp_refused(&cert("BW-9", "BW"), "destination_is_issuer");
+    // A declared value of nothing is refused as registration refuses it;
+    // one with a fraction of a cent never leaves kp.
+    let declaring =
+        |usd: &str| [cert("BW-9", "EU"), vec!["--value-usd".into(), usd.into()]].concat();
+    node.kp_refused(&declaring("0.00"), "not_positive");
+    assert_eq!(node.kp(&declaring("1.005")).status.code(), Some(2));
     ok_stdout(&node.kp(&cert("BW-9", "EU")), "issue");
     node.kp_refused(&cert("BW-9", "EU"), "certificate_reused");
     let receive = cert_receive_args(eu, "BW-9", "4.000", "1");

@@ -894,6 +894,7 @@ fn an_admitted_participant_joins_and_votes_and_a_suspended_one_cannot_export() {
             parcels: &[&parcel],
             hs: "7102.10",
             expires: "2030-01-01",
+            value_usd: None,
         }),
         "participant_suspended",
     );

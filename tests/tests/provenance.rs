@@ -22,6 +22,7 @@ fn a_shipped_parcel_verifies_online_and_offline_and_a_forgery_does_not() {
         exporter_key,
         exporter,
         importer,
+        ..
     } = BwToEu::start(dir.path()).unwrap();
     let genesis = node.home.join("genesis.json");
     let genesis = genesis.to_string_lossy().into_owned();
@@ -55,6 +56,7 @@ fn a_shipped_parcel_verifies_online_and_offline_and_a_forgery_does_not() {
         parcels: &[&part],
         hs: "7102.10",
         expires: "2099-12-31",
+        value_usd: None,
     };
     ok_stdout(&node.kp(&cert_issue_args(&shipment)), "cert issue");
     ok_stdout(

@@ -23,6 +23,7 @@ fn kp_stats_reports_what_the_ledger_recorded() {
         exporter_key,
         exporter,
         importer,
+        ..
     } = BwToEu::start(dir.path()).unwrap();
     let mut parcels = Vec::new();
     for (carats, hs) in [("12.345", "7102.10"), ("7.655", "7102.31")] {
@@ -58,6 +59,7 @@ fn kp_stats_reports_what_the_ledger_recorded() {
         parcels: &[&parcels[0], &parcels[1]],
         hs: "7102.10,7102.31",
         expires: "2099-12-31",
+        value_usd: None,
     };
     ok_stdout(&node.kp(&cert_issue_args(&shipment)), "cert issue");
     ok_stdout(

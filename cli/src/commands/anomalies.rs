@@ -10,9 +10,13 @@ use crate::commands::Ctx;
 use crate::output;
 
 pub fn run(ctx: &Ctx, args: &AnomaliesArgs) -> Result<()> {
-    let view = ctx
-        .client
-        .anomalies(args.participant, args.since, args.band, args.period_change)?;
+    let view = ctx.client.anomalies(
+        args.participant,
+        args.since,
+        args.band,
+        args.period_change,
+        args.markup,
+    )?;
     if ctx.json {
         return output::json(&view);
     }
@@ -28,12 +32,13 @@ pub fn run(ctx: &Ctx, args: &AnomaliesArgs) -> Result<()> {
 /// What was looked at, so that an empty answer says so.
 fn summary(view: &AnomaliesView) -> String {
     format!(
-        "{} finding(s) from {} to {} (band {}%, period change above {}%)",
+        "{} finding(s) from {} to {} (band {}%, period change above {}%, markup above {}%)",
         view.findings.len(),
         view.since,
         view.as_of,
         view.band_percent,
-        view.period_change_percent
+        view.period_change_percent,
+        view.markup_percent
     )
 }
 
@@ -67,6 +72,7 @@ mod tests {
             as_of: "2026-03-01".into(),
             band_percent: 50,
             period_change_percent: 50,
+            markup_percent: 100,
             findings: vec![Finding {
                 kind: AnomalyKind::ReceiptDiscrepancy,
                 participant: "BW".parse().expect("code"),
@@ -87,7 +93,8 @@ mod tests {
         );
         assert_eq!(
             summary(&view),
-            "1 finding(s) from 2025-03-01 to 2026-03-01 (band 50%, period change above 50%)"
+            "1 finding(s) from 2025-03-01 to 2026-03-01 (band 50%, period change above 50%, \
+             markup above 100%)"
         );
     }
 }

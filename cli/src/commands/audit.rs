@@ -83,6 +83,12 @@ pub struct AnomaliesArgs {
     /// Report a change between periods above this percentage (default 50)
     #[arg(long, value_name = "PERCENT", value_parser = clap::value_parser!(u32).range(1..=1000))]
     pub period_change: Option<u32>,
+    /// Report a re-export whose US$/ct is more than this percentage above
+    /// the US$/ct its carats were imported at, or the import's more than
+    /// this percentage above the re-export's (default 100: more than
+    /// double, or less than half)
+    #[arg(long, value_name = "PERCENT", value_parser = clap::value_parser!(u32).range(1..=1000))]
+    pub markup: Option<u32>,
 }
 
 #[derive(Debug, Args)]

@@ -22,12 +22,14 @@ pub enum CertCmd {
     #[command(
         long_about = "Issue (validate) a Kimberley Process certificate for parcels held by the \
             exporter, addressed to the importer in another Participant. The ledger computes \
-            origin, carats, value and parcel count from the parcels themselves; the parcels \
-            are in transit until the importing authority receives the certificate. NUMBER \
-            must start with your Participant's code.",
+            origin, carats and parcel count from the parcels themselves; the value is the one \
+            you declare with --value-usd, else the parcels' recorded value. The parcels are in \
+            transit until the importing authority receives the certificate, and then take the \
+            certificate's value. NUMBER must start with your Participant's code.",
         after_help = "Example:\n  kp cert issue --key bw-authority.key --number BW-2026-000123 \\\n      \
             --exporter 6c1f…e2 --importer a4d9…07 --to EU \\\n      \
-            --parcel 3f9a12cd --parcel 77b0e4a1 --hs 7102.10 --expires 2026-06-30"
+            --parcel 3f9a12cd --parcel 77b0e4a1 --hs 7102.10 --expires 2026-06-30 \\\n      \
+            --value-usd 187500.00"
     )]
     Issue {
         /// The exporting authority's key file
@@ -54,6 +56,10 @@ pub enum CertCmd {
         /// Date of expiry, YYYY-MM-DD (after today's block date)
         #[arg(long, value_name = "DATE", value_parser = parse::date)]
         expires: u32,
+        /// The shipment's value in US$, up to 2 decimals (default: the
+        /// parcels' recorded value)
+        #[arg(long, value_name = "USD", value_parser = parse::usd)]
+        value_usd: Option<u64>,
     },
     /// Confirm receipt of a certificate's shipment (importing authorities)
     #[command(
@@ -102,6 +108,7 @@ pub fn run(ctx: &Ctx, cmd: CertCmd) -> Result<()> {
             parcels,
             hs,
             expires,
+            value_usd,
         } => {
             let parcels = parcels
                 .iter()
@@ -116,6 +123,7 @@ pub fn run(ctx: &Ctx, cmd: CertCmd) -> Result<()> {
                 parcels,
                 hs_codes: hs,
                 expires_on: expires,
+                value_cents: value_usd,
             };
             let status = ctx.write(&key, body)?;
             let summary = format!("certificate {number} issued for {count} parcel(s) to {to}");

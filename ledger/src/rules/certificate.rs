@@ -3,10 +3,15 @@
 //! Only the exporting Participant's authority issues a certificate, under a
 //! number prefixed with its own code and never reused, for parcels that its
 //! enrolled exporter holds, to an enrolled importer of another Participant
-//! in good standing. Every Annex I figure is computed from the parcels, so a
-//! certificate cannot misstate them. The parcels are in transit until the
+//! in good standing. Every Annex I figure but the value is computed from the
+//! parcels, so a certificate cannot misstate them. The value is the
+//! exporting authority's to declare (value is not conserved: a re-export
+//! may be worth more or less than the import); undeclared, it is the
+//! parcels' recorded value. The parcels are in transit until the
 //! destination's authority confirms receipt, once, before expiry; a receipt
-//! whose figures differ is recorded as a discrepancy and freezes the parcels.
+//! whose figures differ is recorded as a discrepancy and freezes the
+//! parcels. A matching receipt hands the parcels to the importer at the
+//! certificate's value (see [`shipment_values`]).
 //! A Participant suspended meanwhile (by governance) can neither issue nor
 //! receive; a restricted one exports its own diamonds only from its zones.
 
@@ -14,10 +19,12 @@ use std::collections::{BTreeMap, BTreeSet};
 
 use kp_crypto::PublicKey;
 
-use super::parcel::check_zones;
-use super::{movable_parcel, participant_in_good_standing, required, ApplyError, TxCtx};
+use std::borrow::Borrow;
+
+use super::parcel::{check_quantity, check_zones, VALUE_CENTS_MAX};
+use super::{apportion, movable_parcel, participant_in_good_standing, required, ApplyError, TxCtx};
 use crate::model::{
-    Certificate, CertificateStatus, HsCode, Member, OriginShare, ParcelId, ParcelStatus,
+    Certificate, CertificateStatus, HsCode, Member, OriginShare, Parcel, ParcelId, ParcelStatus,
     ParticipantCode, Receipt, Role,
 };
 use crate::rejection::Rejection;
@@ -36,6 +43,23 @@ pub(super) struct Issue<'a> {
     pub parcels: &'a [ParcelId],
     pub hs_codes: &'a [HsCode],
     pub expires_on: u32,
+    pub value_cents: Option<u64>,
+}
+
+/// A certificate's value shared among its parcels in proportion to their
+/// recorded values (by mass where those are all zero), adding up to it
+/// exactly: what each parcel is worth as shipped. Undeclared, the value is
+/// the recorded values' sum and each parcel keeps its own; declared, each
+/// is scaled alike, so the exporter's relative valuation of the parcels
+/// survives while the importer's records, statistics and any re-export
+/// start from the declared import value.
+pub(crate) fn shipment_values<P: Borrow<Parcel>>(value_cents: u64, parcels: &[P]) -> Vec<u64> {
+    let values: Vec<u64> = parcels.iter().map(|p| p.borrow().value_cents).collect();
+    if values.iter().any(|v| *v > 0) {
+        return apportion(value_cents, &values);
+    }
+    let masses: Vec<u64> = parcels.iter().map(|p| p.borrow().milli_carats).collect();
+    apportion(value_cents, &masses)
 }
 
 /// An active member of `participant` enrolled with `role`.
@@ -140,6 +164,9 @@ pub(super) fn issue<S: StateRead + ?Sized>(
     if let Some(code) = c.hs_codes.iter().find(|code| !code.is_rough()) {
         return Err(Rejection::HsCodeNotRough(*code).into());
     }
+    if let Some(declared) = c.value_cents {
+        check_quantity("value", declared, VALUE_CENTS_MAX)?;
+    }
 
     let mut parcels = Vec::with_capacity(c.parcels.len());
     for id in c.parcels {
@@ -165,13 +192,13 @@ pub(super) fn issue<S: StateRead + ?Sized>(
     }
 
     let mut origins: BTreeMap<ParticipantCode, u64> = BTreeMap::new();
-    let (mut milli_carats, mut value_cents) = (0u64, 0u64);
+    let (mut milli_carats, mut recorded_cents) = (0u64, 0u64);
     for parcel in &mut parcels {
         for o in &parcel.origins {
             *origins.entry(o.participant).or_default() += o.milli_carats;
         }
         milli_carats += parcel.milli_carats;
-        value_cents += parcel.value_cents;
+        recorded_cents += parcel.value_cents;
         parcel.status = ParcelStatus::InTransit {
             certificate: c.number.to_owned(),
         };
@@ -194,7 +221,7 @@ pub(super) fn issue<S: StateRead + ?Sized>(
             })
             .collect(),
         milli_carats,
-        value_cents,
+        value_cents: c.value_cents.unwrap_or(recorded_cents),
         parcels: c.parcels.to_vec(),
         hs_codes: declared.into_iter().collect(),
         issued_on,
@@ -240,8 +267,9 @@ pub(super) fn receive<S: StateRead + ?Sized>(
         .into());
     }
     let matches = milli_carats == cert.milli_carats && parcel_count as usize == cert.parcels.len();
+    let mut parcels = Vec::with_capacity(cert.parcels.len());
     for id in &cert.parcels {
-        let mut parcel = required(state.parcel(id), || Rejection::UnknownParcel(*id))?;
+        let parcel = required(state.parcel(id), || Rejection::UnknownParcel(*id))?;
         assert_eq!(
             parcel.status,
             ParcelStatus::InTransit {
@@ -249,9 +277,14 @@ pub(super) fn receive<S: StateRead + ?Sized>(
             },
             "a certificate's parcels stay in transit until its receipt"
         );
+        parcels.push(parcel);
+    }
+    let values = shipment_values(cert.value_cents, &parcels);
+    for (mut parcel, value_cents) in parcels.into_iter().zip(values) {
         if matches {
             parcel.holder = cert.importer;
             parcel.status = ParcelStatus::Live;
+            parcel.value_cents = value_cents;
         } else {
             parcel.status = ParcelStatus::Frozen {
                 certificate: cert.number.clone(),

@@ -18,6 +18,7 @@ mod transfer;
 #[cfg(test)]
 mod tests;
 
+pub(crate) use certificate::shipment_values;
 pub use governance::{
     proposal_view, tally, validator_set, validators_among, Tally, COMPLIANT_ZONES_MAX,
 };
@@ -217,6 +218,7 @@ pub fn apply_tx<S: StateRead + ?Sized>(
             parcels,
             hs_codes,
             expires_on,
+            value_cents,
         } => certificate::issue(
             &mut overlay,
             &mut ctx,
@@ -228,6 +230,7 @@ pub fn apply_tx<S: StateRead + ?Sized>(
                 parcels,
                 hs_codes,
                 expires_on: *expires_on,
+                value_cents: *value_cents,
             },
         ),
         Body::ReceiveCertificate {

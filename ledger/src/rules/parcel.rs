@@ -31,6 +31,17 @@ fn too_large(what: &'static str) -> Rejection {
     }
 }
 
+/// A declared quantity: at least 1, at most `max`.
+pub(super) fn check_quantity(what: &'static str, value: u64, max: u64) -> Result<(), Rejection> {
+    if value == 0 {
+        return Err(Rejection::NotPositive { what });
+    }
+    if value > max {
+        return Err(Rejection::TooLarge { what, max });
+    }
+    Ok(())
+}
+
 pub(super) struct Registration<'a> {
     pub origin: ParticipantCode,
     pub zone: Option<&'a str>,
@@ -101,12 +112,7 @@ pub(super) fn register<S: StateRead + ?Sized>(
         ("stones", u64::from(r.stones), u64::from(u32::MAX)),
         ("value", r.value_cents, VALUE_CENTS_MAX),
     ] {
-        if value == 0 {
-            return Err(Rejection::NotPositive { what }.into());
-        }
-        if value > max {
-            return Err(Rejection::TooLarge { what, max }.into());
-        }
+        check_quantity(what, value, max)?;
     }
     if !r.hs_code.is_rough() {
         return Err(Rejection::HsCodeNotRough(r.hs_code).into());

@@ -56,6 +56,7 @@ fn issue_body(number: &str, c: &Chain, parcels: Vec<ParcelId>, days: u64) -> Bod
         parcels,
         hs_codes: vec![HsCode::UNSORTED],
         expires_on: day_of(START_TIME + days * SECONDS_PER_DAY),
+        value_cents: None,
     }
 }
 
@@ -632,6 +633,7 @@ mod split_and_merge {
                 parcels: vec![za],
                 hs_codes: vec![HsCode::UNSORTED],
                 expires_on: expires,
+                value_cents: None,
             },
         );
         let bw_auth = c.w.authority("BW");
@@ -805,6 +807,66 @@ mod certificates {
     }
 
     #[test]
+    fn a_declared_value_is_the_certificates_and_its_parcels_on_receipt() {
+        let mut c = chain();
+        // Recorded at US$ 140/ct: US$ 140 and US$ 420.
+        let (p1, p2) = (exportable(&mut c, 1_000), exportable(&mut c, 3_000));
+        let (bw, eu) = (c.w.authority("BW"), c.w.authority("EU"));
+        let declaring = |c: &Chain, number: &str, parcels, cents| {
+            let mut body = issue_body(number, c, parcels, 30);
+            if let Body::IssueCertificate { value_cents, .. } = &mut body {
+                *value_cents = cents;
+            }
+            body
+        };
+        let receive = |number: &str, milli_carats| Body::ReceiveCertificate {
+            number: number.into(),
+            milli_carats,
+            parcel_count: 1,
+        };
+        assert_eq!(
+            rejected(c.w.apply(&bw, declaring(&c, "BW-V", vec![p1, p2], Some(0)))),
+            "not_positive"
+        );
+        let too_much = Some(crate::rules::parcel::VALUE_CENTS_MAX + 1);
+        assert_eq!(
+            rejected(c.w.apply(&bw, declaring(&c, "BW-V", vec![p1, p2], too_much))),
+            "too_large"
+        );
+        c.w.ok(&bw, declaring(&c, "BW-V", vec![p1, p2], Some(100_001)));
+        let cert = c.w.state.certificate("BW-V").unwrap().unwrap();
+        assert_eq!(cert.value_cents, 100_001);
+        // In transit the parcels keep what was recorded; received, they
+        // share the declared value as their recorded values did (1:3).
+        assert_eq!(c.w.parcel(&p1).value_cents, 14_000);
+        c.w.ok(
+            &eu,
+            Body::ReceiveCertificate {
+                number: "BW-V".into(),
+                milli_carats: 4_000,
+                parcel_count: 2,
+            },
+        );
+        let values = [p1, p2].map(|p| c.w.parcel(&p).value_cents);
+        assert_eq!(values, [25_000, 75_001]);
+
+        // Undeclared, the parcels' recorded value goes through unchanged.
+        let p3 = exportable(&mut c, 1_000);
+        c.w.ok(&bw, declaring(&c, "BW-U", vec![p3], None));
+        assert_eq!(
+            c.w.state.certificate("BW-U").unwrap().unwrap().value_cents,
+            14_000
+        );
+        c.w.ok(&eu, receive("BW-U", 1_000));
+        assert_eq!(c.w.parcel(&p3).value_cents, 14_000);
+        // A discrepancy freezes the parcels at their recorded value.
+        let p4 = exportable(&mut c, 1_000);
+        c.w.ok(&bw, declaring(&c, "BW-D", vec![p4], Some(1)));
+        c.w.ok(&eu, receive("BW-D", 999));
+        assert_eq!(c.w.parcel(&p4).value_cents, 14_000);
+    }
+
+    #[test]
     fn only_the_issuers_authority_with_its_prefix_and_never_twice() {
         let mut c = chain();
         let p = exportable(&mut c, 1_000);
@@ -965,6 +1027,7 @@ mod certificates {
             parcels: vec![p],
             hs_codes: vec![HsCode::UNSORTED],
             expires_on: day_of(START_TIME) + 10,
+            value_cents: None,
         };
         assert_eq!(rejected(c.w.apply(&ve, ve_body)), "participant_suspended");
     }
@@ -1089,6 +1152,7 @@ mod certificates {
             parcels: vec![p],
             hs_codes: vec![HsCode::UNSORTED],
             expires_on: day_of(START_TIME) + 30,
+            value_cents: None,
         };
         assert!(w.apply(&cf, body).is_ok());
     }
@@ -1158,6 +1222,7 @@ mod certificates {
             parcels: vec![parts[0]],
             hs_codes: vec![HsCode::UNSORTED],
             expires_on: day_of(START_TIME) + 30,
+            value_cents: None,
         };
         assert!(w.apply(&cf, issue).is_ok());
     }

@@ -108,13 +108,15 @@ fn a_certificate_counts_as_export_when_issued_and_import_when_received() {
         parcels: vec![a, b],
         hs_codes: vec![HsCode::UNSORTED],
         expires_on: day_of(Q2) + 30,
+        // Declared above the parcels' recorded US$ 420: both sides count it.
+        value_cents: Some(60_000),
     };
     let authority = world.authority("BW");
     let tx = world.sign(&authority, issue);
     let issued = block(&mut world, Q1, vec![tx]);
     let exported = Tally {
         milli_carats: 3_000,
-        value_cents: 42_000,
+        value_cents: 60_000,
         parcels: 2,
         ..Tally::default()
     };

@@ -111,6 +111,7 @@ impl Store {
                 txn.open_table(tables::FLAGGED_PARCELS).map_err(storage)?;
                 txn.open_table(tables::VALIDATOR_SET_CHANGES)
                     .map_err(storage)?;
+                txn.open_table(tables::PARCEL_RECEIPTS).map_err(storage)?;
                 write_delta(&txn, &genesis.initial_delta())?;
                 let mut meta = txn.open_table(tables::META).map_err(storage)?;
                 meta.insert(tables::META_GENESIS_HASH, encode(&expected)?.as_slice())
@@ -295,7 +296,8 @@ fn add_stats(
 /// block's own write transaction: a certificate is open from the block that
 /// issues it to the one that receives it; a certificate is listed at the
 /// time of the block that issues it, and a receipt that differs at its
-/// block's; a parcel is listed while it carries a flag.
+/// block's; a matching receipt is listed under each of its parcels at its
+/// block's height; a parcel is listed while it carries a flag.
 fn index_anomalies(
     txn: &WriteTransaction,
     height: u64,
@@ -307,6 +309,7 @@ fn index_anomalies(
     let mut issued = txn
         .open_table(tables::ISSUED_CERTIFICATES)
         .map_err(storage)?;
+    let mut receipts = txn.open_table(tables::PARCEL_RECEIPTS).map_err(storage)?;
     for cert in delta.certificates.values() {
         if cert.issued_height == height {
             issued
@@ -320,7 +323,13 @@ fn index_anomalies(
             }
             Some(receipt) if receipt.height == height => {
                 open.remove(key).map_err(storage)?;
-                if !receipt.matches {
+                if receipt.matches {
+                    for parcel in &cert.parcels {
+                        receipts
+                            .insert((parcel.0, height, cert.number.as_str()), ())
+                            .map_err(storage)?;
+                    }
+                } else {
                     discrepancies
                         .insert((time, cert.number.as_str()), ())
                         .map_err(storage)?;

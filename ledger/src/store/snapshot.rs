@@ -326,12 +326,70 @@ impl Snapshot {
         Ok(out)
     }
 
+    /// The certificate `parcel` was last received under at or before
+    /// `height`, other than `except`: one short range of the receipt index,
+    /// read from its end.
+    fn received_under(
+        &self,
+        receipts: &ReadOnlyTable<(Id32, u64, &'static str), ()>,
+        parcel: &ParcelId,
+        height: u64,
+        except: &str,
+    ) -> Result<Option<Certificate>, StoreError> {
+        let range = receipts
+            .range((parcel.0, 0u64, "")..(parcel.0, height.saturating_add(1), ""))
+            .map_err(storage)?;
+        for entry in range.rev() {
+            let (key, _) = entry.map_err(storage)?;
+            let number = key.value().2;
+            if number != except {
+                return Ok(Some(self.certificate(number)?.ok_or_else(|| {
+                    StoreError::Corrupt(format!(
+                        "index {} names certificate {number}",
+                        tables::PARCEL_RECEIPTS.name()
+                    ))
+                })?));
+            }
+        }
+        Ok(None)
+    }
+
+    /// Each certificate with where its carats were imported: its parcels'
+    /// ancestry within its issuer, at most `ANCESTRY_PARCELS_MAX` parcel
+    /// records and receipt ranges per certificate.
+    fn reexports(&self, issued: &[Certificate]) -> Result<Vec<anomalies::Reexport>, StoreError> {
+        let receipts = self.table(tables::PARCEL_RECEIPTS)?;
+        let mut out = Vec::new();
+        for cert in issued {
+            let imports = anomalies::imports_behind(
+                cert,
+                |id| {
+                    get(&self.open.parcels, tables::PARCELS.name(), id.0)?.ok_or_else(|| {
+                        StoreError::Corrupt(format!(
+                            "certificate {} leads to a missing parcel {id}",
+                            cert.number
+                        ))
+                    })
+                },
+                |id| self.received_under(&receipts, id, cert.issued_height, &cert.number),
+            )?;
+            if let Some(imports) = imports.filter(|i| !i.is_empty()) {
+                out.push(anomalies::Reexport {
+                    certificate: cert.clone(),
+                    imports,
+                });
+            }
+        }
+        Ok(out)
+    }
+
     /// What the anomaly checks find as of the tip: ranges of their indexes
     /// (open certificates expiring from `since` to the tip's day;
     /// discrepancies, certificates issued and statistics since `since`; the
-    /// flagged parcels), never a block scan. The certificates issued are
-    /// read one by one, so a long `since` on a busy ledger costs a read per
-    /// certificate of the period.
+    /// flagged parcels; the receipts behind each certificate issued), never
+    /// a block scan. The certificates issued are read one by one, with
+    /// their ancestry within their issuer, so a long `since` on a busy
+    /// ledger costs a few reads per certificate of the period.
     pub fn anomalies(&self, query: &AnomalyQuery) -> Result<AnomaliesView, StoreError> {
         let as_of_time = self.tip()?.time;
         let as_of_day = units::day_of(as_of_time);
@@ -394,6 +452,10 @@ impl Snapshot {
             since_time,
             as_of_time,
             query.period_change_percent,
+        ));
+        findings.extend(anomalies::markups_on_reexport(
+            &self.reexports(&issued)?,
+            query.markup_percent,
         ));
         Ok(anomalies::findings_for(query, findings, as_of_day))
     }

@@ -65,7 +65,9 @@ pub(crate) const META_FORMAT: &str = "format";
 /// sets that decide them and the next block; the Annex III statistics index
 /// (`STATS`); the anomaly indexes `OPEN_CERTIFICATES`, `DISCREPANCIES`,
 /// `ISSUED_CERTIFICATES` and `FLAGGED_PARCELS`. 5: parcel records carry the
-/// hash chain of their history; `VALIDATOR_SET_CHANGES`.
+/// hash chain of their history; `VALIDATOR_SET_CHANGES`; `issue_certificate`
+/// bodies carry the declared value, so stored transactions encode anew; the
+/// anomaly index `PARCEL_RECEIPTS`.
 pub(crate) const FORMAT_VERSION: u32 = 5;
 
 /// Height -> borsh of the block's header; its transactions are in `TXS`.
@@ -122,6 +124,13 @@ pub(crate) const DISCREPANCIES: TableDefinition<(u64, &str), ()> =
 /// in the order issued, so a period's exports are one range.
 pub(crate) const ISSUED_CERTIFICATES: TableDefinition<(u64, &str), ()> =
     TableDefinition::new("issued_certificates");
+/// (parcel id, height of the receipt, certificate number), no value: the
+/// matching receipts that brought each parcel into a Participant, so that
+/// a re-export's ancestry finds where its carats were imported with one
+/// short range per parcel. The number is in the key because one block may
+/// hold two receipts of a parcel (in, and on out again).
+pub(crate) const PARCEL_RECEIPTS: TableDefinition<(Id32, u64, &str), ()> =
+    TableDefinition::new("parcel_receipts");
 /// Parcel id, no value: the parcels under a flag now.
 pub(crate) const FLAGGED_PARCELS: TableDefinition<Id32, ()> =
     TableDefinition::new("flagged_parcels");

@@ -667,6 +667,7 @@ fn certificate(
         parcels,
         hs_codes,
         expires_on: crate::units::day_of(Q3) + 30,
+        value_cents: None,
     }
 }
 

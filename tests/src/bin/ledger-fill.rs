@@ -292,6 +292,7 @@ fn main() -> Result<()> {
                 parcels: vec![parcel],
                 hs_codes: vec![hs],
                 expires_on,
+                value_cents: None,
             };
             f.sign(authority_key, issue)?;
             let milli_carats = 5_000 + (round % 991) as u64;

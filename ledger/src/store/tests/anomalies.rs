@@ -22,6 +22,7 @@ fn issue(
         parcels,
         hs_codes: vec![HsCode::UNSORTED],
         expires_on,
+        value_cents: None,
     }
 }
 
@@ -97,7 +98,7 @@ fn findings(chain: &TimedChain, query: &AnomalyQuery) -> Vec<Finding> {
 }
 
 fn everyone() -> AnomalyQuery {
-    AnomalyQuery::parse(None, None, None, None).expect("defaults")
+    AnomalyQuery::parse(None, None, None, None, None).expect("defaults")
 }
 
 #[test]
@@ -234,17 +235,17 @@ fn each_check_finds_its_planted_case() {
     );
 
     // A threshold above every change silences that check alone.
-    let lenient = AnomalyQuery::parse(None, None, None, Some("1000")).expect("query");
+    let lenient = AnomalyQuery::parse(None, None, None, Some("1000"), None).expect("query");
     let rest = findings(&t.chain, &lenient);
     assert!(rest.iter().all(|f| f.kind != AnomalyKind::PeriodChange));
     assert_eq!(rest.len(), 4);
     // So does a band wide enough.
-    let wide = AnomalyQuery::parse(None, None, Some("90"), None).expect("query");
+    let wide = AnomalyQuery::parse(None, None, Some("90"), None, None).expect("query");
     assert!(findings(&t.chain, &wide)
         .iter()
         .all(|f| f.kind != AnomalyKind::ValueOutsideBand));
     // The EU is the other side of every certificate, and holds no parcel.
-    let eu = AnomalyQuery::parse(Some("eu"), None, None, Some("1000")).expect("query");
+    let eu = AnomalyQuery::parse(Some("eu"), None, None, Some("1000"), None).expect("query");
     let kinds: Vec<AnomalyKind> = findings(&t.chain, &eu).iter().map(|f| f.kind).collect();
     assert_eq!(
         kinds,
@@ -256,7 +257,8 @@ fn each_check_finds_its_planted_case() {
     );
     // Since the third quarter: the receipts and the expiry are before it,
     // and BW's shipment of F draws on diamonds mined before it.
-    let late = AnomalyQuery::parse(None, Some("2026-07-01"), None, Some("1000")).expect("query");
+    let late =
+        AnomalyQuery::parse(None, Some("2026-07-01"), None, Some("1000"), None).expect("query");
     let found = findings(&t.chain, &late);
     let kinds: Vec<AnomalyKind> = found.iter().map(|f| f.kind).collect();
     assert_eq!(
@@ -274,7 +276,7 @@ fn each_check_finds_its_planted_case() {
         "exported 1.000 ct of own origin against 0.000 ct produced and 0.000 ct imported"
     );
     // A `since` past the tip looks at nothing but the flags in force.
-    let future = AnomalyQuery::parse(None, Some("2099-01-01"), None, None).expect("query");
+    let future = AnomalyQuery::parse(None, Some("2099-01-01"), None, None, None).expect("query");
     let kinds: Vec<AnomalyKind> = findings(&t.chain, &future).iter().map(|f| f.kind).collect();
     assert_eq!(kinds, vec![AnomalyKind::FlaggedParcel]);
 }
@@ -282,30 +284,203 @@ fn each_check_finds_its_planted_case() {
 #[test]
 fn bad_queries_are_refused_with_their_codes() {
     let code =
-        |p, s, b, c| AnomalyQuery::parse(p, s, b, c).map_err(|e: AnomalyQueryError| e.code());
+        |p, s, b, c, m| AnomalyQuery::parse(p, s, b, c, m).map_err(|e: AnomalyQueryError| e.code());
     assert_eq!(
-        code(Some("B1"), None, None, None).err(),
+        code(Some("B1"), None, None, None, None).err(),
         Some("bad_participant")
     );
     assert_eq!(
-        code(None, Some("2026-02-30"), None, None).err(),
+        code(None, Some("2026-02-30"), None, None, None).err(),
         Some("bad_date")
     );
+    for threshold in ["0", "50000", "x", "1001", "-5", "12.5"] {
+        let some = Some(threshold);
+        for (b, c, m) in [(some, None, None), (None, some, None), (None, None, some)] {
+            assert_eq!(
+                code(None, None, b, c, m).err(),
+                Some("bad_threshold"),
+                "{b:?} {c:?} {m:?}"
+            );
+        }
+    }
+    let err = AnomalyQuery::parse(None, None, None, None, Some("0")).unwrap_err();
     assert_eq!(
-        code(None, None, None, Some("0")).err(),
-        Some("bad_threshold")
+        err.to_string(),
+        "`0` is not a percentage for markup: give a whole number from 1 to 1000"
+    );
+    let query = code(
+        Some("bw"),
+        Some("2026-01-01"),
+        Some("30"),
+        Some("25"),
+        Some("75"),
+    );
+    assert!(query.is_ok());
+    assert_eq!(
+        AnomalyQuery::parse(None, None, None, None, None)
+            .map(|q| q.markup_percent)
+            .ok(),
+        Some(crate::anomalies::MARKUP_PERCENT_DEFAULT)
+    );
+}
+
+/// `body` with the exporting authority's declared value.
+fn declaring(mut body: Body, cents: u64) -> Body {
+    if let Body::IssueCertificate { value_cents, .. } = &mut body {
+        *value_cents = Some(cents);
+    }
+    body
+}
+
+/// BW ships A and B (US$ 100/ct) under BW-1 and C (declared at US$ 50/ct)
+/// under BW-2 to India, which sorts A and B and re-exports to the EU: with
+/// a mark-up, at the import price, and C with a mark-down.
+#[test]
+fn markups_and_markdowns_on_reexport_are_found_and_the_import_price_is_not() {
+    let dir = tempfile::tempdir().expect("tempdir");
+    let mut t = bw_trade(dir.path(), EARLY_Q1, &[10_000; 3]);
+    let [a, b, c] = [t.parcels[0], t.parcels[1], t.parcels[2]];
+    let w = &mut t.chain.world;
+    let india = w.authority("IN");
+    let (in_importer, in_exporter) = (w.key("in importer"), w.key("in exporter"));
+    t.chain.block(
+        EARLY_Q1,
+        vec![
+            (india, enrol(in_importer, Role::Importer, "IN importer")),
+            (india, enrol(in_exporter, Role::Exporter, "IN exporter")),
+        ],
+    );
+    let to_india = |number, parcels| {
+        certificate(
+            number,
+            t.exporter,
+            in_importer,
+            "IN",
+            parcels,
+            vec![HsCode::UNSORTED],
+        )
+    };
+    let ship_in = vec![
+        (t.bw, to_india("BW-1", vec![a, b])),
+        (t.bw, declaring(to_india("BW-2", vec![c]), 2_500)),
+    ];
+    t.chain.block(EARLY_Q1, ship_in);
+    t.chain.block(
+        EARLY_Q1 + 86_400,
+        vec![
+            (india, receive("BW-1", 2_000, 2)),
+            (india, receive("BW-2", 1_000, 1)),
+        ],
+    );
+    let offers = t.chain.block(
+        EARLY_Q1 + 86_400,
+        [a, b, c]
+            .iter()
+            .map(|p| (in_importer, offer(*p, in_exporter)))
+            .collect(),
+    );
+    t.chain.block(
+        EARLY_Q1 + 86_400,
+        offers.iter().map(|o| (in_exporter, accept(o[0]))).collect(),
+    );
+    // A into 0.4 ct and 0.6 ct; the 0.6 ct merged with B into 1.6 ct.
+    let parts = t.chain.block(
+        EARLY_Q1 + 86_400,
+        vec![(
+            in_exporter,
+            Body::SplitParcel {
+                parcel: a,
+                outputs: [400, 600]
+                    .map(|milli_carats| crate::tx::SplitOutput {
+                        milli_carats,
+                        hs_code: None,
+                    })
+                    .to_vec(),
+            },
+        )],
+    );
+    let (a4, a6) = (parts[0][0], parts[0][1]);
+    let merged = t.chain.block(
+        EARLY_Q1 + 86_400,
+        vec![(
+            in_exporter,
+            Body::MergeParcels {
+                parcels: vec![a6, b],
+            },
+        )],
+    )[0][0];
+    let to_eu = |number, parcels, cents| {
+        declaring(
+            certificate(
+                number,
+                in_exporter,
+                t.importer,
+                "EU",
+                parcels,
+                vec![HsCode::UNSORTED],
+            ),
+            cents,
+        )
+    };
+    t.chain.block(
+        EARLY_Q1 + 2 * 86_400,
+        vec![
+            // US$ 250/ct against 100: +150%.
+            (india, to_eu("IN-1", vec![merged], 40_000)),
+            // At the import price.
+            (india, to_eu("IN-2", vec![a4], 4_000)),
+            // US$ 5/ct against 25: the import 400% above.
+            (india, to_eu("IN-3", vec![c], 500)),
+        ],
+    );
+
+    let markups = |markup: Option<&str>| -> Vec<Finding> {
+        let query = AnomalyQuery::parse(None, None, None, None, markup).expect("query");
+        findings(&t.chain, &query)
+            .into_iter()
+            .filter(|f| f.kind == AnomalyKind::MarkupOnReexport)
+            .collect()
+    };
+    let found = markups(None);
+    assert_eq!(found.len(), 2, "{found:#?}");
+    assert_eq!(found[0].participant.as_str(), "IN");
+    assert_eq!(found[0].partner.map(|p| p.to_string()), Some("EU".into()));
+    assert_eq!(
+        found[0].certificates,
+        vec!["IN-1".to_owned(), "BW-1".into()]
+    );
+    let mut imported = vec![a, b];
+    imported.sort();
+    assert_eq!(found[0].parcels, [vec![merged], imported].concat());
+    assert_eq!(
+        found[0].detail,
+        "US$ 250.00/ct re-exported against US$ 100.00/ct imported under BW-1 (+150%), \
+         1.600 ct of 1.600 ct traced to imports"
     );
     assert_eq!(
-        code(None, None, None, Some("50000")).err(),
-        Some("bad_threshold")
+        found[1].certificates,
+        vec!["IN-3".to_owned(), "BW-2".into()]
     );
+    assert_eq!(found[1].parcels, vec![c]);
     assert_eq!(
-        code(None, None, Some("x"), None).err(),
-        Some("bad_threshold")
+        found[1].detail,
+        "US$ 5.00/ct re-exported against US$ 25.00/ct imported under BW-2 (-80%), \
+         1.000 ct of 1.000 ct traced to imports"
     );
-    assert_eq!(
-        code(None, None, Some("1001"), None).err(),
-        Some("bad_threshold")
-    );
-    assert!(code(Some("bw"), Some("2026-01-01"), Some("30"), Some("25")).is_ok());
+    // A change of exactly the threshold is not beyond it: 150 keeps only
+    // the mark-down (the import at five times the re-export, +400%), 400
+    // keeps nothing.
+    assert_eq!(markups(Some("149")).len(), 2);
+    let kept: Vec<Vec<String>> = markups(Some("150"))
+        .into_iter()
+        .map(|f| f.certificates)
+        .collect();
+    assert_eq!(kept, vec![vec!["IN-3".to_owned(), "BW-2".into()]]);
+    assert_eq!(markups(Some("399")).len(), 1);
+    assert_eq!(markups(Some("400")), vec![]);
+    // The EU is the other side of both; BW of neither.
+    let bw = AnomalyQuery::parse(Some("BW"), None, None, Some("1000"), None).expect("query");
+    assert!(findings(&t.chain, &bw)
+        .iter()
+        .all(|f| f.kind != AnomalyKind::MarkupOnReexport));
 }
