@@ -3,12 +3,13 @@
 //! each hand-over (offer and acceptance) in its own block among 30 other
 //! registrations, under the test genesis's four validators. The worst
 //! layout for the verifier: one header and four precommits per two events.
+//! Also what the node spends building that bundle (`GET .../bundle`).
 //!
 //! cargo bench -p kp-ledger --bench bundle
 
 use criterion::{criterion_group, criterion_main, Criterion, Throughput};
-use kp_ledger::bundle::{Bundle, ReadBundle};
-use kp_ledger::model::Role;
+use kp_ledger::bundle::ReadBundle;
+use kp_ledger::model::{ParcelId, Role};
 use kp_ledger::rules::transfer_id;
 use kp_ledger::testkit::{test_genesis, CertifiedChain, World};
 use kp_ledger::tx::Body;
@@ -16,7 +17,8 @@ use kp_ledger::tx::Body;
 const HAND_OVERS: usize = 500;
 const OTHER_TXS_PER_BLOCK: usize = 30;
 
-fn thousand_event_bundle(dir: &std::path::Path) -> Bundle {
+/// The chain and the parcel whose history has 1,001 events.
+fn thousand_event_chain(dir: &std::path::Path) -> (CertifiedChain, ParcelId) {
     let mut chain = CertifiedChain::open(&dir.join("bench.redb"));
     let authority = chain.authority("BW");
     let [a, b, busy] = ["holder a", "holder b", "busy miner"].map(|name| chain.key(name));
@@ -59,12 +61,13 @@ fn thousand_event_bundle(dir: &std::path::Path) -> Bundle {
         chain.block_signed(txs);
         std::mem::swap(&mut from, &mut to);
     }
-    chain.bundle(&parcel)
+    (chain, parcel)
 }
 
 fn bench(c: &mut Criterion) {
     let dir = tempfile::tempdir().unwrap_or_else(|e| panic!("{e}"));
-    let bundle = thousand_event_bundle(dir.path());
+    let (chain, parcel) = thousand_event_chain(dir.path());
+    let bundle = chain.bundle(&parcel);
     let genesis = test_genesis();
     let events = bundle.parcels[0].events.len();
     let file = bundle.to_file();
@@ -80,6 +83,9 @@ fn bench(c: &mut Criterion) {
     let mut group = c.benchmark_group("bundle");
     group.throughput(Throughput::Elements(events as u64));
     group.sample_size(20);
+    group.bench_function("build 1,001 events at the node", |bench| {
+        bench.iter(|| chain.bundle(&parcel))
+    });
     group.bench_function("verify 1,001 events", |bench| {
         bench.iter(|| bundle.verify(&genesis))
     });

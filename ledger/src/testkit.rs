@@ -38,6 +38,21 @@ pub fn key_named(name: &str) -> SecretKey {
     SecretKey::from_seed(hash_domain("kp-ledger testkit key", &[name.as_bytes()]).0)
 }
 
+/// `body` signed by `key` with `nonce`, for the test chain.
+pub fn signed(key: &SecretKey, nonce: u64, body: Body) -> DecodedTx {
+    let tx = TxPayload {
+        signer: key.public(),
+        nonce,
+        chain_id: CHAIN_ID.to_owned(),
+        body,
+    }
+    .sign(key);
+    match DecodedTx::decode(tx.to_bytes()) {
+        Ok(decoded) => decoded,
+        Err(e) => panic!("a test transaction must decode: {e}"),
+    }
+}
+
 /// The validator that proposes the test world's blocks: Botswana's.
 pub fn test_proposer() -> PublicKey {
     key_named("validator BW").public()
@@ -146,20 +161,9 @@ impl World {
     }
 
     pub fn sign_with_nonce(&self, signer: &PublicKey, nonce: u64, body: Body) -> DecodedTx {
-        let key = match self.keys.get(signer) {
-            Some(key) => key,
+        match self.keys.get(signer) {
+            Some(key) => signed(key, nonce, body),
             None => panic!("the test world has no secret key for {signer}"),
-        };
-        let tx = TxPayload {
-            signer: *signer,
-            nonce,
-            chain_id: CHAIN_ID.to_owned(),
-            body,
-        }
-        .sign(key);
-        match DecodedTx::decode(tx.to_bytes()) {
-            Ok(decoded) => decoded,
-            Err(e) => panic!("a test transaction must decode: {e}"),
         }
     }
 
@@ -349,19 +353,9 @@ impl CertifiedChain {
     pub fn sign(&mut self, signer: &PublicKey, body: Body) -> DecodedTx {
         let nonce = self.nonces.entry(*signer).or_insert(0);
         *nonce += 1;
-        let Some(key) = self.keys.get(signer) else {
-            panic!("the chain has no secret key for {signer}")
-        };
-        let tx = TxPayload {
-            signer: *signer,
-            nonce: *nonce,
-            chain_id: CHAIN_ID.to_owned(),
-            body,
-        }
-        .sign(key);
-        match DecodedTx::decode(tx.to_bytes()) {
-            Ok(decoded) => decoded,
-            Err(e) => panic!("a test transaction must decode: {e}"),
+        match self.keys.get(signer) {
+            Some(key) => signed(key, *nonce, body),
+            None => panic!("the chain has no secret key for {signer}"),
         }
     }
 

@@ -10,19 +10,8 @@ use crate::block::{build_block, BuiltBlock, NONE_CHECKED};
 use crate::commitment::{ParcelCommitment, ParcelTree};
 use crate::model::{HsCode, ParcelId, ParcelStatus, Role};
 use crate::state::StateRead;
-use crate::testkit::{key_named, test_genesis, test_proposer, CHAIN_ID};
-use crate::tx::{Body, DecodedTx, SplitOutput, TxPayload};
-
-fn signed(key: &SecretKey, nonce: u64, body: Body) -> DecodedTx {
-    let tx = TxPayload {
-        signer: key.public(),
-        nonce,
-        chain_id: CHAIN_ID.to_owned(),
-        body,
-    }
-    .sign(key);
-    DecodedTx::decode(tx.to_bytes()).expect("a test transaction decodes")
-}
+use crate::testkit::{key_named, signed, test_genesis, test_proposer, CHAIN_ID};
+use crate::tx::{Body, DecodedTx, SplitOutput};
 
 fn enrol(member: PublicKey, role: Role, name: &str) -> Body {
     Body::EnrolMember {
