@@ -10,6 +10,7 @@ use std::time::{Duration, Instant};
 use kp_crypto::keystore::read_key_file;
 use kp_crypto::{Hash32, PublicKey, SecretKey};
 use kp_ledger::api::{ErrorBody, NonceView, ParcelView, SubmitRequest, TxState, TxStatus};
+use kp_ledger::bundle::Verified;
 use kp_ledger::model::{ParcelId, ParcelStatus, Role, Transfer, TransferStatus, TxId};
 use kp_ledger::tx::{tx_id, Body, Transaction, TxPayload};
 use kp_tests::{
@@ -898,4 +899,30 @@ fn an_admitted_participant_joins_and_votes_and_a_suspended_one_cannot_export() {
         }),
         "participant_suspended",
     );
+
+    // The parcel's provenance, proven at a height after both changes of the
+    // validator set, checks against the genesis file through both, on the
+    // engine's own commit certificates.
+    let genesis = cluster.dir().join("genesis.json");
+    let genesis = genesis.to_string_lossy().into_owned();
+    let verified: Verified = serde_json::from_str(&ok_stdout(
+        &cluster.kp(
+            0,
+            &[
+                "trace",
+                &parcel,
+                "--verify",
+                "--genesis",
+                &genesis,
+                "--json",
+            ],
+        ),
+        "kp trace --verify",
+    ))
+    .expect("kp trace --verify --json");
+    let sizes: Vec<usize> = verified.set_changes.iter().map(|(_, n)| *n).collect();
+    assert_eq!(sizes, [5, 4], "BW admitted, then AM suspended");
+    assert_eq!(verified.genesis_validators, 4);
+    // Registered, offered, accepted.
+    assert_eq!(verified.trace.events.len(), 3);
 }
