@@ -7,7 +7,9 @@
 //! in id order; an empty bucket hashes to zeros), and the commitment is the
 //! Merkle root of the bucket hashes. A block rehashes only the buckets it
 //! touches and their paths, so its cost follows what it wrote, not what the
-//! ledger holds; the tree of bucket hashes (4 MiB) stays in memory.
+//! ledger holds; the tree of bucket hashes (4 MiB) stays in memory, and the
+//! store keeps the bucket hashes themselves (2 MiB at most) to rebuild it
+//! when it opens.
 //!
 //! A proof that a record is current at a height is two Merkle proofs: the
 //! record in its bucket, and the bucket in the tree (see [`ParcelProof`]).

@@ -58,10 +58,26 @@ impl Store {
             parcel_tree: RwLock::new(Arc::new(ParcelTree::default())),
         };
         store.init_or_check(genesis)?;
-        // Rebuilt from the records at every open (about a second per
-        // million parcels) rather than stored: nothing more to write per
-        // block, and nothing that can disagree with the records.
-        let tree = store.snapshot()?.parcel_tree_from_records()?;
+        // From the bucket hashes each block stored with its records, checked
+        // against the tip's header: a database whose hashes disagree with
+        // what the chain committed to is refused, not served.
+        let snapshot = store.snapshot()?;
+        let tree = snapshot.parcel_tree_from_buckets()?;
+        let tip = snapshot.tip()?;
+        if tip.height > 0 {
+            let header = snapshot
+                .block_summary(tip.height)?
+                .ok_or_else(|| StoreError::Corrupt(format!("no block at the tip {}", tip.height)))?
+                .header;
+            if tree.root() != header.parcels_root {
+                return Err(StoreError::Corrupt(format!(
+                    "the stored parcel bucket hashes give root {}, the tip's header {}",
+                    tree.root(),
+                    header.parcels_root
+                )));
+            }
+        }
+        drop(snapshot);
         *write(&store.parcel_tree) = Arc::new(tree);
         Ok(store)
     }
@@ -112,6 +128,7 @@ impl Store {
                 txn.open_table(tables::VALIDATOR_SET_CHANGES)
                     .map_err(storage)?;
                 txn.open_table(tables::PARCEL_RECEIPTS).map_err(storage)?;
+                txn.open_table(tables::PARCEL_BUCKETS).map_err(storage)?;
                 write_delta(&txn, &genesis.initial_delta())?;
                 let mut meta = txn.open_table(tables::META).map_err(storage)?;
                 meta.insert(tables::META_GENESIS_HASH, encode(&expected)?.as_slice())
@@ -203,6 +220,12 @@ impl Store {
             .map_err(storage)?
             .insert(height, certificate)
             .map_err(storage)?;
+        {
+            let mut buckets = txn.open_table(tables::PARCEL_BUCKETS).map_err(storage)?;
+            for (bucket, hash) in &applied.parcel_buckets {
+                buckets.insert(*bucket, hash.0).map_err(storage)?;
+            }
+        }
         if let Some(set) = &applied.next_validators {
             txn.open_table(tables::VALIDATOR_SET_CHANGES)
                 .map_err(storage)?

@@ -15,9 +15,7 @@ use crate::anomalies::{self, AnomaliesView, AnomalyQuery};
 use crate::api::{BlockEventView, EventView, StatsTableView, StatsView, TraceView};
 use crate::block::{Block, BlockHeader, ChainTip};
 use crate::bundle::{Bundle, CertifiedHeader, IncludedTx, ProvenParcel, SetChange, BUNDLE_FORMAT};
-use crate::commitment::{
-    bucket_hash, bucket_ids, bucket_of, ParcelCommitment, ParcelProof, ParcelTree,
-};
+use crate::commitment::{bucket_ids, ParcelCommitment, ParcelProof, ParcelTree};
 use crate::feed::{self, BlockEvents};
 use crate::finality::CommitProof;
 use crate::model::{
@@ -107,31 +105,19 @@ impl Snapshot {
         })
     }
 
-    /// The parcel commitment's tree computed from every parcel record: one
-    /// pass in id order, bucket after bucket.
-    pub(crate) fn parcel_tree_from_records(&self) -> Result<ParcelTree, StoreError> {
-        let mut tree = ParcelTree::default();
-        let mut rehashed = Vec::new();
-        let mut bucket: Vec<(ParcelId, Parcel)> = Vec::new();
-        let mut flush = |bucket: &mut Vec<(ParcelId, Parcel)>| {
-            if let Some((id, _)) = bucket.first() {
-                rehashed.push((bucket_of(id), bucket_hash(bucket)));
-            }
-            bucket.clear();
-        };
-        for entry in self.open.parcels.iter().map_err(storage)? {
-            let (key, value) = entry.map_err(storage)?;
-            let id = Hash32(key.value());
-            if bucket
-                .first()
-                .is_some_and(|(first, _)| bucket_of(first) != bucket_of(&id))
-            {
-                flush(&mut bucket);
-            }
-            bucket.push((id, decode(tables::PARCELS.name(), value.value())?));
+    /// The parcel commitment's tree from the stored bucket hashes.
+    pub(crate) fn parcel_tree_from_buckets(&self) -> Result<ParcelTree, StoreError> {
+        let mut buckets = Vec::new();
+        for entry in self
+            .table(tables::PARCEL_BUCKETS)?
+            .iter()
+            .map_err(storage)?
+        {
+            let (bucket, hash) = entry.map_err(storage)?;
+            buckets.push((bucket.value(), Hash32(hash.value())));
         }
-        flush(&mut bucket);
-        tree.set(&rehashed);
+        let mut tree = ParcelTree::default();
+        tree.set(&buckets);
         Ok(tree)
     }
 

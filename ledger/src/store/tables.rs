@@ -67,7 +67,8 @@ pub(crate) const META_FORMAT: &str = "format";
 /// `ISSUED_CERTIFICATES` and `FLAGGED_PARCELS`. 5: parcel records carry the
 /// hash chain of their history; `VALIDATOR_SET_CHANGES`; `issue_certificate`
 /// bodies carry the declared value, so stored transactions encode anew; the
-/// anomaly index `PARCEL_RECEIPTS`.
+/// anomaly index `PARCEL_RECEIPTS`; the parcel commitment's bucket hashes
+/// (`PARCEL_BUCKETS`).
 pub(crate) const FORMAT_VERSION: u32 = 5;
 
 /// Height -> borsh of the block's header; its transactions are in `TXS`.
@@ -134,6 +135,11 @@ pub(crate) const PARCEL_RECEIPTS: TableDefinition<(Id32, u64, &str), ()> =
 /// Parcel id, no value: the parcels under a flag now.
 pub(crate) const FLAGGED_PARCELS: TableDefinition<Id32, ()> =
     TableDefinition::new("flagged_parcels");
+/// Bucket of the parcel commitment -> the hash of its records, for every
+/// bucket a block has written: at most 2^16 entries (2 MiB), from which the
+/// tree is rebuilt when the database opens instead of from every record.
+pub(crate) const PARCEL_BUCKETS: TableDefinition<u16, [u8; 32]> =
+    TableDefinition::new("parcel_buckets");
 /// Height of a block that changed the validator set -> borsh of the set
 /// that decides the blocks after it: what a proof of a later block must
 /// show, found without reading every header.

@@ -378,7 +378,8 @@ fn reopening_keeps_every_block_and_the_tip() {
             .len(),
         4
     );
-    // The parcel commitment, rebuilt from the records, is the tip's.
+    // The parcel commitment, rebuilt from the stored bucket hashes, is the
+    // tip's, and is what the records give.
     let tip_header = snapshot
         .block(tip.height)
         .expect("read")
@@ -386,11 +387,42 @@ fn reopening_keeps_every_block_and_the_tip() {
         .header;
     assert_ne!(tip_header.parcels_root, ParcelTree::default().root());
     assert_eq!(snapshot.parcel_tree().root(), tip_header.parcels_root);
+    for id in [h.registered, h.other, h.split_a, h.split_b, h.merged] {
+        let bucket = crate::commitment::bucket_of(&id);
+        let records = snapshot.parcels_in_bucket(bucket).expect("read");
+        let proof = snapshot.parcel_tree().bucket_proof(bucket);
+        let from_records = crate::commitment::bucket_hash(&records);
+        assert_eq!(
+            proof.verify(&tip_header.parcels_root, &from_records.0),
+            Ok(())
+        );
+    }
     drop(snapshot);
     // And the chain goes on from where it was.
     let next = commit(&store, vec![signed(&h.miner, 6, register(1_000))]);
     assert_eq!(next.block.header.height, 4);
     assert_eq!(next.block.header.prev_hash, tip.hash);
+}
+
+#[test]
+fn stored_bucket_hashes_that_disagree_with_the_tip_are_refused() {
+    let dir = tempfile::tempdir().expect("tempdir");
+    let path = dir.path().join("ledger.redb");
+    let store = open(&path);
+    let h = make_history(&store);
+    drop(store);
+    {
+        let db = redb::Database::create(&path).expect("raw open");
+        let txn = db.begin_write().expect("write");
+        txn.open_table(tables::PARCEL_BUCKETS)
+            .expect("buckets")
+            .insert(crate::commitment::bucket_of(&h.merged), [7u8; 32])
+            .expect("insert");
+        txn.commit().expect("commit");
+    }
+    let err = Store::open(&path, &test_genesis()).err().expect("refused");
+    assert_eq!(err.code(), "storage_corrupt");
+    assert!(err.to_string().contains("parcel bucket hashes"), "{err}");
 }
 
 #[test]
