@@ -21,7 +21,7 @@ use futures_util::stream::{self, Stream};
 use kp_ledger::api::ApiError;
 use kp_ledger::feed::BlockEvents;
 use serde::Deserialize;
-use tokio::sync::watch;
+use tokio::sync::{watch, OwnedSemaphorePermit};
 use tracing::warn;
 
 use crate::api::{read, Failure};
@@ -30,6 +30,11 @@ use crate::node::Shared;
 /// A comment line this often keeps proxies and idle timers from closing a
 /// stream that waits for a block.
 const KEEP_ALIVE_INTERVAL: Duration = Duration::from_secs(15);
+
+/// Streams open at once, at most: each holds a connection and a task, and
+/// an authority's systems need a few, not thousands. One more is refused
+/// (503 `too_many_streams`) until one closes.
+pub const EVENT_STREAMS_MAX: usize = 256;
 
 #[derive(Debug, Deserialize)]
 pub struct EventsQuery {
@@ -124,7 +129,19 @@ pub async fn events(
     };
     let committed = shared.committed.subscribe();
     let next = start(last_event_id, query.from.as_deref(), *committed.borrow())?;
+    let permit = shared
+        .event_streams
+        .clone()
+        .try_acquire_owned()
+        .map_err(|_| {
+            Failure::new(
+                StatusCode::SERVICE_UNAVAILABLE,
+                "too_many_streams",
+                format!("{EVENT_STREAMS_MAX} event streams are open already; try again later"),
+            )
+        })?;
     let follower = Follower {
+        _permit: permit,
         stopping: shared.stopping.clone(),
         shared,
         next,
@@ -144,6 +161,8 @@ pub async fn events(
 }
 
 struct Follower {
+    /// Held while the stream lives: returned when the client goes.
+    _permit: OwnedSemaphorePermit,
     shared: Arc<Shared>,
     next: Position,
     committed: watch::Receiver<u64>,

@@ -16,7 +16,7 @@ use kp_ledger::rejection::Rejection;
 use kp_ledger::store::{Store, StoreError};
 use libp2p::Multiaddr;
 use tokio::signal::unix::{signal, SignalKind};
-use tokio::sync::{mpsc, watch, Notify};
+use tokio::sync::{mpsc, watch, Notify, Semaphore};
 use tokio::task::JoinError;
 use tracing::{debug, error, info, warn};
 
@@ -78,6 +78,8 @@ pub struct Shared {
     /// True once the node is stopping: open event streams then end, or the
     /// API's graceful shutdown would wait for them forever.
     pub stopping: watch::Receiver<bool>,
+    /// One permit per open event stream (see `events::EVENT_STREAMS_MAX`).
+    pub event_streams: Arc<Semaphore>,
 }
 
 impl Shared {
@@ -213,6 +215,7 @@ pub async fn run(config: NodeConfig) -> anyhow::Result<()> {
         network_height: AtomicU64::new(0),
         committed: watch::Sender::new(tip.height),
         stopping: stop_rx.clone(),
+        event_streams: Arc::new(Semaphore::new(crate::events::EVENT_STREAMS_MAX)),
     });
 
     let admission_shared = shared.clone();

@@ -319,3 +319,73 @@ fn kp_watch_names_an_unreachable_node() {
     let stderr = String::from_utf8_lossy(&out.stderr);
     assert!(stderr.contains("cannot reach the node"), "{stderr}");
 }
+
+/// `node/src/events.rs`, `EVENT_STREAMS_MAX`.
+const EVENT_STREAMS_MAX: usize = 256;
+
+/// Opens `GET /v1/events` on a raw connection and returns it with the
+/// status code of the answer.
+fn open_stream(port: u16) -> (std::net::TcpStream, u16) {
+    use std::io::Write;
+    let mut stream = std::net::TcpStream::connect(("127.0.0.1", port)).expect("connect");
+    stream
+        .set_read_timeout(Some(EVENT_WAIT))
+        .expect("read timeout");
+    stream
+        .write_all(
+            b"GET /v1/events HTTP/1.1\r\nHost: localhost\r\nAccept: text/event-stream\r\n\r\n",
+        )
+        .expect("request");
+    let mut status_line = Vec::new();
+    let mut byte = [0u8; 1];
+    while !status_line.ends_with(b"\r\n") {
+        stream.read_exact(&mut byte).expect("status line");
+        status_line.push(byte[0]);
+    }
+    let line = String::from_utf8_lossy(&status_line);
+    let status = line
+        .split_whitespace()
+        .nth(1)
+        .and_then(|code| code.parse().ok())
+        .unwrap_or_else(|| panic!("a status line: {line}"));
+    (stream, status)
+}
+
+#[test]
+fn open_event_streams_are_capped_and_a_closed_one_frees_its_place() {
+    let dir = tempfile::tempdir().expect("tempdir");
+    let node = DevNode::start(&dir.path().join("node"), "BW").expect("node");
+    let mut open: Vec<std::net::TcpStream> = (0..EVENT_STREAMS_MAX)
+        .map(|i| {
+            let (stream, status) = open_stream(node.port);
+            assert_eq!(status, 200, "stream {i}");
+            stream
+        })
+        .collect();
+    let (_, status) = open_stream(node.port);
+    assert_eq!(status, 503, "one stream more than the cap");
+    let error: Value = kp_tests::agent()
+        .get(&format!("{}/v1/events", node.url()))
+        .call()
+        .expect("answer")
+        .body_mut()
+        .read_json()
+        .expect("error body");
+    assert_eq!(error["error"]["code"], "too_many_streams");
+
+    // The node notices a client gone at its next write (an empty block's
+    // event within about a second): its place is then free.
+    drop(open.pop());
+    let deadline = Instant::now() + EVENT_WAIT;
+    loop {
+        let (_, status) = open_stream(node.port);
+        if status == 200 {
+            break;
+        }
+        assert!(
+            Instant::now() < deadline,
+            "the closed stream's place stays taken"
+        );
+        std::thread::sleep(Duration::from_millis(200));
+    }
+}
