@@ -68,3 +68,64 @@ fn init_homes_make_one_genesis_and_nothing_is_overwritten() {
     assert!(!twice.status.success());
     assert!(String::from_utf8_lossy(&twice.stderr).contains("never overwritten"));
 }
+
+#[test]
+fn a_node_whose_consensus_port_is_taken_stops_at_once_and_says_why() {
+    let dir = tempfile::tempdir().expect("tempdir");
+    // Held for the whole test: the consensus port the node will find taken.
+    let taken = std::net::TcpListener::bind("127.0.0.1:0").expect("bind");
+    let port = taken.local_addr().expect("address").port();
+    let api_port = std::net::TcpListener::bind("127.0.0.1:0")
+        .and_then(|l| l.local_addr())
+        .expect("a free port")
+        .port();
+    let made = Command::new(env!("CARGO_BIN_EXE_kpnode"))
+        .args(["testnet", "--validators", "1", "--dir"])
+        .arg(dir.path())
+        .args(["--base-port", &port.to_string()])
+        .args(["--api-port", &api_port.to_string()])
+        .env("KP_PASSPHRASE", "founders")
+        .output()
+        .expect("kpnode testnet runs");
+    assert!(
+        made.status.success(),
+        "{}",
+        String::from_utf8_lossy(&made.stderr)
+    );
+
+    let mut node = Command::new(env!("CARGO_BIN_EXE_kpnode"))
+        .arg("run")
+        .arg("--home")
+        .arg(dir.path().join("node0"))
+        .arg("--genesis")
+        .arg(dir.path().join("genesis.json"))
+        .env("KP_PASSPHRASE", "founders")
+        .stdout(std::process::Stdio::null())
+        .stderr(std::process::Stdio::piped())
+        .spawn()
+        .expect("kpnode run starts");
+    let deadline = std::time::Instant::now() + std::time::Duration::from_secs(20);
+    let status = loop {
+        if let Some(status) = node.try_wait().expect("wait") {
+            break status;
+        }
+        if std::time::Instant::now() > deadline {
+            let _ = node.kill();
+            let _ = node.wait();
+            panic!("kpnode kept running with its consensus port taken");
+        }
+        std::thread::sleep(std::time::Duration::from_millis(50));
+    };
+    let mut stderr = String::new();
+    if let Some(mut pipe) = node.stderr.take() {
+        std::io::Read::read_to_string(&mut pipe, &mut stderr).expect("stderr");
+    }
+    assert!(!status.success());
+    assert!(
+        stderr.contains(&format!(
+            "cannot listen for consensus on /ip4/127.0.0.1/tcp/{port}"
+        )),
+        "{stderr}"
+    );
+    drop(taken);
+}

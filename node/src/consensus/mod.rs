@@ -14,6 +14,7 @@ mod context;
 mod own_proposals;
 mod parts;
 
+use std::net::IpAddr;
 use std::path::PathBuf;
 use std::sync::Arc;
 use std::time::Duration;
@@ -21,6 +22,7 @@ use std::time::Duration;
 use kp_crypto::SecretKey;
 use kp_ledger::api::ValidatorView;
 use kp_ledger::store::{Snapshot, StoreError};
+use libp2p::multiaddr::Protocol;
 use malachitebft_app_channel::app::config::{
     ConsensusConfig, DiscoveryConfig, NodeConfig, P2pConfig, ValueSyncConfig,
 };
@@ -53,6 +55,8 @@ pub enum ConsensusError {
     Storage(#[from] kp_ledger::state::StorageFault),
     #[error("the consensus engine failed to start: {0}")]
     Engine(String),
+    #[error("cannot listen for consensus on {addr} ({reason}); is another node using it?")]
+    Listen { addr: Multiaddr, reason: String },
     #[error("a consensus task failed: {0}")]
     Task(String),
     #[error(
@@ -163,6 +167,32 @@ fn engine_config(settings: &Settings) -> EngineConfig {
     }
 }
 
+/// The engine logs a port it cannot bind and goes on without a network,
+/// which would leave the node at height 0 for ever: a TCP address already
+/// taken is refused here, before the engine starts. (Port 0 and non-TCP
+/// addresses are left to the engine.)
+fn check_listen_free(listen: &Multiaddr) -> Result<(), ConsensusError> {
+    let mut ip = None;
+    let mut port = None;
+    for protocol in listen.iter() {
+        match protocol {
+            Protocol::Ip4(a) => ip = Some(IpAddr::V4(a)),
+            Protocol::Ip6(a) => ip = Some(IpAddr::V6(a)),
+            Protocol::Tcp(p) if p != 0 => port = Some(p),
+            _ => {}
+        }
+    }
+    let (Some(ip), Some(port)) = (ip, port) else {
+        return Ok(());
+    };
+    std::net::TcpListener::bind((ip, port))
+        .map(drop)
+        .map_err(|e| ConsensusError::Listen {
+            addr: listen.clone(),
+            reason: e.to_string(),
+        })
+}
+
 fn bytesize(bytes: u64) -> bytesize::ByteSize {
     bytesize::ByteSize::b(bytes)
 }
@@ -174,6 +204,7 @@ pub async fn run(
     settings: Settings,
     mut stop: watch::Receiver<bool>,
 ) -> Result<(), ConsensusError> {
+    check_listen_free(&settings.listen)?;
     let (channels, engine) = start_engine(&settings).await?;
     info!(listen = %settings.listen, peers = settings.peers.len(), "consensus engine started");
 
