@@ -40,7 +40,7 @@ static ONE_CLUSTER_AT_A_TIME: Mutex<()> = Mutex::new(());
 
 /// The ports of a testnet: consensus and gossip per node, then the APIs.
 #[derive(Debug, Clone, Copy)]
-struct PortBlock {
+pub struct PortBlock {
     base: u16,
     validators: u16,
 }
@@ -55,7 +55,7 @@ impl PortBlock {
         self.base + PORT_STRIDE * self.validators
     }
 
-    fn api(&self, node: u16) -> u16 {
+    pub fn api(&self, node: u16) -> u16 {
         self.api_base() + node
     }
 
@@ -99,6 +99,30 @@ impl PortBlock {
     }
 }
 
+/// Runs `kpnode testnet` for `validators` nodes into `root` on a block of
+/// free loopback ports, which it returns.
+pub fn write_testnet(root: &Path, validators: u16) -> Result<PortBlock> {
+    let ports = PortBlock::free(validators)?;
+    let made = Command::new(binary("kpnode"))
+        .arg("testnet")
+        .args(["--validators", &validators.to_string()])
+        .arg("--dir")
+        .arg(root)
+        .args(["--base-port", &ports.base.to_string()])
+        .args(["--api-port", &ports.api_base().to_string()])
+        .env("KP_PASSPHRASE", DEV_PASSPHRASE)
+        .output()
+        .context("run kpnode testnet")?;
+    if !made.status.success() {
+        bail!(
+            "kpnode testnet failed ({}): {}",
+            made.status,
+            String::from_utf8_lossy(&made.stderr)
+        );
+    }
+    Ok(ports)
+}
+
 /// `kpnode testnet --validators N` run in a test's directory, every node
 /// started; killed when dropped. If the test is failing then, each node's
 /// log tail is printed and the directory (homes, genesis, logs) is kept.
@@ -140,25 +164,8 @@ impl Cluster {
             .lock()
             .unwrap_or_else(PoisonError::into_inner);
         let root = dir.path().to_path_buf();
-        let ports = PortBlock::free(validators)?;
+        let ports = write_testnet(&root, validators)?;
         let genesis = root.join("genesis.json");
-        let made = Command::new(binary("kpnode"))
-            .arg("testnet")
-            .args(["--validators", &validators.to_string()])
-            .arg("--dir")
-            .arg(&root)
-            .args(["--base-port", &ports.base.to_string()])
-            .args(["--api-port", &ports.api_base().to_string()])
-            .env("KP_PASSPHRASE", DEV_PASSPHRASE)
-            .output()
-            .context("run kpnode testnet")?;
-        if !made.status.success() {
-            bail!(
-                "kpnode testnet failed ({}): {}",
-                made.status,
-                String::from_utf8_lossy(&made.stderr)
-            );
-        }
         let mut cluster = Cluster {
             nodes: Vec::new(),
             participants: Vec::new(),

@@ -19,7 +19,7 @@ use std::time::Duration;
 
 use anyhow::{Context, Result};
 
-pub use cluster::{Cluster, Joiner, Options};
+pub use cluster::{write_testnet, Cluster, Joiner, Options, PortBlock};
 pub use process::{NodeProcess, READY_LIMIT};
 
 /// The passphrase `kpnode dev` encrypts its authority keys with in tests.
