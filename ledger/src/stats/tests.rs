@@ -330,6 +330,36 @@ fn a_mixed_origin_certificate_is_broken_down_by_origin_to_the_cent() {
 }
 
 #[test]
+fn a_certificate_whose_origins_do_not_weigh_its_parcels_is_refused() {
+    let mut world = World::new();
+    let miner = world.enrol("BW", "miner", Role::Miner, None);
+    let exporter = world.enrol("BW", "exporter", Role::Exporter, None);
+    let importer = world.enrol("EU", "importer", Role::Importer, None);
+    let parcel = world.register(&miner, "BW", 1_000);
+    world.hand_over(&miner, parcel, &exporter);
+    let authority = world.authority("BW");
+    let tx = world.sign(
+        &authority,
+        issue("BW-1", exporter, importer, "EU", vec![parcel], None),
+    );
+    world.time = Q1;
+    let (applied, rejected) = world.commit_block(vec![tx]);
+    assert!(rejected.is_empty(), "{rejected:?}");
+    let mut delta = applied.delta;
+    for cert in delta.certificates.values_mut() {
+        cert.origins[0].milli_carats -= 1;
+    }
+    assert_eq!(
+        block_increments(applied.block.header.height, Q1, &delta),
+        Err(StatsError::OriginsDoNotAddUp {
+            certificate: "BW-1".into(),
+            origins_milli_carats: 999,
+            parcels_milli_carats: 1_000,
+        })
+    );
+}
+
+#[test]
 fn query_words_are_checked() {
     let year = |y, q, h| Period::parse(y, q, h);
     assert_eq!(
