@@ -143,18 +143,22 @@ enum Command {
         after_help = "Example:\n  kp verify 3f9a12cd.bundle.json --genesis genesis.json"
     )]
     Verify(VerifyArgs),
-    /// Production, exports, imports by HS code and partner (KPCS Annex III)
+    /// Production, exports, imports by HS code, partner and origin (KPCS Annex III)
     #[command(
-        long_about = "Production, exports, imports by HS code and partner (KPCS Annex III).\n\n\
+        long_about = "Production, exports, imports by HS code, partner and origin (KPCS Annex III).\n\n\
             Counted by block time (UTC) from indexes kept per block:\n\
             - production: parcels registered at a mine, for their origin, by half year;\n\
             - exports: certificates issued, for the issuer, by quarter, partner the\n  \
             destination; the certified parcels count whole (mixed origin too);\n\
             - imports: certificates received, for the destination, in the quarter of\n  \
             the receipt, partner the exporter; certified figures, received carats beside;\n\
+            - by origin (exports and imports): each country of origin's carats, the\n  \
+            certificate's US$ shared by carats to the cent, and the certificates and\n  \
+            parcels holding that origin (a mixed-origin one under each of its origins);\n\
             - certificates: issued (exports), receipts confirmed (imports).\n\
             US$/ct is cents x 1000 / milli-carats, rounded half up to the cent.\n\
-            --csv prints one line per flow, period and breakdown (total, hs, partner).",
+            --csv prints one line per flow, period and breakdown (total, hs, partner,\n\
+            origin).",
         after_help = "Examples:\n  kp stats --participant BW --year 2026\n  \
             kp stats --participant BW --year 2026 --quarter 1 --csv\n  \
             kp stats --all --year 2026 --half 2"

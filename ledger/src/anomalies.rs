@@ -420,7 +420,9 @@ impl Slot {
     fn of(flow: Flow, year: u16, quarter: u8) -> Slot {
         let part = match flow {
             Flow::Production => quarter.div_ceil(2),
-            Flow::Exports | Flow::Imports => quarter,
+            Flow::Exports | Flow::Imports | Flow::ExportsByOrigin | Flow::ImportsByOrigin => {
+                quarter
+            }
         };
         Slot { year, part }
     }
@@ -469,7 +471,7 @@ pub fn period_changes(
     let (to_year, to_quarter) = year_and_quarter(as_of_time);
     let mut out = Vec::new();
     for participant in participants {
-        for flow in Flow::ALL {
+        for flow in Flow::ANNEX_III {
             let (first, last) = (
                 Slot::of(flow, from_year, from_quarter),
                 Slot::of(flow, to_year, to_quarter),
@@ -515,6 +517,8 @@ fn flow_name(flow: Flow) -> &'static str {
         Flow::Production => "production",
         Flow::Exports => "exports",
         Flow::Imports => "imports",
+        Flow::ExportsByOrigin => "exports by origin",
+        Flow::ImportsByOrigin => "imports by origin",
     }
 }
 

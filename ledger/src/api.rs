@@ -261,6 +261,17 @@ pub struct PartnerFigures {
     pub figures: Figures,
 }
 
+/// One country of origin's share of a flow: its carats, the certificates'
+/// US$ shared by carats to the cent, the certificates and the parcels that
+/// hold diamonds of that origin (a mixed-origin one under each of its
+/// origins, so counts may add up to more than the total).
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct OriginFigures {
+    pub origin: ParticipantCode,
+    #[serde(flatten)]
+    pub figures: Figures,
+}
+
 /// One flow over one period, whole and broken down.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
 pub struct PeriodStats {
@@ -271,6 +282,10 @@ pub struct PeriodStats {
     pub by_hs: Vec<HsFigures>,
     /// In code order; empty for production.
     pub by_partner: Vec<PartnerFigures>,
+    /// The same carats and US$ per country of origin, in code order; empty
+    /// for production. Absent from a node older than the breakdown.
+    #[serde(default)]
+    pub by_origin: Vec<OriginFigures>,
 }
 
 /// One flow over the period asked for: its total, and each reporting

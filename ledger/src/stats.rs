@@ -11,6 +11,11 @@
 //! - **Imports**: a certificate received, for the destination, with the
 //!   issuer as partner, in the quarter of the receipt: the certified
 //!   figures, and the carats the importing authority found beside them.
+//! - **By origin**: the same exports and imports again, per country of
+//!   origin of the certificate: each origin's carats, and the certificate's
+//!   US$ shared by those carats to the cent. Flows of their own, so that
+//!   every total, and every reader of the index that picks a flow, leaves
+//!   these lines out rather than counting the carats twice.
 //!
 //! [`block_increments`] turns one block's state writes into index
 //! increments (a pure function, like the rules); storage adds them up in
@@ -20,22 +25,37 @@
 use std::collections::BTreeMap;
 use std::ops::{AddAssign, RangeInclusive};
 
-use crate::api::{Figures, FlowStats, HsFigures, PartnerFigures, PeriodStats, StatsRow, StatsView};
-use crate::model::{Certificate, HsCode, ParticipantCode};
-use crate::rules::shipment_values;
+use crate::api::{
+    Figures, FlowStats, HsFigures, OriginFigures, PartnerFigures, PeriodStats, StatsRow, StatsView,
+};
+use crate::model::{Certificate, HsCode, Parcel, ParticipantCode};
+use crate::rules::{apportion, shipment_values};
 use crate::state::StateDelta;
 use crate::units::{year_and_quarter, Carats, Usd};
 
-/// The three flows of Annex III.
+/// The three flows of Annex III, and the breakdowns of trade by origin.
+/// Production needs none: it is of the producer's own origin.
 #[derive(Clone, Copy, Debug, PartialEq, Eq, PartialOrd, Ord, Hash)]
 pub enum Flow {
     Production,
     Exports,
     Imports,
+    /// Exports again, with the country of origin as partner.
+    ExportsByOrigin,
+    /// Imports again, with the country of origin as partner.
+    ImportsByOrigin,
 }
 
 impl Flow {
-    pub const ALL: [Flow; 3] = [Flow::Production, Flow::Exports, Flow::Imports];
+    /// The flows the scheme totals.
+    pub const ANNEX_III: [Flow; 3] = [Flow::Production, Flow::Exports, Flow::Imports];
+    pub const ALL: [Flow; 5] = [
+        Flow::Production,
+        Flow::Exports,
+        Flow::Imports,
+        Flow::ExportsByOrigin,
+        Flow::ImportsByOrigin,
+    ];
 
     /// Its place in index keys: never change one.
     pub fn tag(self) -> u8 {
@@ -43,6 +63,17 @@ impl Flow {
             Flow::Production => 0,
             Flow::Exports => 1,
             Flow::Imports => 2,
+            Flow::ExportsByOrigin => 3,
+            Flow::ImportsByOrigin => 4,
+        }
+    }
+
+    /// The flow that breaks this one down by origin, if any.
+    pub fn by_origin(self) -> Option<Flow> {
+        match self {
+            Flow::Exports => Some(Flow::ExportsByOrigin),
+            Flow::Imports => Some(Flow::ImportsByOrigin),
+            Flow::Production | Flow::ExportsByOrigin | Flow::ImportsByOrigin => None,
         }
     }
 
@@ -51,9 +82,11 @@ impl Flow {
     }
 }
 
-/// Where an increment is counted. Entries with an HS code carry carats,
-/// US$ and parcels; the entry without one (`hs: None`) carries a partner's
-/// certificate count, since one certificate may cover several HS codes.
+/// Where an increment is counted. Entries of production, exports and
+/// imports with an HS code carry carats, US$ and parcels; the entry without
+/// one (`hs: None`) carries a partner's certificate count, since one
+/// certificate may cover several HS codes. Entries of the by-origin flows
+/// have no HS code and carry all of an origin's figures.
 #[derive(Clone, Copy, Debug, PartialEq, Eq, PartialOrd, Ord, Hash)]
 pub struct StatsKey {
     pub year: u16,
@@ -61,7 +94,7 @@ pub struct StatsKey {
     /// 1 to 4.
     pub quarter: u8,
     pub flow: Flow,
-    /// `None` for production.
+    /// `None` for production; the country of origin for the by-origin flows.
     pub partner: Option<ParticipantCode>,
     pub hs: Option<HsCode>,
 }
@@ -99,6 +132,15 @@ pub enum StatsError {
     },
     #[error("parcel {0} was registered with {1} origins; a registration names one")]
     RegisteredMixedOrigin(crate::model::ParcelId, usize),
+    #[error(
+        "certificate {certificate} lists origins of {origins_milli_carats} milli-carats \
+         for parcels of {parcels_milli_carats}"
+    )]
+    OriginsDoNotAddUp {
+        certificate: String,
+        origins_milli_carats: u64,
+        parcels_milli_carats: u64,
+    },
 }
 
 /// What one block adds to the statistics, from the records it wrote: a
@@ -149,9 +191,15 @@ pub fn block_increments(
         );
     }
     for cert in delta.certificates.values() {
-        let mut shipment = |flow, participant, partner, received_milli_carats| {
-            for (hs, tally) in by_hs_code(cert, delta)? {
+        let mut shipment = |flow: Flow, participant, partner, received_milli_carats| {
+            let parcels = certified_parcels(cert, delta)?;
+            for (hs, tally) in by_hs_code(cert, &parcels) {
                 add(participant, flow, Some(partner), Some(hs), tally);
+            }
+            if let Some(by_origin_flow) = flow.by_origin() {
+                for (origin, tally) in by_origin(cert, &parcels)? {
+                    add(participant, by_origin_flow, Some(origin), None, tally);
+                }
             }
             let count = Tally {
                 certificates: 1,
@@ -176,28 +224,32 @@ pub fn block_increments(
     Ok(out)
 }
 
-/// A certificate's parcels summed per HS code, at the certificate's value
-/// (shared among them as a receipt shares it), so that exports and imports
-/// count the declared value.
-fn by_hs_code(
+/// The parcels a certificate names, as its block wrote them.
+fn certified_parcels<'a>(
     cert: &Certificate,
-    delta: &StateDelta,
-) -> Result<BTreeMap<HsCode, Tally>, StatsError> {
-    let mut parcels = Vec::with_capacity(cert.parcels.len());
-    for id in &cert.parcels {
-        parcels.push(
+    delta: &'a StateDelta,
+) -> Result<Vec<&'a Parcel>, StatsError> {
+    cert.parcels
+        .iter()
+        .map(|id| {
             delta
                 .parcels
                 .get(id)
                 .ok_or_else(|| StatsError::MissingParcel {
                     certificate: cert.number.clone(),
                     parcel: *id,
-                })?,
-        );
-    }
-    let values = shipment_values(cert.value_cents, &parcels);
+                })
+        })
+        .collect()
+}
+
+/// A certificate's parcels summed per HS code, at the certificate's value
+/// (shared among them as a receipt shares it), so that exports and imports
+/// count the declared value.
+fn by_hs_code(cert: &Certificate, parcels: &[&Parcel]) -> BTreeMap<HsCode, Tally> {
+    let values = shipment_values(cert.value_cents, parcels);
     let mut out: BTreeMap<HsCode, Tally> = BTreeMap::new();
-    for (parcel, value_cents) in parcels.into_iter().zip(values) {
+    for (parcel, value_cents) in parcels.iter().zip(values) {
         *out.entry(parcel.hs_code).or_default() += Tally {
             milli_carats: parcel.milli_carats,
             value_cents,
@@ -205,7 +257,54 @@ fn by_hs_code(
             ..Tally::default()
         };
     }
-    Ok(out)
+    out
+}
+
+/// A certificate's carats per country of origin, with its value shared by
+/// those carats exactly to the cent (no origin's value is declared apart),
+/// the certificate counted once under each origin and each parcel under
+/// every origin it holds. The origins must weigh what the parcels weigh,
+/// or these lines would not add up to the certificate's.
+fn by_origin(
+    cert: &Certificate,
+    parcels: &[&Parcel],
+) -> Result<Vec<(ParticipantCode, Tally)>, StatsError> {
+    let masses: Vec<u64> = cert.origins.iter().map(|o| o.milli_carats).collect();
+    let origins_milli_carats = masses.iter().fold(0, |sum: u64, m| sum.saturating_add(*m));
+    let parcels_milli_carats = parcels
+        .iter()
+        .fold(0, |sum: u64, p| sum.saturating_add(p.milli_carats));
+    if origins_milli_carats != parcels_milli_carats {
+        return Err(StatsError::OriginsDoNotAddUp {
+            certificate: cert.number.clone(),
+            origins_milli_carats,
+            parcels_milli_carats,
+        });
+    }
+    let values = apportion(cert.value_cents, &masses);
+    Ok(cert
+        .origins
+        .iter()
+        .zip(values)
+        .map(|(origin, value_cents)| {
+            let holding = parcels
+                .iter()
+                .filter(|p| {
+                    p.origins
+                        .iter()
+                        .any(|o| o.participant == origin.participant)
+                })
+                .count();
+            let tally = Tally {
+                milli_carats: origin.milli_carats,
+                value_cents,
+                parcels: holding as u64,
+                certificates: 1,
+                ..Tally::default()
+            };
+            (origin.participant, tally)
+        })
+        .collect())
 }
 
 /// Why a statistics query cannot be answered as asked.
@@ -327,7 +426,7 @@ impl Period {
         match (self.scope, flow) {
             (Scope::Year, Flow::Production) => vec![of(Scope::Half(1)), of(Scope::Half(2))],
             (Scope::Half(_) | Scope::Quarter(_), Flow::Production) => vec![*self],
-            (_, Flow::Exports | Flow::Imports) => {
+            (_, Flow::Exports | Flow::Imports | Flow::ExportsByOrigin | Flow::ImportsByOrigin) => {
                 self.quarters().map(|q| of(Scope::Quarter(q))).collect()
             }
         }
@@ -371,8 +470,19 @@ fn period_stats<'a>(
     let mut total = Tally::default();
     let mut by_hs: BTreeMap<HsCode, Tally> = BTreeMap::new();
     let mut by_partner: BTreeMap<ParticipantCode, Tally> = BTreeMap::new();
+    let mut by_origin: BTreeMap<ParticipantCode, Tally> = BTreeMap::new();
+    let by_origin_flow = flow.by_origin();
     for (key, tally) in entries {
-        if key.flow != flow || key.year != period.year || !quarters.contains(&key.quarter) {
+        if key.year != period.year || !quarters.contains(&key.quarter) {
+            continue;
+        }
+        if Some(key.flow) == by_origin_flow {
+            if let Some(origin) = key.partner {
+                *by_origin.entry(origin).or_default() += *tally;
+            }
+            continue;
+        }
+        if key.flow != flow {
             continue;
         }
         total += *tally;
@@ -397,6 +507,13 @@ fn period_stats<'a>(
             .into_iter()
             .map(|(partner, t)| PartnerFigures {
                 partner,
+                figures: t.into(),
+            })
+            .collect(),
+        by_origin: by_origin
+            .into_iter()
+            .map(|(origin, t)| OriginFigures {
+                origin,
                 figures: t.into(),
             })
             .collect(),

@@ -94,6 +94,7 @@ fn kp_stats_reports_what_the_ledger_recorded() {
         format!("{p}exports,Q{q},hs,7102.10,12.345,900.00,72.90,1,0,0.000"),
         format!("{p}exports,Q{q},hs,7102.31,7.655,900.00,117.57,1,0,0.000"),
         format!("{p}exports,Q{q},partner,EU,20.000,1800.00,90.00,2,1,0.000"),
+        format!("{p}exports,Q{q},origin,BW,20.000,1800.00,90.00,2,1,0.000"),
         format!("{p}imports,Q{q},total,,0.000,0.00,,0,0,0.000"),
     ];
     assert_eq!(csv.lines().collect::<Vec<_>>(), expected);
@@ -117,6 +118,20 @@ fn kp_stats_reports_what_the_ledger_recorded() {
         (1, 20_000)
     );
     assert_eq!(eu_stats.imports.total.by_partner[0].partner.as_str(), "BW");
+    let origins: Vec<_> = eu_stats
+        .imports
+        .total
+        .by_origin
+        .iter()
+        .map(|o| {
+            (
+                o.origin.as_str(),
+                o.figures.milli_carats,
+                o.figures.value_cents,
+            )
+        })
+        .collect();
+    assert_eq!(origins, [("BW", 20_000, 180_000)]);
     assert_eq!(eu_stats.imports.periods.len(), 4);
     assert_eq!(eu_stats.production.periods.len(), 2);
 
@@ -142,6 +157,7 @@ fn kp_stats_reports_what_the_ledger_recorded() {
         "117.57",
         "1800.00",
         "EU",
+        "origin",
     ] {
         assert!(human.contains(needle), "{needle} in:\n{human}");
     }

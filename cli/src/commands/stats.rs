@@ -148,10 +148,16 @@ fn flow_section(out: &mut String, title: &str, flow: &FlowStats, kind: Flow) {
     }
     out.push_str(&columns(&header, &rows));
     let total = &flow.total;
-    if !total.by_hs.is_empty() {
-        out.push('\n');
-        header[0] = "HS code";
-        let rows: Vec<Vec<String>> = total
+    let mut breakdown = |name, rows: Vec<Vec<String>>| {
+        if !rows.is_empty() {
+            out.push('\n');
+            header[0] = name;
+            out.push_str(&columns(&header, &rows));
+        }
+    };
+    breakdown(
+        "HS code",
+        total
             .by_hs
             .iter()
             .map(|h| {
@@ -162,19 +168,33 @@ fn flow_section(out: &mut String, title: &str, flow: &FlowStats, kind: Flow) {
                 }
                 cells
             })
-            .collect();
-        out.push_str(&columns(&header, &rows));
+            .collect(),
+    );
+    if let Some(partner) = partner {
+        breakdown(
+            partner,
+            total
+                .by_partner
+                .iter()
+                .map(|p| figure_cells(p.partner.to_string(), &p.figures, kind))
+                .collect(),
+        );
     }
-    if let (Some(partner), false) = (partner, total.by_partner.is_empty()) {
-        out.push('\n');
-        header[0] = partner;
-        let rows: Vec<Vec<String>> = total
-            .by_partner
+    breakdown(
+        "origin",
+        total
+            .by_origin
             .iter()
-            .map(|p| figure_cells(p.partner.to_string(), &p.figures, kind))
-            .collect();
-        out.push_str(&columns(&header, &rows));
-    }
+            .map(|o| {
+                let mut cells = figure_cells(o.origin.to_string(), &o.figures, kind);
+                // The carats found on arrival are weighed per certificate, not per origin.
+                if let Some(received) = cells.get_mut(6) {
+                    *received = "-".to_owned();
+                }
+                cells
+            })
+            .collect(),
+    );
 }
 
 fn participant_view(s: &StatsView) -> String {
@@ -206,7 +226,8 @@ fn csv_figures(f: &Figures) -> String {
 }
 
 /// One line per flow, period and breakdown: `total` (key empty), `hs`
-/// (key the HS code) or `partner` (key the Participant code).
+/// (key the HS code), `partner` (key the Participant code) or `origin`
+/// (key the country of origin's code; exports and imports only).
 fn participant_csv(s: &StatsView) -> String {
     let mut out = format!("participant,year,flow,period,breakdown,key,{CSV_FIGURES}\n");
     let flows = [
@@ -235,6 +256,9 @@ fn participant_csv(s: &StatsView) -> String {
             }
             for partner in &p.by_partner {
                 line("partner", partner.partner.to_string(), &partner.figures);
+            }
+            for origin in &p.by_origin {
+                line("origin", origin.origin.to_string(), &origin.figures);
             }
         }
     }
@@ -319,8 +343,9 @@ mod tests {
 
     use super::*;
 
-    #[test]
-    fn the_human_view_lines_up_each_flow() {
+    /// BW's second half: one parcel mined and shipped to the EU, 10 ct of
+    /// it of BW origin and 2.345 ct of ZA's, which came in from ZA.
+    fn second_half() -> StatsView {
         let bw = ParticipantCode(*b"BW");
         let key = |flow, partner, hs| StatsKey {
             year: 2026,
@@ -336,7 +361,14 @@ mod tests {
             parcels: 1,
             ..Tally::default()
         };
-        let eu = Some(ParticipantCode(*b"EU"));
+        let (eu, za) = (Some(ParticipantCode(*b"EU")), Some(ParticipantCode(*b"ZA")));
+        let of_origin = |milli_carats, value_cents| Tally {
+            milli_carats,
+            value_cents,
+            parcels: 1,
+            certificates: 1,
+            ..Tally::default()
+        };
         let entries = [
             (key(Flow::Production, None, Some(HsCode::UNSORTED)), shipped),
             (key(Flow::Exports, eu, Some(HsCode::UNSORTED)), shipped),
@@ -347,12 +379,46 @@ mod tests {
                     ..Tally::default()
                 },
             ),
+            (
+                key(Flow::ExportsByOrigin, Some(bw), None),
+                of_origin(10_000, 72_904),
+            ),
+            (
+                key(Flow::ExportsByOrigin, za, None),
+                of_origin(2_345, 17_096),
+            ),
+            (
+                key(Flow::Imports, za, Some(HsCode::UNSORTED)),
+                Tally {
+                    milli_carats: 2_345,
+                    value_cents: 17_096,
+                    parcels: 1,
+                    ..Tally::default()
+                },
+            ),
+            (
+                key(Flow::Imports, za, None),
+                Tally {
+                    certificates: 1,
+                    received_milli_carats: 2_340,
+                    ..Tally::default()
+                },
+            ),
+            (
+                key(Flow::ImportsByOrigin, za, None),
+                of_origin(2_345, 17_096),
+            ),
         ];
         let period = Period {
             year: 2026,
             scope: Scope::Half(2),
         };
-        let view = participant_view(&participant_stats(bw, &period, &entries));
+        participant_stats(bw, &period, &entries)
+    }
+
+    #[test]
+    fn the_human_view_lines_up_each_flow() {
+        let view = participant_view(&second_half());
         assert!(view.starts_with("BW statistics for 2026 H2"), "{view}");
         assert!(
             view.contains("  H2      12.345  900.00   72.90        1\n"),
@@ -362,5 +428,46 @@ mod tests {
             view.contains("  EU           12.345  900.00   72.90        1             1\n"),
             "{view}"
         );
+        // Each origin's share of the same exports, and of the imports,
+        // whose carats found on arrival are per certificate only.
+        assert!(
+            view.contains(
+                "  origin  carats     US$  US$/ct  parcels  certificates\n\
+                 \x20 BW      10.000  729.04   72.90        1             1\n\
+                 \x20 ZA       2.345  170.96   72.90        1             1\n"
+            ),
+            "{view}"
+        );
+        assert!(
+            view.ends_with(
+                "  origin  carats     US$  US$/ct  parcels  receipts  received ct\n\
+                 \x20 ZA       2.345  170.96   72.90        1         1            -\n"
+            ),
+            "{view}"
+        );
+    }
+
+    #[test]
+    fn the_csv_marks_each_breakdown() {
+        let csv = participant_csv(&second_half());
+        let exports_q3: Vec<&str> = csv
+            .lines()
+            .filter(|l| l.starts_with("BW,2026,exports,Q3,"))
+            .collect();
+        assert_eq!(
+            exports_q3,
+            [
+                "BW,2026,exports,Q3,total,,12.345,900.00,72.90,1,1,0.000",
+                "BW,2026,exports,Q3,hs,7102.10,12.345,900.00,72.90,1,0,0.000",
+                "BW,2026,exports,Q3,partner,EU,12.345,900.00,72.90,1,1,0.000",
+                "BW,2026,exports,Q3,origin,BW,10.000,729.04,72.90,1,1,0.000",
+                "BW,2026,exports,Q3,origin,ZA,2.345,170.96,72.90,1,1,0.000",
+            ]
+        );
+        assert!(
+            csv.contains("\nBW,2026,imports,H2,origin,ZA,2.345,170.96,72.90,1,1,0.000\n"),
+            "{csv}"
+        );
+        assert!(!csv.contains(",production,H2,origin,"), "{csv}");
     }
 }

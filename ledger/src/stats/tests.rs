@@ -6,6 +6,7 @@ use crate::model::Role;
 use crate::testkit::{code, World, START_TIME};
 use crate::tx::Body;
 use crate::units::{day_of, SECONDS_PER_DAY};
+use kp_crypto::PublicKey;
 
 /// 2026-02-10 and 2026-05-05, UTC: the first and second quarters.
 const Q1: u64 = START_TIME + 40 * SECONDS_PER_DAY;
@@ -100,19 +101,10 @@ fn a_certificate_counts_as_export_when_issued_and_import_when_received() {
     let b = world.register(&miner, "BW", 2_000);
     world.hand_over(&miner, a, &exporter);
     world.hand_over(&miner, b, &exporter);
-    let issue = Body::IssueCertificate {
-        number: "BW-1".into(),
-        exporter,
-        importer,
-        destination: code("EU"),
-        parcels: vec![a, b],
-        hs_codes: vec![HsCode::UNSORTED],
-        expires_on: day_of(Q2) + 30,
-        // Declared above the parcels' recorded US$ 420: both sides count it.
-        value_cents: Some(60_000),
-    };
+    // Declared above the parcels' recorded US$ 420: both sides count it.
+    let shipment = issue("BW-1", exporter, importer, "EU", vec![a, b], Some(60_000));
     let authority = world.authority("BW");
-    let tx = world.sign(&authority, issue);
+    let tx = world.sign(&authority, shipment);
     let issued = block(&mut world, Q1, vec![tx]);
     let exported = Tally {
         milli_carats: 3_000,
@@ -124,6 +116,10 @@ fn a_certificate_counts_as_export_when_issued_and_import_when_received() {
         certificates: 1,
         ..Tally::default()
     };
+    let of_one_origin = Tally {
+        certificates: 1,
+        ..exported
+    };
     assert_eq!(
         issued.into_iter().collect::<Vec<_>>(),
         [
@@ -131,6 +127,10 @@ fn a_certificate_counts_as_export_when_issued_and_import_when_received() {
             (
                 key("BW", 1, Flow::Exports, Some("EU"), Some(HsCode::UNSORTED)),
                 exported
+            ),
+            (
+                key("BW", 1, Flow::ExportsByOrigin, Some("BW"), None),
+                of_one_origin
             ),
         ]
     );
@@ -157,7 +157,205 @@ fn a_certificate_counts_as_export_when_issued_and_import_when_received() {
                 key("EU", 2, Flow::Imports, Some("BW"), Some(HsCode::UNSORTED)),
                 exported
             ),
+            (
+                key("EU", 2, Flow::ImportsByOrigin, Some("BW"), None),
+                of_one_origin
+            ),
         ]
+    );
+}
+
+/// The body issuing certificate `number` for `parcels` to `to`, of HS
+/// code 7102.10, at the parcels' recorded value unless one is declared.
+fn issue(
+    number: &str,
+    exporter: PublicKey,
+    importer: PublicKey,
+    to: &str,
+    parcels: Vec<crate::model::ParcelId>,
+    value_cents: Option<u64>,
+) -> Body {
+    Body::IssueCertificate {
+        number: number.into(),
+        exporter,
+        importer,
+        destination: code(to),
+        parcels,
+        hs_codes: vec![HsCode::UNSORTED],
+        expires_on: day_of(Q2) + 30,
+        value_cents,
+    }
+}
+
+#[test]
+fn a_mixed_origin_certificate_is_broken_down_by_origin_to_the_cent() {
+    let mut world = World::new();
+    let bw_miner = world.enrol("BW", "bw miner", Role::Miner, None);
+    let bw_importer = world.enrol("BW", "bw importer", Role::Importer, None);
+    let exporter = world.enrol("BW", "bw exporter", Role::Exporter, None);
+    let za_miner = world.enrol("ZA", "za miner", Role::Miner, None);
+    let za_exporter = world.enrol("ZA", "za exporter", Role::Exporter, None);
+    let importer = world.enrol("EU", "eu importer", Role::Importer, None);
+    let (bw, za, eu) = (
+        world.authority("BW"),
+        world.authority("ZA"),
+        world.authority("EU"),
+    );
+    // ZA ships its parcel to BW, where it is merged with a BW one: mixed
+    // origin, 1 ct of BW and 2 ct of ZA; a second BW parcel of 0.5 ct.
+    let from_za = world.register(&za_miner, "ZA", 2_000);
+    world.hand_over(&za_miner, from_za, &za_exporter);
+    world.ok(
+        &za,
+        issue("ZA-1", za_exporter, bw_importer, "BW", vec![from_za], None),
+    );
+    let receive_za = Body::ReceiveCertificate {
+        number: "ZA-1".into(),
+        milli_carats: 2_000,
+        parcel_count: 1,
+    };
+    world.ok(&bw, receive_za);
+    world.hand_over(&bw_importer, from_za, &exporter);
+    let [mined, other] = [1_000, 500].map(|mc| world.register(&bw_miner, "BW", mc));
+    world.hand_over(&bw_miner, mined, &exporter);
+    world.hand_over(&bw_miner, other, &exporter);
+    let merge = Body::MergeParcels {
+        parcels: vec![mined, from_za],
+    };
+    let merged = world.ok(&exporter, merge).created[0];
+    assert!(world.parcel(&merged).is_mixed_origin());
+
+    // US$ 1000.00 over 3.5 ct: BW's 1.5 ct are worth 428.571..., ZA's 2 ct
+    // 571.428...; the cent left over goes to the larger remainder, ZA's.
+    let shipment = issue(
+        "BW-2",
+        exporter,
+        importer,
+        "EU",
+        vec![merged, other],
+        Some(100_000),
+    );
+    let tx = world.sign(&bw, shipment);
+    let issued = block(&mut world, Q1, vec![tx]);
+    let whole = Tally {
+        milli_carats: 3_500,
+        value_cents: 100_000,
+        parcels: 2,
+        ..Tally::default()
+    };
+    let of_bw = Tally {
+        milli_carats: 1_500,
+        value_cents: 42_857,
+        parcels: 2,
+        certificates: 1,
+        ..Tally::default()
+    };
+    let of_za = Tally {
+        milli_carats: 2_000,
+        value_cents: 57_143,
+        parcels: 1,
+        certificates: 1,
+        ..Tally::default()
+    };
+    let by_origin = |increments: &BTreeMap<StatsKey, Tally>, flow| {
+        increments
+            .iter()
+            .filter(|(k, _)| k.flow == flow)
+            .map(|(k, t)| (k.partner.map(|p| p.to_string()), *t))
+            .collect::<Vec<_>>()
+    };
+    let expected = [
+        (Some("BW".to_owned()), of_bw),
+        (Some("ZA".to_owned()), of_za),
+    ];
+    assert_eq!(by_origin(&issued, Flow::ExportsByOrigin), expected);
+    assert_eq!(
+        issued.get(&key(
+            "BW",
+            1,
+            Flow::Exports,
+            Some("EU"),
+            Some(HsCode::UNSORTED)
+        )),
+        Some(&whole),
+        "the exporter's own lines count the certificate whole"
+    );
+
+    // The view: the origins' lines add up to the unchanged totals.
+    let entries: Vec<(StatsKey, Tally)> = issued.into_iter().collect();
+    let period = Period {
+        year: 2026,
+        scope: Scope::Quarter(1),
+    };
+    let view = participant_stats(code("BW"), &period, &entries);
+    let exports = &view.exports.total;
+    assert_eq!(
+        (exports.total.milli_carats, exports.total.value_cents),
+        (3_500, 100_000)
+    );
+    assert_eq!((exports.total.parcels, exports.total.certificates), (2, 1));
+    let origins: Vec<_> = exports
+        .by_origin
+        .iter()
+        .map(|o| {
+            (
+                o.origin.to_string(),
+                o.figures.milli_carats,
+                o.figures.value_cents,
+            )
+        })
+        .collect();
+    assert_eq!(
+        origins,
+        [("BW".into(), 1_500, 42_857), ("ZA".into(), 2_000, 57_143)]
+    );
+    let sum = |f: fn(&crate::api::Figures) -> u64| {
+        exports.by_origin.iter().map(|o| f(&o.figures)).sum::<u64>()
+    };
+    assert_eq!(sum(|f| f.milli_carats), exports.total.milli_carats);
+    assert_eq!(sum(|f| f.value_cents), exports.total.value_cents);
+    assert_eq!(view.exports.periods[0].by_origin, exports.by_origin);
+    assert!(view.production.total.by_origin.is_empty());
+    assert!(view.imports.total.by_origin.is_empty());
+
+    // Received in the EU: the same breakdown, for the importer.
+    let receive = Body::ReceiveCertificate {
+        number: "BW-2".into(),
+        milli_carats: 3_500,
+        parcel_count: 2,
+    };
+    let tx = world.sign(&eu, receive);
+    let received = block(&mut world, Q2, vec![tx]);
+    assert_eq!(by_origin(&received, Flow::ImportsByOrigin), expected);
+}
+
+#[test]
+fn a_certificate_whose_origins_do_not_weigh_its_parcels_is_refused() {
+    let mut world = World::new();
+    let miner = world.enrol("BW", "miner", Role::Miner, None);
+    let exporter = world.enrol("BW", "exporter", Role::Exporter, None);
+    let importer = world.enrol("EU", "importer", Role::Importer, None);
+    let parcel = world.register(&miner, "BW", 1_000);
+    world.hand_over(&miner, parcel, &exporter);
+    let authority = world.authority("BW");
+    let tx = world.sign(
+        &authority,
+        issue("BW-1", exporter, importer, "EU", vec![parcel], None),
+    );
+    world.time = Q1;
+    let (applied, rejected) = world.commit_block(vec![tx]);
+    assert!(rejected.is_empty(), "{rejected:?}");
+    let mut delta = applied.delta;
+    for cert in delta.certificates.values_mut() {
+        cert.origins[0].milli_carats -= 1;
+    }
+    assert_eq!(
+        block_increments(applied.block.header.height, Q1, &delta),
+        Err(StatsError::OriginsDoNotAddUp {
+            certificate: "BW-1".into(),
+            origins_milli_carats: 999,
+            parcels_milli_carats: 1_000,
+        })
     );
 }
 

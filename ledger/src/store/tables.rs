@@ -68,7 +68,8 @@ pub(crate) const META_FORMAT: &str = "format";
 /// hash chain of their history; `VALIDATOR_SET_CHANGES`; `issue_certificate`
 /// bodies carry the declared value, so stored transactions encode anew; the
 /// anomaly index `PARCEL_RECEIPTS`; the parcel commitment's bucket hashes
-/// (`PARCEL_BUCKETS`).
+/// (`PARCEL_BUCKETS`); `STATS` entries of exports and imports by origin
+/// (flows 3 and 4).
 pub(crate) const FORMAT_VERSION: u32 = 5;
 
 /// Height -> borsh of the block's header; its transactions are in `TXS`.
@@ -104,7 +105,8 @@ pub(crate) const AUTHORITIES: TableDefinition<Id32, [u8; 2]> = TableDefinition::
 pub(crate) const PARCEL_EVENTS: TableDefinition<(Id32, u64, u32), ()> =
     TableDefinition::new("parcel_events");
 
-/// (year, Participant, quarter, flow, partner or `[0, 0]`, HS code or 0) ->
+/// (year, Participant, quarter, flow, partner (the origin for the
+/// by-origin flows) or `[0, 0]`, HS code or 0) ->
 /// (milli-carats, cents, parcels, certificates, received milli-carats):
 /// the running totals of `crate::stats`, so that a Participant's year is one
 /// short range, in key order.

@@ -961,6 +961,30 @@ fn statistics_match_hand_computed_totals() {
             ),
         ]
     );
+    // By origin, the mixed-origin shipment to India is shared: BW's 50 ct
+    // and ZA's 500 ct of its US$ 51000.00 by carats, 4636.3636... and
+    // 46363.6363..., the cent left over to ZA's larger remainder.
+    let origins: Vec<_> = total
+        .by_origin
+        .iter()
+        .map(|o| (o.origin.to_string(), line(&o.figures)))
+        .collect();
+    assert_eq!(
+        origins,
+        [
+            (
+                "BW".into(),
+                ("1250.750", "184637.11", "147.62", 3, 2, "0.000")
+            ),
+            ("ZA".into(), ("500.000", "46363.64", "92.73", 1, 1, "0.000")),
+        ]
+    );
+    let sum = |f: fn(&Figures) -> u64| total.by_origin.iter().map(|o| f(&o.figures)).sum::<u64>();
+    assert_eq!(
+        (sum(|f| f.milli_carats), sum(|f| f.value_cents)),
+        (total.total.milli_carats, total.total.value_cents)
+    );
+    assert!(botswana.production.total.by_origin.is_empty());
     // Imports count in the quarter of the receipt, not of the issue.
     let q3 = Period {
         year: 2026,
@@ -973,6 +997,17 @@ fn statistics_match_hand_computed_totals() {
         ("500.000", "50000.00", "100.00", 1, 1, "500.000")
     );
     assert_eq!(imports.total.by_partner[0].partner.as_str(), "ZA");
+    let india_origins: Vec<_> = stats("IN", &q3)
+        .imports
+        .total
+        .by_origin
+        .iter()
+        .map(|o| (o.origin.to_string(), o.figures.value_cents))
+        .collect();
+    assert_eq!(
+        india_origins,
+        [("BW".into(), 463_636), ("ZA".into(), 4_636_364)]
+    );
     let india_q3 = stats("IN", &q3).imports.total.total;
     assert_eq!(
         line(&india_q3),
