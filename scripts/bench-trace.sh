@@ -11,8 +11,8 @@
 # times (after 20 warm-up requests), then BW's statistics for the year of the
 # last block (`/v1/stats?participant=BW&year=Y`) as many times. It also
 # times the restart on the filled ledger until the API answers (`open_s`:
-# the database opening, and the parcel commitment's tree rebuilt from every
-# parcel record). Everything runs on loopback and stops.
+# the database opening, and the parcel commitment's tree rebuilt from its
+# stored bucket hashes). Everything runs on loopback and stops.
 set -euo pipefail
 cd "$(dirname "$0")/.."
 sizes=("$@")
