@@ -3,7 +3,9 @@
 //! each hand-over (offer and acceptance) in its own block among 30 other
 //! registrations, under the test genesis's four validators. The worst
 //! layout for the verifier: one header and four precommits per two events.
-//! Also what the node spends building that bundle (`GET .../bundle`).
+//! Also what the node spends building that bundle (`GET .../bundle`), and
+//! building one of 51 events in blocks of 5,000 transactions, where each
+//! proof needs its whole block read.
 //!
 //! cargo bench -p kp-ledger --bench bundle
 
@@ -14,11 +16,14 @@ use kp_ledger::rules::transfer_id;
 use kp_ledger::testkit::{test_genesis, CertifiedChain, World};
 use kp_ledger::tx::Body;
 
-const HAND_OVERS: usize = 500;
-const OTHER_TXS_PER_BLOCK: usize = 30;
-
-/// The chain and the parcel whose history has 1,001 events.
-fn thousand_event_chain(dir: &std::path::Path) -> (CertifiedChain, ParcelId) {
+/// The chain and a parcel handed over `hand_overs` times, each time in a
+/// block with `others` more transactions: a history of `2 * hand_overs + 1`
+/// events.
+fn hand_over_chain(
+    dir: &std::path::Path,
+    hand_overs: usize,
+    others: usize,
+) -> (CertifiedChain, ParcelId) {
     let mut chain = CertifiedChain::open(&dir.join("bench.redb"));
     let authority = chain.authority("BW");
     let [a, b, busy] = ["holder a", "holder b", "busy miner"].map(|name| chain.key(name));
@@ -39,7 +44,7 @@ fn thousand_event_chain(dir: &std::path::Path) -> (CertifiedChain, ParcelId) {
         .txs[0]
         .created[0];
     let (mut from, mut to) = (a, b);
-    for _ in 0..HAND_OVERS {
+    for _ in 0..hand_overs {
         let offer = chain.sign(
             &from,
             Body::OfferTransfer {
@@ -55,7 +60,7 @@ fn thousand_event_chain(dir: &std::path::Path) -> (CertifiedChain, ParcelId) {
             },
         );
         let mut txs = vec![offer, accept];
-        for _ in 0..OTHER_TXS_PER_BLOCK {
+        for _ in 0..others {
             txs.push(chain.sign(&busy, World::register_body("BW", 1_000)));
         }
         chain.block_signed(txs);
@@ -66,7 +71,7 @@ fn thousand_event_chain(dir: &std::path::Path) -> (CertifiedChain, ParcelId) {
 
 fn bench(c: &mut Criterion) {
     let dir = tempfile::tempdir().unwrap_or_else(|e| panic!("{e}"));
-    let (chain, parcel) = thousand_event_chain(dir.path());
+    let (chain, parcel) = hand_over_chain(dir.path(), 500, 30);
     let bundle = chain.bundle(&parcel);
     let genesis = test_genesis();
     let events = bundle.parcels[0].events.len();
@@ -91,6 +96,19 @@ fn bench(c: &mut Criterion) {
     });
     group.bench_function("read the file and verify 1,001 events", |bench| {
         bench.iter(|| ReadBundle::parse(&file).and_then(|read| read.verify(&genesis)))
+    });
+    group.finish();
+
+    let big = tempfile::tempdir().unwrap_or_else(|e| panic!("{e}"));
+    let (chain, parcel) = hand_over_chain(big.path(), 25, 5_000);
+    let mut group = c.benchmark_group("bundle in blocks of 5,000");
+    group.sample_size(10);
+    group.bench_function("build 51 events at the node", |bench| {
+        bench.iter(|| chain.bundle(&parcel))
+    });
+    let bundle = chain.bundle(&parcel);
+    group.bench_function("verify 51 events", |bench| {
+        bench.iter(|| bundle.verify(&genesis))
     });
     group.finish();
 }
