@@ -85,6 +85,27 @@ fn a_shipped_parcel_verifies_online_and_offline_and_a_forgery_does_not() {
         "{human}"
     );
 
+    let mut other: Genesis = serde_json::from_str(&fs::read_to_string(&genesis).unwrap()).unwrap();
+    other.genesis_time += 1;
+    let other_path = dir.path().join("other-genesis.json");
+    fs::write(&other_path, other.to_json()).unwrap();
+    let other_path = other_path.to_string_lossy().into_owned();
+    // A bundle that fails against the genesis given is not exported.
+    let refused = dir.path().join("refused.bundle.json");
+    node.kp_refused(
+        &[
+            "trace",
+            &part,
+            "--verify",
+            "--genesis",
+            &other_path,
+            "--export",
+            &refused.to_string_lossy(),
+        ],
+        "bundle_other_genesis",
+    );
+    assert!(!refused.exists());
+
     // Exported, then checked with no node at all.
     let bundle = dir.path().join("part.bundle.json");
     let bundle_path = bundle.to_string_lossy().into_owned();
@@ -134,11 +155,6 @@ fn a_shipped_parcel_verifies_online_and_offline_and_a_forgery_does_not() {
         "bundle_view_mismatch",
     );
 
-    let mut other: Genesis = serde_json::from_str(&fs::read_to_string(&genesis).unwrap()).unwrap();
-    other.genesis_time += 1;
-    let other_path = dir.path().join("other-genesis.json");
-    fs::write(&other_path, other.to_json()).unwrap();
-    let other_path = other_path.to_string_lossy().into_owned();
     node.kp_refused(
         &["verify", &bundle_path, "--genesis", &other_path],
         "bundle_other_genesis",

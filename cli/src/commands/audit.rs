@@ -100,26 +100,8 @@ pub struct WatchArgs {
 
 pub fn trace(ctx: &Ctx, args: TraceArgs) -> Result<()> {
     if args.verify || args.export.is_some() {
-        let (read, text) = provenance::fetch(ctx, &args.id.as_path())?;
-        if let Some(path) = &args.export {
-            provenance::export(&text, &read.bundle, path)?;
-        }
-        if !args.verify {
-            return Ok(());
-        }
-        let genesis = match &args.genesis {
-            Some(path) => provenance::read_genesis(path)?,
-            None => {
-                let genesis = ctx.client.genesis()?;
-                output::note(&format!(
-                    "checking against the node's own genesis ({}); pass --genesis FILE to \
-                     check against a copy you trust",
-                    genesis.hash()
-                ));
-                genesis
-            }
-        };
-        return provenance::verify_and_show(ctx, &read, &genesis);
+        let genesis = args.verify.then_some(args.genesis.as_deref());
+        return provenance::trace(ctx, &args.id.as_path(), genesis, args.export.as_deref());
     }
     let trace = ctx.client.trace(&args.id.as_path())?;
     if ctx.json {

@@ -16,16 +16,42 @@ use crate::failure::NotVerified;
 use crate::output;
 use crate::view;
 
-/// The bundle of the parcel `id` names, as the node builds it at its tip.
-pub fn fetch(ctx: &Ctx, id: &str) -> Result<(ReadBundle, String)> {
+/// `kp trace ID --verify` and/or `--export FILE`: the bundle of the parcel
+/// `id` names, as the node builds it at its tip, checked against `genesis`
+/// when asked (`Some(None)`: the node's own) before it is written, so that
+/// a bundle that fails is never exported.
+pub fn trace(
+    ctx: &Ctx,
+    id: &str,
+    genesis: Option<Option<&Path>>,
+    export_to: Option<&Path>,
+) -> Result<()> {
     let text = ctx.client.bundle(id)?;
     let read = ReadBundle::parse(&text).map_err(NotVerified)?;
-    Ok((read, text))
+    if let Some(genesis) = genesis {
+        let genesis = match genesis {
+            Some(path) => read_genesis(path)?,
+            None => {
+                let genesis = ctx.client.genesis()?;
+                output::note(&format!(
+                    "checking against the node's own genesis ({}); pass --genesis FILE to \
+                     check against a copy you trust",
+                    genesis.hash()
+                ));
+                genesis
+            }
+        };
+        verify_and_show(ctx, &read, &genesis)?;
+    }
+    if let Some(path) = export_to {
+        export(&text, &read.bundle, path)?;
+    }
+    Ok(())
 }
 
 /// Writes the bundle file whole or not at all: to a temporary file beside
 /// `path`, then renamed over it.
-pub fn export(text: &str, bundle: &Bundle, path: &Path) -> Result<()> {
+fn export(text: &str, bundle: &Bundle, path: &Path) -> Result<()> {
     let partial = path.with_extension("partial");
     fs::write(&partial, text).with_context(|| format!("writing {}", partial.display()))?;
     fs::rename(&partial, path).with_context(|| format!("writing {}", path.display()))?;
@@ -43,14 +69,14 @@ pub fn export(text: &str, bundle: &Bundle, path: &Path) -> Result<()> {
     Ok(())
 }
 
-pub fn read_genesis(path: &Path) -> Result<Genesis> {
+fn read_genesis(path: &Path) -> Result<Genesis> {
     let text =
         fs::read_to_string(path).with_context(|| format!("reading genesis {}", path.display()))?;
     Genesis::from_json(&text).with_context(|| format!("genesis {}", path.display()))
 }
 
 /// Checks `bundle` against `genesis` and prints what it establishes.
-pub fn verify_and_show(ctx: &Ctx, bundle: &ReadBundle, genesis: &Genesis) -> Result<()> {
+fn verify_and_show(ctx: &Ctx, bundle: &ReadBundle, genesis: &Genesis) -> Result<()> {
     let verified = bundle.verify(genesis).map_err(NotVerified)?;
     if ctx.json {
         return output::json(&verified);
