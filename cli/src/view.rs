@@ -221,6 +221,13 @@ pub fn status(s: &StatusView) -> String {
             network - s.height
         );
     }
+    if s.read_only {
+        let _ = writeln!(
+            out,
+            "observer      read-only: this node's key belongs to no Participant; submit \
+             transactions through a Participant's node"
+        );
+    }
     let _ = writeln!(out, "last block    {}", s.last_block_hash);
     let _ = writeln!(out, "block time    {}", date_time(s.time));
     let _ = writeln!(out, "state hash    {}", s.state_hash);

@@ -36,6 +36,7 @@ fn status_json() -> String {
         peers: 0,
         pending_txs: 0,
         network_height: Some(40),
+        read_only: false,
     })
     .unwrap()
 }

@@ -81,6 +81,10 @@ pub struct StatusView {
     /// `height`, this node is catching up.
     #[serde(default)]
     pub network_height: Option<u64>,
+    /// An observer: this node's key belongs to no Participant, so it serves
+    /// reads and refuses submissions (`read_only_node`).
+    #[serde(default)]
+    pub read_only: bool,
 }
 
 /// `GET /v1/nonces/{key}`.

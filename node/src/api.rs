@@ -241,6 +241,14 @@ async fn submit(
             "the node is shutting down",
         ));
     }
+    if shared.is_read_only() {
+        return Err(Failure::new(
+            StatusCode::FORBIDDEN,
+            "read_only_node",
+            "this node is an observer: its key belongs to no Participant, so the validators \
+             take no transactions from it; submit through a Participant's node",
+        ));
+    }
     let Json(request) = request?;
     let hex_text = request.tx.trim();
     if hex_text.len() > 2 * TX_SIZE_BYTES_MAX {
@@ -378,6 +386,7 @@ async fn status(State(shared): State<Arc<Shared>>) -> Answer<StatusView> {
         peers: u32::try_from(shared.gossip_peers()).unwrap_or(u32::MAX),
         pending_txs,
         network_height: shared.network_height(),
+        read_only: shared.is_read_only(),
     }))
 }
 

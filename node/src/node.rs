@@ -9,10 +9,11 @@ use std::sync::{Arc, Mutex, MutexGuard, PoisonError};
 use std::time::{SystemTime, UNIX_EPOCH};
 
 use anyhow::Context;
-use kp_crypto::{Hash32, SecretKey};
+use kp_crypto::{Hash32, PublicKey, SecretKey};
 use kp_ledger::genesis::Genesis;
 use kp_ledger::model::TxId;
 use kp_ledger::rejection::Rejection;
+use kp_ledger::state::StateRead;
 use kp_ledger::store::{Store, StoreError};
 use libp2p::Multiaddr;
 use tokio::signal::unix::{signal, SignalKind};
@@ -48,6 +49,8 @@ pub struct ChainInfo {
     pub genesis_hash: Hash32,
     /// Served to clients that verify proofs and hold no genesis file.
     pub genesis: Genesis,
+    /// This node's validator key, which is also its network identity.
+    pub node_key: PublicKey,
 }
 
 /// What the API and the block producer share.
@@ -80,6 +83,9 @@ pub struct Shared {
     pub stopping: watch::Receiver<bool>,
     /// One permit per open event stream (see `events::EVENT_STREAMS_MAX`).
     pub event_streams: Arc<Semaphore>,
+    /// True while this node's key belongs to no Participant: the other
+    /// nodes take no gossip from it, so it serves reads only (an observer).
+    read_only: AtomicBool,
 }
 
 impl Shared {
@@ -90,6 +96,28 @@ impl Shared {
     /// The block at `height` is stored: event streams may read it.
     pub fn block_committed(&self, height: u64) {
         self.committed.send_replace(height);
+    }
+
+    pub fn is_read_only(&self) -> bool {
+        self.read_only.load(Ordering::Relaxed)
+    }
+
+    /// Whether this node is an observer now: its key is no Participant's
+    /// validator key, so no peer allows its gossip (`relay::allowed_peers`)
+    /// and a transaction submitted here would never reach a block.
+    pub fn refresh_read_only(&self) -> Result<(), StoreError> {
+        let key = self.chain.node_key;
+        let listed = self
+            .store
+            .snapshot()?
+            .participants()?
+            .iter()
+            .any(|p| p.validator == Some(key));
+        let read_only = !listed;
+        if self.read_only.swap(read_only, Ordering::Relaxed) != read_only {
+            info!(read_only, "this node's standing as an observer changed");
+        }
+        Ok(())
     }
 
     /// Consensus moved to `height`, with this many validators.
@@ -116,6 +144,9 @@ impl Shared {
     /// After a block that changed the Participant set: the nodes allowed
     /// to gossip follow it.
     pub async fn participants_changed(&self) {
+        if let Err(e) = self.refresh_read_only() {
+            warn!(code = e.code(), "observer standing left as it was: {e}");
+        }
         let Some(gossip) = &self.gossip else { return };
         let allowed = match relay::allowed_peers(&self.store) {
             Ok(allowed) => allowed,
@@ -182,6 +213,7 @@ pub async fn run(config: NodeConfig) -> anyhow::Result<()> {
         chain_id: config.genesis.chain_id.clone(),
         genesis_hash: config.genesis.hash(),
         genesis: config.genesis.clone(),
+        node_key: config.consensus.key.public(),
     };
     let gossip = match config.gossip {
         Some(settings) => Some(start_gossip(settings, &store, &chain.chain_id).await?),
@@ -216,7 +248,9 @@ pub async fn run(config: NodeConfig) -> anyhow::Result<()> {
         committed: watch::Sender::new(tip.height),
         stopping: stop_rx.clone(),
         event_streams: Arc::new(Semaphore::new(crate::events::EVENT_STREAMS_MAX)),
+        read_only: AtomicBool::new(false),
     });
+    shared.refresh_read_only()?;
 
     let admission_shared = shared.clone();
     let admission_task = tokio::task::spawn_blocking(move || {

@@ -926,3 +926,60 @@ fn an_admitted_participant_joins_and_votes_and_a_suspended_one_cannot_export() {
     // Registered, offered, accepted.
     assert_eq!(verified.trace.events.len(), 3);
 }
+
+#[test]
+fn a_node_outside_the_validator_set_follows_the_chain_as_an_observer() {
+    let mut cluster = start_cluster();
+    let origin = cluster.participant(0).to_owned();
+    let (miner, _) = enrol(&cluster, 0, 0, "observed-miner", "miner");
+    let (parcel, _) = register(&cluster, 0, &miner, &origin);
+
+    // A Participant the ledger does not know runs a node: it fetches the
+    // chain from the validators and agrees with them.
+    let observer = cluster.init_joiner("ZW").expect("kpnode init");
+    let watching = cluster
+        .start_joiner(&observer)
+        .expect("the observer starts");
+    let height = cluster.status(0).expect("status").height;
+    cluster
+        .wait_at_least(&[watching], height, CATCH_UP_LIMIT)
+        .unwrap_or_else(|e| panic!("{e:#}"));
+    cluster
+        .same_chain_through(&[0, watching], height)
+        .unwrap_or_else(|e| panic!("{e:#}"));
+    assert_eq!(
+        cluster.status(watching).expect("status").validators.len(),
+        usize::from(VALIDATORS),
+        "the observer is not counted"
+    );
+
+    // Auditors can ask it, and check what it says against the genesis.
+    let genesis = cluster.dir().join("genesis.json");
+    let verified: Verified = serde_json::from_str(&ok_stdout(
+        &cluster.kp(
+            watching,
+            &[
+                "trace",
+                &parcel.to_string(),
+                "--verify",
+                "--genesis",
+                &genesis.to_string_lossy(),
+                "--json",
+            ],
+        ),
+        "kp trace --verify on the observer",
+    ))
+    .expect("kp trace --verify --json");
+    assert_eq!(verified.trace.events.len(), 1);
+
+    // It takes no transactions: none it took could reach a block.
+    assert!(cluster.status(watching).expect("status").read_only);
+    assert!(!cluster.status(0).expect("status").read_only);
+    let authority = cluster.authority_key(0).to_string_lossy().into_owned();
+    cluster.node(watching).kp_refused(
+        &enroll_args(&authority, &miner.public, "trader", "Refused", "LIC-X"),
+        "read_only_node",
+    );
+    let human = ok_stdout(&cluster.kp(watching, &["status"]), "kp status");
+    assert!(human.contains("observer      read-only"), "{human}");
+}
