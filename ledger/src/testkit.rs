@@ -313,8 +313,8 @@ impl World {
     }
 }
 
-/// A store whose blocks the test genesis's validators decide: each block is
-/// stored with a commit certificate (the borsh of a [`CommitProof`] every
+/// A store whose blocks the test genesis's validators decide, at times the
+/// test may choose: each block is stored with a commit certificate (the borsh of a [`CommitProof`] every
 /// validator of its height signed; [`commit_from_bytes`] reads it back), as
 /// a node stores the engine's. What provenance bundles are built from in
 /// tests and benchmarks.
@@ -359,25 +359,38 @@ impl CertifiedChain {
         }
     }
 
-    /// Builds a block of `txs`, every one of which must pass, and commits it
-    /// with the precommits of every validator of its height.
+    /// Builds a block of `txs`, every one of which must pass, one second
+    /// after the tip, and commits it with the precommits of every validator
+    /// of its height.
     pub fn block(&mut self, txs: Vec<(PublicKey, Body)>) -> AppliedBlock {
+        let time = self.snapshot().tip().map_or(START_TIME, |tip| tip.time + 1);
+        self.block_at(time, txs)
+    }
+
+    /// Like [`block`](Self::block), at block time `time` (not before the
+    /// tip's).
+    pub fn block_at(&mut self, time: u64, txs: Vec<(PublicKey, Body)>) -> AppliedBlock {
         let txs: Vec<DecodedTx> = txs
             .into_iter()
             .map(|(signer, body)| self.sign(&signer, body))
             .collect();
-        self.block_signed(txs)
+        self.signed_block_at(time, txs)
     }
 
     /// Like [`block`](Self::block), for transactions signed already.
     pub fn block_signed(&mut self, txs: Vec<DecodedTx>) -> AppliedBlock {
+        let time = self.snapshot().tip().map_or(START_TIME, |tip| tip.time + 1);
+        self.signed_block_at(time, txs)
+    }
+
+    fn signed_block_at(&mut self, time: u64, txs: Vec<DecodedTx>) -> AppliedBlock {
         let snapshot = self.snapshot();
         let tip = snapshot.tip().unwrap_or_else(|e| panic!("tip: {e}"));
         let built = build_block(
             &snapshot,
             &tip,
             CHAIN_ID,
-            tip.time + 1,
+            time,
             test_proposer(),
             txs,
             NONE_CHECKED,

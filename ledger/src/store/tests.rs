@@ -10,7 +10,7 @@ use crate::block::{build_block, BuiltBlock, NONE_CHECKED};
 use crate::commitment::{ParcelCommitment, ParcelTree};
 use crate::model::{HsCode, ParcelId, ParcelStatus, Role};
 use crate::state::StateRead;
-use crate::testkit::{key_named, signed, test_genesis, test_proposer, CHAIN_ID};
+use crate::testkit::{key_named, signed, test_genesis, test_proposer, CertifiedChain, CHAIN_ID};
 use crate::tx::{Body, DecodedTx, SplitOutput};
 
 fn enrol(member: PublicKey, role: Role, name: &str) -> Body {
@@ -631,33 +631,15 @@ fn proposals_and_their_changes_are_stored() {
     ));
 }
 
-/// A chain whose blocks carry chosen times: built by the test world, then
-/// committed into a real store, so that the index is what commits made it.
-struct TimedChain {
-    world: crate::testkit::World,
-    store: Store,
-}
-
-impl TimedChain {
-    /// Commits one block at `time` in which every transaction must pass;
-    /// the ids each created.
-    fn block(&mut self, time: u64, txs: Vec<(PublicKey, Body)>) -> Vec<Vec<Hash32>> {
-        self.world.time = time;
-        let mut nonces: std::collections::BTreeMap<PublicKey, u64> = Default::default();
-        let signed = txs
-            .into_iter()
-            .map(|(signer, body)| {
-                let last = self.world.state.nonce(&signer).expect("nonce");
-                let nonce = nonces.entry(signer).or_insert(last);
-                *nonce += 1;
-                self.world.sign_with_nonce(&signer, *nonce, body)
-            })
-            .collect();
-        let (applied, rejected) = self.world.commit_block(signed);
-        assert!(rejected.is_empty(), "every step passes: {rejected:?}");
-        self.store.commit(&applied, &[]).expect("commit");
-        applied.txs.iter().map(|t| t.created.clone()).collect()
-    }
+/// Commits a block at `time` in which every transaction must pass; the ids
+/// each created, in block order.
+fn block_at(
+    chain: &mut CertifiedChain,
+    time: u64,
+    txs: Vec<(PublicKey, Body)>,
+) -> Vec<Vec<Hash32>> {
+    let block = chain.block_at(time, txs);
+    block.txs.into_iter().map(|t| t.created).collect()
 }
 
 fn parcel_of(origin: &str, milli_carats: u64, value_cents: u64, hs_code: HsCode) -> Body {
@@ -705,12 +687,8 @@ fn statistics_match_hand_computed_totals() {
     use crate::stats::{Period, Scope};
 
     let dir = tempfile::tempdir().expect("tempdir");
-    let world = crate::testkit::World::new();
-    let mut chain = TimedChain {
-        store: open(&dir.path().join("ledger.redb")),
-        world,
-    };
-    let w = &mut chain.world;
+    let mut chain = CertifiedChain::open(&dir.path().join("ledger.redb"));
+    let w = &mut chain;
     let (bw, za, eu, india) = (
         w.authority("BW"),
         w.authority("ZA"),
@@ -724,7 +702,8 @@ fn statistics_match_hand_computed_totals() {
     let za_exporter = w.key("za exporter");
     let eu_importer = w.key("eu importer");
     let in_importer = w.key("in importer");
-    chain.block(
+    block_at(
+        &mut chain,
         Q1,
         vec![
             (bw, enrol(bw_miner, Role::Miner, "BW miner")),
@@ -738,7 +717,8 @@ fn statistics_match_hand_computed_totals() {
     );
     let (unsorted, industrial, gem) =
         (HsCode::UNSORTED, HsCode::INDUSTRIAL, HsCode::NON_INDUSTRIAL);
-    let ids = chain.block(
+    let ids = block_at(
+        &mut chain,
         Q1,
         vec![
             (bw_miner, parcel_of("BW", 1_000_500, 15_000_075, unsorted)),
@@ -748,7 +728,8 @@ fn statistics_match_hand_computed_totals() {
         ],
     );
     let [a, b, c, d] = [ids[0][0], ids[1][0], ids[2][0], ids[3][0]];
-    let offers = chain.block(
+    let offers = block_at(
+        &mut chain,
         Q1,
         vec![
             (bw_miner, offer(a, bw_exporter)),
@@ -757,7 +738,8 @@ fn statistics_match_hand_computed_totals() {
             (za_miner, offer(d, za_exporter)),
         ],
     );
-    chain.block(
+    block_at(
+        &mut chain,
         Q1,
         vec![
             (bw_exporter, accept(offers[0][0])),
@@ -767,7 +749,8 @@ fn statistics_match_hand_computed_totals() {
         ],
     );
     // First quarter: BW ships A and B to the EU, ZA ships D to BW.
-    chain.block(
+    block_at(
+        &mut chain,
         Q1,
         vec![
             (
@@ -797,7 +780,8 @@ fn statistics_match_hand_computed_totals() {
     // Third quarter: both received; BW mines E; D goes to the exporter and
     // is merged with C (mixed origin, BW and ZA) and shipped to India,
     // where 1 ct fewer is found.
-    chain.block(
+    block_at(
+        &mut chain,
         Q3,
         vec![
             (eu, receive("BW-001", 1_200_750, 2)),
@@ -810,8 +794,9 @@ fn statistics_match_hand_computed_totals() {
     let transfer = to_exporter.parcel_events(&d).expect("events");
     let transfer = transfer.last().expect("offer").created[0];
     drop(to_exporter);
-    chain.block(Q3, vec![(bw_exporter, accept(transfer))]);
-    let merged = chain.block(
+    block_at(&mut chain, Q3, vec![(bw_exporter, accept(transfer))]);
+    let merged = block_at(
+        &mut chain,
         Q3,
         vec![(
             bw_exporter,
@@ -820,8 +805,10 @@ fn statistics_match_hand_computed_totals() {
             },
         )],
     )[0][0];
-    assert!(chain.world.parcel(&merged).is_mixed_origin());
-    chain.block(
+    let merged_record = chain.snapshot().parcel(&merged).expect("read");
+    assert!(merged_record.expect("parcel").is_mixed_origin());
+    block_at(
+        &mut chain,
         Q3,
         vec![(
             bw,
@@ -835,7 +822,7 @@ fn statistics_match_hand_computed_totals() {
             ),
         )],
     );
-    chain.block(Q3, vec![(india, receive("BW-002", 549_000, 1))]);
+    block_at(&mut chain, Q3, vec![(india, receive("BW-002", 549_000, 1))]);
 
     let snapshot = chain.store.snapshot().expect("snapshot");
     let year = Period {
@@ -1071,8 +1058,7 @@ fn statistics_match_hand_computed_totals() {
     drop(snapshot);
 
     // The index survives a reopen: it is in the file, not in memory.
-    let TimedChain { store, .. } = chain;
-    drop(store);
+    drop(chain);
     let again = open(&dir.path().join("ledger.redb"));
     let reopened = again
         .snapshot()

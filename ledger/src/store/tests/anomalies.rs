@@ -30,7 +30,7 @@ fn issue(
 /// exporter, all at `time`; the parcel ids, and the keys of BW's authority,
 /// exporter and the EU's authority and importer.
 struct Trade {
-    chain: TimedChain,
+    chain: CertifiedChain,
     parcels: Vec<ParcelId>,
     bw: PublicKey,
     eu: PublicKey,
@@ -39,18 +39,16 @@ struct Trade {
 }
 
 fn bw_trade(dir: &Path, time: u64, values_cents: &[u64]) -> Trade {
-    let mut chain = TimedChain {
-        store: open(&dir.join("ledger.redb")),
-        world: crate::testkit::World::new(),
-    };
-    let w = &mut chain.world;
+    let mut chain = CertifiedChain::open(&dir.join("ledger.redb"));
+    let w = &mut chain;
     let (bw, eu) = (w.authority("BW"), w.authority("EU"));
     let (miner, exporter, importer) = (
         w.key("bw miner"),
         w.key("bw exporter"),
         w.key("eu importer"),
     );
-    chain.block(
+    block_at(
+        &mut chain,
         time,
         vec![
             (bw, enrol(miner, Role::Miner, "BW miner")),
@@ -58,7 +56,8 @@ fn bw_trade(dir: &Path, time: u64, values_cents: &[u64]) -> Trade {
             (eu, enrol(importer, Role::Importer, "EU importer")),
         ],
     );
-    let registered = chain.block(
+    let registered = block_at(
+        &mut chain,
         time,
         values_cents
             .iter()
@@ -66,14 +65,16 @@ fn bw_trade(dir: &Path, time: u64, values_cents: &[u64]) -> Trade {
             .collect(),
     );
     let parcels: Vec<ParcelId> = registered.iter().map(|c| c[0]).collect();
-    let offers = chain.block(
+    let offers = block_at(
+        &mut chain,
         time,
         parcels
             .iter()
             .map(|p| (miner, offer(*p, exporter)))
             .collect(),
     );
-    chain.block(
+    block_at(
+        &mut chain,
         time,
         offers.iter().map(|o| (exporter, accept(o[0]))).collect(),
     );
@@ -87,7 +88,7 @@ fn bw_trade(dir: &Path, time: u64, values_cents: &[u64]) -> Trade {
     }
 }
 
-fn findings(chain: &TimedChain, query: &AnomalyQuery) -> Vec<Finding> {
+fn findings(chain: &CertifiedChain, query: &AnomalyQuery) -> Vec<Finding> {
     chain
         .store
         .snapshot()
@@ -106,17 +107,21 @@ fn a_clean_trade_has_no_anomalies() {
     let dir = tempfile::tempdir().expect("tempdir");
     let mut t = bw_trade(dir.path(), EARLY_Q1, &[10_000, 10_000]);
     let expires = crate::units::day_of(EARLY_Q1) + 30;
-    t.chain.block(
+    block_at(
+        &mut t.chain,
         EARLY_Q1,
         vec![(
             t.bw,
             issue("BW-001", t.exporter, t.importer, t.parcels.clone(), expires),
         )],
     );
-    t.chain
-        .block(EARLY_Q1 + 86_400, vec![(t.eu, receive("BW-001", 2_000, 2))]);
+    block_at(
+        &mut t.chain,
+        EARLY_Q1 + 86_400,
+        vec![(t.eu, receive("BW-001", 2_000, 2))],
+    );
     // Still the first quarter and before any expiry: nothing to compare.
-    t.chain.block(EARLY_Q1 + 20 * 86_400, vec![]);
+    block_at(&mut t.chain, EARLY_Q1 + 20 * 86_400, vec![]);
     assert_eq!(findings(&t.chain, &everyone()), vec![]);
 }
 
@@ -138,7 +143,8 @@ fn each_check_finds_its_planted_case() {
         t.parcels[5],
     ];
     let day = crate::units::day_of(EARLY_Q1);
-    t.chain.block(
+    block_at(
+        &mut t.chain,
         EARLY_Q1,
         vec![
             // Never received: past expiry once the chain passes day + 10.
@@ -167,7 +173,8 @@ fn each_check_finds_its_planted_case() {
             ),
         ],
     );
-    t.chain.block(
+    block_at(
+        &mut t.chain,
         EARLY_Q1 + 86_400,
         vec![
             // 0.1 ct short.
@@ -180,7 +187,8 @@ fn each_check_finds_its_planted_case() {
     // ships F, mined in Q1, when it has produced and imported nothing.
     let q3 = crate::testkit::START_TIME + 200 * 86_400;
     let q3_day = crate::units::day_of(q3);
-    t.chain.block(
+    block_at(
+        &mut t.chain,
         q3,
         vec![(
             t.bw,
@@ -340,10 +348,11 @@ fn markups_and_markdowns_on_reexport_are_found_and_the_import_price_is_not() {
     let dir = tempfile::tempdir().expect("tempdir");
     let mut t = bw_trade(dir.path(), EARLY_Q1, &[10_000; 3]);
     let [a, b, c] = [t.parcels[0], t.parcels[1], t.parcels[2]];
-    let w = &mut t.chain.world;
+    let w = &mut t.chain;
     let india = w.authority("IN");
     let (in_importer, in_exporter) = (w.key("in importer"), w.key("in exporter"));
-    t.chain.block(
+    block_at(
+        &mut t.chain,
         EARLY_Q1,
         vec![
             (india, enrol(in_importer, Role::Importer, "IN importer")),
@@ -364,27 +373,31 @@ fn markups_and_markdowns_on_reexport_are_found_and_the_import_price_is_not() {
         (t.bw, to_india("BW-1", vec![a, b])),
         (t.bw, declaring(to_india("BW-2", vec![c]), 2_500)),
     ];
-    t.chain.block(EARLY_Q1, ship_in);
-    t.chain.block(
+    block_at(&mut t.chain, EARLY_Q1, ship_in);
+    block_at(
+        &mut t.chain,
         EARLY_Q1 + 86_400,
         vec![
             (india, receive("BW-1", 2_000, 2)),
             (india, receive("BW-2", 1_000, 1)),
         ],
     );
-    let offers = t.chain.block(
+    let offers = block_at(
+        &mut t.chain,
         EARLY_Q1 + 86_400,
         [a, b, c]
             .iter()
             .map(|p| (in_importer, offer(*p, in_exporter)))
             .collect(),
     );
-    t.chain.block(
+    block_at(
+        &mut t.chain,
         EARLY_Q1 + 86_400,
         offers.iter().map(|o| (in_exporter, accept(o[0]))).collect(),
     );
     // A into 0.4 ct and 0.6 ct; the 0.6 ct merged with B into 1.6 ct.
-    let parts = t.chain.block(
+    let parts = block_at(
+        &mut t.chain,
         EARLY_Q1 + 86_400,
         vec![(
             in_exporter,
@@ -400,7 +413,8 @@ fn markups_and_markdowns_on_reexport_are_found_and_the_import_price_is_not() {
         )],
     );
     let (a4, a6) = (parts[0][0], parts[0][1]);
-    let merged = t.chain.block(
+    let merged = block_at(
+        &mut t.chain,
         EARLY_Q1 + 86_400,
         vec![(
             in_exporter,
@@ -422,7 +436,8 @@ fn markups_and_markdowns_on_reexport_are_found_and_the_import_price_is_not() {
             cents,
         )
     };
-    t.chain.block(
+    block_at(
+        &mut t.chain,
         EARLY_Q1 + 2 * 86_400,
         vec![
             // US$ 250/ct against 100: +150%.
