@@ -3,6 +3,7 @@
 //! Nothing here knows about diamonds: the ledger decides what is signed and
 //! hashed, this crate decides how.
 
+pub mod files;
 mod hash;
 mod keys;
 pub mod keystore;

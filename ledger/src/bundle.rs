@@ -296,9 +296,9 @@ impl Bundle {
                 genesis: genesis_hash,
             });
         }
+        let newest = self.headers.last().ok_or(BundleError::NoHeaders)?;
         let mut signatures = Vec::new();
         let headers = self.check_headers(genesis, &mut signatures)?;
-        let newest = self.headers.last().ok_or(BundleError::NoHeaders)?;
         let txs = self.check_txs(&headers)?;
         let mut used = vec![false; txs.len()];
         for change in &self.set_changes {
@@ -522,11 +522,14 @@ impl Bundle {
                 found: first.unwrap_or(Hash32::ZERO),
             });
         }
+        // Named by a record listed before (the parcel itself first), and
+        // not listed yet: what each next record must be.
         let mut wanted: BTreeSet<ParcelId> = BTreeSet::from([self.parcel]);
+        let mut listed: BTreeSet<ParcelId> = BTreeSet::new();
         let mut records = Vec::with_capacity(self.parcels.len());
         for proven in &self.parcels {
             let record = &proven.record;
-            if !wanted.remove(&record.id) {
+            if !wanted.remove(&record.id) || !listed.insert(record.id) {
                 return Err(BundleError::Unrelated(record.id));
             }
             proven
@@ -556,12 +559,10 @@ impl Bundle {
             for &i in &proven.events {
                 used[i as usize] = true;
             }
-            wanted.extend(record.parents.iter().copied());
+            wanted.extend(record.parents.iter().filter(|p| !listed.contains(p)));
             records.push(record.clone());
         }
-        // Parents already listed were removed as they came; one named but
-        // never listed is missing.
-        let listed: BTreeSet<ParcelId> = records.iter().map(|r| r.id).collect();
+        // A parent named but never listed is missing.
         for record in &records {
             for parent in &record.parents {
                 if !listed.contains(parent) {

@@ -92,25 +92,22 @@ impl Failure {
     pub(crate) fn internal(message: impl Into<String>) -> Self {
         Failure::new(StatusCode::INTERNAL_SERVER_ERROR, "storage", message)
     }
+}
 
-    pub(crate) fn code(&self) -> &str {
-        &self.code
-    }
-
-    pub(crate) fn message(&self) -> &str {
-        &self.message
+impl From<Failure> for ApiError {
+    fn from(failure: Failure) -> Self {
+        ApiError {
+            code: failure.code,
+            message: failure.message,
+        }
     }
 }
 
 impl IntoResponse for Failure {
     fn into_response(self) -> Response {
-        let body = ErrorBody {
-            error: ApiError {
-                code: self.code,
-                message: self.message,
-            },
-        };
-        (self.status, Json(body)).into_response()
+        let status = self.status;
+        let body = ErrorBody { error: self.into() };
+        (status, Json(body)).into_response()
     }
 }
 

@@ -23,7 +23,8 @@ use crate::home::{
     create_dirs, dir_has_entries, read_validator_key, tryout_passphrase, write_atomically,
     write_validator_key, Layout,
 };
-use crate::node::{now_secs, short, NodeConfig};
+use crate::node::{now_secs, NodeConfig};
+use kp_ledger::summary::short;
 
 #[derive(Debug, Args)]
 pub struct DevArgs {

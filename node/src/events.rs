@@ -224,11 +224,13 @@ impl Follower {
                 };
             }
             Err(failure) => {
-                warn!(height, "event stream ends: {}", failure.message());
-                let error = ApiError {
-                    code: failure.code().to_owned(),
-                    message: failure.message().to_owned(),
-                };
+                let error = ApiError::from(failure);
+                warn!(
+                    height,
+                    code = error.code,
+                    "event stream ends: {}",
+                    error.message
+                );
                 self.ready
                     .extend(json_event(Event::default().event("error"), &error));
                 self.ended = true;
@@ -300,9 +302,9 @@ mod tests {
         assert_eq!(start(Some(" "), Some("3"), 9).ok(), Some(at(3, 0)));
         for bad in ["0", "-2", "ten", ""] {
             let failure = start(None, Some(bad), 9).expect_err(bad);
-            assert_eq!(failure.code(), "bad_height");
+            assert_eq!(ApiError::from(failure).code, "bad_height");
         }
         let failure = start(Some("4:x"), None, 9).expect_err("bad id");
-        assert_eq!(failure.code(), "bad_event_id");
+        assert_eq!(ApiError::from(failure).code, "bad_event_id");
     }
 }

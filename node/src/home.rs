@@ -107,12 +107,6 @@ pub fn read_validator_key(path: &Path) -> anyhow::Result<SecretKey> {
 }
 
 pub fn write_atomically(path: &Path, bytes: &[u8]) -> anyhow::Result<()> {
-    let partial = path.with_extension("json.partial");
-    let mut file = fs::File::create(&partial)
-        .with_context(|| format!("cannot create {}", partial.display()))?;
-    file.write_all(bytes)
-        .and_then(|()| file.sync_all())
-        .with_context(|| format!("cannot write {}", partial.display()))?;
-    fs::rename(&partial, path)
-        .with_context(|| format!("cannot rename {} to {}", partial.display(), path.display()))
+    kp_crypto::files::write_atomically(path, bytes)
+        .with_context(|| format!("cannot write {}", path.display()))
 }

@@ -13,8 +13,8 @@ use kp_crypto::{Hash32, PublicKey, SecretKey};
 use kp_ledger::genesis::Genesis;
 use kp_ledger::model::TxId;
 use kp_ledger::rejection::Rejection;
-use kp_ledger::state::StateRead;
 use kp_ledger::store::{Store, StoreError};
+use kp_ledger::summary::short;
 use libp2p::Multiaddr;
 use tokio::signal::unix::{signal, SignalKind};
 use tokio::sync::{mpsc, watch, Notify, Semaphore};
@@ -102,22 +102,15 @@ impl Shared {
         self.read_only.load(Ordering::Relaxed)
     }
 
-    /// Whether this node is an observer now: its key is no Participant's
-    /// validator key, so no peer allows its gossip (`relay::allowed_peers`)
-    /// and a transaction submitted here would never reach a block.
-    pub fn refresh_read_only(&self) -> Result<(), StoreError> {
-        let key = self.chain.node_key;
-        let listed = self
-            .store
-            .snapshot()?
-            .participants()?
-            .iter()
-            .any(|p| p.validator == Some(key));
-        let read_only = !listed;
+    /// Whether this node is an observer now, given the Participants' nodes
+    /// (`relay::participant_nodes`): if its key is none of theirs, no peer
+    /// allows its gossip and a transaction submitted here would never reach
+    /// a block.
+    pub fn refresh_read_only(&self, participant_nodes: &[PublicKey]) {
+        let read_only = !participant_nodes.contains(&self.chain.node_key);
         if self.read_only.swap(read_only, Ordering::Relaxed) != read_only {
             info!(read_only, "this node's standing as an observer changed");
         }
-        Ok(())
     }
 
     /// Consensus moved to `height`, with this many validators.
@@ -141,21 +134,22 @@ impl Shared {
         self.gossip.as_ref().map_or(0, GossipHandle::peers)
     }
 
-    /// After a block that changed the Participant set: the nodes allowed
-    /// to gossip follow it.
+    /// After a block that changed the Participant set: whether this node is
+    /// an observer, and which peers may gossip with it.
     pub async fn participants_changed(&self) {
-        if let Err(e) = self.refresh_read_only() {
-            warn!(code = e.code(), "observer standing left as it was: {e}");
-        }
-        let Some(gossip) = &self.gossip else { return };
-        let allowed = match relay::allowed_peers(&self.store) {
-            Ok(allowed) => allowed,
+        let nodes = match relay::participant_nodes(&self.store) {
+            Ok(nodes) => nodes,
             Err(e) => {
-                warn!(code = e.code(), "gossip allow-list left as it was: {e}");
+                warn!(
+                    code = e.code(),
+                    "gossip allow-list and observer standing left as they were: {e}"
+                );
                 return;
             }
         };
-        if let Err(e) = gossip.set_allowed_peers(allowed).await {
+        self.refresh_read_only(&nodes);
+        let Some(gossip) = &self.gossip else { return };
+        if let Err(e) = gossip.set_allowed_peers(relay::allowed_peers(&nodes)).await {
             warn!(code = e.code(), "cannot update the gossip allow-list: {e}");
         }
     }
@@ -250,7 +244,7 @@ pub async fn run(config: NodeConfig) -> anyhow::Result<()> {
         event_streams: Arc::new(Semaphore::new(crate::events::EVENT_STREAMS_MAX)),
         read_only: AtomicBool::new(false),
     });
-    shared.refresh_read_only()?;
+    shared.refresh_read_only(&relay::participant_nodes(&shared.store)?);
 
     let admission_shared = shared.clone();
     let admission_task = tokio::task::spawn_blocking(move || {
@@ -360,7 +354,7 @@ async fn start_gossip(
         keypair: keypair_from_secret(&settings.key),
         listen: settings.listen.clone(),
         peers: settings.peers,
-        allowed: relay::allowed_peers(store)?,
+        allowed: relay::allowed_peers(&relay::participant_nodes(store)?),
         chain_id: chain_id.to_owned(),
         message_bytes_max: relay::BATCH_BYTES_MAX + BATCH_FRAMING_BYTES,
     };
@@ -391,9 +385,4 @@ where
 {
     joined(result, what)?;
     Err(anyhow::anyhow!("{what} stopped unexpectedly"))
-}
-
-/// The first 12 hex characters of a hash, for logs.
-pub fn short(hash: &Hash32) -> String {
-    hash.to_hex()[..12].to_owned()
 }

@@ -7,6 +7,7 @@ use std::collections::HashSet;
 use std::sync::{Arc, Mutex};
 use std::time::Duration;
 
+use kp_crypto::PublicKey;
 use kp_ledger::block::{check_signatures, NONE_CHECKED};
 use kp_ledger::rejection::Rejection;
 use kp_ledger::state::StateRead;
@@ -146,14 +147,23 @@ pub fn admit_submissions(shared: &Shared, mut queue: mpsc::Receiver<Submission>)
     }
 }
 
-/// The peers allowed to gossip: the nodes of every Participant of the set.
-pub fn allowed_peers(store: &Store) -> Result<Vec<PeerId>, StoreError> {
+/// The validator keys of every Participant of the set: the nodes allowed
+/// to gossip, since a node's network identity is its validator key.
+pub fn participant_nodes(store: &Store) -> Result<Vec<PublicKey>, StoreError> {
     Ok(store
         .snapshot()?
         .participants()?
         .iter()
-        .filter_map(|p| peer_id_of(&p.validator?).ok())
+        .filter_map(|p| p.validator)
         .collect())
+}
+
+/// The gossip peers of [`participant_nodes`].
+pub fn allowed_peers(nodes: &[PublicKey]) -> Vec<PeerId> {
+    nodes
+        .iter()
+        .filter_map(|key| peer_id_of(key).ok())
+        .collect()
 }
 
 /// Hands a transaction admitted here to the gossip, to be sent in the next

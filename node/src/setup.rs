@@ -24,7 +24,8 @@ use crate::home::{
     create_dirs, read_validator_key, tryout_passphrase, write_atomically, write_validator_key,
     Layout,
 };
-use crate::node::{now_secs, short, GossipSettings, NodeConfig};
+use crate::node::{now_secs, GossipSettings, NodeConfig};
+use kp_ledger::summary::short;
 
 /// scrypt cost for testnet keys: throwaway, so quick to write.
 const TESTNET_KEY_WORK_FACTOR: u8 = 10;

@@ -49,12 +49,10 @@ pub fn trace(
     Ok(())
 }
 
-/// Writes the bundle file whole or not at all: to a temporary file beside
-/// `path`, then renamed over it.
+/// Writes the bundle file whole or not at all.
 fn export(text: &str, bundle: &Bundle, path: &Path) -> Result<()> {
-    let partial = path.with_extension("partial");
-    fs::write(&partial, text).with_context(|| format!("writing {}", partial.display()))?;
-    fs::rename(&partial, path).with_context(|| format!("writing {}", path.display()))?;
+    kp_crypto::files::write_atomically(path, text.as_bytes())
+        .with_context(|| format!("writing {}", path.display()))?;
     let newest = bundle.headers.last().map_or(0, |h| h.header.height);
     output::note(&format!(
         "wrote the provenance bundle of parcel {} ({} parcels, {} transactions, {} blocks, \

@@ -188,6 +188,17 @@ fn a_wide_history_of_many_mines_merged_verifies() {
     assert_eq!(verified.trace.parcels.len(), 1 + 5 + 1 + 40);
     // 40 registrations, the merge, the split and the regrouping.
     assert_eq!(verified.trace.events.len(), 43);
+    // Each record once: the merged parcel, a parent of all five parts,
+    // listed between them and then again, is refused.
+    let bundle = s.chain.bundle(&regrouped);
+    let at = |b: &Bundle, id: &ParcelId| b.parcels.iter().position(|p| p.record.id == *id);
+    let (code, err) = refused(&bundle, |b| {
+        let merged_at = at(b, &merged).expect("listed");
+        let merged_record = b.parcels.remove(merged_at);
+        b.parcels.insert(2, merged_record.clone());
+        b.parcels.insert(4, merged_record);
+    });
+    assert_eq!(code, "bundle_unrelated", "{err}");
 }
 
 /// Registered before two changes of the validator set, handed over between
@@ -332,6 +343,20 @@ fn each_kind_of_altered_byte_fails_at_its_own_step() {
         (
             "bundle_other_genesis",
             Box::new(|b| b.genesis = Hash32([1; 32])),
+        ),
+        ("bundle_no_headers", Box::new(|b| b.headers.clear())),
+        ("bundle_tx_order", Box::new(|b| b.txs.swap(0, 1))),
+        (
+            "bundle_event_order",
+            Box::new(|b| b.parcels[1].events.reverse()),
+        ),
+        (
+            "bundle_decision",
+            Box::new(|b| b.set_changes[0].decisions[0] = b.parcels[0].events[0]),
+        ),
+        (
+            "bundle_subject",
+            Box::new(|b| b.parcel = b.parcels[1].record.id),
         ),
     ];
     for (expected, change) in cases {

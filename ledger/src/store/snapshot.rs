@@ -629,7 +629,11 @@ impl Snapshot {
             let header: BlockHeader = self
                 .record(tables::BLOCKS, height)?
                 .ok_or_else(|| StoreError::Corrupt(format!("no block at height {height}")))?;
-            let certificate = self.commit_certificate(height)?.unwrap_or_default();
+            let certificate = self.commit_certificate(height)?.ok_or_else(|| {
+                StoreError::Corrupt(format!(
+                    "no commit certificate is stored with block {height}"
+                ))
+            })?;
             let commit = commit(&certificate).map_err(|e| {
                 StoreError::Corrupt(format!(
                     "the commit certificate of block {height} does not decode: {e}"

@@ -31,7 +31,8 @@ use super::own_proposals::OwnProposals;
 use super::parts::{block_stream, AssembledBlock, PartStreams};
 use super::{validator_set, ConsensusError};
 use crate::metrics::Metrics;
-use crate::node::{lock, now_secs, short, Shared};
+use crate::node::{lock, now_secs, Shared};
+use kp_ledger::summary::short;
 
 /// A proposer's clock may run ahead of ours by this much before its block
 /// is refused: block time is the rules' only clock, and it must not run
