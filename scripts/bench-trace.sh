@@ -20,7 +20,7 @@ sizes=("$@")
 requests=300
 
 cargo build --release --bins --quiet
-bin="${CARGO_TARGET_DIR:-$PWD/target}/release"
+bin="$(cargo metadata --format-version 1 --no-deps | python3 -c 'import json,sys; print(json.load(sys.stdin)["target_directory"])')/release"
 work=$(mktemp -d)
 node_pid=""
 cleanup() {

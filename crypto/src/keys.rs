@@ -117,6 +117,26 @@ impl BatchVerifier {
     }
 }
 
+/// Whether each `(key, message, signature)` verifies: in one batch when all
+/// do (the fast path), else one by one, to name the bad ones. The same
+/// answer either way (ZIP-215 rules).
+pub fn verify_each<'a>(
+    items: impl IntoIterator<Item = (&'a PublicKey, &'a [u8], &'a Signature)>,
+) -> Vec<bool> {
+    let items: Vec<_> = items.into_iter().collect();
+    let mut batch = BatchVerifier::new();
+    for (key, message, signature) in &items {
+        batch.queue(key, message, signature);
+    }
+    if batch.verify() {
+        return vec![true; items.len()];
+    }
+    items
+        .iter()
+        .map(|(key, message, signature)| key.verify(message, signature).is_ok())
+        .collect()
+}
+
 impl fmt::Display for PublicKey {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
         f.write_str(&self.to_hex())

@@ -10,5 +10,7 @@ pub mod keystore;
 mod merkle;
 
 pub use hash::{hash_domain, Hash32, HashParseError};
-pub use keys::{BatchVerifier, KeyParseError, PublicKey, SecretKey, Signature, SignatureError};
+pub use keys::{
+    verify_each, BatchVerifier, KeyParseError, PublicKey, SecretKey, Signature, SignatureError,
+};
 pub use merkle::{merkle_root, MerkleProof, MerkleProofError, MerkleTree};

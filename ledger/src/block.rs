@@ -5,7 +5,7 @@
 //! state and the block.
 
 use borsh::{BorshDeserialize, BorshSerialize};
-use kp_crypto::{hash_domain, merkle_root, BatchVerifier, Hash32, PublicKey};
+use kp_crypto::{hash_domain, merkle_root, verify_each, Hash32, PublicKey};
 use serde::{Deserialize, Serialize};
 
 use crate::commitment::{parcels_after, ParcelCommitment};
@@ -178,16 +178,14 @@ pub fn check_signatures(txs: &[DecodedTx], checked: SignaturesChecked<'_>) -> Ve
         .filter(|(_, tx)| !checked(&tx.id))
         .map(|(i, tx)| (i, tx.tx.payload.signing_message()))
         .collect();
-    let mut batch = BatchVerifier::new();
-    for (i, msg) in &unchecked {
-        batch.queue(txs[*i].signer(), msg, &txs[*i].tx.signature);
-    }
+    let verdicts = verify_each(
+        unchecked
+            .iter()
+            .map(|(i, msg)| (txs[*i].signer(), msg.as_slice(), &txs[*i].tx.signature)),
+    );
     let mut ok = vec![true; txs.len()];
-    if batch.verify() {
-        return ok;
-    }
-    for (i, msg) in &unchecked {
-        ok[*i] = txs[*i].signer().verify(msg, &txs[*i].tx.signature).is_ok();
+    for ((i, _), verdict) in unchecked.iter().zip(verdicts) {
+        ok[*i] = verdict;
     }
     ok
 }

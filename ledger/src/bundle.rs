@@ -21,7 +21,7 @@
 use std::collections::{BTreeMap, BTreeSet};
 
 use borsh::{BorshDeserialize, BorshSerialize};
-use kp_crypto::{BatchVerifier, Hash32, MerkleProof, MerkleProofError, PublicKey};
+use kp_crypto::{verify_each, Hash32, MerkleProof, MerkleProofError, PublicKey};
 use serde::{Deserialize, Serialize};
 
 use crate::api::{CommitView, EventView, TraceView};
@@ -263,17 +263,15 @@ impl Bundle {
     /// Checks every step against `genesis`; see the module's documentation.
     pub fn verify(&self, genesis: &Genesis) -> Result<Verified, BundleError> {
         let pending = self.check_structure(genesis)?;
-        let mut batch = BatchVerifier::new();
-        for (_, s) in &pending.signatures {
-            batch.queue(&s.key, &s.message, &s.signature);
-        }
-        if !batch.verify() {
-            // Only now, one by one: a batch says that one failed, not which.
-            for (step, s) in &pending.signatures {
-                if s.key.verify(&s.message, &s.signature).is_err() {
-                    return Err(step.failure(s.key));
-                }
-            }
+        let verdicts = verify_each(
+            pending
+                .signatures
+                .iter()
+                .map(|(_, s)| (&s.key, s.message.as_slice(), &s.signature)),
+        );
+        if let Some(bad) = verdicts.iter().position(|ok| !ok) {
+            let (step, signed) = &pending.signatures[bad];
+            return Err(step.failure(signed.key));
         }
         Ok(pending.verified)
     }

@@ -115,8 +115,7 @@ pub async fn events(
     headers: HeaderMap,
     query: Result<Query<EventsQuery>, QueryRejection>,
 ) -> Result<Sse<impl Stream<Item = Result<Event, Infallible>>>, Failure> {
-    let query =
-        query.map_err(|e| Failure::new(StatusCode::BAD_REQUEST, "bad_height", e.body_text()))?;
+    let Query(query) = query?;
     let last_event_id = match headers.get("last-event-id") {
         None => None,
         Some(value) => Some(value.to_str().map_err(|_| {

@@ -6,7 +6,7 @@ use std::path::Path;
 
 use kp_ledger::api::ParcelView;
 use kp_ledger::model::{Participant, ParticipantStatus, TransferStatus};
-use kp_tests::{enroll_args, ok_stdout, register_args, DevNode};
+use kp_tests::{ok_stdout, register_args, DevNode};
 
 struct Member {
     key_file: String,
@@ -14,14 +14,12 @@ struct Member {
 }
 
 fn member(node: &DevNode, dir: &Path, name: &str, authority: &str, role: &str) -> Member {
-    let (key_file, public) = node.new_key(dir, name);
+    let authority = node.key_path(authority).to_string_lossy().into_owned();
+    let (key_file, public) = node.member(dir, &authority, name, role);
     assert_eq!(
         ok_stdout(&node.kp(&["key", "show", &key_file]), "key show"),
         public
     );
-    let authority = node.key_path(authority).to_string_lossy().into_owned();
-    let out = node.kp(&enroll_args(&authority, &public, role, name, "L-7"));
-    ok_stdout(&out, "enrol");
     Member { key_file, public }
 }
 
