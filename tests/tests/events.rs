@@ -246,18 +246,31 @@ fn events_stream_in_order_resume_wait_and_end_at_shutdown() {
     }
 }
 
+/// A `kp watch` that reconnects for ever: killed when the test ends,
+/// whether it passes or fails.
+struct KilledAtEnd(std::process::Child);
+
+impl Drop for KilledAtEnd {
+    fn drop(&mut self) {
+        let _ = self.0.kill();
+        let _ = self.0.wait();
+    }
+}
+
 #[test]
 fn kp_watch_json_prints_one_event_per_line_and_resumes_after_a_restart() {
     let dir = tempfile::tempdir().expect("tempdir");
     let mut node = DevNode::start(&dir.path().join("node"), "BW,EU").expect("node");
-    let mut watch = Command::new(binary("kp"))
-        .args(["--node", &node.url(), "watch", "--from", "1", "--json"])
-        .stdin(Stdio::null())
-        .stdout(Stdio::piped())
-        .stderr(Stdio::piped())
-        .spawn()
-        .expect("kp watch starts");
-    let stdout = watch.stdout.take().expect("stdout");
+    let mut watch = KilledAtEnd(
+        Command::new(binary("kp"))
+            .args(["--node", &node.url(), "watch", "--from", "1", "--json"])
+            .stdin(Stdio::null())
+            .stdout(Stdio::piped())
+            .stderr(Stdio::piped())
+            .spawn()
+            .expect("kp watch starts"),
+    );
+    let stdout = watch.0.stdout.take().expect("stdout");
     let (tx, lines) = mpsc::channel();
     std::thread::spawn(move || {
         for line in BufReader::new(stdout).lines().map_while(Result::ok) {
@@ -298,10 +311,10 @@ fn kp_watch_json_prints_one_event_per_line_and_resumes_after_a_restart() {
     assert_eq!(seen, places, "transactions once each, in order");
     let expected: Vec<u64> = (1..=blocks.len() as u64).collect();
     assert_eq!(blocks, expected, "every block once, in order");
-    let _ = watch.kill();
-    let _ = watch.wait();
+    let _ = watch.0.kill();
+    let _ = watch.0.wait();
     let mut stderr = String::new();
-    if let Some(mut err) = watch.stderr.take() {
+    if let Some(mut err) = watch.0.stderr.take() {
         let _ = err.read_to_string(&mut stderr);
     }
     assert!(stderr.contains("reconnected"), "kp watch said: {stderr}");
