@@ -103,31 +103,29 @@ impl MerkleProof {
                 leaf_count: self.leaf_count,
             });
         }
-        let needed = self.siblings_needed();
-        if self.siblings.len() != needed {
+        let mut node = leaf_hash(leaf);
+        let mut siblings = self.siblings.iter();
+        // The whole path is walked, so that a proof of the wrong length is
+        // told how many siblings its place needs.
+        let (mut needed, mut short) = (0, false);
+        let (mut at, mut width) = (self.index, self.leaf_count);
+        while width > 1 {
+            if at % 2 == 1 || at + 1 < width {
+                needed += 1;
+                match siblings.next() {
+                    Some(sibling) if at % 2 == 0 => node = parent(&node, sibling),
+                    Some(sibling) => node = parent(sibling, &node),
+                    None => short = true,
+                }
+            }
+            at /= 2;
+            width = width.div_ceil(2);
+        }
+        if short || siblings.next().is_some() {
             return Err(MerkleProofError::WrongLength {
                 given: self.siblings.len(),
                 needed,
             });
-        }
-        let mut node = leaf_hash(leaf);
-        let mut siblings = self.siblings.iter();
-        let (mut at, mut width) = (self.index, self.leaf_count);
-        while width > 1 {
-            let has_sibling = at % 2 == 1 || at + 1 < width;
-            if has_sibling {
-                // Counted by `siblings_needed`, so there is one.
-                let Some(sibling) = siblings.next() else {
-                    break;
-                };
-                node = if at % 2 == 0 {
-                    parent(&node, sibling)
-                } else {
-                    parent(sibling, &node)
-                };
-            }
-            at /= 2;
-            width = width.div_ceil(2);
         }
         Ok(node)
     }
@@ -142,19 +140,6 @@ impl MerkleProof {
             });
         }
         Ok(())
-    }
-
-    /// How many siblings the path of `index` in a tree of `leaf_count` has.
-    fn siblings_needed(&self) -> usize {
-        let (mut at, mut width, mut count) = (self.index, self.leaf_count, 0);
-        while width > 1 {
-            if at % 2 == 1 || at + 1 < width {
-                count += 1;
-            }
-            at /= 2;
-            width = width.div_ceil(2);
-        }
-        count
     }
 }
 
