@@ -1,23 +1,12 @@
 //! `kpnode`: the Kimberley Process ledger daemon. See `docs/commands.md`
 //! for the commands and `docs/api.md` for the API it serves.
 
-mod api;
-mod consensus;
-mod dev;
-mod events;
-mod gossip;
-mod home;
-mod mempool;
-mod metrics;
-mod node;
-mod rejections;
-mod relay;
-mod setup;
 
 use std::io::IsTerminal;
 use std::process::ExitCode;
 
 use clap::{Parser, Subcommand};
+use kp_node::{dev, node, setup};
 use tracing_subscriber::EnvFilter;
 
 #[derive(Debug, Parser)]
