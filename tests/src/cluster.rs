@@ -527,9 +527,10 @@ impl Cluster {
 
 impl Drop for Cluster {
     fn drop(&mut self) {
-        // Each node prints its log's tail if the test is failing.
+        // Each node prints its log's tail if the test is failing; the files
+        // stay for a failing test, or for any when KP_TEST_KEEP is set.
         self.nodes.clear();
-        if std::thread::panicking() {
+        if std::thread::panicking() || std::env::var_os("KP_TEST_KEEP").is_some() {
             let kept = self.keep_files();
             eprintln!(
                 "cluster files (homes, genesis, logs) kept in {}",

@@ -443,6 +443,12 @@ fn a_killed_validator_catches_up_and_votes_again() {
         !logs.contains("two different votes in one round"),
         "a restarted validator voted twice in one round"
     );
+    // What led to that once: a block decided from the write-ahead log's
+    // replay that the restarted node no longer held.
+    assert!(
+        !logs.contains("decided block missing"),
+        "a restarted validator decided a block it had lost"
+    );
     println!(
         "node{victim} caught up {} blocks in {caught_up:?}; whole test {:?} ({height} blocks)",
         target - victim_height,

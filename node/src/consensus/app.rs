@@ -27,8 +27,8 @@ use super::context::{
     block_id, block_stream_signing_bytes, Address, BlockId, BlockPart, Height, KpContext,
     ValidatorSet,
 };
-use super::own_proposals::OwnProposals;
-use super::parts::{block_stream, AssembledBlock, PartStreams};
+use super::parts::{block_stream, AssembledBlock, PartStreams, SignedProposal};
+use super::proposal_log::ProposalLog;
 use super::{validator_set, ConsensusError};
 use crate::metrics::Metrics;
 use crate::node::{lock, now_secs, Shared};
@@ -63,6 +63,22 @@ struct Candidate {
 }
 
 impl Candidate {
+    /// `proposal`, with what checking its block found, and its stream.
+    fn of(
+        proposal: &SignedProposal,
+        checked: Result<AppliedBlock, String>,
+        messages: Vec<StreamMessage<BlockPart>>,
+    ) -> Self {
+        Candidate {
+            height: proposal.height,
+            round: proposal.round,
+            pol_round: proposal.pol_round,
+            proposer: proposal.proposer,
+            checked,
+            messages,
+        }
+    }
+
     fn proposed_value(&self, id: BlockId) -> ProposedValue<KpContext> {
         ProposedValue {
             height: self.height,
@@ -90,8 +106,10 @@ pub struct App {
     /// What this validator proposed, by round: a round asked again gets the
     /// same block.
     own_proposals: HashMap<Round, BlockId>,
-    /// The same, on disk, for a restart mid-height.
-    own_proposals_log: Arc<OwnProposals>,
+    /// Every valid proposal of the height (this validator's own and the
+    /// others'), on disk before the engine hears of it, for a restart
+    /// mid-height.
+    proposal_log: Arc<ProposalLog>,
     streams: PartStreams,
     /// Complete streams for a height not started yet.
     early: Vec<AssembledBlock>,
@@ -106,7 +124,7 @@ impl App {
         key: Arc<SecretKey>,
         timeouts: LinearTimeouts,
         idle_wait: Duration,
-        own_proposals_log: OwnProposals,
+        proposal_log: ProposalLog,
     ) -> Self {
         App {
             shared,
@@ -119,7 +137,7 @@ impl App {
             validators: ValidatorSet::new([]),
             candidates: HashMap::new(),
             own_proposals: HashMap::new(),
-            own_proposals_log: Arc::new(own_proposals_log),
+            proposal_log: Arc::new(proposal_log),
             streams: PartStreams::default(),
             early: Vec::new(),
             height_started: Instant::now(),
@@ -147,6 +165,7 @@ impl App {
                 let tip = self.shared.store.tip()?;
                 let height = Height(tip.height + 1);
                 let params = self.enter_height(height)?;
+                self.recover_proposals(height).await?;
                 info!(%height, validators = self.validators.len(), "consensus ready");
                 answer(reply.send((height, params)), "ConsensusReady");
             }
@@ -161,9 +180,9 @@ impl App {
                 self.round = round;
                 Metrics::set(&self.shared.metrics.round, round.as_i64());
                 for early in std::mem::take(&mut self.early) {
-                    if early.height == height {
+                    if early.proposal.height == height {
                         self.accept_assembled(early).await?;
-                    } else if early.height > height {
+                    } else if early.proposal.height > height {
                         self.early.push(early);
                     }
                 }
@@ -241,10 +260,13 @@ impl App {
                     let height = Height(tip.height + 1);
                     Next::Start(height, self.enter_height(height)?)
                 } else {
-                    // The decided block was not here to commit (this node
-                    // restarted mid-height, say): run the height again and
-                    // let sync bring the block.
-                    warn!(height = %certificate.height, "decided block missing; restarting the height");
+                    // The decided block was not here to commit, though the
+                    // proposal log holds every block the engine can decide:
+                    // the log was lost. Running the height again lets sync
+                    // bring the block, but resets the engine's write-ahead
+                    // log, so this node may sign a second vote in a round it
+                    // voted in: the last resort, said loudly.
+                    error!(height = %certificate.height, "decided block missing; restarting the height (this node may now equivocate)");
                     Next::Restart(certificate.height, self.enter_height(certificate.height)?)
                 };
                 answer(reply.send(next), "Finalized");
@@ -282,7 +304,7 @@ impl App {
         self.candidates.retain(|_, c| c.height >= height);
         self.own_proposals.clear();
         self.streams.prune_below(height);
-        self.early.retain(|b| b.height >= height);
+        self.early.retain(|b| b.proposal.height >= height);
         self.height_started = Instant::now();
         self.shared.entered_height(height.0, self.validators.len());
         Ok(HeightParams::new(
@@ -309,40 +331,32 @@ impl App {
             // between the check and the wait is not lost.
             let _ = tokio::time::timeout(wait, shared.work.notified()).await;
         }
-        let built = match self.own_proposals_log.get(height, round) {
+        let address = Address(key.public());
+        let built = match self.proposal_log.proposed_by(address, height, round) {
             // Proposed before a restart: the same block again, checked anew.
             Some(block) => {
                 info!(%height, %round, "proposing again the block proposed before a restart");
-                match self.check_block(block, Address(key.public())).await? {
+                match self.check_block(block, address).await? {
                     Ok(applied) => applied,
                     Err(reason) => return Err(ConsensusError::OwnProposalInvalid(reason)),
                 }
             }
             None => self.build(key.clone()).await?,
         };
-        let log = self.own_proposals_log.clone();
-        let block = built.block.clone();
-        blocking(move || {
-            log.record(height, round, &block)
-                .map_err(|e| ConsensusError::OwnProposalLog(e.to_string()))
-        })
-        .await?;
         let id = block_id(&built.block.header);
-        let address = Address(key.public());
-        let signature = key.sign(&block_stream_signing_bytes(height, round, &id.0));
-        let messages = block_stream(height, round, Round::Nil, address, &built.block, signature);
+        let proposal = SignedProposal {
+            height,
+            round,
+            pol_round: Round::Nil,
+            proposer: address,
+            signature: key.sign(&block_stream_signing_bytes(height, round, &id.0)),
+            block: built.block.clone(),
+        };
+        self.log_proposal(&proposal).await?;
+        let messages = block_stream(&proposal);
         info!(%height, %round, txs = built.block.txs.len(), block = %id, "proposing");
-        self.candidates.insert(
-            id,
-            Candidate {
-                height,
-                round,
-                pol_round: Round::Nil,
-                proposer: address,
-                checked: Ok(built),
-                messages,
-            },
-        );
+        self.candidates
+            .insert(id, Candidate::of(&proposal, Ok(built), messages));
         self.own_proposals.insert(round, id);
         Ok(id)
     }
@@ -408,7 +422,7 @@ impl App {
                 return Ok(None);
             }
         };
-        if assembled.height > self.height {
+        if assembled.proposal.height > self.height {
             // A node catching up sees live proposals far ahead of it: keep
             // only the last few, for the heights it is about to reach.
             if self.early.len() >= EARLY_PROPOSALS_MAX {
@@ -426,26 +440,27 @@ impl App {
         &mut self,
         assembled: AssembledBlock,
     ) -> Result<Option<ProposedValue<KpContext>>, ConsensusError> {
-        if assembled.height != self.height {
+        let AssembledBlock { proposal, messages } = assembled;
+        if proposal.height != self.height {
             return Ok(None);
         }
         let expected = self
             .ctx
-            .select_proposer(&self.validators, assembled.height, assembled.round)
+            .select_proposer(&self.validators, proposal.height, proposal.round)
             .address;
-        let id = block_id(&assembled.block.header);
-        let signed = block_stream_signing_bytes(assembled.height, assembled.round, &id.0);
-        if assembled.proposer != expected
-            || assembled
+        let id = block_id(&proposal.block.header);
+        let signed = block_stream_signing_bytes(proposal.height, proposal.round, &id.0);
+        if proposal.proposer != expected
+            || proposal
                 .proposer
                 .0
-                .verify(&signed, &assembled.signature)
+                .verify(&signed, &proposal.signature)
                 .is_err()
         {
             warn!(
-                height = %assembled.height,
-                round = %assembled.round,
-                proposer = %assembled.proposer,
+                height = %proposal.height,
+                round = %proposal.round,
+                proposer = %proposal.proposer,
                 "dropping a proposal not signed by the round's proposer"
             );
             return Ok(None);
@@ -454,22 +469,50 @@ impl App {
             return Ok(Some(known.proposed_value(id)));
         }
         let checked = self
-            .check_block(assembled.block, assembled.proposer)
+            .check_block(proposal.block.clone(), proposal.proposer)
             .await?;
-        if let Err(reason) = &checked {
-            warn!(height = %assembled.height, round = %assembled.round, block = %id, "invalid proposal: {reason}");
+        match &checked {
+            // Only a valid block can be decided: that is the one to hold
+            // through a restart.
+            Ok(_) => self.log_proposal(&proposal).await?,
+            Err(reason) => {
+                warn!(height = %proposal.height, round = %proposal.round, block = %id, "invalid proposal: {reason}")
+            }
         }
-        let candidate = Candidate {
-            height: assembled.height,
-            round: assembled.round,
-            pol_round: assembled.pol_round,
-            proposer: assembled.proposer,
-            checked,
-            messages: assembled.messages,
-        };
+        let candidate = Candidate::of(&proposal, checked, messages);
         let value = candidate.proposed_value(id);
         self.candidates.insert(id, candidate);
         Ok(Some(value))
+    }
+
+    /// Writes a proposal to the log, durably, before the engine hears of it.
+    async fn log_proposal(&self, proposal: &SignedProposal) -> Result<(), ConsensusError> {
+        let log = self.proposal_log.clone();
+        let proposal = proposal.clone();
+        blocking(move || {
+            log.record(&proposal)
+                .map_err(|e| ConsensusError::ProposalLog(e.to_string()))
+        })
+        .await
+    }
+
+    /// After a restart mid-height: the valid proposals this node held
+    /// before are held again, so that a block the engine's write-ahead log
+    /// leads it to decide is here to commit.
+    async fn recover_proposals(&mut self, height: Height) -> Result<(), ConsensusError> {
+        let log = self.proposal_log.clone();
+        let logged = blocking(move || Ok(log.of_height(height))).await?;
+        for proposal in logged {
+            let id = block_id(&proposal.block.header);
+            let checked = self
+                .check_block(proposal.block.clone(), proposal.proposer)
+                .await?;
+            info!(%height, round = %proposal.round, block = %id, valid = checked.is_ok(), "proposal held again after a restart");
+            let messages = block_stream(&proposal);
+            self.candidates
+                .insert(id, Candidate::of(&proposal, checked, messages));
+        }
+        Ok(())
     }
 
     /// Runs `block` through the ledger over the committed state.

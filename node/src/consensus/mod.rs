@@ -11,8 +11,8 @@
 mod app;
 mod codec;
 mod context;
-mod own_proposals;
 mod parts;
+mod proposal_log;
 
 use std::net::IpAddr;
 use std::path::PathBuf;
@@ -43,7 +43,7 @@ use self::codec::BorshCodec;
 #[cfg(feature = "byzantine")]
 use self::context::BlockId;
 use self::context::{Address, KpContext, ValidatorSet, ValidatorSigner};
-use self::own_proposals::OwnProposals;
+use self::proposal_log::ProposalLog;
 use crate::gossip::keypair_from_secret;
 use crate::node::Shared;
 
@@ -63,8 +63,8 @@ pub enum ConsensusError {
         "no Participant in good standing has a validator at height {0}: the chain cannot go on"
     )]
     NoValidators(u64),
-    #[error("cannot record this validator's proposal durably: {0}")]
-    OwnProposalLog(String),
+    #[error("cannot record a proposal durably: {0}")]
+    ProposalLog(String),
     #[error("the block this validator proposed before a restart no longer passes: {0}")]
     OwnProposalInvalid(String),
     #[error(
@@ -208,13 +208,13 @@ pub async fn run(
     let (channels, engine) = start_engine(&settings).await?;
     info!(listen = %settings.listen, peers = settings.peers.len(), "consensus engine started");
 
-    let own_proposals = OwnProposals::new(settings.wal_dir.join("own-proposals"));
+    let proposal_log = ProposalLog::new(settings.wal_dir.join("proposals"));
     let app = App::new(
         shared,
         settings.key,
         settings.timeouts,
         settings.idle_wait,
-        own_proposals,
+        proposal_log,
     );
     let outcome = tokio::select! {
         outcome = app.run(channels) => outcome,

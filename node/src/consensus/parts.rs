@@ -4,6 +4,7 @@
 
 use std::collections::{BTreeMap, HashMap};
 
+use borsh::{BorshDeserialize, BorshSerialize};
 use bytes::Bytes;
 use kp_crypto::Signature;
 use kp_ledger::block::Block;
@@ -25,20 +26,21 @@ pub const STREAM_BYTES_MAX: usize = 64 * 1024 * 1024;
 const STREAMS_MAX: usize = 64;
 
 /// The parts of one proposal, in stream order.
-pub fn block_stream(
-    height: Height,
-    round: Round,
-    pol_round: Round,
-    proposer: Address,
-    block: &Block,
-    signature: Signature,
-) -> Vec<StreamMessage<BlockPart>> {
-    let stream_id = stream_id(height, round, proposer);
-    let mut parts = vec![BlockPart::Init {
+pub fn block_stream(proposal: &SignedProposal) -> Vec<StreamMessage<BlockPart>> {
+    let SignedProposal {
         height,
         round,
         pol_round,
         proposer,
+        block,
+        signature,
+    } = proposal;
+    let stream_id = stream_id(*height, *round, *proposer);
+    let mut parts = vec![BlockPart::Init {
+        height: *height,
+        round: *round,
+        pol_round: *pol_round,
+        proposer: *proposer,
         header: Box::new(block.header.clone()),
     }];
     let mut chunk = Vec::new();
@@ -54,7 +56,9 @@ pub fn block_stream(
     if !chunk.is_empty() {
         parts.push(BlockPart::Txs(chunk));
     }
-    parts.push(BlockPart::Fin { signature });
+    parts.push(BlockPart::Fin {
+        signature: *signature,
+    });
     let mut messages: Vec<StreamMessage<BlockPart>> = parts
         .into_iter()
         .enumerate()
@@ -76,15 +80,22 @@ fn stream_id(height: Height, round: Round, proposer: Address) -> StreamId {
     StreamId::new(Bytes::from(bytes))
 }
 
-/// A proposal put back together: who proposed what, for which round.
-#[derive(Debug, Clone)]
-pub struct AssembledBlock {
+/// A block as its proposer streams it: who proposed it for which round,
+/// signed by the proposer (see `block_stream_signing_bytes`).
+#[derive(Clone, Debug, PartialEq, Eq, BorshSerialize, BorshDeserialize)]
+pub struct SignedProposal {
     pub height: Height,
     pub round: Round,
     pub pol_round: Round,
     pub proposer: Address,
     pub block: Block,
     pub signature: Signature,
+}
+
+/// A proposal put back together from its stream.
+#[derive(Debug, Clone)]
+pub struct AssembledBlock {
+    pub proposal: SignedProposal,
     /// The parts as received, to publish again if the engine asks.
     pub messages: Vec<StreamMessage<BlockPart>>,
 }
@@ -223,15 +234,17 @@ fn assemble(messages: Vec<StreamMessage<BlockPart>>) -> Result<AssembledBlock, S
         ));
     }
     Ok(AssembledBlock {
-        height: *height,
-        round: *round,
-        pol_round: *pol_round,
-        proposer: *proposer,
-        block: Block {
-            header: (**header).clone(),
-            txs,
+        proposal: SignedProposal {
+            height: *height,
+            round: *round,
+            pol_round: *pol_round,
+            proposer: *proposer,
+            block: Block {
+                header: (**header).clone(),
+                txs,
+            },
+            signature,
         },
-        signature,
         messages,
     })
 }
@@ -252,15 +265,14 @@ mod tests {
     }
 
     fn stream(block: &Block) -> Vec<StreamMessage<BlockPart>> {
-        let proposer = Address(block.header.proposer);
-        block_stream(
-            Height(3),
-            Round::new(1),
-            Round::Nil,
-            proposer,
-            block,
-            Signature([5; 64]),
-        )
+        block_stream(&SignedProposal {
+            height: Height(3),
+            round: Round::new(1),
+            pol_round: Round::Nil,
+            proposer: Address(block.header.proposer),
+            block: block.clone(),
+            signature: Signature([5; 64]),
+        })
     }
 
     #[test]
@@ -279,9 +291,9 @@ mod tests {
             .insert(peer, last)
             .expect("accepted")
             .expect("complete");
-        assert_eq!(assembled.block, original);
-        assert_eq!(assembled.height, Height(3));
-        assert_eq!(assembled.signature, Signature([5; 64]));
+        assert_eq!(assembled.proposal.block, original);
+        assert_eq!(assembled.proposal.height, Height(3));
+        assert_eq!(assembled.proposal.signature, Signature([5; 64]));
     }
 
     #[test]
@@ -293,7 +305,7 @@ mod tests {
         for m in stream(&original) {
             done = streams.insert(peer, m).expect("accepted");
         }
-        assert_eq!(done.expect("complete").block, original);
+        assert_eq!(done.expect("complete").proposal.block, original);
     }
 
     #[test]
@@ -325,14 +337,14 @@ mod tests {
         streams.prune_below(Height(4));
         assert!(streams.streams.is_empty());
         for round in 0..(STREAMS_MAX as u32 + 10) {
-            let m = block_stream(
-                Height(9),
-                Round::new(round),
-                Round::Nil,
-                Address(SecretKey::from_seed([4; 32]).public()),
-                &block(1, 10),
-                Signature([0; 64]),
-            )
+            let m = block_stream(&SignedProposal {
+                height: Height(9),
+                round: Round::new(round),
+                pol_round: Round::Nil,
+                proposer: Address(SecretKey::from_seed([4; 32]).public()),
+                block: block(1, 10),
+                signature: Signature([0; 64]),
+            })
             .remove(0);
             streams.insert(peer, m).expect("accepted");
         }
