@@ -1,7 +1,6 @@
 //! `kpnode`: the Kimberley Process ledger daemon. See `docs/commands.md`
 //! for the commands and `docs/api.md` for the API it serves.
 
-
 use std::io::IsTerminal;
 use std::process::ExitCode;
 
