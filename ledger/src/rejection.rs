@@ -2,7 +2,7 @@
 //! (`Rejection::code`) that the API, `kp` and users' scripts rely on; the
 //! message is one line for humans. `docs/errors.md` lists them all.
 
-use kp_crypto::PublicKey;
+use kp_crypto::{PublicKey, WeakKeyError};
 
 use crate::model::{HsCode, ParcelId, ParticipantCode, ProposalId, Role, TransferId};
 use crate::tx::DecodeError;
@@ -36,6 +36,11 @@ pub enum Rejection {
     FieldEmpty { field: &'static str },
     #[error("a transaction may name at most {max} parcels")]
     TooManyParcels { max: usize },
+    #[error("key {key} cannot stand for a party: {reason}")]
+    WeakKey {
+        key: PublicKey,
+        reason: WeakKeyError,
+    },
 
     // Authorities and members.
     #[error("only a Participant's authority may do this")]
@@ -208,6 +213,7 @@ impl Rejection {
             FieldTooLong { .. } => "field_too_long",
             FieldEmpty { .. } => "field_empty",
             TooManyParcels { .. } => "too_many_parcels",
+            WeakKey { .. } => "weak_key",
             NotAuthority => "not_authority",
             MemberExists(_) => "member_exists",
             UnknownMember(_) => "unknown_member",

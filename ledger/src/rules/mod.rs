@@ -296,6 +296,16 @@ pub(crate) fn participant_in_good_standing<S: StateRead + ?Sized>(
     Ok(p)
 }
 
+/// The check every key entering the ledger passes where it enters: a
+/// member's at enrolment, a Participant's authority and validator keys at
+/// admission, and any later change of a key. Only the holder of its private
+/// key may be able to sign for it (see [`PublicKey::check_strong`]: under
+/// ZIP-215 anyone signs for a key of small order).
+pub(crate) fn check_entering_key(key: &PublicKey) -> Result<(), Rejection> {
+    key.check_strong()
+        .map_err(|reason| Rejection::WeakKey { key: *key, reason })
+}
+
 /// A text field within bounds, optionally required to be non-empty.
 pub(crate) fn check_text(field: &'static str, text: &str, required: bool) -> Result<(), Rejection> {
     if required && text.trim().is_empty() {

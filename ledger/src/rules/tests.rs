@@ -1229,6 +1229,7 @@ mod certificates {
 }
 
 mod governance;
+mod weak_keys;
 
 mod flags {
     use super::*;
