@@ -22,6 +22,7 @@ pub(crate) use certificate::shipment_values;
 pub use governance::{
     proposal_view, tally, validator_set, validators_among, Tally, COMPLIANT_ZONES_MAX,
 };
+pub use parcel::{MILLI_CARATS_MAX, VALUE_CENTS_MAX};
 
 use kp_crypto::{hash_domain, Hash32, PublicKey};
 

@@ -24,11 +24,90 @@ pub const MILLI_CARATS_MAX: u64 = 1_000_000_000_000;
 /// US$ 100 billion.
 pub const VALUE_CENTS_MAX: u64 = 10_000_000_000_000;
 
-fn too_large(what: &'static str) -> Rejection {
-    Rejection::TooLarge {
+/// What a parcel a transaction creates (registered, split off or merged)
+/// may hold at most: every parcel on the ledger is within these limits, so
+/// no sum over the parcels of one transaction comes near overflow.
+fn check_parcel_limits(parcel: &Parcel) -> Result<(), Rejection> {
+    for (what, value, max) in [
+        ("carats", parcel.milli_carats, MILLI_CARATS_MAX),
+        ("value", parcel.value_cents, VALUE_CENTS_MAX),
+    ] {
+        if value > max {
+            return Err(Rejection::TooLarge { what, max });
+        }
+    }
+    Ok(())
+}
+
+/// Writes a parcel the transaction creates, within the limits of a parcel,
+/// and records that the transaction created it.
+fn create_parcel<S: StateRead + ?Sized>(
+    state: &mut Overlay<S>,
+    ctx: &mut TxCtx,
+    parcel: Parcel,
+) -> Result<(), Rejection> {
+    check_parcel_limits(&parcel)?;
+    let id = parcel.id;
+    state.put_parcel(parcel);
+    ctx.touch(id);
+    ctx.create(id);
+    Ok(())
+}
+
+/// What some parcels hold together: each origin's carats (in code order),
+/// the carats, stones and recorded value. Every sum is checked: a sum past
+/// a u64 is refused as too large, never wrapped.
+pub(super) struct Totals {
+    pub origins: Vec<OriginShare>,
+    pub milli_carats: u64,
+    pub stones: u64,
+    pub value_cents: u64,
+}
+
+pub(super) fn totals(parcels: &[Parcel]) -> Result<Totals, Rejection> {
+    let overflow = |what| Rejection::TooLarge {
         what,
         max: u64::MAX,
+    };
+    let mut origins: BTreeMap<ParticipantCode, u64> = BTreeMap::new();
+    let (mut milli_carats, mut stones, mut value_cents) = (0u64, 0u64, 0u64);
+    for p in parcels {
+        for o in &p.origins {
+            let share = origins.entry(o.participant).or_default();
+            *share = share
+                .checked_add(o.milli_carats)
+                .ok_or(overflow("an origin's carats together"))?;
+        }
+        milli_carats = milli_carats
+            .checked_add(p.milli_carats)
+            .ok_or(overflow("the parcels' carats together"))?;
+        stones = stones
+            .checked_add(u64::from(p.stones))
+            .ok_or(overflow("the parcels' stones together"))?;
+        value_cents = value_cents
+            .checked_add(p.value_cents)
+            .ok_or(overflow("the parcels' value together"))?;
     }
+    let origins: Vec<OriginShare> = origins
+        .into_iter()
+        .map(|(participant, milli_carats)| OriginShare {
+            participant,
+            milli_carats,
+        })
+        .collect();
+    assert_eq!(
+        origins
+            .iter()
+            .try_fold(0u64, |sum, o| sum.checked_add(o.milli_carats)),
+        Some(milli_carats),
+        "origin shares add up to the parcels' carats"
+    );
+    Ok(Totals {
+        origins,
+        milli_carats,
+        stones,
+        value_cents,
+    })
 }
 
 /// A declared quantity: at least 1, at most `max`.
@@ -126,9 +205,8 @@ pub(super) fn register<S: StateRead + ?Sized>(
         .collect();
     check_zones(r.origin, &participant.status, &zones)?;
 
-    let id = parcel_id(&ctx.id, 0);
-    state.put_parcel(Parcel {
-        id,
+    let parcel = Parcel {
+        id: parcel_id(&ctx.id, 0),
         origins: vec![OriginShare {
             participant: r.origin,
             milli_carats: r.milli_carats,
@@ -146,10 +224,8 @@ pub(super) fn register<S: StateRead + ?Sized>(
         created_by: ctx.id,
         created_height: ctx.block.height,
         history: History::default(),
-    });
-    ctx.touch(id);
-    ctx.create(id);
-    Ok(())
+    };
+    Ok(create_parcel(state, ctx, parcel)?)
 }
 
 pub(super) fn split<S: StateRead + ?Sized>(
@@ -205,9 +281,8 @@ pub(super) fn split<S: StateRead + ?Sized>(
     let extra_stones = apportion(u64::from(input.stones) - outputs.len() as u64, &masses);
     ctx.touch(input.id);
     for (index, mass) in masses.iter().enumerate() {
-        let out_id = parcel_id(&ctx.id, index as u32);
-        state.put_parcel(Parcel {
-            id: out_id,
+        let part = Parcel {
+            id: parcel_id(&ctx.id, index as u32),
             origins: origins[index].clone(),
             zones: input.zones.clone(),
             mine: input.mine.clone(),
@@ -222,9 +297,8 @@ pub(super) fn split<S: StateRead + ?Sized>(
             created_by: ctx.id,
             created_height: ctx.block.height,
             history: History::default(),
-        });
-        ctx.touch(out_id);
-        ctx.create(out_id);
+        };
+        create_parcel(state, ctx, part)?;
     }
     input.status = ParcelStatus::Consumed { by: ctx.id };
     state.put_parcel(input);
@@ -306,27 +380,11 @@ pub(super) fn merge<S: StateRead + ?Sized>(
         inputs.push(parcel);
     }
 
-    let mut origins: BTreeMap<ParticipantCode, u64> = BTreeMap::new();
-    let (mut mass, mut stones, mut value) = (0u64, 0u32, 0u64);
-    for p in &inputs {
-        for o in &p.origins {
-            *origins.entry(o.participant).or_default() += o.milli_carats;
-        }
-        mass = mass
-            .checked_add(p.milli_carats)
-            .ok_or(too_large("merged carats"))?;
-        stones = stones
-            .checked_add(p.stones)
-            .ok_or(too_large("merged stones"))?;
-        value = value
-            .checked_add(p.value_cents)
-            .ok_or(too_large("merged value"))?;
-    }
-    assert_eq!(
-        origins.values().sum::<u64>(),
-        mass,
-        "origin shares add up to the merged mass"
-    );
+    let together = totals(&inputs)?;
+    let stones = u32::try_from(together.stones).map_err(|_| Rejection::TooLarge {
+        what: "stones",
+        max: u64::from(u32::MAX),
+    })?;
     // The mine is named only when every input came from it.
     let first_mine = &inputs[0].mine;
     let mine = inputs
@@ -334,16 +392,9 @@ pub(super) fn merge<S: StateRead + ?Sized>(
         .all(|p| &p.mine == first_mine)
         .then(|| first_mine.clone())
         .flatten();
-    let out_id = parcel_id(&ctx.id, 0);
     let merged = Parcel {
-        id: out_id,
-        origins: origins
-            .into_iter()
-            .map(|(participant, milli_carats)| OriginShare {
-                participant,
-                milli_carats,
-            })
-            .collect(),
+        id: parcel_id(&ctx.id, 0),
+        origins: together.origins,
         zones: inputs
             .iter()
             .flat_map(|p| p.zones.iter().cloned())
@@ -351,9 +402,9 @@ pub(super) fn merge<S: StateRead + ?Sized>(
             .into_iter()
             .collect(),
         mine,
-        milli_carats: mass,
+        milli_carats: together.milli_carats,
         stones,
-        value_cents: value,
+        value_cents: together.value_cents,
         hs_code: inputs[0].hs_code,
         holder,
         status: ParcelStatus::Live,
@@ -368,8 +419,5 @@ pub(super) fn merge<S: StateRead + ?Sized>(
         input.status = ParcelStatus::Consumed { by: ctx.id };
         state.put_parcel(input);
     }
-    state.put_parcel(merged);
-    ctx.touch(out_id);
-    ctx.create(out_id);
-    Ok(())
+    Ok(create_parcel(state, ctx, merged)?)
 }

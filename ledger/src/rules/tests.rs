@@ -1229,6 +1229,7 @@ mod certificates {
 }
 
 mod governance;
+mod limits;
 mod weak_keys;
 
 mod flags {
