@@ -88,6 +88,24 @@ pub enum Rejection {
     },
     #[error("{0} is restricted to compliant zones: a zone of origin is required")]
     ZoneRequired(ParticipantCode),
+    #[error(
+        "{participant} is restricted to compliant zones and miner {miner} is enrolled for none: \
+         only a miner its authority enrolled for a compliant zone registers"
+    )]
+    MinerZoneRequired {
+        participant: ParticipantCode,
+        miner: PublicKey,
+    },
+    #[error(
+        "miner {miner} is enrolled for {}, so it cannot register from zone `{declared}`: \
+         the zone of origin is the one its authority enrolled it for",
+        .enrolled.as_deref().map_or("no zone".to_owned(), |zone| format!("zone `{zone}`"))
+    )]
+    ZoneMismatch {
+        miner: PublicKey,
+        enrolled: Option<String>,
+        declared: String,
+    },
     #[error("no parcel {0}")]
     UnknownParcel(ParcelId),
     #[error("parcel {0} is held by another member")]
@@ -227,6 +245,8 @@ impl Rejection {
             OriginMismatch { .. } => "origin_mismatch",
             ZoneNotAllowed { .. } => "zone_not_allowed",
             ZoneRequired(_) => "zone_required",
+            MinerZoneRequired { .. } => "zone_required",
+            ZoneMismatch { .. } => "zone_mismatch",
             UnknownParcel(_) => "unknown_parcel",
             NotHolder(_) => "not_holder",
             ParcelOffered(_) => "parcel_offered",

@@ -1,5 +1,6 @@
 //! Parcels: registered at the mine by an enrolled miner of the origin
-//! Participant, then split and merged by their holders. Splitting, sorting
+//! Participant, from the zone its authority enrolled it for, then split and
+//! merged by their holders. Splitting, sorting
 //! and merging change no mass: the outputs' milli-carats add up to the
 //! inputs' exactly, each origin keeps its carats, and every output keeps its
 //! whole ancestry. Value is not conserved by nature, so it is apportioned.
@@ -11,7 +12,7 @@ use super::{
     TxCtx,
 };
 use crate::model::{
-    History, HsCode, OriginShare, Parcel, ParcelId, ParcelStatus, ParticipantCode,
+    History, HsCode, Member, OriginShare, Parcel, ParcelId, ParcelStatus, ParticipantCode,
     ParticipantStatus, Role,
 };
 use crate::rejection::Rejection;
@@ -160,6 +161,28 @@ pub(crate) fn check_zones(
     }
 }
 
+/// The zone a registration is from: the one the miner's authority enrolled
+/// it for, whatever the registration says. It may name that zone, as a
+/// check, and no other: a zone a miner names for itself is no evidence of
+/// where its diamonds were mined, and would let a miner of any zone pass
+/// its parcels off as from a compliant one. A miner enrolled for no zone
+/// registers from none.
+fn zone_of_origin(miner: &Member, declared: Option<&str>) -> Result<Vec<String>, Rejection> {
+    let enrolled = miner.zone.as_deref().map(str::trim);
+    if let Some(declared) = declared {
+        check_text("zone", declared, true)?;
+        let declared = declared.trim();
+        if !enrolled.is_some_and(|zone| zone.eq_ignore_ascii_case(declared)) {
+            return Err(Rejection::ZoneMismatch {
+                miner: miner.key,
+                enrolled: enrolled.map(str::to_owned),
+                declared: declared.to_owned(),
+            });
+        }
+    }
+    Ok(enrolled.map(str::to_owned).into_iter().collect())
+}
+
 pub(super) fn register<S: StateRead + ?Sized>(
     state: &mut Overlay<S>,
     ctx: &mut TxCtx,
@@ -183,9 +206,6 @@ pub(super) fn register<S: StateRead + ?Sized>(
     }
     let participant = participant_in_good_standing(state, r.origin)?;
     check_text("mine", r.mine, true)?;
-    if let Some(zone) = r.zone {
-        check_text("zone", zone, true)?;
-    }
     for (what, value, max) in [
         ("carats", r.milli_carats, MILLI_CARATS_MAX),
         ("stones", u64::from(r.stones), u64::from(u32::MAX)),
@@ -196,13 +216,14 @@ pub(super) fn register<S: StateRead + ?Sized>(
     if !r.hs_code.is_rough() {
         return Err(Rejection::HsCodeNotRough(r.hs_code).into());
     }
-    let zones: Vec<String> = r
-        .zone
-        .map(str::trim)
-        .or(miner.zone.as_deref())
-        .map(str::to_owned)
-        .into_iter()
-        .collect();
+    let zones = zone_of_origin(&miner, r.zone)?;
+    if zones.is_empty() && matches!(participant.status, ParticipantStatus::Restricted { .. }) {
+        return Err(Rejection::MinerZoneRequired {
+            participant: r.origin,
+            miner: miner.key,
+        }
+        .into());
+    }
     check_zones(r.origin, &participant.status, &zones)?;
 
     let parcel = Parcel {

@@ -310,7 +310,6 @@ mod registration {
     #[test]
     fn a_restricted_participant_registers_only_from_its_compliant_zones() {
         let mut w = World::new();
-        let miner = w.enrol("CF", "cf-miner", Role::Miner, None);
         let body = |zone: Option<&str>| {
             let mut b = World::register_body("CF", 1_000);
             if let Body::RegisterParcel { zone: z, .. } = &mut b {
@@ -318,16 +317,63 @@ mod registration {
             }
             b
         };
-        assert!(w.apply(&miner, body(Some("Berbérati"))).is_ok());
-        assert!(w.apply(&miner, body(Some("nola"))).is_ok());
+        // A miner registers from the zone it is enrolled for, naming it
+        // (in any case) or not.
+        let berberati = w.enrol("CF", "cf-berberati", Role::Miner, Some("Berbérati"));
+        let parcel = w.ok(&berberati, body(None)).created[0];
+        assert_eq!(w.parcel(&parcel).zones, ["Berbérati"]);
+        let nola = w.enrol("CF", "cf-nola", Role::Miner, Some("Nola"));
+        let parcel = w.ok(&nola, body(Some("nola"))).created[0];
+        assert_eq!(w.parcel(&parcel).zones, ["Nola"]);
+        // Enrolled for a zone outside the compliant ones, it registers
+        // nothing.
+        let bria = w.enrol("CF", "cf-bria", Role::Miner, Some("Bria"));
+        assert_eq!(rejected(w.apply(&bria, body(None))), "zone_not_allowed");
         assert_eq!(
-            rejected(w.apply(&miner, body(Some("Bria")))),
+            rejected(w.apply(&bria, body(Some("Bria")))),
             "zone_not_allowed"
         );
-        assert_eq!(rejected(w.apply(&miner, body(None))), "zone_required");
-        // A miner enrolled with a zone registers from it by default.
-        let zoned = w.enrol("CF", "cf-carnot", Role::Miner, Some("Carnot"));
-        assert!(w.apply(&zoned, body(None)).is_ok());
+        // Enrolled for no zone, it cannot say where it mines.
+        let anywhere = w.enrol("CF", "cf-miner", Role::Miner, None);
+        assert_eq!(rejected(w.apply(&anywhere, body(None))), "zone_required");
+    }
+
+    #[test]
+    fn a_miner_registers_from_the_zone_it_is_enrolled_for_and_no_other() {
+        let mut w = World::new();
+        let body = |origin: &str, zone: &str| {
+            let mut b = World::register_body(origin, 1_000);
+            if let Body::RegisterParcel { zone: z, .. } = &mut b {
+                *z = Some(zone.to_owned());
+            }
+            b
+        };
+        // Laundering: a miner of a zone outside the compliant ones names
+        // a compliant zone.
+        let bria = w.enrol("CF", "cf-bria", Role::Miner, Some("Bria"));
+        assert_eq!(
+            rejected(w.apply(&bria, body("CF", "Berbérati"))),
+            "zone_mismatch"
+        );
+        // A miner enrolled for no zone names none, restricted Participant
+        // or not: a zone named while its Participant was active would pass
+        // the compliant-zone check at export once it is restricted.
+        let anywhere = w.enrol("CF", "cf-miner", Role::Miner, None);
+        assert_eq!(
+            rejected(w.apply(&anywhere, body("CF", "Carnot"))),
+            "zone_mismatch"
+        );
+        let botswana = w.enrol("BW", "bw-miner", Role::Miner, None);
+        assert_eq!(
+            rejected(w.apply(&botswana, body("BW", "Orapa"))),
+            "zone_mismatch"
+        );
+        let orapa = w.enrol("BW", "bw-orapa", Role::Miner, Some("Orapa"));
+        assert_eq!(
+            rejected(w.apply(&orapa, body("BW", "Jwaneng"))),
+            "zone_mismatch"
+        );
+        w.ok(&orapa, body("BW", " ORAPA "));
     }
 }
 
@@ -1136,36 +1182,13 @@ mod certificates {
     }
 
     #[test]
-    fn a_restricted_participant_exports_only_from_compliant_zones() {
-        let mut w = World::new();
-        let miner = w.enrol("CF", "cf-miner", Role::Miner, Some("Boda"));
-        let exporter = w.enrol("CF", "cf-exporter", Role::Exporter, None);
-        let importer = w.enrol("EU", "antwerp", Role::Importer, None);
-        let p = w.register(&miner, "CF", 1_000);
-        w.hand_over(&miner, p, &exporter);
-        let cf = w.authority("CF");
-        let body = Body::IssueCertificate {
-            number: "CF-1".into(),
-            exporter,
-            importer,
-            destination: code("EU"),
-            parcels: vec![p],
-            hs_codes: vec![HsCode::UNSORTED],
-            expires_on: day_of(START_TIME) + 30,
-            value_cents: None,
-        };
-        assert!(w.apply(&cf, body).is_ok());
-    }
-    #[test]
     fn a_restriction_after_registration_is_enforced_at_export() {
         let mut c = chain();
         let plain = exportable(&mut c, 1_000);
-        let mut zoned_body = World::register_body("BW", 1_000);
-        if let Body::RegisterParcel { zone, .. } = &mut zoned_body {
-            *zone = Some("Jwaneng".into());
-        }
-        let zoned = c.w.ok(&c.miner.clone(), zoned_body).created[0];
-        c.w.hand_over(&c.miner.clone(), zoned, &c.exporter.clone());
+        let jwaneng = c.w.enrol("BW", "jwaneng", Role::Miner, Some("Jwaneng"));
+        let zoned = c.w.register(&jwaneng, "BW", 1_000);
+        assert_eq!(c.w.parcel(&zoned).zones, ["Jwaneng"]);
+        c.w.hand_over(&jwaneng, zoned, &c.exporter.clone());
         // Botswana is restricted to one compliant zone (as governance may
         // decide once its parcels are registered).
         let mut bw = c.w.state.participant(code("BW")).unwrap().unwrap();
@@ -1185,49 +1208,9 @@ mod certificates {
         let outside = issue_body("BW-11", &c, vec![zoned], 30);
         assert_eq!(rejected(c.w.apply(&authority, outside)), "zone_not_allowed");
     }
-
-    #[test]
-    fn parcels_merged_from_several_compliant_zones_can_be_exported() {
-        let mut w = World::new();
-        let boda = w.enrol("CF", "cf-boda", Role::Miner, Some("Boda"));
-        let carnot = w.enrol("CF", "cf-carnot", Role::Miner, Some("Carnot"));
-        let sorter = w.enrol("CF", "cf-sorter", Role::Sorter, None);
-        let exporter = w.enrol("CF", "cf-exporter", Role::Exporter, None);
-        let importer = w.enrol("EU", "antwerp", Role::Importer, None);
-        let a = w.register(&boda, "CF", 1_000);
-        let b = w.register(&carnot, "CF", 2_000);
-        w.hand_over(&boda, a, &sorter);
-        w.hand_over(&carnot, b, &sorter);
-        let merged = w
-            .ok(
-                &sorter,
-                Body::MergeParcels {
-                    parcels: vec![a, b],
-                },
-            )
-            .created[0];
-        assert_eq!(
-            w.parcel(&merged).zones,
-            vec!["Boda".to_owned(), "Carnot".to_owned()]
-        );
-        let parts = w.split(&sorter, merged, &[1_500, 1_500]);
-        assert_eq!(w.parcel(&parts[0]).zones, w.parcel(&merged).zones);
-        w.hand_over(&sorter, parts[0], &exporter);
-        let cf = w.authority("CF");
-        let issue = Body::IssueCertificate {
-            number: "CF-2".into(),
-            exporter,
-            importer,
-            destination: code("EU"),
-            parcels: vec![parts[0]],
-            hs_codes: vec![HsCode::UNSORTED],
-            expires_on: day_of(START_TIME) + 30,
-            value_cents: None,
-        };
-        assert!(w.apply(&cf, issue).is_ok());
-    }
 }
 
+mod compliant_zones;
 mod governance;
 mod limits;
 mod weak_keys;
