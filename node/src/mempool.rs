@@ -254,7 +254,7 @@ impl Mempool {
 }
 
 #[cfg(test)]
-mod tests {
+pub(crate) mod tests {
     use super::*;
     use kp_crypto::SecretKey;
     use kp_ledger::block::{build_block, NONE_CHECKED};
@@ -263,7 +263,8 @@ mod tests {
     use kp_ledger::testkit::{key_named, test_genesis, CHAIN_ID, START_TIME};
     use kp_ledger::tx::{Body, TxPayload};
 
-    fn enrol(nonce: u64, member: &str) -> DecodedTx {
+    /// Botswana's authority enrols `member` as a trader, with `nonce`.
+    pub(crate) fn enrol(nonce: u64, member: &str) -> DecodedTx {
         let authority = key_named("authority BW");
         let body = Body::EnrolMember {
             member: key_named(member).public(),
@@ -280,6 +281,11 @@ mod tests {
         }
         .sign(&authority);
         DecodedTx::decode(tx.to_bytes()).expect("decodes")
+    }
+
+    /// A mempool over `store`'s committed state, on the test chain.
+    pub(crate) fn mempool_over(store: &Store, limits: MempoolLimits) -> Mempool {
+        Mempool::new(store.snapshot().expect("snapshot"), CHAIN_ID.into(), limits).expect("mempool")
     }
 
     fn authority() -> PublicKey {
@@ -304,9 +310,7 @@ mod tests {
             client_txs_max: 2,
             client_bytes_max: 1 << 20,
         };
-        let mut mempool =
-            Mempool::new(store.snapshot().expect("snapshot"), CHAIN_ID.into(), limits)
-                .expect("mempool");
+        let mut mempool = mempool_over(&store, limits);
 
         assert_eq!(
             mempool
@@ -334,15 +338,13 @@ mod tests {
         ));
 
         // One signer's share is bounded too, whatever room is left.
-        let mut shared_fairly = Mempool::new(
-            store.snapshot().expect("snapshot"),
-            CHAIN_ID.into(),
+        let mut shared_fairly = mempool_over(
+            &store,
             MempoolLimits {
                 per_signer_max: 1,
                 ..MempoolLimits::default()
             },
-        )
-        .expect("mempool");
+        );
         shared_fairly
             .admit(enrol(1, "a"), START_TIME, Source::Client)
             .expect("admitted");
@@ -351,12 +353,7 @@ mod tests {
             Err(AdmitError::SignerFull { pending: 1, .. })
         ));
 
-        let mut roomy = Mempool::new(
-            store.snapshot().expect("snapshot"),
-            CHAIN_ID.into(),
-            MempoolLimits::default(),
-        )
-        .expect("mempool");
+        let mut roomy = mempool_over(&store, MempoolLimits::default());
         roomy
             .admit(enrol(1, "a"), START_TIME, Source::Client)
             .expect("admitted");
@@ -380,9 +377,7 @@ mod tests {
             client_txs_max: 1,
             ..MempoolLimits::default()
         };
-        let mut mempool =
-            Mempool::new(store.snapshot().expect("snapshot"), CHAIN_ID.into(), limits)
-                .expect("mempool");
+        let mut mempool = mempool_over(&store, limits);
         assert_eq!(mempool.client_room(), 1);
         mempool
             .admit(enrol(1, "a"), START_TIME, Source::Client)
@@ -405,15 +400,13 @@ mod tests {
         assert_eq!(mempool.len(), 3);
 
         // The byte mark counts for clients too.
-        let mut by_bytes = Mempool::new(
-            store.snapshot().expect("snapshot"),
-            CHAIN_ID.into(),
+        let mut by_bytes = mempool_over(
+            &store,
             MempoolLimits {
                 client_bytes_max: 1,
                 ..MempoolLimits::default()
             },
-        )
-        .expect("mempool");
+        );
         assert!(matches!(
             by_bytes.admit(enrol(1, "a"), START_TIME, Source::Client),
             Err(AdmitError::Full { txs: 0, .. })
@@ -428,12 +421,7 @@ mod tests {
     fn rebase_keeps_what_still_waits_and_drops_what_settled() {
         let dir = tempfile::tempdir().expect("tempdir");
         let store = Store::open(&dir.path().join("ledger.redb"), &test_genesis()).expect("open");
-        let mut mempool = Mempool::new(
-            store.snapshot().expect("snapshot"),
-            CHAIN_ID.into(),
-            MempoolLimits::default(),
-        )
-        .expect("mempool");
+        let mut mempool = mempool_over(&store, MempoolLimits::default());
         for (nonce, name) in [(1, "a"), (2, "b"), (3, "c")] {
             mempool
                 .admit(enrol(nonce, name), START_TIME, Source::Client)
