@@ -9,7 +9,8 @@ use std::path::Path;
 use kp_crypto::{hash_domain, Hash32, PublicKey, SecretKey};
 
 use crate::block::{
-    apply_block, build_block, AppliedBlock, Block, BlockHeader, ChainTip, NONE_CHECKED,
+    apply_block, build_block, AppliedBlock, Block, BlockHeader, ChainTip, SignaturesChecked,
+    NONE_CHECKED,
 };
 use crate::bundle::Bundle;
 use crate::finality::CommitProof;
@@ -383,7 +384,24 @@ impl CertifiedChain {
         self.signed_block_at(time, txs)
     }
 
+    /// Like [`block_signed`](Self::block_signed), with no signature
+    /// checked: a block that validators lying together could decide, for
+    /// tests of what a verifier that trusts no node finds in it.
+    pub fn block_unchecked(&mut self, txs: Vec<DecodedTx>) -> AppliedBlock {
+        let time = self.snapshot().tip().map_or(START_TIME, |tip| tip.time + 1);
+        self.block_checking(time, txs, &|_| true)
+    }
+
     fn signed_block_at(&mut self, time: u64, txs: Vec<DecodedTx>) -> AppliedBlock {
+        self.block_checking(time, txs, NONE_CHECKED)
+    }
+
+    fn block_checking(
+        &mut self,
+        time: u64,
+        txs: Vec<DecodedTx>,
+        checked: SignaturesChecked<'_>,
+    ) -> AppliedBlock {
         let snapshot = self.snapshot();
         let tip = snapshot.tip().unwrap_or_else(|e| panic!("tip: {e}"));
         let built = build_block(
@@ -393,7 +411,7 @@ impl CertifiedChain {
             time,
             test_proposer(),
             txs,
-            NONE_CHECKED,
+            checked,
         )
         .unwrap_or_else(|e| panic!("build: {e}"));
         if let Some((id, reason)) = built.rejected.first() {
