@@ -13,6 +13,17 @@ use crate::state::StateDelta;
 
 const GENESIS_CONTEXT: &str = "kp-ledger 2026 genesis v1";
 
+/// Which chain a block or a transaction is of: the chain id people read,
+/// and the hash of the genesis the chain grew from, which is what
+/// transactions and validators' votes are signed for (the hash fixes the
+/// chain id and the founding Participants both, so two chains of one name
+/// share no signature).
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct ChainIdentity {
+    pub chain_id: String,
+    pub genesis: Hash32,
+}
+
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize, BorshSerialize, BorshDeserialize)]
 pub struct Genesis {
     pub chain_id: String,
@@ -97,6 +108,14 @@ impl Genesis {
     /// Identifies this genesis; it is the "previous hash" of block 1.
     pub fn hash(&self) -> Hash32 {
         hash_domain(GENESIS_CONTEXT, &[&borsh::to_vec(self).unwrap_or_default()])
+    }
+
+    /// The chain this genesis begins.
+    pub fn identity(&self) -> ChainIdentity {
+        ChainIdentity {
+            chain_id: self.chain_id.clone(),
+            genesis: self.hash(),
+        }
     }
 
     /// The state at height 0.

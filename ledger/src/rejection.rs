@@ -2,7 +2,7 @@
 //! (`Rejection::code`) that the API, `kp` and users' scripts rely on; the
 //! message is one line for humans. `docs/errors.md` lists them all.
 
-use kp_crypto::{PublicKey, WeakKeyError};
+use kp_crypto::{Hash32, PublicKey, WeakKeyError};
 
 use crate::model::{HsCode, ParcelId, ParticipantCode, ProposalId, Role, TransferId};
 use crate::tx::DecodeError;
@@ -14,8 +14,15 @@ pub enum Rejection {
     Oversize(usize),
     #[error("bytes are not a transaction: {0}")]
     Malformed(String),
-    #[error("transaction is for chain `{got}`, this is chain `{expected}`")]
-    WrongChain { expected: String, got: String },
+    #[error(
+        "transaction is signed for the chain of genesis {got}; this is chain `{chain_id}` of \
+         genesis {expected}: sign it again for this chain (`kp status` shows its genesis hash)"
+    )]
+    WrongChain {
+        chain_id: String,
+        expected: Hash32,
+        got: Hash32,
+    },
     #[error("signature does not verify for signer {0}")]
     BadSignature(PublicKey),
     #[error("signer {0} is neither an enrolled member nor a Participant's authority")]

@@ -11,6 +11,7 @@ use std::collections::{HashMap, HashSet, VecDeque};
 
 use kp_crypto::PublicKey;
 use kp_ledger::block::ChainTip;
+use kp_ledger::genesis::ChainIdentity;
 use kp_ledger::model::TxId;
 use kp_ledger::rules::{apply_tx, ApplyError, BlockContext};
 use kp_ledger::state::{Layered, StateDelta, StateRead, StorageFault};
@@ -84,7 +85,7 @@ pub enum Admitted {
 }
 
 pub struct Mempool {
-    chain_id: String,
+    chain: ChainIdentity,
     limits: MempoolLimits,
     /// The committed state the waiting transactions were checked against.
     base: Snapshot,
@@ -100,12 +101,12 @@ pub struct Mempool {
 impl Mempool {
     pub fn new(
         base: Snapshot,
-        chain_id: String,
+        chain: ChainIdentity,
         limits: MempoolLimits,
     ) -> Result<Self, StoreError> {
         let base_tip = base.tip()?;
         Ok(Mempool {
-            chain_id,
+            chain,
             limits,
             base,
             base_tip,
@@ -238,7 +239,7 @@ impl Mempool {
 
     fn next_block(&self, now_secs: u64) -> BlockContext {
         BlockContext {
-            chain_id: self.chain_id.clone(),
+            chain: self.chain.clone(),
             height: self.base_tip.height + 1,
             time: now_secs.max(self.base_tip.time),
         }
@@ -260,8 +261,8 @@ pub(crate) mod tests {
     use kp_ledger::block::{build_block, NONE_CHECKED};
     use kp_ledger::model::Role;
     use kp_ledger::store::Store;
-    use kp_ledger::testkit::{key_named, test_genesis, CHAIN_ID, START_TIME};
-    use kp_ledger::tx::{Body, TxPayload};
+    use kp_ledger::testkit::{key_named, signed, test_chain, test_genesis, START_TIME};
+    use kp_ledger::tx::Body;
 
     /// Botswana's authority enrols `member` as a trader, with `nonce`.
     pub(crate) fn enrol(nonce: u64, member: &str) -> DecodedTx {
@@ -273,19 +274,12 @@ pub(crate) mod tests {
             licence: format!("LIC-{member}"),
             zone: None,
         };
-        let tx = TxPayload {
-            signer: authority.public(),
-            nonce,
-            chain_id: CHAIN_ID.to_owned(),
-            body,
-        }
-        .sign(&authority);
-        DecodedTx::decode(tx.to_bytes()).expect("decodes")
+        signed(&authority, nonce, body)
     }
 
     /// A mempool over `store`'s committed state, on the test chain.
     pub(crate) fn mempool_over(store: &Store, limits: MempoolLimits) -> Mempool {
-        Mempool::new(store.snapshot().expect("snapshot"), CHAIN_ID.into(), limits).expect("mempool")
+        Mempool::new(store.snapshot().expect("snapshot"), test_chain(), limits).expect("mempool")
     }
 
     fn authority() -> PublicKey {
@@ -434,7 +428,7 @@ pub(crate) mod tests {
         let built = build_block(
             &snapshot,
             &tip,
-            CHAIN_ID,
+            &test_chain(),
             START_TIME,
             proposer,
             mempool.batch(2),
@@ -466,7 +460,7 @@ pub(crate) mod tests {
         let built = build_block(
             &snapshot,
             &tip,
-            CHAIN_ID,
+            &test_chain(),
             START_TIME,
             proposer,
             vec![rival],

@@ -278,7 +278,9 @@ async fn watch_heights(
         let mut highest = None;
         for peer in asked {
             match gossip.query(peer, Query::Status).await {
-                Ok(Answer::Status { chain_id, height }) if chain_id == shared.chain.chain_id => {
+                Ok(Answer::Status { chain_id, height })
+                    if chain_id == shared.chain.identity.chain_id =>
+                {
                     highest = highest.max(Some(height));
                 }
                 Ok(_) => {}
@@ -356,7 +358,7 @@ fn answer(shared: &Shared, query: IncomingQuery) {
     debug!(from = %query.from, query = ?query.query, "gossip query");
     let answer = match query.query {
         Query::Status => Answer::Status {
-            chain_id: shared.chain.chain_id.clone(),
+            chain_id: shared.chain.identity.chain_id.clone(),
             height: shared.store.tip().map(|t| t.height).unwrap_or(0),
         },
         Query::Pending { max } => Answer::Pending(

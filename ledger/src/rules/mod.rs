@@ -26,6 +26,7 @@ pub use parcel::{MILLI_CARATS_MAX, VALUE_CENTS_MAX};
 
 use kp_crypto::{hash_domain, Hash32, PublicKey};
 
+use crate::genesis::ChainIdentity;
 use crate::model::{
     Member, Parcel, ParcelId, ParcelStatus, Participant, ParticipantCode, ProposalId, TransferId,
     TxId,
@@ -37,7 +38,7 @@ use crate::tx::{Body, DecodedTx, TEXT_BYTES_MAX};
 /// What the rules know of the block a transaction is in.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct BlockContext {
-    pub chain_id: String,
+    pub chain: ChainIdentity,
     pub height: u64,
     /// UTC seconds agreed by consensus.
     pub time: u64,
@@ -129,10 +130,11 @@ pub fn apply_tx<S: StateRead + ?Sized>(
     tx: &DecodedTx,
 ) -> Result<TxEffects, ApplyError> {
     let payload = &tx.tx.payload;
-    if payload.chain_id != block.chain_id {
+    if payload.genesis != block.chain.genesis {
         return Err(Rejection::WrongChain {
-            expected: block.chain_id.clone(),
-            got: payload.chain_id.clone(),
+            chain_id: block.chain.chain_id.clone(),
+            expected: block.chain.genesis,
+            got: payload.genesis,
         }
         .into());
     }

@@ -90,10 +90,28 @@ mod envelope {
             "unknown_signer"
         );
 
+        // Signed, well, for a chain of the same name that grew from
+        // another genesis.
         let mut c = chain();
-        let mut tx = c.w.sign(&c.miner, World::register_body("BW", 1_000));
-        tx.tx.payload.chain_id = "other-chain".into();
-        assert_eq!(rejected(c.w.apply_signed(&tx)), "wrong_chain");
+        let mut other = crate::testkit::test_genesis();
+        other.genesis_time += 1;
+        let ours = c.w.genesis.hash();
+        assert_eq!(other.chain_id, c.w.genesis.chain_id);
+        let tx = crate::tx::TxPayload {
+            signer: c.miner,
+            nonce: 1,
+            genesis: other.hash(),
+            body: World::register_body("BW", 1_000),
+        }
+        .sign(&crate::testkit::key_named("debswana"));
+        let tx = crate::tx::DecodedTx::decode(tx.to_bytes()).unwrap();
+        let refusal = c.w.apply_signed(&tx).unwrap_err();
+        assert_eq!(refusal.code(), "wrong_chain");
+        let message = refusal.to_string();
+        assert!(
+            message.contains(&other.hash().to_string()) && message.contains(&ours.to_string()),
+            "{message}"
+        );
     }
 
     #[test]
@@ -1316,7 +1334,7 @@ mod storage_faults {
         Role, Transfer, TransferId,
     };
     use crate::state::{MemState, Read, StateRead, StorageFault};
-    use crate::testkit::{code, test_proposer, World, CHAIN_ID};
+    use crate::testkit::{code, test_chain, test_proposer, World};
 
     /// A state that fails on its `fail_at`-th read: a disk error at any
     /// moment of applying a block.
@@ -1418,7 +1436,7 @@ mod storage_faults {
         let clean = build_block(
             &w.state,
             &w.tip,
-            CHAIN_ID,
+            &test_chain(),
             w.time,
             proposer,
             txs.clone(),
@@ -1433,7 +1451,14 @@ mod storage_faults {
             reads: Cell::new(0),
             fail_at: 0,
         };
-        apply_block(&counting, &w.tip, CHAIN_ID, block.clone(), NONE_CHECKED).unwrap();
+        apply_block(
+            &counting,
+            &w.tip,
+            &test_chain(),
+            block.clone(),
+            NONE_CHECKED,
+        )
+        .unwrap();
         let total_reads = counting.reads.get();
         assert!(
             total_reads > 5,
@@ -1446,7 +1471,7 @@ mod storage_faults {
                 reads: Cell::new(0),
                 fail_at,
             };
-            match apply_block(&faulty, &w.tip, CHAIN_ID, block.clone(), NONE_CHECKED) {
+            match apply_block(&faulty, &w.tip, &test_chain(), block.clone(), NONE_CHECKED) {
                 Err(BlockError::Storage(_)) => {}
                 other => panic!("fault at read {fail_at}: expected a storage error, got {other:?}"),
             }
@@ -1459,7 +1484,7 @@ mod storage_faults {
                 build_block(
                     &faulty,
                     &w.tip,
-                    CHAIN_ID,
+                    &test_chain(),
                     w.time,
                     proposer,
                     txs.clone(),
@@ -1476,7 +1501,7 @@ mod header_checks {
     use crate::block::{apply_block, build_block, validators_hash, BlockError, NONE_CHECKED};
     use crate::model::Role;
     use crate::rules::validator_set;
-    use crate::testkit::{test_proposer, World, CHAIN_ID};
+    use crate::testkit::{test_chain, test_proposer, World};
 
     #[test]
     fn a_header_counts_its_transactions_commits_to_the_parcels_and_names_the_validator_set() {
@@ -1486,7 +1511,7 @@ mod header_checks {
         let built = build_block(
             &w.state,
             &w.tip,
-            CHAIN_ID,
+            &test_chain(),
             w.time,
             test_proposer(),
             txs,
@@ -1498,13 +1523,13 @@ mod header_checks {
         let in_force = validator_set(&w.state).expect("in memory");
         assert!(!in_force.is_empty());
         assert_eq!(block.header.validators_hash, validators_hash(&in_force));
-        apply_block(&w.state, &w.tip, CHAIN_ID, block.clone(), NONE_CHECKED)
+        apply_block(&w.state, &w.tip, &test_chain(), block.clone(), NONE_CHECKED)
             .expect("the block as built applies");
 
         let mut miscounted = block.clone();
         miscounted.header.tx_count = 2;
         assert!(matches!(
-            apply_block(&w.state, &w.tip, CHAIN_ID, miscounted, NONE_CHECKED),
+            apply_block(&w.state, &w.tip, &test_chain(), miscounted, NONE_CHECKED),
             Err(BlockError::TxCount {
                 claimed: 2,
                 held: 1
@@ -1514,7 +1539,7 @@ mod header_checks {
         let mut misrooted = block.clone();
         misrooted.header.parcels_root.0[0] ^= 1;
         assert!(matches!(
-            apply_block(&w.state, &w.tip, CHAIN_ID, misrooted, NONE_CHECKED),
+            apply_block(&w.state, &w.tip, &test_chain(), misrooted, NONE_CHECKED),
             Err(BlockError::ParcelsRoot { .. })
         ));
 
@@ -1523,13 +1548,13 @@ mod header_checks {
         let mut other_set = block.clone();
         other_set.header.validators_hash = validators_hash(&in_force[1..]);
         assert!(matches!(
-            apply_block(&w.state, &w.tip, CHAIN_ID, other_set, NONE_CHECKED),
+            apply_block(&w.state, &w.tip, &test_chain(), other_set, NONE_CHECKED),
             Err(BlockError::ValidatorsHash { .. })
         ));
         let mut other_next = block;
         other_next.header.next_validators_hash = validators_hash(&in_force[1..]);
         assert!(matches!(
-            apply_block(&w.state, &w.tip, CHAIN_ID, other_next, NONE_CHECKED),
+            apply_block(&w.state, &w.tip, &test_chain(), other_next, NONE_CHECKED),
             Err(BlockError::NextValidatorsHash { .. })
         ));
     }

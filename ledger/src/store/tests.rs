@@ -10,7 +10,7 @@ use crate::block::{build_block, BuiltBlock, NONE_CHECKED};
 use crate::commitment::{ParcelCommitment, ParcelTree};
 use crate::model::{HsCode, ParcelId, ParcelStatus, Role};
 use crate::state::StateRead;
-use crate::testkit::{key_named, signed, test_genesis, test_proposer, CertifiedChain, CHAIN_ID};
+use crate::testkit::{key_named, signed, test_chain, test_genesis, test_proposer, CertifiedChain};
 use crate::tx::{Body, DecodedTx, SplitOutput};
 
 fn enrol(member: PublicKey, role: Role, name: &str) -> Body {
@@ -43,7 +43,7 @@ fn build(store: &Store, txs: Vec<DecodedTx>) -> BuiltBlock {
     build_block(
         &snapshot,
         &tip,
-        CHAIN_ID,
+        &test_chain(),
         tip.time + 1,
         proposer,
         txs,
@@ -461,6 +461,16 @@ fn a_database_of_another_format_is_refused() {
     set_format(Some(tables::FORMAT_VERSION + 1));
     let err = Store::open(&path, &test_genesis()).err().expect("refused");
     assert_eq!(err.code(), "storage_format");
+    // Format 5 signed transactions for the chain id alone: its ledger is
+    // other bytes, and the operator is told what to do.
+    set_format(Some(5));
+    let err = Store::open(&path, &test_genesis()).err().expect("refused");
+    assert_eq!(err.code(), "storage_format");
+    let message = err.to_string();
+    assert!(
+        message.contains("format 5") && message.contains("new home"),
+        "{message}"
+    );
     // Format 3 had no statistics index: read as is, it would answer zeros.
     set_format(Some(3));
     let err = Store::open(&path, &test_genesis()).err().expect("refused");

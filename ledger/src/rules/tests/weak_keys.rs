@@ -9,7 +9,7 @@ use super::*;
 use crate::block::{check_signatures, NONE_CHECKED};
 use crate::model::{Member, ParticipantChange};
 use crate::state::StateDelta;
-use crate::testkit::{key_named, CHAIN_ID};
+use crate::testkit::{key_named, test_chain};
 use crate::tx::{DecodedTx, TxPayload};
 
 /// The identity point: a key of order 1.
@@ -46,7 +46,7 @@ fn forged(key: PublicKey, nonce: u64, body: Body) -> DecodedTx {
         payload: TxPayload {
             signer: key,
             nonce,
-            chain_id: CHAIN_ID.to_owned(),
+            genesis: test_chain().genesis,
             body,
         },
         signature: Signature(signature),
