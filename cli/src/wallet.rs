@@ -1,7 +1,8 @@
 //! Key files and passphrases. Keys are age-encrypted files
 //! (`kp_crypto::keystore`); the passphrase comes from `KP_PASSPHRASE`, else
-//! from a prompt when kp runs on a terminal. Signing happens here, locally:
-//! the secret key never leaves this process.
+//! from a prompt when kp runs on a terminal. Signing happens in this
+//! process (`Ctx::write`, for the node's genesis hash): the secret key
+//! never leaves it.
 
 use std::io::IsTerminal;
 use std::path::Path;
@@ -9,7 +10,6 @@ use std::path::Path;
 use anyhow::{anyhow, bail, Context, Result};
 use kp_crypto::keystore;
 use kp_crypto::{PublicKey, SecretKey};
-use kp_ledger::tx::{Body, Transaction, TxPayload};
 
 pub const PASSPHRASE_ENV: &str = "KP_PASSPHRASE";
 
@@ -74,15 +74,4 @@ pub fn load_key(path: &Path) -> Result<SecretKey> {
     }
     let pass = passphrase(path, Purpose::Open)?;
     keystore::read_key_file(path, &pass).map_err(|e| anyhow!(e))
-}
-
-/// Signs one transaction.
-pub fn sign(key: &SecretKey, nonce: u64, chain_id: String, body: Body) -> Transaction {
-    TxPayload {
-        signer: key.public(),
-        nonce,
-        chain_id,
-        body,
-    }
-    .sign(key)
 }

@@ -20,11 +20,13 @@ use kp_ledger::rules::{parcel_id, proposal_id};
 use kp_ledger::tx::{Body, DecodedTx};
 
 const CHAIN: &str = "kp-test";
+/// The mock node's genesis hash, which `kp` signs for.
+const GENESIS: Hash32 = Hash32([1; 32]);
 
 fn status_json() -> String {
     serde_json::to_string(&StatusView {
         chain_id: CHAIN.into(),
-        genesis_hash: Hash32([1; 32]),
+        genesis_hash: GENESIS,
         height: 11,
         last_block_hash: Hash32([2; 32]),
         state_hash: Hash32([3; 32]),
@@ -188,7 +190,7 @@ fn register_signs_the_right_transaction_and_prints_only_the_id() {
     let payload = &tx.tx.payload;
     assert_eq!(payload.signer.to_string(), public);
     assert_eq!(payload.nonce, 7, "max(last, pending_last) + 1");
-    assert_eq!(payload.chain_id, CHAIN);
+    assert_eq!(payload.genesis, GENESIS, "signed for the node's genesis");
     assert!(payload
         .signer
         .verify(&payload.signing_message(), &tx.tx.signature)

@@ -2,6 +2,7 @@ use std::fmt;
 use std::str::FromStr;
 
 use borsh::{BorshDeserialize, BorshSerialize};
+use curve25519_dalek::edwards::CompressedEdwardsY;
 use ed25519_consensus::{batch, SigningKey, VerificationKey, VerificationKeyBytes};
 use rand_core::OsRng;
 use serde::{Deserialize, Deserializer, Serialize, Serializer};
@@ -29,6 +30,15 @@ pub enum SignatureError {
     MalformedKey,
     #[error("the signature does not verify")]
     Invalid,
+}
+
+/// Why a public key cannot stand for a party (see [`PublicKey::check_strong`]).
+#[derive(Debug, Clone, Copy, thiserror::Error, PartialEq, Eq)]
+pub enum WeakKeyError {
+    #[error("the bytes are not a point of the curve")]
+    NotAPoint,
+    #[error("the key is a point of small order, for which anyone can make signatures")]
+    SmallOrder,
 }
 
 #[derive(Debug, thiserror::Error, PartialEq, Eq)]
@@ -68,6 +78,32 @@ impl fmt::Debug for SecretKey {
 impl PublicKey {
     pub fn to_hex(&self) -> String {
         hex::encode(self.0)
+    }
+
+    /// Whether only the holder of this key's private key can sign for it:
+    /// the bytes decode to a curve point (as ZIP-215 decodes them, a
+    /// non-canonical y or a sign bit on x = 0 included) that is not of
+    /// small order.
+    ///
+    /// ZIP-215 verification is cofactored: it accepts a signature when
+    /// \[8\](\[s\]B - R - \[k\]A) is the identity. For a key A among the
+    /// eight torsion points, \[8\]\[k\]A is the identity whatever k is, so
+    /// the signature R = identity, s = 0 verifies on every message: anyone
+    /// can sign as such a key. Verification must stay ZIP-215 (every node
+    /// gives the same answer, batched or not), so every key that enters
+    /// the ledger (a member's, a Participant's authority or validator key,
+    /// a genesis file's, any later change of a key) is checked here, where
+    /// it enters. A key with a torsion component beside a prime-order one
+    /// is not refused: signing for it still takes the private key of its
+    /// prime-order part.
+    pub fn check_strong(&self) -> Result<(), WeakKeyError> {
+        let point = CompressedEdwardsY(self.0)
+            .decompress()
+            .ok_or(WeakKeyError::NotAPoint)?;
+        if point.is_small_order() {
+            return Err(WeakKeyError::SmallOrder);
+        }
+        Ok(())
     }
 
     /// Verifies one signature (ZIP-215, the same rules as the batch path).
@@ -218,6 +254,125 @@ mod tests {
             bad.queue(&k.public(), b"n", s);
         }
         assert!(!bad.verify());
+    }
+
+    /// Every encoding of a small-order point that ZIP-215 decodes: the
+    /// eight torsion points canonically, then the six other encodings
+    /// (C2SP's ed25519 vectors, "low_order" and "non_canonical"; the
+    /// test below finds them again from first principles).
+    const SMALL_ORDER_ENCODINGS: [&str; 14] = [
+        // Canonical: the identity (order 1), (0, -1) (order 2), the two
+        // points of order 4 and the four of order 8.
+        "0100000000000000000000000000000000000000000000000000000000000000",
+        "ecffffffffffffffffffffffffffffffffffffffffffffffffffffffffffff7f",
+        "0000000000000000000000000000000000000000000000000000000000000000",
+        "0000000000000000000000000000000000000000000000000000000000000080",
+        "26e8958fc2b227b045c3f489f2ef98f0d5dfac05d3c63339b13802886d53fc05",
+        "26e8958fc2b227b045c3f489f2ef98f0d5dfac05d3c63339b13802886d53fc85",
+        "c7176a703d4dd84fba3c0b760d10670f2a2053fa2c39ccc64ec7fd7792ac037a",
+        "c7176a703d4dd84fba3c0b760d10670f2a2053fa2c39ccc64ec7fd7792ac03fa",
+        // The sign bit set on x = 0: the identity and (0, -1).
+        "0100000000000000000000000000000000000000000000000000000000000080",
+        "ecffffffffffffffffffffffffffffffffffffffffffffffffffffffffffffff",
+        // y = p (that is 0), either sign: the points of order 4.
+        "edffffffffffffffffffffffffffffffffffffffffffffffffffffffffffff7f",
+        "edffffffffffffffffffffffffffffffffffffffffffffffffffffffffffffff",
+        // y = p + 1 (that is 1), either sign: the identity.
+        "eeffffffffffffffffffffffffffffffffffffffffffffffffffffffffffff7f",
+        "eeffffffffffffffffffffffffffffffffffffffffffffffffffffffffffffff",
+    ];
+
+    fn small_order_keys() -> Vec<PublicKey> {
+        SMALL_ORDER_ENCODINGS
+            .iter()
+            .map(|hex| hex.parse().expect("32 bytes of hex"))
+            .collect()
+    }
+
+    /// R = the identity, s = 0.
+    fn universal_forgery() -> Signature {
+        let mut bytes = [0u8; 64];
+        bytes[0] = 1;
+        Signature(bytes)
+    }
+
+    #[test]
+    fn small_order_keys_verify_a_forgery_on_any_message_and_are_refused() {
+        for key in small_order_keys() {
+            // What makes them dangerous: ZIP-215 takes the key, and the
+            // forgery verifies, single and batched, whatever the message.
+            for message in [&b"offer_transfer"[..], b"anything at all"] {
+                assert_eq!(key.verify(message, &universal_forgery()), Ok(()), "{key}");
+                let mut batch = BatchVerifier::new();
+                batch.queue(&key, message, &universal_forgery());
+                assert!(batch.verify(), "{key}");
+            }
+            assert_eq!(key.check_strong(), Err(WeakKeyError::SmallOrder), "{key}");
+        }
+    }
+
+    #[test]
+    fn the_list_holds_all_eight_torsion_points_and_every_other_encoding_of_them() {
+        use curve25519_dalek::edwards::EdwardsPoint;
+        use curve25519_dalek::traits::Identity;
+
+        let keys = small_order_keys();
+        let decode = |bytes: [u8; 32]| CompressedEdwardsY(bytes).decompress();
+        // The torsion group: the multiples of a point of order 8.
+        let generator = decode(keys[6].0).expect("a point");
+        let mut torsion = Vec::new();
+        let mut point = EdwardsPoint::identity();
+        for _ in 0..8 {
+            torsion.push(point.compress().to_bytes());
+            point += generator;
+        }
+        assert_eq!(point, EdwardsPoint::identity(), "the generator has order 8");
+        let mut canonical: Vec<[u8; 32]> = keys[..8].iter().map(|k| k.0).collect();
+        canonical.sort();
+        torsion.sort();
+        assert_eq!(canonical, torsion);
+
+        // Every other encoding of a point: a y of p or more (the 19 values
+        // from p to 2^255 - 1), or the sign bit set where x = 0. Those that
+        // decode to a small-order point are exactly the list's last six.
+        let mut non_canonical = Vec::new();
+        for low_byte in 0xedu8..=0xff {
+            let mut y = [0xffu8; 32];
+            y[0] = low_byte;
+            y[31] = 0x7f;
+            non_canonical.push(y);
+        }
+        non_canonical.extend(torsion.iter().copied());
+        let mut found: Vec<[u8; 32]> = Vec::new();
+        for encoding in non_canonical {
+            for sign in [0, 0x80] {
+                let mut bytes = encoding;
+                bytes[31] |= sign;
+                let Some(point) = decode(bytes) else { continue };
+                if point.is_small_order() && point.compress().to_bytes() != bytes {
+                    found.push(bytes);
+                }
+            }
+        }
+        found.sort();
+        let mut listed: Vec<[u8; 32]> = keys[8..].iter().map(|k| k.0).collect();
+        listed.sort();
+        assert_eq!(found, listed);
+    }
+
+    #[test]
+    fn a_generated_key_is_strong_and_bytes_off_the_curve_are_not() {
+        assert_eq!(SecretKey::generate().public().check_strong(), Ok(()));
+        // Not every y has a point: about half do not.
+        let off_curve = (2u8..=255)
+            .map(|y| {
+                let mut bytes = [0u8; 32];
+                bytes[0] = y;
+                PublicKey(bytes)
+            })
+            .find(|key| CompressedEdwardsY(key.0).decompress().is_none())
+            .expect("some small y has no point");
+        assert_eq!(off_curve.check_strong(), Err(WeakKeyError::NotAPoint));
     }
 
     #[test]

@@ -12,5 +12,6 @@ mod merkle;
 pub use hash::{hash_domain, Hash32, HashParseError};
 pub use keys::{
     verify_each, BatchVerifier, KeyParseError, PublicKey, SecretKey, Signature, SignatureError,
+    WeakKeyError,
 };
 pub use merkle::{merkle_root, MerkleProof, MerkleProofError, MerkleTree};

@@ -8,7 +8,7 @@
 use criterion::{criterion_group, criterion_main, BatchSize, Criterion, Throughput};
 use kp_ledger::block::{apply_block, build_block, NONE_CHECKED};
 use kp_ledger::model::Role;
-use kp_ledger::testkit::{test_proposer, World, CHAIN_ID};
+use kp_ledger::testkit::{test_chain, test_proposer, World};
 use kp_ledger::tx::{Body, DecodedTx};
 
 const MINERS: usize = 100;
@@ -53,7 +53,7 @@ fn transfers_into_blocks(c: &mut Criterion) {
     let built = build_block(
         &w.state,
         &w.tip,
-        CHAIN_ID,
+        &test_chain(),
         w.time,
         proposer,
         offers.clone(),
@@ -73,7 +73,7 @@ fn transfers_into_blocks(c: &mut Criterion) {
         b.iter_batched(
             || block.clone(),
             |block| {
-                apply_block(&w.state, &w.tip, CHAIN_ID, block, NONE_CHECKED)
+                apply_block(&w.state, &w.tip, &test_chain(), block, NONE_CHECKED)
                     .unwrap_or_else(|e| panic!("{e}"))
             },
             BatchSize::LargeInput,
@@ -86,7 +86,7 @@ fn transfers_into_blocks(c: &mut Criterion) {
                 build_block(
                     &w.state,
                     &w.tip,
-                    CHAIN_ID,
+                    &test_chain(),
                     w.time,
                     proposer,
                     txs,

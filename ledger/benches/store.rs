@@ -15,7 +15,7 @@ use kp_ledger::model::{ParcelId, Role};
 use kp_ledger::rules::transfer_id;
 use kp_ledger::state::StateRead;
 use kp_ledger::store::Store;
-use kp_ledger::testkit::{test_proposer, World, CHAIN_ID};
+use kp_ledger::testkit::{test_chain, test_proposer, World};
 use kp_ledger::tx::{Body, DecodedTx};
 
 const PARCELS_PER_MINER: usize = 50;
@@ -104,7 +104,7 @@ impl Bench {
         let built = build_block(
             &snapshot,
             &tip,
-            CHAIN_ID,
+            &test_chain(),
             tip.time + 1,
             proposer,
             txs,
@@ -122,7 +122,7 @@ impl Bench {
     fn apply_and_commit(&self, block: Block) {
         let snapshot = self.store.snapshot().unwrap_or_else(|e| panic!("{e}"));
         let tip = snapshot.tip().unwrap_or_else(|e| panic!("{e}"));
-        let applied = apply_block(&snapshot, &tip, CHAIN_ID, block, NONE_CHECKED)
+        let applied = apply_block(&snapshot, &tip, &test_chain(), block, NONE_CHECKED)
             .unwrap_or_else(|e| panic!("{e}"));
         drop(snapshot);
         self.store

@@ -362,12 +362,15 @@ pub fn values_outside_band(
                 if origin.milli_carats == 0 {
                     return None;
                 }
-                expected_cents += u128::from(share.milli_carats) * u128::from(origin.value_cents)
+                // Past what the records can hold, the certificate is
+                // skipped rather than the sum wrapped.
+                let cents = u128::from(share.milli_carats) * u128::from(origin.value_cents)
                     / u128::from(origin.milli_carats);
+                expected_cents = expected_cents.checked_add(cents)?;
             }
             let value = u128::from(cert.value_cents);
-            let gap = value.abs_diff(expected_cents) * 100;
-            if expected_cents == 0 || gap <= expected_cents * u128::from(band_percent) {
+            let gap = value.abs_diff(expected_cents).checked_mul(100)?;
+            if expected_cents == 0 || gap <= expected_cents.checked_mul(u128::from(band_percent))? {
                 return None;
             }
             let origins: Vec<&str> = cert
@@ -405,7 +408,8 @@ fn per_carat(cents: u128, milli_carats: u64) -> String {
 /// How far `value` is from `reference` (not zero), as `+150%` or `-60%`.
 fn signed_percent(value: u128, reference: u128) -> String {
     let sign = if value >= reference { '+' } else { '-' };
-    format!("{sign}{}%", value.abs_diff(reference) * 100 / reference)
+    let percent = value.abs_diff(reference).saturating_mul(100) / reference;
+    format!("{sign}{percent}%")
 }
 
 /// A reporting period: trade by quarter, production by half year (Annex III).
@@ -555,4 +559,35 @@ pub fn findings_for(
 /// The first second of a day.
 pub fn day_start(day: u32) -> u64 {
     u64::from(day) * SECONDS_PER_DAY
+}
+
+#[cfg(test)]
+mod tests {
+    use super::markup::tests::certificate;
+    use super::*;
+    use crate::model::OriginShare;
+
+    #[test]
+    fn figures_no_ledger_can_hold_skip_the_band_check_rather_than_wrap() {
+        // A milli-carat of Botswana's production worth the most a u64
+        // holds, and a certificate of the most carats a u64 holds: what
+        // they are worth at that average is past what a u128 holds a
+        // hundred times.
+        let botswana: ParticipantCode = "BW".parse().expect("code");
+        let production = BTreeMap::from([(
+            botswana,
+            Tally {
+                milli_carats: 1,
+                value_cents: u64::MAX,
+                ..Tally::default()
+            },
+        )]);
+        let mut cert = certificate("BW-1", "EU", &[], 1);
+        cert.origins = vec![OriginShare {
+            participant: botswana,
+            milli_carats: u64::MAX,
+        }];
+        cert.milli_carats = u64::MAX;
+        assert!(values_outside_band(&[cert], &production, 50).is_empty());
+    }
 }

@@ -9,6 +9,7 @@ use kp_crypto::{hash_domain, merkle_root, verify_each, Hash32, PublicKey};
 use serde::{Deserialize, Serialize};
 
 use crate::commitment::{parcels_after, ParcelCommitment};
+use crate::genesis::ChainIdentity;
 use crate::model::{BlockHash, ParcelId, ParticipantCode, TxId, ValidatorSet};
 use crate::rejection::Rejection;
 use crate::rules::{apply_tx, validator_set, ApplyError, BlockContext};
@@ -229,7 +230,7 @@ fn validator_sets<S: StateRead + ?Sized>(
 pub fn build_block<S: ParcelCommitment + ?Sized>(
     state: &S,
     tip: &ChainTip,
-    chain_id: &str,
+    chain: &ChainIdentity,
     time: u64,
     proposer: PublicKey,
     mut candidates: Vec<DecodedTx>,
@@ -237,7 +238,7 @@ pub fn build_block<S: ParcelCommitment + ?Sized>(
 ) -> Result<BuiltBlock, StorageFault> {
     candidates.truncate(TXS_PER_BLOCK_MAX);
     let ctx = BlockContext {
-        chain_id: chain_id.to_owned(),
+        chain: chain.clone(),
         height: tip.height + 1,
         time: time.max(tip.time),
     };
@@ -270,7 +271,7 @@ pub fn build_block<S: ParcelCommitment + ?Sized>(
     let parcels = parcels_after(state, &delta)?;
     let validators = validator_sets(state, &delta)?;
     let header = BlockHeader {
-        chain_id: chain_id.to_owned(),
+        chain_id: chain.chain_id.clone(),
         height: ctx.height,
         prev_hash: tip.hash,
         tx_count: included.len() as u32,
@@ -305,14 +306,14 @@ pub fn build_block<S: ParcelCommitment + ?Sized>(
 pub fn apply_block<S: ParcelCommitment + ?Sized>(
     state: &S,
     tip: &ChainTip,
-    chain_id: &str,
+    chain: &ChainIdentity,
     block: Block,
     checked: SignaturesChecked<'_>,
 ) -> Result<AppliedBlock, BlockError> {
     let header = &block.header;
-    if header.chain_id != chain_id {
+    if header.chain_id != chain.chain_id {
         return Err(BlockError::WrongChain {
-            expected: chain_id.to_owned(),
+            expected: chain.chain_id.clone(),
             got: header.chain_id.clone(),
         });
     }
@@ -359,7 +360,7 @@ pub fn apply_block<S: ParcelCommitment + ?Sized>(
         return Err(BlockError::InvalidTx { index, rejection });
     }
     let ctx = BlockContext {
-        chain_id: chain_id.to_owned(),
+        chain: chain.clone(),
         height: header.height,
         time: header.time,
     };

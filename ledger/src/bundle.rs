@@ -35,8 +35,10 @@ use crate::tx::{tx_id, Body, DecodedTx};
 #[cfg(test)]
 mod tests;
 
-/// The layout of [`Bundle`]'s bytes; raised with any change to it.
-pub const BUNDLE_FORMAT: u32 = 1;
+/// The layout of [`Bundle`]'s bytes; raised with any change to it, or to
+/// what its signatures cover. 2: transactions and precommits are signed for
+/// the genesis hash.
+pub const BUNDLE_FORMAT: u32 = 2;
 
 /// A self-contained provenance proof. Its borsh bytes are canonical; the
 /// file written for people ([`Bundle::to_file`]) carries them with a JSON
@@ -412,7 +414,7 @@ impl Bundle {
             }
             let votes = certified
                 .commit
-                .votes(&header.hash(), header.height, &held)
+                .votes(&self.genesis, &header.hash(), header.height, &held)
                 .map_err(|source| BundleError::Commit {
                     height: header.height,
                     source,

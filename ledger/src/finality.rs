@@ -5,7 +5,7 @@
 use std::collections::BTreeSet;
 
 use borsh::{BorshDeserialize, BorshSerialize};
-use kp_crypto::{PublicKey, Signature};
+use kp_crypto::{Hash32, PublicKey, Signature};
 
 use crate::model::{BlockHash, ParticipantCode};
 use crate::votes::{vote_signing_bytes, VoteKind};
@@ -76,14 +76,16 @@ pub struct SignedMessage {
 
 impl CommitProof {
     /// Checks that more than two thirds of `validators` (the set in force
-    /// at the block's height) precommitted block `block` at `height`.
+    /// at the block's height) precommitted block `block` at `height` of the
+    /// chain of genesis `genesis`.
     pub fn verify(
         &self,
+        genesis: &Hash32,
         block: &BlockHash,
         height: u64,
         validators: &[(ParticipantCode, PublicKey)],
     ) -> Result<(), CommitError> {
-        for vote in self.votes(block, height, validators)? {
+        for vote in self.votes(genesis, block, height, validators)? {
             if vote.key.verify(&vote.message, &vote.signature).is_err() {
                 return Err(CommitError::BadSignature(vote.key));
             }
@@ -96,6 +98,7 @@ impl CommitProof {
     /// this succeeds and every one of them holds.
     pub fn votes(
         &self,
+        genesis: &Hash32,
         block: &BlockHash,
         height: u64,
         validators: &[(ParticipantCode, PublicKey)],
@@ -121,6 +124,7 @@ impl CommitProof {
             votes.push(SignedMessage {
                 key: *validator,
                 message: vote_signing_bytes(
+                    genesis,
                     VoteKind::Precommit,
                     self.height,
                     self.round,
@@ -146,7 +150,9 @@ impl CommitProof {
 mod tests {
     use super::*;
     use crate::testkit::{code, key_named};
-    use kp_crypto::{Hash32, SecretKey};
+    use kp_crypto::SecretKey;
+
+    const GENESIS: Hash32 = Hash32([5; 32]);
 
     fn validators(count: usize) -> (Vec<SecretKey>, Vec<(ParticipantCode, PublicKey)>) {
         let codes = ["BW", "EU", "ZA", "IN", "AE", "CA", "RU"];
@@ -167,6 +173,7 @@ mod tests {
             .iter()
             .map(|k| {
                 let bytes = vote_signing_bytes(
+                    &GENESIS,
                     VoteKind::Precommit,
                     height,
                     round,
@@ -189,10 +196,16 @@ mod tests {
         let (keys, set) = validators(4);
         let block = Hash32([7; 32]);
         assert_eq!(quorum(4), 3);
-        assert_eq!(proof(&keys[..3], block, 9).verify(&block, 9, &set), Ok(()));
-        assert_eq!(proof(&keys, block, 9).verify(&block, 9, &set), Ok(()));
+        assert_eq!(
+            proof(&keys[..3], block, 9).verify(&GENESIS, &block, 9, &set),
+            Ok(())
+        );
+        assert_eq!(
+            proof(&keys, block, 9).verify(&GENESIS, &block, 9, &set),
+            Ok(())
+        );
 
-        let too_few = proof(&keys[..2], block, 9).verify(&block, 9, &set);
+        let too_few = proof(&keys[..2], block, 9).verify(&GENESIS, &block, 9, &set);
         assert_eq!(
             too_few,
             Err(CommitError::TooFew {
@@ -204,7 +217,9 @@ mod tests {
         let mut twice = proof(&keys[..2], block, 9);
         twice.precommits.push(twice.precommits[0]);
         assert_eq!(
-            twice.verify(&block, 9, &set).map_err(|e| e.code()),
+            twice
+                .verify(&GENESIS, &block, 9, &set)
+                .map_err(|e| e.code()),
             Err("commit_duplicate_vote")
         );
         let outsider = key_named("not a validator");
@@ -213,25 +228,38 @@ mod tests {
             .precommits
             .extend(proof(&[outsider], block, 9).precommits);
         assert_eq!(
-            foreign.verify(&block, 9, &set).map_err(|e| e.code()),
+            foreign
+                .verify(&GENESIS, &block, 9, &set)
+                .map_err(|e| e.code()),
             Err("commit_not_a_validator")
         );
         let mut forged = proof(&keys[..3], block, 9);
         forged.precommits[1].1 .0[0] ^= 1;
         assert_eq!(
-            forged.verify(&block, 9, &set).map_err(|e| e.code()),
+            forged
+                .verify(&GENESIS, &block, 9, &set)
+                .map_err(|e| e.code()),
             Err("commit_bad_signature")
         );
         // Precommits for another block, passed off as this one's.
         let mut moved = proof(&keys[..3], Hash32([8; 32]), 9);
         moved.block = block;
         assert_eq!(
-            moved.verify(&block, 9, &set).map_err(|e| e.code()),
+            moved
+                .verify(&GENESIS, &block, 9, &set)
+                .map_err(|e| e.code()),
+            Err("commit_bad_signature")
+        );
+        // Votes of a chain that grew from another genesis.
+        assert_eq!(
+            proof(&keys[..3], block, 9)
+                .verify(&Hash32([6; 32]), &block, 9, &set)
+                .map_err(|e| e.code()),
             Err("commit_bad_signature")
         );
         assert_eq!(
             proof(&keys[..3], block, 9)
-                .verify(&block, 10, &set)
+                .verify(&GENESIS, &block, 10, &set)
                 .map_err(|e| e.code()),
             Err("commit_other_block")
         );
@@ -239,7 +267,7 @@ mod tests {
         let (_, larger) = validators(7);
         assert_eq!(
             proof(&keys[..3], block, 9)
-                .verify(&block, 9, &larger)
+                .verify(&GENESIS, &block, 9, &larger)
                 .map_err(|e| e.code()),
             Err("commit_too_few_votes")
         );

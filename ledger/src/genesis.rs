@@ -3,7 +3,7 @@
 use std::collections::BTreeSet;
 
 use borsh::{BorshDeserialize, BorshSerialize};
-use kp_crypto::{hash_domain, Hash32};
+use kp_crypto::{hash_domain, Hash32, PublicKey, WeakKeyError};
 use serde::{Deserialize, Serialize};
 
 use crate::block::ChainTip;
@@ -12,6 +12,17 @@ use crate::rules::validators_among;
 use crate::state::StateDelta;
 
 const GENESIS_CONTEXT: &str = "kp-ledger 2026 genesis v1";
+
+/// Which chain a block or a transaction is of: the chain id people read,
+/// and the hash of the genesis the chain grew from, which is what
+/// transactions and validators' votes are signed for (the hash fixes the
+/// chain id and the founding Participants both, so two chains of one name
+/// share no signature).
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct ChainIdentity {
+    pub chain_id: String,
+    pub genesis: Hash32,
+}
 
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize, BorshSerialize, BorshDeserialize)]
 pub struct Genesis {
@@ -37,6 +48,12 @@ pub enum GenesisError {
     BadCode(String),
     #[error("genesis gives no active Participant a validator, so no block could be made")]
     NoValidator,
+    #[error("genesis gives {participant} the key {key}, which cannot stand for a party: {reason}")]
+    WeakKey {
+        participant: String,
+        key: PublicKey,
+        reason: WeakKeyError,
+    },
 }
 
 impl Genesis {
@@ -67,6 +84,15 @@ impl Genesis {
             if !codes.insert(p.code) {
                 return Err(GenesisError::DuplicateParticipant(p.code.to_string()));
             }
+            // The founding keys enter the ledger here, checked as every key
+            // that enters later is (`PublicKey::check_strong`).
+            for key in std::iter::once(p.authority).chain(p.validator) {
+                key.check_strong().map_err(|reason| GenesisError::WeakKey {
+                    participant: p.code.to_string(),
+                    key,
+                    reason,
+                })?;
+            }
             let validator_reused = p.validator.is_some_and(|v| !keys.insert(v));
             if !keys.insert(p.authority) || validator_reused {
                 return Err(GenesisError::DuplicateKey(p.code.to_string()));
@@ -82,6 +108,14 @@ impl Genesis {
     /// Identifies this genesis; it is the "previous hash" of block 1.
     pub fn hash(&self) -> Hash32 {
         hash_domain(GENESIS_CONTEXT, &[&borsh::to_vec(self).unwrap_or_default()])
+    }
+
+    /// The chain this genesis begins.
+    pub fn identity(&self) -> ChainIdentity {
+        ChainIdentity {
+            chain_id: self.chain_id.clone(),
+            genesis: self.hash(),
+        }
     }
 
     /// The state at height 0.
@@ -153,5 +187,28 @@ mod tests {
             }
         }
         assert_eq!(genesis.validate(), Err(GenesisError::NoValidator));
+    }
+
+    #[test]
+    fn founding_keys_anyone_could_sign_for_are_refused() {
+        let mut identity = [0u8; 32];
+        identity[0] = 1;
+        let weak = PublicKey(identity);
+        let mut genesis = test_genesis();
+        genesis.participants[1].authority = weak;
+        assert_eq!(
+            genesis.validate(),
+            Err(GenesisError::WeakKey {
+                participant: "EU".into(),
+                key: weak,
+                reason: WeakKeyError::SmallOrder,
+            })
+        );
+        let mut genesis = test_genesis();
+        genesis.participants[2].validator = Some(weak);
+        assert!(matches!(
+            Genesis::from_json(&genesis.to_json()),
+            Err(GenesisError::WeakKey { participant, .. }) if participant == "ZA"
+        ));
     }
 }

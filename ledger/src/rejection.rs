@@ -2,7 +2,7 @@
 //! (`Rejection::code`) that the API, `kp` and users' scripts rely on; the
 //! message is one line for humans. `docs/errors.md` lists them all.
 
-use kp_crypto::PublicKey;
+use kp_crypto::{Hash32, PublicKey, WeakKeyError};
 
 use crate::model::{HsCode, ParcelId, ParticipantCode, ProposalId, Role, TransferId};
 use crate::tx::DecodeError;
@@ -14,8 +14,15 @@ pub enum Rejection {
     Oversize(usize),
     #[error("bytes are not a transaction: {0}")]
     Malformed(String),
-    #[error("transaction is for chain `{got}`, this is chain `{expected}`")]
-    WrongChain { expected: String, got: String },
+    #[error(
+        "transaction is signed for the chain of genesis {got}; this is chain `{chain_id}` of \
+         genesis {expected}: sign it again for this chain (`kp status` shows its genesis hash)"
+    )]
+    WrongChain {
+        chain_id: String,
+        expected: Hash32,
+        got: Hash32,
+    },
     #[error("signature does not verify for signer {0}")]
     BadSignature(PublicKey),
     #[error("signer {0} is neither an enrolled member nor a Participant's authority")]
@@ -36,6 +43,11 @@ pub enum Rejection {
     FieldEmpty { field: &'static str },
     #[error("a transaction may name at most {max} parcels")]
     TooManyParcels { max: usize },
+    #[error("key {key} cannot stand for a party: {reason}")]
+    WeakKey {
+        key: PublicKey,
+        reason: WeakKeyError,
+    },
 
     // Authorities and members.
     #[error("only a Participant's authority may do this")]
@@ -83,6 +95,24 @@ pub enum Rejection {
     },
     #[error("{0} is restricted to compliant zones: a zone of origin is required")]
     ZoneRequired(ParticipantCode),
+    #[error(
+        "{participant} is restricted to compliant zones and miner {miner} is enrolled for none: \
+         only a miner its authority enrolled for a compliant zone registers"
+    )]
+    MinerZoneRequired {
+        participant: ParticipantCode,
+        miner: PublicKey,
+    },
+    #[error(
+        "miner {miner} is enrolled for {}, so it cannot register from zone `{declared}`: \
+         the zone of origin is the one its authority enrolled it for",
+        .enrolled.as_deref().map_or("no zone".to_owned(), |zone| format!("zone `{zone}`"))
+    )]
+    ZoneMismatch {
+        miner: PublicKey,
+        enrolled: Option<String>,
+        declared: String,
+    },
     #[error("no parcel {0}")]
     UnknownParcel(ParcelId),
     #[error("parcel {0} is held by another member")]
@@ -208,6 +238,7 @@ impl Rejection {
             FieldTooLong { .. } => "field_too_long",
             FieldEmpty { .. } => "field_empty",
             TooManyParcels { .. } => "too_many_parcels",
+            WeakKey { .. } => "weak_key",
             NotAuthority => "not_authority",
             MemberExists(_) => "member_exists",
             UnknownMember(_) => "unknown_member",
@@ -221,6 +252,8 @@ impl Rejection {
             OriginMismatch { .. } => "origin_mismatch",
             ZoneNotAllowed { .. } => "zone_not_allowed",
             ZoneRequired(_) => "zone_required",
+            MinerZoneRequired { .. } => "zone_required",
+            ZoneMismatch { .. } => "zone_mismatch",
             UnknownParcel(_) => "unknown_parcel",
             NotHolder(_) => "not_holder",
             ParcelOffered(_) => "parcel_offered",

@@ -5,15 +5,17 @@
 
 use std::collections::BTreeMap;
 use std::path::Path;
+use std::sync::OnceLock;
 
 use kp_crypto::{hash_domain, Hash32, PublicKey, SecretKey};
 
 use crate::block::{
-    apply_block, build_block, AppliedBlock, Block, BlockHeader, ChainTip, NONE_CHECKED,
+    apply_block, build_block, AppliedBlock, Block, BlockHeader, ChainTip, SignaturesChecked,
+    NONE_CHECKED,
 };
 use crate::bundle::Bundle;
 use crate::finality::CommitProof;
-use crate::genesis::Genesis;
+use crate::genesis::{ChainIdentity, Genesis};
 use crate::model::{
     HsCode, ParcelId, Participant, ParticipantCode, ParticipantStatus, Role, TransferId,
 };
@@ -21,7 +23,7 @@ use crate::rejection::Rejection;
 use crate::rules::{apply_tx, validator_set, ApplyError, BlockContext, TxEffects};
 use crate::state::{MemState, StateRead};
 use crate::store::{Snapshot, Store};
-use crate::tx::{Body, DecodedTx, SplitOutput, TxPayload};
+use crate::tx::{Body, DecodedTx, SplitOutput, Transaction};
 use crate::votes::{vote_signing_bytes, VoteKind};
 
 pub const CHAIN_ID: &str = "kp-test";
@@ -38,15 +40,15 @@ pub fn key_named(name: &str) -> SecretKey {
     SecretKey::from_seed(hash_domain("kp-ledger testkit key", &[name.as_bytes()]).0)
 }
 
+/// The test chain: [`test_genesis`]'s id and hash.
+pub fn test_chain() -> ChainIdentity {
+    static CHAIN: OnceLock<ChainIdentity> = OnceLock::new();
+    CHAIN.get_or_init(|| test_genesis().identity()).clone()
+}
+
 /// `body` signed by `key` with `nonce`, for the test chain.
 pub fn signed(key: &SecretKey, nonce: u64, body: Body) -> DecodedTx {
-    let tx = TxPayload {
-        signer: key.public(),
-        nonce,
-        chain_id: CHAIN_ID.to_owned(),
-        body,
-    }
-    .sign(key);
+    let tx = Transaction::signed(key, nonce, test_chain().genesis, body);
     match DecodedTx::decode(tx.to_bytes()) {
         Ok(decoded) => decoded,
         Err(e) => panic!("a test transaction must decode: {e}"),
@@ -171,7 +173,7 @@ impl World {
     /// committed to the state, on rejection the state must be untouched.
     pub fn apply_signed(&mut self, tx: &DecodedTx) -> Result<TxEffects, Rejection> {
         let ctx = BlockContext {
-            chain_id: CHAIN_ID.to_owned(),
+            chain: test_chain(),
             height: self.tip.height + 1,
             time: self.time,
         };
@@ -211,7 +213,7 @@ impl World {
         let built = match build_block(
             &self.state,
             &self.tip,
-            CHAIN_ID,
+            &test_chain(),
             self.time,
             test_proposer(),
             txs,
@@ -223,7 +225,7 @@ impl World {
         let checked = match apply_block(
             &self.state,
             &self.tip,
-            CHAIN_ID,
+            &test_chain(),
             built.applied.block.clone(),
             NONE_CHECKED,
         ) {
@@ -383,17 +385,34 @@ impl CertifiedChain {
         self.signed_block_at(time, txs)
     }
 
+    /// Like [`block_signed`](Self::block_signed), with no signature
+    /// checked: a block that validators lying together could decide, for
+    /// tests of what a verifier that trusts no node finds in it.
+    pub fn block_unchecked(&mut self, txs: Vec<DecodedTx>) -> AppliedBlock {
+        let time = self.snapshot().tip().map_or(START_TIME, |tip| tip.time + 1);
+        self.block_checking(time, txs, &|_| true)
+    }
+
     fn signed_block_at(&mut self, time: u64, txs: Vec<DecodedTx>) -> AppliedBlock {
+        self.block_checking(time, txs, NONE_CHECKED)
+    }
+
+    fn block_checking(
+        &mut self,
+        time: u64,
+        txs: Vec<DecodedTx>,
+        checked: SignaturesChecked<'_>,
+    ) -> AppliedBlock {
         let snapshot = self.snapshot();
         let tip = snapshot.tip().unwrap_or_else(|e| panic!("tip: {e}"));
         let built = build_block(
             &snapshot,
             &tip,
-            CHAIN_ID,
+            &test_chain(),
             time,
             test_proposer(),
             txs,
-            NONE_CHECKED,
+            checked,
         )
         .unwrap_or_else(|e| panic!("build: {e}"));
         if let Some((id, reason)) = built.rejected.first() {
@@ -410,8 +429,10 @@ impl CertifiedChain {
             .map(|(c, public)| {
                 let key = key_named(&format!("validator {c}"));
                 assert_eq!(key.public(), *public, "validator keys are named by code");
+                let genesis = test_chain().genesis;
+                let precommit = VoteKind::Precommit;
                 let bytes =
-                    vote_signing_bytes(VoteKind::Precommit, height, 0, Some(&block), public);
+                    vote_signing_bytes(&genesis, precommit, height, 0, Some(&block), public);
                 (*public, key.sign(&bytes))
             })
             .collect();

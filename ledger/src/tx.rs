@@ -7,7 +7,7 @@
 //! rejects trailing bytes, so one value has one byte string).
 
 use borsh::{BorshDeserialize, BorshSerialize};
-use kp_crypto::{hash_domain, PublicKey, SecretKey, Signature};
+use kp_crypto::{hash_domain, Hash32, PublicKey, SecretKey, Signature};
 use serde::{Deserialize, Serialize};
 
 use crate::model::{
@@ -158,7 +158,14 @@ pub struct TxPayload {
     pub signer: PublicKey,
     /// One more than the signer's last nonce on the ledger.
     pub nonce: u64,
-    pub chain_id: String,
+    /// The hash of the genesis of the chain it is signed for. Not the chain
+    /// id: every `kpnode dev` chain is `kp-dev`, and a chain started again
+    /// from a new genesis may keep its name, so a name would let one
+    /// signature count on every chain that shares it. The genesis hash
+    /// fixes the chain id and the founding Participants both, so no
+    /// transaction is valid on two chains; the chain id itself adds
+    /// nothing a signature needs.
+    pub genesis: Hash32,
     pub body: Body,
 }
 
@@ -207,6 +214,19 @@ impl TxPayload {
 }
 
 impl Transaction {
+    /// `body` signed by `key` with `nonce` for the chain of genesis
+    /// `genesis` (a node's `genesis_hash`): valid there and on no other
+    /// chain.
+    pub fn signed(key: &SecretKey, nonce: u64, genesis: Hash32, body: Body) -> Transaction {
+        TxPayload {
+            signer: key.public(),
+            nonce,
+            genesis,
+            body,
+        }
+        .sign(key)
+    }
+
     pub fn to_bytes(&self) -> Vec<u8> {
         borsh::to_vec(self).unwrap_or_default()
     }
@@ -248,7 +268,7 @@ mod tests {
         TxPayload {
             signer: key.public(),
             nonce: 1,
-            chain_id: "kp-test".into(),
+            genesis: Hash32([9; 32]),
             body: Body::RevokeMember {
                 member: PublicKey([1; 32]),
             },

@@ -4,7 +4,7 @@
 //! rebuilds them from the certificate alone.
 
 use borsh::BorshSerialize;
-use kp_crypto::{hash_domain, PublicKey};
+use kp_crypto::{hash_domain, Hash32, PublicKey};
 
 use crate::model::BlockHash;
 
@@ -18,8 +18,13 @@ pub enum VoteKind {
 }
 
 /// The bytes a validator signs for a vote: the domain-separated hash of
-/// (kind, height, round, the block voted for or none for nil, the voter).
+/// (the chain's genesis hash, kind, height, round, the block voted for or
+/// none for nil, the voter). The genesis hash binds every vote to one
+/// chain: a block's hash already chains back to its genesis, but a nil
+/// vote names no block, and two chains of one validator key must not be
+/// able to take each other's votes.
 pub fn vote_signing_bytes(
+    genesis: &Hash32,
     kind: VoteKind,
     height: u64,
     round: i64,
@@ -27,7 +32,8 @@ pub fn vote_signing_bytes(
     validator: &PublicKey,
 ) -> Vec<u8> {
     // Serialising to a Vec cannot fail.
-    let bytes = borsh::to_vec(&(kind, height, round, block, validator)).unwrap_or_default();
+    let bytes =
+        borsh::to_vec(&(genesis, kind, height, round, block, validator)).unwrap_or_default();
     hash_domain(VOTE_CONTEXT, &[&bytes]).0.to_vec()
 }
 
@@ -35,20 +41,22 @@ pub fn vote_signing_bytes(
 mod tests {
     use super::*;
     use crate::testkit::key_named;
-    use kp_crypto::Hash32;
 
     #[test]
     fn every_field_of_a_vote_is_signed() {
         let (alice, bob) = (key_named("alice").public(), key_named("bob").public());
+        let (genesis, other_genesis) = (Hash32([9; 32]), Hash32([8; 32]));
         let block = Hash32([1; 32]);
-        let base = vote_signing_bytes(VoteKind::Precommit, 5, 0, Some(&block), &alice);
+        let precommit = VoteKind::Precommit;
+        let base = vote_signing_bytes(&genesis, precommit, 5, 0, Some(&block), &alice);
         for other in [
-            vote_signing_bytes(VoteKind::Prevote, 5, 0, Some(&block), &alice),
-            vote_signing_bytes(VoteKind::Precommit, 6, 0, Some(&block), &alice),
-            vote_signing_bytes(VoteKind::Precommit, 5, 1, Some(&block), &alice),
-            vote_signing_bytes(VoteKind::Precommit, 5, 0, None, &alice),
-            vote_signing_bytes(VoteKind::Precommit, 5, 0, Some(&Hash32([2; 32])), &alice),
-            vote_signing_bytes(VoteKind::Precommit, 5, 0, Some(&block), &bob),
+            vote_signing_bytes(&other_genesis, precommit, 5, 0, Some(&block), &alice),
+            vote_signing_bytes(&genesis, VoteKind::Prevote, 5, 0, Some(&block), &alice),
+            vote_signing_bytes(&genesis, precommit, 6, 0, Some(&block), &alice),
+            vote_signing_bytes(&genesis, precommit, 5, 1, Some(&block), &alice),
+            vote_signing_bytes(&genesis, precommit, 5, 0, None, &alice),
+            vote_signing_bytes(&genesis, precommit, 5, 0, Some(&Hash32([2; 32])), &alice),
+            vote_signing_bytes(&genesis, precommit, 5, 0, Some(&block), &bob),
         ] {
             assert_ne!(other, base);
         }

@@ -21,7 +21,7 @@ use kp_ledger::model::{
 };
 use kp_ledger::rules::validator_set;
 use kp_ledger::state::{MemState, StateRead};
-use kp_ledger::testkit::{code, World, CHAIN_ID, START_TIME};
+use kp_ledger::testkit::{code, test_chain, World, START_TIME};
 use kp_ledger::tx::{Body, DecodedTx, SplitOutput};
 use kp_ledger::units::{day_of, SECONDS_PER_DAY};
 use proptest::prelude::*;
@@ -580,7 +580,7 @@ fn replay(blocks: &[Block]) -> (MemState, Hash32) {
     state = std::mem::take(&mut sim_setup.w.state);
     tip.height = sim_setup.w.tip.height;
     for block in blocks {
-        let applied = match apply_block(&state, &tip, CHAIN_ID, block.clone(), NONE_CHECKED) {
+        let applied = match apply_block(&state, &tip, &test_chain(), block.clone(), NONE_CHECKED) {
             Ok(a) => a,
             Err(e) => panic!("a committed block must replay: {e}"),
         };

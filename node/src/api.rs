@@ -373,8 +373,8 @@ async fn status(State(shared): State<Arc<Shared>>) -> Answer<StatusView> {
     })
     .await?;
     Ok(Json(StatusView {
-        chain_id: shared.chain.chain_id.clone(),
-        genesis_hash: shared.chain.genesis_hash,
+        chain_id: shared.chain.identity.chain_id.clone(),
+        genesis_hash: shared.chain.identity.genesis,
         height: tip.height,
         last_block_hash: tip.hash,
         state_hash: tip.state_hash,

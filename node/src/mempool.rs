@@ -11,6 +11,7 @@ use std::collections::{HashMap, HashSet, VecDeque};
 
 use kp_crypto::PublicKey;
 use kp_ledger::block::ChainTip;
+use kp_ledger::genesis::ChainIdentity;
 use kp_ledger::model::TxId;
 use kp_ledger::rules::{apply_tx, ApplyError, BlockContext};
 use kp_ledger::state::{Layered, StateDelta, StateRead, StorageFault};
@@ -84,7 +85,7 @@ pub enum Admitted {
 }
 
 pub struct Mempool {
-    chain_id: String,
+    chain: ChainIdentity,
     limits: MempoolLimits,
     /// The committed state the waiting transactions were checked against.
     base: Snapshot,
@@ -100,12 +101,12 @@ pub struct Mempool {
 impl Mempool {
     pub fn new(
         base: Snapshot,
-        chain_id: String,
+        chain: ChainIdentity,
         limits: MempoolLimits,
     ) -> Result<Self, StoreError> {
         let base_tip = base.tip()?;
         Ok(Mempool {
-            chain_id,
+            chain,
             limits,
             base,
             base_tip,
@@ -238,7 +239,7 @@ impl Mempool {
 
     fn next_block(&self, now_secs: u64) -> BlockContext {
         BlockContext {
-            chain_id: self.chain_id.clone(),
+            chain: self.chain.clone(),
             height: self.base_tip.height + 1,
             time: now_secs.max(self.base_tip.time),
         }
@@ -254,16 +255,17 @@ impl Mempool {
 }
 
 #[cfg(test)]
-mod tests {
+pub(crate) mod tests {
     use super::*;
     use kp_crypto::SecretKey;
     use kp_ledger::block::{build_block, NONE_CHECKED};
     use kp_ledger::model::Role;
     use kp_ledger::store::Store;
-    use kp_ledger::testkit::{key_named, test_genesis, CHAIN_ID, START_TIME};
-    use kp_ledger::tx::{Body, TxPayload};
+    use kp_ledger::testkit::{key_named, signed, test_chain, test_genesis, START_TIME};
+    use kp_ledger::tx::Body;
 
-    fn enrol(nonce: u64, member: &str) -> DecodedTx {
+    /// Botswana's authority enrols `member` as a trader, with `nonce`.
+    pub(crate) fn enrol(nonce: u64, member: &str) -> DecodedTx {
         let authority = key_named("authority BW");
         let body = Body::EnrolMember {
             member: key_named(member).public(),
@@ -272,14 +274,12 @@ mod tests {
             licence: format!("LIC-{member}"),
             zone: None,
         };
-        let tx = TxPayload {
-            signer: authority.public(),
-            nonce,
-            chain_id: CHAIN_ID.to_owned(),
-            body,
-        }
-        .sign(&authority);
-        DecodedTx::decode(tx.to_bytes()).expect("decodes")
+        signed(&authority, nonce, body)
+    }
+
+    /// A mempool over `store`'s committed state, on the test chain.
+    pub(crate) fn mempool_over(store: &Store, limits: MempoolLimits) -> Mempool {
+        Mempool::new(store.snapshot().expect("snapshot"), test_chain(), limits).expect("mempool")
     }
 
     fn authority() -> PublicKey {
@@ -304,9 +304,7 @@ mod tests {
             client_txs_max: 2,
             client_bytes_max: 1 << 20,
         };
-        let mut mempool =
-            Mempool::new(store.snapshot().expect("snapshot"), CHAIN_ID.into(), limits)
-                .expect("mempool");
+        let mut mempool = mempool_over(&store, limits);
 
         assert_eq!(
             mempool
@@ -334,15 +332,13 @@ mod tests {
         ));
 
         // One signer's share is bounded too, whatever room is left.
-        let mut shared_fairly = Mempool::new(
-            store.snapshot().expect("snapshot"),
-            CHAIN_ID.into(),
+        let mut shared_fairly = mempool_over(
+            &store,
             MempoolLimits {
                 per_signer_max: 1,
                 ..MempoolLimits::default()
             },
-        )
-        .expect("mempool");
+        );
         shared_fairly
             .admit(enrol(1, "a"), START_TIME, Source::Client)
             .expect("admitted");
@@ -351,12 +347,7 @@ mod tests {
             Err(AdmitError::SignerFull { pending: 1, .. })
         ));
 
-        let mut roomy = Mempool::new(
-            store.snapshot().expect("snapshot"),
-            CHAIN_ID.into(),
-            MempoolLimits::default(),
-        )
-        .expect("mempool");
+        let mut roomy = mempool_over(&store, MempoolLimits::default());
         roomy
             .admit(enrol(1, "a"), START_TIME, Source::Client)
             .expect("admitted");
@@ -380,9 +371,7 @@ mod tests {
             client_txs_max: 1,
             ..MempoolLimits::default()
         };
-        let mut mempool =
-            Mempool::new(store.snapshot().expect("snapshot"), CHAIN_ID.into(), limits)
-                .expect("mempool");
+        let mut mempool = mempool_over(&store, limits);
         assert_eq!(mempool.client_room(), 1);
         mempool
             .admit(enrol(1, "a"), START_TIME, Source::Client)
@@ -405,15 +394,13 @@ mod tests {
         assert_eq!(mempool.len(), 3);
 
         // The byte mark counts for clients too.
-        let mut by_bytes = Mempool::new(
-            store.snapshot().expect("snapshot"),
-            CHAIN_ID.into(),
+        let mut by_bytes = mempool_over(
+            &store,
             MempoolLimits {
                 client_bytes_max: 1,
                 ..MempoolLimits::default()
             },
-        )
-        .expect("mempool");
+        );
         assert!(matches!(
             by_bytes.admit(enrol(1, "a"), START_TIME, Source::Client),
             Err(AdmitError::Full { txs: 0, .. })
@@ -428,12 +415,7 @@ mod tests {
     fn rebase_keeps_what_still_waits_and_drops_what_settled() {
         let dir = tempfile::tempdir().expect("tempdir");
         let store = Store::open(&dir.path().join("ledger.redb"), &test_genesis()).expect("open");
-        let mut mempool = Mempool::new(
-            store.snapshot().expect("snapshot"),
-            CHAIN_ID.into(),
-            MempoolLimits::default(),
-        )
-        .expect("mempool");
+        let mut mempool = mempool_over(&store, MempoolLimits::default());
         for (nonce, name) in [(1, "a"), (2, "b"), (3, "c")] {
             mempool
                 .admit(enrol(nonce, name), START_TIME, Source::Client)
@@ -446,7 +428,7 @@ mod tests {
         let built = build_block(
             &snapshot,
             &tip,
-            CHAIN_ID,
+            &test_chain(),
             START_TIME,
             proposer,
             mempool.batch(2),
@@ -478,7 +460,7 @@ mod tests {
         let built = build_block(
             &snapshot,
             &tip,
-            CHAIN_ID,
+            &test_chain(),
             START_TIME,
             proposer,
             vec![rival],

@@ -9,8 +9,8 @@ use std::sync::{Arc, Mutex, MutexGuard, PoisonError};
 use std::time::{SystemTime, UNIX_EPOCH};
 
 use anyhow::Context;
-use kp_crypto::{Hash32, PublicKey, SecretKey};
-use kp_ledger::genesis::Genesis;
+use kp_crypto::{PublicKey, SecretKey};
+use kp_ledger::genesis::{ChainIdentity, Genesis};
 use kp_ledger::model::TxId;
 use kp_ledger::rejection::Rejection;
 use kp_ledger::store::{Store, StoreError};
@@ -45,8 +45,9 @@ pub struct GossipSettings {
 
 /// What never changes while the node runs.
 pub struct ChainInfo {
-    pub chain_id: String,
-    pub genesis_hash: Hash32,
+    /// The chain id and the genesis hash, which transactions and votes are
+    /// signed for.
+    pub identity: ChainIdentity,
     /// Served to clients that verify proofs and hold no genesis file.
     pub genesis: Genesis,
     /// This node's validator key, which is also its network identity.
@@ -204,13 +205,12 @@ pub async fn run(config: NodeConfig) -> anyhow::Result<()> {
     let tip = store.tip()?;
     info!(height = tip.height, hash = %short(&tip.hash), "ledger opened");
     let chain = ChainInfo {
-        chain_id: config.genesis.chain_id.clone(),
-        genesis_hash: config.genesis.hash(),
+        identity: config.genesis.identity(),
         genesis: config.genesis.clone(),
         node_key: config.consensus.key.public(),
     };
     let gossip = match config.gossip {
-        Some(settings) => Some(start_gossip(settings, &store, &chain.chain_id).await?),
+        Some(settings) => Some(start_gossip(settings, &store, &chain.identity.chain_id).await?),
         None => None,
     };
     let (outbox_tx, outbox_rx) = match &gossip {
@@ -223,7 +223,7 @@ pub async fn run(config: NodeConfig) -> anyhow::Result<()> {
     let (submissions_tx, submissions_rx) = relay::submissions();
     let mempool = Mempool::new(
         store.snapshot()?,
-        chain.chain_id.clone(),
+        chain.identity.clone(),
         MempoolLimits::default(),
     )?;
     let (stop_tx, stop_rx) = watch::channel(false);

@@ -20,7 +20,7 @@ use tracing::{debug, info};
 use crate::gossip::{
     peer_id_of, Answer, GossipEvent, GossipHandle, IncomingQuery, IncomingTx, Query, Verdict,
 };
-use crate::mempool::{AdmitError, Admitted, Source};
+use crate::mempool::{AdmitError, Admitted, Mempool, Source};
 use crate::node::{lock, now_secs, Shared};
 
 /// Transactions asked of a peer that just joined.
@@ -67,10 +67,38 @@ pub fn admit_all(
             .map(|tx| mempool.admit(tx, now, source))
             .collect()
     };
+    wake_if_new(shared, &outcomes);
+    outcomes
+}
+
+fn wake_if_new(shared: &Shared, outcomes: &[Result<Admitted, AdmitError>]) {
     if outcomes.iter().any(|o| matches!(o, Ok(Admitted::New))) {
         shared.work.notify_one();
     }
-    outcomes
+}
+
+/// Answers a round of client submissions, each as it would be answered
+/// with room: a bad signature as `bad_signature`, one already waiting as
+/// waiting; only a new, signed one meets the room check (`mempool_full`,
+/// which [`Mempool::admit`] makes after the waiting ones and before any
+/// rule). The signatures are checked in one batch, outside the lock.
+fn admit_client_round(
+    mempool: &Mutex<Mempool>,
+    txs: Vec<DecodedTx>,
+    now: u64,
+) -> Vec<Result<Admitted, AdmitError>> {
+    let signatures = check_signatures(&txs, NONE_CHECKED);
+    let mut mempool = lock(mempool);
+    txs.into_iter()
+        .zip(signatures)
+        .map(|(tx, signature_ok)| {
+            if !signature_ok {
+                let refused = Rejection::BadSignature(*tx.signer());
+                return Err(AdmitError::Rejected(refused));
+            }
+            mempool.admit(tx, now, Source::Client)
+        })
+        .collect()
 }
 
 /// API submissions waiting for the admission worker; past this, a
@@ -105,44 +133,17 @@ pub fn admit_submissions(shared: &Shared, mut queue: mpsc::Receiver<Submission>)
                 Err(_) => break,
             }
         }
-        // What cannot fit is refused before its signature costs anything.
-        let refused = {
-            let mempool = lock(&shared.mempool);
-            let room = mempool.client_room();
-            if round.len() > room {
-                let refused = round.split_off(room);
-                refused.into_iter().map(|s| (s, mempool.full())).collect()
-            } else {
-                Vec::new()
-            }
-        };
-        for (submission, full) in refused {
-            let _ = submission.outcome.send(Err(full));
-        }
         let (txs, outcomes): (Vec<DecodedTx>, Vec<_>) =
             round.into_iter().map(|s| (s.tx, s.outcome)).unzip();
-        let signatures = check_signatures(&txs, NONE_CHECKED);
-        let mut checked = Vec::with_capacity(txs.len());
-        let mut replies = Vec::with_capacity(txs.len());
-        for ((tx, outcome), signature_ok) in txs.into_iter().zip(outcomes).zip(signatures) {
-            if signature_ok {
-                replies.push((tx.bytes.clone(), outcome));
-                checked.push(tx);
-            } else {
-                let refused = Rejection::BadSignature(*tx.signer());
-                let _ = outcome.send(Err(AdmitError::Rejected(refused)));
-            }
-        }
-        for ((bytes, outcome), admitted) in
-            replies
-                .into_iter()
-                .zip(admit_all(shared, checked, Source::Client))
-        {
-            if matches!(admitted, Ok(Admitted::New)) {
+        let bytes: Vec<Vec<u8>> = txs.iter().map(|tx| tx.bytes.clone()).collect();
+        let answers = admit_client_round(&shared.mempool, txs, now_secs());
+        wake_if_new(shared, &answers);
+        for ((bytes, outcome), answer) in bytes.into_iter().zip(outcomes).zip(answers) {
+            if matches!(answer, Ok(Admitted::New)) {
                 spread(shared, bytes);
             }
             // A client that gave up waiting has nobody to tell.
-            let _ = outcome.send(admitted);
+            let _ = outcome.send(answer);
         }
     }
 }
@@ -277,7 +278,9 @@ async fn watch_heights(
         let mut highest = None;
         for peer in asked {
             match gossip.query(peer, Query::Status).await {
-                Ok(Answer::Status { chain_id, height }) if chain_id == shared.chain.chain_id => {
+                Ok(Answer::Status { chain_id, height })
+                    if chain_id == shared.chain.identity.chain_id =>
+                {
                     highest = highest.max(Some(height));
                 }
                 Ok(_) => {}
@@ -355,7 +358,7 @@ fn answer(shared: &Shared, query: IncomingQuery) {
     debug!(from = %query.from, query = ?query.query, "gossip query");
     let answer = match query.query {
         Query::Status => Answer::Status {
-            chain_id: shared.chain.chain_id.clone(),
+            chain_id: shared.chain.identity.chain_id.clone(),
             height: shared.store.tip().map(|t| t.height).unwrap_or(0),
         },
         Query::Pending { max } => Answer::Pending(
@@ -397,4 +400,52 @@ async fn take_pending(shared: Arc<Shared>, gossip: GossipHandle, peer: PeerId) {
     .await
     .unwrap_or(0);
     info!(%peer, offered = count, admitted, "took over a peer's pending transactions");
+}
+
+#[cfg(test)]
+mod tests {
+    use kp_ledger::store::Store;
+    use kp_ledger::testkit::{test_genesis, START_TIME};
+
+    use super::*;
+    use crate::mempool::tests::{enrol, mempool_over};
+    use crate::mempool::MempoolLimits;
+
+    #[test]
+    fn a_full_mempool_answers_waiting_and_badly_signed_submissions_as_it_would_with_room() {
+        let dir = tempfile::tempdir().expect("tempdir");
+        let store = Store::open(&dir.path().join("ledger.redb"), &test_genesis()).expect("open");
+        let limits = MempoolLimits {
+            client_txs_max: 1,
+            ..MempoolLimits::default()
+        };
+        let mut mempool = mempool_over(&store, limits);
+        let waiting = enrol(1, "a");
+        mempool
+            .admit(waiting.clone(), START_TIME, Source::Client)
+            .expect("admitted");
+        assert_eq!(mempool.client_room(), 0);
+        let mempool = Mutex::new(mempool);
+
+        let mut badly_signed = enrol(2, "b").tx;
+        badly_signed.signature.0[0] ^= 1;
+        let forged = DecodedTx::decode(badly_signed.to_bytes()).expect("decodes");
+        let answers =
+            admit_client_round(&mempool, vec![waiting, forged, enrol(2, "c")], START_TIME);
+        let answers: Vec<&str> = answers
+            .iter()
+            .map(|answer| match answer {
+                Ok(Admitted::AlreadyPending) => "already_pending",
+                Ok(Admitted::New) => "new",
+                Err(AdmitError::Rejected(r)) => r.code(),
+                Err(AdmitError::Full { .. }) => "mempool_full",
+                Err(other) => panic!("unexpected: {other}"),
+            })
+            .collect();
+        assert_eq!(
+            answers,
+            ["already_pending", "bad_signature", "mempool_full"]
+        );
+        assert_eq!(lock(&mempool).len(), 1);
+    }
 }

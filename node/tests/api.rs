@@ -208,14 +208,14 @@ fn read<T: DeserializeOwned>(
 fn enrol(
     authority: &SecretKey,
     nonce: u64,
-    chain_id: &str,
+    genesis: &Genesis,
     member: PublicKey,
     name: &str,
 ) -> Transaction {
     TxPayload {
         signer: authority.public(),
         nonce,
-        chain_id: chain_id.to_owned(),
+        genesis: genesis.hash(),
         body: Body::EnrolMember {
             member,
             role: Role::Trader,
@@ -262,7 +262,7 @@ fn dev_node_commits_refuses_stops_and_resumes() {
 
     // An enrolment is accepted, committed and readable.
     let member = SecretKey::generate().public();
-    let tx = enrol(&bw, 1, &genesis.chain_id, member, "Gaborone Rough");
+    let tx = enrol(&bw, 1, &genesis, member, "Gaborone Rough");
     let (code, accepted) = api.submit(&tx);
     let accepted = accepted.unwrap_or_else(|e| panic!("{code}: {}", e.error.message));
     assert_eq!((code, accepted.state), (202, TxState::Pending));
@@ -313,7 +313,7 @@ fn dev_node_commits_refuses_stops_and_resumes() {
             })
             .collect(),
     };
-    assert_eq!(proof.verify(&block.hash, at, &set), Ok(()));
+    assert_eq!(proof.verify(&genesis.hash(), &block.hash, at, &set), Ok(()));
     let (status, _) = api.get::<CommitView>("/v1/blocks/999999/commit");
     assert_eq!(status, 404);
 
@@ -325,20 +325,8 @@ fn dev_node_commits_refuses_stops_and_resumes() {
     );
 
     // Nonce n+1 is accepted while n still waits for a block.
-    let second = enrol(
-        &bw,
-        2,
-        &genesis.chain_id,
-        SecretKey::generate().public(),
-        "Second",
-    );
-    let third = enrol(
-        &bw,
-        3,
-        &genesis.chain_id,
-        SecretKey::generate().public(),
-        "Third",
-    );
+    let second = enrol(&bw, 2, &genesis, SecretKey::generate().public(), "Second");
+    let third = enrol(&bw, 3, &genesis, SecretKey::generate().public(), "Third");
     assert_eq!(api.submit(&second).0, 202);
     assert_eq!(api.submit(&third).0, 202);
     api.wait_committed(&second);
@@ -374,17 +362,11 @@ fn dev_node_commits_refuses_stops_and_resumes() {
         "oversize_transaction",
     );
     let mut wrong_chain = tx.clone();
-    wrong_chain.payload.chain_id = "another-chain".into();
+    wrong_chain.payload.genesis = kp_crypto::Hash32([7; 32]);
     let wrong_chain = wrong_chain.payload.sign(&bw);
     refused_with(api.submit(&wrong_chain), 422, "wrong_chain");
     refused_with(api.submit(&tx), 422, "replay");
-    let mut forged = enrol(
-        &bw,
-        4,
-        &genesis.chain_id,
-        SecretKey::generate().public(),
-        "Forged",
-    );
+    let mut forged = enrol(&bw, 4, &genesis, SecretKey::generate().public(), "Forged");
     forged.signature.0[0] ^= 1;
     refused_with(api.submit(&forged), 422, "bad_signature");
     refused_with(api.get::<Member>("/v1/members/xyz"), 400, "bad_hex");
@@ -418,13 +400,7 @@ fn dev_node_commits_refuses_stops_and_resumes() {
     assert_eq!(code, 200, "{:?}", record.err());
 
     // A committed block survives kill -9.
-    let fourth = enrol(
-        &bw,
-        4,
-        &genesis.chain_id,
-        SecretKey::generate().public(),
-        "Fourth",
-    );
+    let fourth = enrol(&bw, 4, &genesis, SecretKey::generate().public(), "Fourth");
     assert_eq!(api.submit(&fourth).0, 202);
     let committed = api.wait_committed(&fourth);
     node.child.kill().expect("SIGKILL");

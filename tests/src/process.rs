@@ -9,7 +9,7 @@ use std::process::{Child, Command, ExitStatus, Output, Stdio};
 use std::time::{Duration, Instant};
 
 use anyhow::{bail, Context, Result};
-use kp_ledger::api::StatusView;
+use kp_ledger::api::{ParcelView, StatusView};
 
 use crate::{binary, enroll_args, get_json, ok_stdout, DEV_PASSPHRASE, TEST_WORK_FACTOR};
 
@@ -189,6 +189,13 @@ impl NodeProcess {
         );
         let after = self.status().map(|s| s.state_hash).ok();
         assert_eq!(after, before, "kp {args:?} changed the state");
+    }
+
+    /// `kp parcel show ID --json`, read back.
+    pub fn parcel(&self, id: &str) -> ParcelView {
+        let out = self.kp(&["parcel", "show", id, "--json"]);
+        let json = ok_stdout(&out, "kp parcel show");
+        serde_json::from_str(&json).unwrap_or_else(|e| panic!("kp parcel show --json: {e}"))
     }
 
     /// A new key file in `dir`, quick to decrypt; returns its path and public key.

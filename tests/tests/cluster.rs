@@ -12,7 +12,7 @@ use kp_crypto::{Hash32, PublicKey, SecretKey};
 use kp_ledger::api::{ErrorBody, NonceView, ParcelView, SubmitRequest, TxState, TxStatus};
 use kp_ledger::bundle::Verified;
 use kp_ledger::model::{ParcelId, ParcelStatus, Role, Transfer, TransferStatus, TxId};
-use kp_ledger::tx::{tx_id, Body, Transaction, TxPayload};
+use kp_ledger::tx::{tx_id, Body, Transaction};
 use kp_tests::{
     agent, cert_issue_args, enroll_args, get_json, ok_stdout, register_args, Cluster, Options,
     Shipment, DEV_PASSPHRASE,
@@ -152,16 +152,6 @@ fn parcel_on(cluster: &Cluster, node: usize, parcel: &ParcelId) -> ParcelView {
 enum Submission {
     Accepted(TxStatus),
     Refused { http: u16, code: String },
-}
-
-fn signed(chain_id: &str, key: &SecretKey, nonce: u64, body: Body) -> Transaction {
-    TxPayload {
-        signer: key.public(),
-        nonce,
-        chain_id: chain_id.to_owned(),
-        body,
-    }
-    .sign(key)
 }
 
 fn post_tx(cluster: &Cluster, node: usize, tx: &Transaction) -> Submission {
@@ -401,11 +391,11 @@ fn a_killed_validator_catches_up_and_votes_again() {
         licence: "L-stalled".into(),
         zone: None,
     };
-    let chain_id = cluster.status(2).expect("status").chain_id;
+    let genesis = cluster.status(2).expect("status").genesis_hash;
     let Submission::Accepted(waiting) = post_tx(
         &cluster,
         2,
-        &signed(&chain_id, &authority, nonce, enrol_body),
+        &Transaction::signed(&authority, nonce, genesis, enrol_body),
     ) else {
         panic!("node2 takes a transaction while the chain is stalled")
     };
@@ -481,14 +471,14 @@ fn race_two_offers(
         nonce.last, nonce.pending_last,
         "nothing of the holder's waits"
     );
-    let chain_id = cluster.status(nodes[0]).expect("status").chain_id;
+    let genesis = cluster.status(nodes[0]).expect("status").genesis_hash;
     let barrier = Barrier::new(2);
     let submissions: Vec<(TxId, Submission)> = std::thread::scope(|s| {
         let racing: Vec<_> = nodes
             .iter()
             .zip(to)
             .map(|(&node, to)| {
-                let (barrier, chain_id) = (&barrier, &chain_id);
+                let barrier = &barrier;
                 s.spawn(move || {
                     let body = Body::OfferTransfer {
                         parcel: *parcel,
@@ -496,7 +486,7 @@ fn race_two_offers(
                         price_cents: None,
                     };
                     // The same nonce: at most one of the two can ever apply.
-                    let tx = signed(chain_id, holder, nonce.last + 1, body);
+                    let tx = Transaction::signed(holder, nonce.last + 1, genesis, body);
                     barrier.wait();
                     (tx_id(&tx.to_bytes()), post_tx(cluster, node, &tx))
                 })
@@ -670,7 +660,7 @@ fn one_parcel_offered_twice_at_once_through_two_nodes_has_one_offer() {
 fn post_enrolment(cluster: &Cluster, node: usize, authority: usize, name: &str) -> TxId {
     let key = read_key_file(&cluster.authority_key(authority), DEV_PASSPHRASE)
         .expect("the authority key decrypts");
-    let chain_id = cluster.status(node).expect("status").chain_id;
+    let genesis = cluster.status(node).expect("status").genesis_hash;
     let nonce = last_nonce(cluster, node, &key.public()).pending_last + 1;
     let body = Body::EnrolMember {
         member: SecretKey::generate().public(),
@@ -679,7 +669,7 @@ fn post_enrolment(cluster: &Cluster, node: usize, authority: usize, name: &str) 
         licence: format!("L-{name}"),
         zone: None,
     };
-    let tx = signed(&chain_id, &key, nonce, body);
+    let tx = Transaction::signed(&key, nonce, genesis, body);
     match post_tx(cluster, node, &tx) {
         Submission::Accepted(status) => status.id,
         Submission::Refused { http, code } => panic!("node{node} refused {name}: {http} {code}"),

@@ -4,7 +4,6 @@
 
 use std::path::Path;
 
-use kp_ledger::api::ParcelView;
 use kp_ledger::model::{Participant, ParticipantStatus, TransferStatus};
 use kp_tests::{ok_stdout, register_args, DevNode};
 
@@ -97,11 +96,7 @@ fn the_other_commands_work_end_to_end() {
         ]),
         "merge",
     );
-    let view: ParcelView = serde_json::from_str(&ok_stdout(
-        &node.kp(&["parcel", "show", &merged, "--json"]),
-        "show",
-    ))
-    .unwrap();
+    let view = node.parcel(&merged);
     assert_eq!(view.parcel.milli_carats, 7_500);
     assert_eq!(view.parcel.parents.len(), 2);
     node.kp_refused(
@@ -240,11 +235,12 @@ fn the_other_commands_work_end_to_end() {
     let revoked = register_args(&bw_miner.key_file, "BW", None, "1.000", "7102.10");
     node.kp_refused(&revoked, "member_revoked");
 
-    // A CAR miner registers only from the compliant zones.
+    // A CAR miner registers only from the compliant zones, and only from
+    // the zone it is enrolled for (tests/tests/compliant_zones.rs).
     let cf_miner = member(&node, d, "cf-miner", "CF", "miner");
-    let cf = |zone| register_args(&cf_miner.key_file, "CF", Some(zone), "2.000", "7102.10");
-    ok_stdout(&node.kp(&cf("Carnot")), "register in a compliant zone");
-    node.kp_refused(&cf("Bria"), "zone_not_allowed");
+    let cf = |zone| register_args(&cf_miner.key_file, "CF", zone, "2.000", "7102.10");
+    node.kp_refused(&cf(None), "zone_required");
+    node.kp_refused(&cf(Some("Carnot")), "zone_mismatch");
 
     // Status in both views.
     let status: serde_json::Value =

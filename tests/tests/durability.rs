@@ -16,7 +16,7 @@ use kp_ledger::genesis::Genesis;
 use kp_ledger::model::{HsCode, Role};
 use kp_ledger::state::MemState;
 use kp_ledger::store::Store;
-use kp_ledger::tx::{Body, TxPayload};
+use kp_ledger::tx::{Body, Transaction};
 use kp_tests::{
     agent, binary, enroll_args, get_json, ok_stdout, register_args, DevNode, DEV_PASSPHRASE,
 };
@@ -73,14 +73,8 @@ fn kp_writer(url: String, key_file: String, seen: Arc<Mutex<Seen>>, stop: Arc<At
     }
 }
 
-fn submit(url: &str, chain_id: &str, key: &SecretKey, nonce: u64, body: Body) -> Option<Hash32> {
-    let tx = TxPayload {
-        signer: key.public(),
-        nonce,
-        chain_id: chain_id.to_owned(),
-        body,
-    }
-    .sign(key);
+fn submit(url: &str, genesis: Hash32, key: &SecretKey, nonce: u64, body: Body) -> Option<Hash32> {
+    let tx = Transaction::signed(key, nonce, genesis, body);
     let request = SubmitRequest {
         tx: hex::encode(tx.to_bytes()),
     };
@@ -96,7 +90,7 @@ fn submit(url: &str, chain_id: &str, key: &SecretKey, nonce: u64, body: Body) ->
 /// waits for each batch to commit, until the node dies or `stop` is set.
 fn stream(
     url: String,
-    chain_id: String,
+    genesis: Hash32,
     authority: SecretKey,
     miner: SecretKey,
     seen: Arc<Mutex<Seen>>,
@@ -130,8 +124,8 @@ fn stream(
                 value_cents: 100_000,
                 hs_code: HsCode::UNSORTED,
             };
-            ids.extend(submit(&url, &chain_id, &authority, a + k, enrol));
-            ids.extend(submit(&url, &chain_id, &miner, m + k, register));
+            ids.extend(submit(&url, genesis, &authority, a + k, enrol));
+            ids.extend(submit(&url, genesis, &miner, m + k, register));
         }
         let deadline = Instant::now() + Duration::from_secs(10);
         for id in ids {
@@ -173,7 +167,7 @@ fn committed_blocks_survive_sigkill_and_replay_to_the_same_state() {
     let home = dir.path().join("node");
     let mut node = DevNode::start(&home, "BW,EU").unwrap();
     let url = node.url();
-    let chain_id = node.status().unwrap().chain_id;
+    let genesis = node.status().unwrap().genesis_hash;
     let authority = read_key_file(&node.key_path("BW"), DEV_PASSPHRASE).unwrap();
 
     // A miner to register parcels, enrolled before the storm.
@@ -185,7 +179,7 @@ fn committed_blocks_survive_sigkill_and_replay_to_the_same_state() {
         licence: "BW-ML-1".into(),
         zone: None,
     };
-    let id = submit(&url, &chain_id, &authority, 1, enrol).expect("enrol the miner");
+    let id = submit(&url, genesis, &authority, 1, enrol).expect("enrol the miner");
     let deadline = Instant::now() + Duration::from_secs(20);
     while !get_json::<TxStatus>(&format!("{url}/v1/transactions/{id}"))
         .is_ok_and(|s| s.state == TxState::Committed)
@@ -209,13 +203,12 @@ fn committed_blocks_survive_sigkill_and_replay_to_the_same_state() {
     for kill in 0..KILLS {
         let stop = Arc::new(AtomicBool::new(false));
         let writer = {
-            let (url, chain_id, seen, stop) =
-                (url.clone(), chain_id.clone(), seen.clone(), stop.clone());
+            let (url, seen, stop) = (url.clone(), seen.clone(), stop.clone());
             let (authority, miner) = (
                 SecretKey::from_seed(authority.seed()),
                 SecretKey::from_seed(miner.seed()),
             );
-            std::thread::spawn(move || stream(url, chain_id, authority, miner, seen, stop))
+            std::thread::spawn(move || stream(url, genesis, authority, miner, seen, stop))
         };
         let kp = {
             let (url, key_file, seen, stop) =
@@ -288,7 +281,7 @@ fn committed_blocks_survive_sigkill_and_replay_to_the_same_state() {
             .block(height)
             .unwrap()
             .unwrap_or_else(|| panic!("block {height} is stored"));
-        let applied = apply_block(&state, &tip, &genesis.chain_id, block, NONE_CHECKED)
+        let applied = apply_block(&state, &tip, &genesis.identity(), block, NONE_CHECKED)
             .unwrap_or_else(|e| panic!("replay {height}: {e}"));
         state.apply(applied.delta.clone());
         tip = applied.tip();

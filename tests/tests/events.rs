@@ -13,7 +13,7 @@ use kp_crypto::keystore::read_key_file;
 use kp_crypto::SecretKey;
 use kp_ledger::api::{BlockEventView, TxEventView, TxStatus};
 use kp_ledger::model::Role;
-use kp_ledger::tx::{tx_id, Body, TxPayload};
+use kp_ledger::tx::{tx_id, Body, Transaction};
 use kp_tests::{binary, get_json, DevNode, DEV_PASSPHRASE};
 use serde_json::Value;
 
@@ -111,22 +111,18 @@ fn enrol_members(
     nonces: std::ops::RangeInclusive<u64>,
 ) -> Vec<kp_ledger::model::TxId> {
     let bw = read_key_file(&node.key_path("BW"), DEV_PASSPHRASE).expect("BW's key");
+    let genesis = node.status().expect("status").genesis_hash;
     let agent = kp_tests::agent();
     nonces
         .map(|nonce| {
-            let tx = TxPayload {
-                signer: bw.public(),
-                nonce,
-                chain_id: "kp-dev".into(),
-                body: Body::EnrolMember {
-                    member: SecretKey::generate().public(),
-                    role: Role::Trader,
-                    name: format!("Trader {nonce}"),
-                    licence: format!("BW-T-{nonce}"),
-                    zone: None,
-                },
-            }
-            .sign(&bw);
+            let enrol = Body::EnrolMember {
+                member: SecretKey::generate().public(),
+                role: Role::Trader,
+                name: format!("Trader {nonce}"),
+                licence: format!("BW-T-{nonce}"),
+                zone: None,
+            };
+            let tx = Transaction::signed(&bw, nonce, genesis, enrol);
             let bytes = tx.to_bytes();
             let response = agent
                 .post(&format!("{}/v1/transactions", node.url()))

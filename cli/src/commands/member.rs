@@ -38,7 +38,7 @@ pub enum MemberCmd {
         /// The licence number the authority issued
         #[arg(long, value_name = "ID", visible_alias = "license")]
         licence: String,
-        /// The sub-national area the member works in (a compliant zone, for a restricted Participant)
+        /// The sub-national area the member works in: a miner's parcels are from it (a miner of a Participant restricted to compliant zones needs one of them)
         #[arg(long, value_name = "ZONE")]
         zone: Option<String>,
     },

@@ -22,7 +22,7 @@ use anyhow::{anyhow, bail, Context, Result};
 use kp_crypto::Hash32;
 use kp_ledger::api::{ApiError, TxState, TxStatus};
 use kp_ledger::model::{ParcelId, ProposalId, TransferId};
-use kp_ledger::tx::{tx_id, Body};
+use kp_ledger::tx::{tx_id, Body, Transaction};
 
 use crate::client::Client;
 use crate::failure::Rejected;
@@ -46,13 +46,13 @@ impl Ctx {
         let key = wallet::load_key(key_file)?;
         let signer = key.public();
         let nonces = self.client.nonces(&signer)?;
-        let chain = self.client.status()?;
+        let status = self.client.status()?;
         let nonce = nonces
             .last
             .max(nonces.pending_last)
             .checked_add(1)
             .ok_or_else(|| anyhow!("signer {signer} has no nonces left"))?;
-        let tx = wallet::sign(&key, nonce, chain.chain_id, body);
+        let tx = Transaction::signed(&key, nonce, status.genesis_hash, body);
         let bytes = tx.to_bytes();
         let id = tx_id(&bytes);
         let submitted = self.client.submit(&bytes)?;

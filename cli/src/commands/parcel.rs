@@ -31,7 +31,7 @@ pub enum ParcelCmd {
         /// Country of origin: the Participant's two-letter code
         #[arg(long, value_name = "CODE")]
         origin: ParticipantCode,
-        /// Sub-national area of origin (required for a Participant restricted to compliant zones)
+        /// The zone of origin, as a check: it is the zone your authority enrolled you for, and no other
         #[arg(long, value_name = "ZONE")]
         zone: Option<String>,
         /// The mine's name

@@ -90,10 +90,11 @@ pub fn imports_behind<E>(
             .iter()
             .map(&mut parcel)
             .collect::<Result<Vec<Parcel>, E>>()?;
-        let parents_mass: u64 = parents.iter().map(|p| p.milli_carats).sum();
+        // A sum of u64s in a u128 cannot overflow.
+        let parents_mass: u128 = parents.iter().map(|p| u128::from(p.milli_carats)).sum();
         for parent in parents {
             let share = (u128::from(carats) * u128::from(parent.milli_carats))
-                .checked_div(u128::from(parents_mass))
+                .checked_div(parents_mass)
                 .and_then(|s| u64::try_from(s).ok())
                 .unwrap_or(0);
             let entry = owed
@@ -124,13 +125,17 @@ pub fn markups_on_reexport(reexports: &[Reexport], markup_percent: u32) -> Vec<F
     reexports
         .iter()
         .filter_map(|Reexport { certificate, imports }| {
-            let traced: u64 = imports.iter().map(|i| i.milli_carats).sum();
+            // Sums and products past what the records can hold are no
+            // finding to report: the certificate is skipped, never wrapped.
+            let traced = imports
+                .iter()
+                .try_fold(0u64, |sum, i| sum.checked_add(i.milli_carats))?;
             let mut imported_cents: u128 = 0;
             for share in imports {
                 let import = &share.certificate;
-                imported_cents += (u128::from(share.milli_carats)
-                    * u128::from(import.value_cents))
-                .checked_div(u128::from(import.milli_carats))?;
+                let cents = (u128::from(share.milli_carats) * u128::from(import.value_cents))
+                    .checked_div(u128::from(import.milli_carats))?;
+                imported_cents = imported_cents.checked_add(cents)?;
             }
             let reexported_cents = (u128::from(certificate.value_cents) * u128::from(traced))
                 .checked_div(u128::from(certificate.milli_carats))?;
@@ -139,7 +144,10 @@ pub fn markups_on_reexport(reexports: &[Reexport], markup_percent: u32) -> Vec<F
             } else {
                 (imported_cents, reexported_cents)
             };
-            if low == 0 || high * 100 <= low * u128::from(100 + markup_percent) {
+            let within = |high: u128, low: u128| {
+                Some(high.checked_mul(100)? <= low.checked_mul(u128::from(100 + markup_percent))?)
+            };
+            if low == 0 || within(high, low)? {
                 return None;
             }
             let mut certificates = vec![certificate.number.clone()];
@@ -174,7 +182,7 @@ pub fn markups_on_reexport(reexports: &[Reexport], markup_percent: u32) -> Vec<F
 }
 
 #[cfg(test)]
-mod tests {
+pub(super) mod tests {
     use std::collections::HashMap;
 
     use kp_crypto::{Hash32, PublicKey};
@@ -208,7 +216,14 @@ mod tests {
         }
     }
 
-    fn certificate(number: &str, to: &str, parcels: &[&Parcel], value_cents: u64) -> Certificate {
+    /// A certificate record of `parcels`, from the Participant its number
+    /// names to `to`, with no origins.
+    pub(in crate::anomalies) fn certificate(
+        number: &str,
+        to: &str,
+        parcels: &[&Parcel],
+        value_cents: u64,
+    ) -> Certificate {
         Certificate {
             number: number.into(),
             issuer: code(&number[..2]),
@@ -276,6 +291,34 @@ mod tests {
             "US$ 300.00/ct re-exported against US$ 100.00/ct imported under BW-1 (+200%), \
              1.000 ct of 2.000 ct traced to imports"
         );
+    }
+
+    #[test]
+    fn figures_no_ledger_can_hold_skip_the_certificate_rather_than_wrap() {
+        let imported = parcel(1, 1, Vec::new(), 1);
+        let shares = |milli_carats| {
+            ["BW-1", "BW-2"]
+                .map(|number| ImportShare {
+                    certificate: certificate(number, "IN", &[&imported], u64::MAX),
+                    milli_carats,
+                    parcels: vec![imported.id],
+                })
+                .to_vec()
+        };
+        // Traced carats past what a u64 holds.
+        let reexport = certificate("IN-1", "EU", &[&imported], 1);
+        let past_u64 = Reexport {
+            certificate: reexport,
+            imports: shares(u64::MAX),
+        };
+        // A re-export's US$ past what a u128 holds a hundred times.
+        let mut reexport = certificate("IN-2", "EU", &[&imported], u64::MAX);
+        reexport.milli_carats = 1;
+        let past_u128 = Reexport {
+            certificate: reexport,
+            imports: shares(u64::MAX / 2),
+        };
+        assert!(markups_on_reexport(&[past_u64, past_u128], 100).is_empty());
     }
 
     #[test]

@@ -366,6 +366,47 @@ fn each_kind_of_altered_byte_fails_at_its_own_step() {
 }
 
 #[test]
+fn a_transaction_whose_signature_does_not_verify_is_named() {
+    // A transfer no miner signed, in a block validators lying together
+    // decided: everything but its signature checks.
+    let mut s = scene();
+    let parcel = s.register(1_000);
+    let mut forged = s
+        .chain
+        .sign(
+            &s.miner,
+            Body::OfferTransfer {
+                parcel,
+                to: s.trader,
+                price_cents: None,
+            },
+        )
+        .tx;
+    forged.signature.0[0] ^= 1;
+    let forged = DecodedTx::decode(forged.to_bytes()).expect("decodes");
+    let height = s
+        .chain
+        .block_unchecked(vec![forged.clone()])
+        .block
+        .header
+        .height;
+
+    let err = s
+        .chain
+        .bundle(&parcel)
+        .verify(&test_genesis())
+        .expect_err("a bad signature");
+    assert_eq!(err.code(), "bundle_tx_signature", "{err}");
+    assert_eq!(
+        err,
+        BundleError::TxSignature {
+            tx: forged.id,
+            height
+        }
+    );
+}
+
+#[test]
 fn a_bundle_that_skips_a_validator_set_change_is_refused() {
     let (s, part) = history_across_two_set_changes();
     let bundle = s.chain.bundle(&part);

@@ -15,16 +15,16 @@
 //! A Participant suspended meanwhile (by governance) can neither issue nor
 //! receive; a restricted one exports its own diamonds only from its zones.
 
-use std::collections::{BTreeMap, BTreeSet};
+use std::collections::BTreeSet;
 
 use kp_crypto::PublicKey;
 
 use std::borrow::Borrow;
 
-use super::parcel::{check_quantity, check_zones, VALUE_CENTS_MAX};
+use super::parcel::{check_quantity, check_zones, totals, VALUE_CENTS_MAX};
 use super::{apportion, movable_parcel, participant_in_good_standing, required, ApplyError, TxCtx};
 use crate::model::{
-    Certificate, CertificateStatus, HsCode, Member, OriginShare, Parcel, ParcelId, ParcelStatus,
+    Certificate, CertificateStatus, HsCode, Member, Parcel, ParcelId, ParcelStatus,
     ParticipantCode, Receipt, Role,
 };
 use crate::rejection::Rejection;
@@ -191,14 +191,8 @@ pub(super) fn issue<S: StateRead + ?Sized>(
         .into());
     }
 
-    let mut origins: BTreeMap<ParticipantCode, u64> = BTreeMap::new();
-    let (mut milli_carats, mut recorded_cents) = (0u64, 0u64);
+    let shipped = totals(&parcels)?;
     for parcel in &mut parcels {
-        for o in &parcel.origins {
-            *origins.entry(o.participant).or_default() += o.milli_carats;
-        }
-        milli_carats += parcel.milli_carats;
-        recorded_cents += parcel.value_cents;
         parcel.status = ParcelStatus::InTransit {
             certificate: c.number.to_owned(),
         };
@@ -213,15 +207,9 @@ pub(super) fn issue<S: StateRead + ?Sized>(
         destination: c.destination,
         exporter: *c.exporter,
         importer: *c.importer,
-        origins: origins
-            .into_iter()
-            .map(|(participant, milli_carats)| OriginShare {
-                participant,
-                milli_carats,
-            })
-            .collect(),
-        milli_carats,
-        value_cents: c.value_cents.unwrap_or(recorded_cents),
+        origins: shipped.origins,
+        milli_carats: shipped.milli_carats,
+        value_cents: c.value_cents.unwrap_or(shipped.value_cents),
         parcels: c.parcels.to_vec(),
         hs_codes: declared.into_iter().collect(),
         issued_on,

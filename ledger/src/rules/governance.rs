@@ -20,7 +20,7 @@ use std::collections::BTreeSet;
 use kp_crypto::PublicKey;
 use serde::{Deserialize, Serialize};
 
-use super::{check_text, proposal_id, required, ApplyError, TxCtx};
+use super::{check_entering_key, check_text, proposal_id, required, ApplyError, TxCtx};
 use crate::api::{ApiError, ProposalView};
 use crate::model::{
     Participant, ParticipantChange, ParticipantCode, ParticipantStatus, Proposal, ProposalId,
@@ -214,8 +214,10 @@ fn has_standing(status: &ParticipantStatus, zones: &[String]) -> bool {
     }
 }
 
-/// Refuses a change that would change nothing in `state`, or that would
-/// leave no validator to make blocks.
+/// Refuses a change that would change nothing in `state`, that would
+/// leave no validator to make blocks, or that would admit a key anyone
+/// can sign for. Checked when proposed and again right before the change
+/// applies, so no key enters but through this check.
 fn check_change<S: StateRead + ?Sized>(
     state: &S,
     change: &ParticipantChange,
@@ -238,6 +240,7 @@ fn check_change<S: StateRead + ?Sized>(
             let keys: Vec<PublicKey> = std::iter::once(*authority).chain(*validator).collect();
             let participants = state.participants()?;
             for key in keys {
+                check_entering_key(&key)?;
                 let taken_by_participant = participants
                     .iter()
                     .any(|p| p.authority == key || p.validator == Some(key));

@@ -4,7 +4,7 @@
 
 use kp_crypto::PublicKey;
 
-use super::{check_text, required, ApplyError, TxCtx};
+use super::{check_entering_key, check_text, required, ApplyError, TxCtx};
 use crate::model::{Member, Role};
 use crate::rejection::Rejection;
 use crate::state::{Overlay, StateRead};
@@ -19,6 +19,7 @@ pub(super) fn enrol<S: StateRead + ?Sized>(
     zone: Option<&str>,
 ) -> Result<(), ApplyError> {
     let authority = ctx.authority()?.clone();
+    check_entering_key(member)?;
     check_text("member name", name, true)?;
     check_text("licence", licence, true)?;
     if let Some(zone) = zone {

@@ -22,9 +22,11 @@ pub(crate) use certificate::shipment_values;
 pub use governance::{
     proposal_view, tally, validator_set, validators_among, Tally, COMPLIANT_ZONES_MAX,
 };
+pub use parcel::{MILLI_CARATS_MAX, VALUE_CENTS_MAX};
 
 use kp_crypto::{hash_domain, Hash32, PublicKey};
 
+use crate::genesis::ChainIdentity;
 use crate::model::{
     Member, Parcel, ParcelId, ParcelStatus, Participant, ParticipantCode, ProposalId, TransferId,
     TxId,
@@ -36,7 +38,7 @@ use crate::tx::{Body, DecodedTx, TEXT_BYTES_MAX};
 /// What the rules know of the block a transaction is in.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct BlockContext {
-    pub chain_id: String,
+    pub chain: ChainIdentity,
     pub height: u64,
     /// UTC seconds agreed by consensus.
     pub time: u64,
@@ -128,10 +130,11 @@ pub fn apply_tx<S: StateRead + ?Sized>(
     tx: &DecodedTx,
 ) -> Result<TxEffects, ApplyError> {
     let payload = &tx.tx.payload;
-    if payload.chain_id != block.chain_id {
+    if payload.genesis != block.chain.genesis {
         return Err(Rejection::WrongChain {
-            expected: block.chain_id.clone(),
-            got: payload.chain_id.clone(),
+            chain_id: block.chain.chain_id.clone(),
+            expected: block.chain.genesis,
+            got: payload.genesis,
         }
         .into());
     }
@@ -294,6 +297,16 @@ pub(crate) fn participant_in_good_standing<S: StateRead + ?Sized>(
         return Err(Rejection::ParticipantSuspended(code).into());
     }
     Ok(p)
+}
+
+/// The check every key entering the ledger passes where it enters: a
+/// member's at enrolment, a Participant's authority and validator keys at
+/// admission, and any later change of a key. Only the holder of its private
+/// key may be able to sign for it (see [`PublicKey::check_strong`]: under
+/// ZIP-215 anyone signs for a key of small order).
+pub(crate) fn check_entering_key(key: &PublicKey) -> Result<(), Rejection> {
+    key.check_strong()
+        .map_err(|reason| Rejection::WeakKey { key: *key, reason })
 }
 
 /// A text field within bounds, optionally required to be non-empty.

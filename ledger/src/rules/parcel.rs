@@ -1,5 +1,6 @@
 //! Parcels: registered at the mine by an enrolled miner of the origin
-//! Participant, then split and merged by their holders. Splitting, sorting
+//! Participant, from the zone its authority enrolled it for, then split and
+//! merged by their holders. Splitting, sorting
 //! and merging change no mass: the outputs' milli-carats add up to the
 //! inputs' exactly, each origin keeps its carats, and every output keeps its
 //! whole ancestry. Value is not conserved by nature, so it is apportioned.
@@ -11,7 +12,7 @@ use super::{
     TxCtx,
 };
 use crate::model::{
-    History, HsCode, OriginShare, Parcel, ParcelId, ParcelStatus, ParticipantCode,
+    History, HsCode, Member, OriginShare, Parcel, ParcelId, ParcelStatus, ParticipantCode,
     ParticipantStatus, Role,
 };
 use crate::rejection::Rejection;
@@ -24,11 +25,90 @@ pub const MILLI_CARATS_MAX: u64 = 1_000_000_000_000;
 /// US$ 100 billion.
 pub const VALUE_CENTS_MAX: u64 = 10_000_000_000_000;
 
-fn too_large(what: &'static str) -> Rejection {
-    Rejection::TooLarge {
+/// What a parcel a transaction creates (registered, split off or merged)
+/// may hold at most: every parcel on the ledger is within these limits, so
+/// no sum over the parcels of one transaction comes near overflow.
+fn check_parcel_limits(parcel: &Parcel) -> Result<(), Rejection> {
+    for (what, value, max) in [
+        ("carats", parcel.milli_carats, MILLI_CARATS_MAX),
+        ("value", parcel.value_cents, VALUE_CENTS_MAX),
+    ] {
+        if value > max {
+            return Err(Rejection::TooLarge { what, max });
+        }
+    }
+    Ok(())
+}
+
+/// Writes a parcel the transaction creates, within the limits of a parcel,
+/// and records that the transaction created it.
+fn create_parcel<S: StateRead + ?Sized>(
+    state: &mut Overlay<S>,
+    ctx: &mut TxCtx,
+    parcel: Parcel,
+) -> Result<(), Rejection> {
+    check_parcel_limits(&parcel)?;
+    let id = parcel.id;
+    state.put_parcel(parcel);
+    ctx.touch(id);
+    ctx.create(id);
+    Ok(())
+}
+
+/// What some parcels hold together: each origin's carats (in code order),
+/// the carats, stones and recorded value. Every sum is checked: a sum past
+/// a u64 is refused as too large, never wrapped.
+pub(super) struct Totals {
+    pub origins: Vec<OriginShare>,
+    pub milli_carats: u64,
+    pub stones: u64,
+    pub value_cents: u64,
+}
+
+pub(super) fn totals(parcels: &[Parcel]) -> Result<Totals, Rejection> {
+    let overflow = |what| Rejection::TooLarge {
         what,
         max: u64::MAX,
+    };
+    let mut origins: BTreeMap<ParticipantCode, u64> = BTreeMap::new();
+    let (mut milli_carats, mut stones, mut value_cents) = (0u64, 0u64, 0u64);
+    for p in parcels {
+        for o in &p.origins {
+            let share = origins.entry(o.participant).or_default();
+            *share = share
+                .checked_add(o.milli_carats)
+                .ok_or(overflow("an origin's carats together"))?;
+        }
+        milli_carats = milli_carats
+            .checked_add(p.milli_carats)
+            .ok_or(overflow("the parcels' carats together"))?;
+        stones = stones
+            .checked_add(u64::from(p.stones))
+            .ok_or(overflow("the parcels' stones together"))?;
+        value_cents = value_cents
+            .checked_add(p.value_cents)
+            .ok_or(overflow("the parcels' value together"))?;
     }
+    let origins: Vec<OriginShare> = origins
+        .into_iter()
+        .map(|(participant, milli_carats)| OriginShare {
+            participant,
+            milli_carats,
+        })
+        .collect();
+    assert_eq!(
+        origins
+            .iter()
+            .try_fold(0u64, |sum, o| sum.checked_add(o.milli_carats)),
+        Some(milli_carats),
+        "origin shares add up to the parcels' carats"
+    );
+    Ok(Totals {
+        origins,
+        milli_carats,
+        stones,
+        value_cents,
+    })
 }
 
 /// A declared quantity: at least 1, at most `max`.
@@ -81,6 +161,28 @@ pub(crate) fn check_zones(
     }
 }
 
+/// The zone a registration is from: the one the miner's authority enrolled
+/// it for, whatever the registration says. It may name that zone, as a
+/// check, and no other: a zone a miner names for itself is no evidence of
+/// where its diamonds were mined, and would let a miner of any zone pass
+/// its parcels off as from a compliant one. A miner enrolled for no zone
+/// registers from none.
+fn zone_of_origin(miner: &Member, declared: Option<&str>) -> Result<Vec<String>, Rejection> {
+    let enrolled = miner.zone.as_deref().map(str::trim);
+    if let Some(declared) = declared {
+        check_text("zone", declared, true)?;
+        let declared = declared.trim();
+        if !enrolled.is_some_and(|zone| zone.eq_ignore_ascii_case(declared)) {
+            return Err(Rejection::ZoneMismatch {
+                miner: miner.key,
+                enrolled: enrolled.map(str::to_owned),
+                declared: declared.to_owned(),
+            });
+        }
+    }
+    Ok(enrolled.map(str::to_owned).into_iter().collect())
+}
+
 pub(super) fn register<S: StateRead + ?Sized>(
     state: &mut Overlay<S>,
     ctx: &mut TxCtx,
@@ -104,9 +206,6 @@ pub(super) fn register<S: StateRead + ?Sized>(
     }
     let participant = participant_in_good_standing(state, r.origin)?;
     check_text("mine", r.mine, true)?;
-    if let Some(zone) = r.zone {
-        check_text("zone", zone, true)?;
-    }
     for (what, value, max) in [
         ("carats", r.milli_carats, MILLI_CARATS_MAX),
         ("stones", u64::from(r.stones), u64::from(u32::MAX)),
@@ -117,18 +216,18 @@ pub(super) fn register<S: StateRead + ?Sized>(
     if !r.hs_code.is_rough() {
         return Err(Rejection::HsCodeNotRough(r.hs_code).into());
     }
-    let zones: Vec<String> = r
-        .zone
-        .map(str::trim)
-        .or(miner.zone.as_deref())
-        .map(str::to_owned)
-        .into_iter()
-        .collect();
+    let zones = zone_of_origin(&miner, r.zone)?;
+    if zones.is_empty() && matches!(participant.status, ParticipantStatus::Restricted { .. }) {
+        return Err(Rejection::MinerZoneRequired {
+            participant: r.origin,
+            miner: miner.key,
+        }
+        .into());
+    }
     check_zones(r.origin, &participant.status, &zones)?;
 
-    let id = parcel_id(&ctx.id, 0);
-    state.put_parcel(Parcel {
-        id,
+    let parcel = Parcel {
+        id: parcel_id(&ctx.id, 0),
         origins: vec![OriginShare {
             participant: r.origin,
             milli_carats: r.milli_carats,
@@ -146,10 +245,8 @@ pub(super) fn register<S: StateRead + ?Sized>(
         created_by: ctx.id,
         created_height: ctx.block.height,
         history: History::default(),
-    });
-    ctx.touch(id);
-    ctx.create(id);
-    Ok(())
+    };
+    Ok(create_parcel(state, ctx, parcel)?)
 }
 
 pub(super) fn split<S: StateRead + ?Sized>(
@@ -205,9 +302,8 @@ pub(super) fn split<S: StateRead + ?Sized>(
     let extra_stones = apportion(u64::from(input.stones) - outputs.len() as u64, &masses);
     ctx.touch(input.id);
     for (index, mass) in masses.iter().enumerate() {
-        let out_id = parcel_id(&ctx.id, index as u32);
-        state.put_parcel(Parcel {
-            id: out_id,
+        let part = Parcel {
+            id: parcel_id(&ctx.id, index as u32),
             origins: origins[index].clone(),
             zones: input.zones.clone(),
             mine: input.mine.clone(),
@@ -222,9 +318,8 @@ pub(super) fn split<S: StateRead + ?Sized>(
             created_by: ctx.id,
             created_height: ctx.block.height,
             history: History::default(),
-        });
-        ctx.touch(out_id);
-        ctx.create(out_id);
+        };
+        create_parcel(state, ctx, part)?;
     }
     input.status = ParcelStatus::Consumed { by: ctx.id };
     state.put_parcel(input);
@@ -306,27 +401,11 @@ pub(super) fn merge<S: StateRead + ?Sized>(
         inputs.push(parcel);
     }
 
-    let mut origins: BTreeMap<ParticipantCode, u64> = BTreeMap::new();
-    let (mut mass, mut stones, mut value) = (0u64, 0u32, 0u64);
-    for p in &inputs {
-        for o in &p.origins {
-            *origins.entry(o.participant).or_default() += o.milli_carats;
-        }
-        mass = mass
-            .checked_add(p.milli_carats)
-            .ok_or(too_large("merged carats"))?;
-        stones = stones
-            .checked_add(p.stones)
-            .ok_or(too_large("merged stones"))?;
-        value = value
-            .checked_add(p.value_cents)
-            .ok_or(too_large("merged value"))?;
-    }
-    assert_eq!(
-        origins.values().sum::<u64>(),
-        mass,
-        "origin shares add up to the merged mass"
-    );
+    let together = totals(&inputs)?;
+    let stones = u32::try_from(together.stones).map_err(|_| Rejection::TooLarge {
+        what: "stones",
+        max: u64::from(u32::MAX),
+    })?;
     // The mine is named only when every input came from it.
     let first_mine = &inputs[0].mine;
     let mine = inputs
@@ -334,16 +413,9 @@ pub(super) fn merge<S: StateRead + ?Sized>(
         .all(|p| &p.mine == first_mine)
         .then(|| first_mine.clone())
         .flatten();
-    let out_id = parcel_id(&ctx.id, 0);
     let merged = Parcel {
-        id: out_id,
-        origins: origins
-            .into_iter()
-            .map(|(participant, milli_carats)| OriginShare {
-                participant,
-                milli_carats,
-            })
-            .collect(),
+        id: parcel_id(&ctx.id, 0),
+        origins: together.origins,
         zones: inputs
             .iter()
             .flat_map(|p| p.zones.iter().cloned())
@@ -351,9 +423,9 @@ pub(super) fn merge<S: StateRead + ?Sized>(
             .into_iter()
             .collect(),
         mine,
-        milli_carats: mass,
+        milli_carats: together.milli_carats,
         stones,
-        value_cents: value,
+        value_cents: together.value_cents,
         hs_code: inputs[0].hs_code,
         holder,
         status: ParcelStatus::Live,
@@ -368,8 +440,5 @@ pub(super) fn merge<S: StateRead + ?Sized>(
         input.status = ParcelStatus::Consumed { by: ctx.id };
         state.put_parcel(input);
     }
-    state.put_parcel(merged);
-    ctx.touch(out_id);
-    ctx.create(out_id);
-    Ok(())
+    Ok(create_parcel(state, ctx, merged)?)
 }

@@ -90,10 +90,28 @@ mod envelope {
             "unknown_signer"
         );
 
+        // Signed, well, for a chain of the same name that grew from
+        // another genesis.
         let mut c = chain();
-        let mut tx = c.w.sign(&c.miner, World::register_body("BW", 1_000));
-        tx.tx.payload.chain_id = "other-chain".into();
-        assert_eq!(rejected(c.w.apply_signed(&tx)), "wrong_chain");
+        let mut other = crate::testkit::test_genesis();
+        other.genesis_time += 1;
+        let ours = c.w.genesis.hash();
+        assert_eq!(other.chain_id, c.w.genesis.chain_id);
+        let tx = crate::tx::TxPayload {
+            signer: c.miner,
+            nonce: 1,
+            genesis: other.hash(),
+            body: World::register_body("BW", 1_000),
+        }
+        .sign(&crate::testkit::key_named("debswana"));
+        let tx = crate::tx::DecodedTx::decode(tx.to_bytes()).unwrap();
+        let refusal = c.w.apply_signed(&tx).unwrap_err();
+        assert_eq!(refusal.code(), "wrong_chain");
+        let message = refusal.to_string();
+        assert!(
+            message.contains(&other.hash().to_string()) && message.contains(&ours.to_string()),
+            "{message}"
+        );
     }
 
     #[test]
@@ -310,7 +328,6 @@ mod registration {
     #[test]
     fn a_restricted_participant_registers_only_from_its_compliant_zones() {
         let mut w = World::new();
-        let miner = w.enrol("CF", "cf-miner", Role::Miner, None);
         let body = |zone: Option<&str>| {
             let mut b = World::register_body("CF", 1_000);
             if let Body::RegisterParcel { zone: z, .. } = &mut b {
@@ -318,16 +335,63 @@ mod registration {
             }
             b
         };
-        assert!(w.apply(&miner, body(Some("Berbérati"))).is_ok());
-        assert!(w.apply(&miner, body(Some("nola"))).is_ok());
+        // A miner registers from the zone it is enrolled for, naming it
+        // (in any case) or not.
+        let berberati = w.enrol("CF", "cf-berberati", Role::Miner, Some("Berbérati"));
+        let parcel = w.ok(&berberati, body(None)).created[0];
+        assert_eq!(w.parcel(&parcel).zones, ["Berbérati"]);
+        let nola = w.enrol("CF", "cf-nola", Role::Miner, Some("Nola"));
+        let parcel = w.ok(&nola, body(Some("nola"))).created[0];
+        assert_eq!(w.parcel(&parcel).zones, ["Nola"]);
+        // Enrolled for a zone outside the compliant ones, it registers
+        // nothing.
+        let bria = w.enrol("CF", "cf-bria", Role::Miner, Some("Bria"));
+        assert_eq!(rejected(w.apply(&bria, body(None))), "zone_not_allowed");
         assert_eq!(
-            rejected(w.apply(&miner, body(Some("Bria")))),
+            rejected(w.apply(&bria, body(Some("Bria")))),
             "zone_not_allowed"
         );
-        assert_eq!(rejected(w.apply(&miner, body(None))), "zone_required");
-        // A miner enrolled with a zone registers from it by default.
-        let zoned = w.enrol("CF", "cf-carnot", Role::Miner, Some("Carnot"));
-        assert!(w.apply(&zoned, body(None)).is_ok());
+        // Enrolled for no zone, it cannot say where it mines.
+        let anywhere = w.enrol("CF", "cf-miner", Role::Miner, None);
+        assert_eq!(rejected(w.apply(&anywhere, body(None))), "zone_required");
+    }
+
+    #[test]
+    fn a_miner_registers_from_the_zone_it_is_enrolled_for_and_no_other() {
+        let mut w = World::new();
+        let body = |origin: &str, zone: &str| {
+            let mut b = World::register_body(origin, 1_000);
+            if let Body::RegisterParcel { zone: z, .. } = &mut b {
+                *z = Some(zone.to_owned());
+            }
+            b
+        };
+        // Laundering: a miner of a zone outside the compliant ones names
+        // a compliant zone.
+        let bria = w.enrol("CF", "cf-bria", Role::Miner, Some("Bria"));
+        assert_eq!(
+            rejected(w.apply(&bria, body("CF", "Berbérati"))),
+            "zone_mismatch"
+        );
+        // A miner enrolled for no zone names none, restricted Participant
+        // or not: a zone named while its Participant was active would pass
+        // the compliant-zone check at export once it is restricted.
+        let anywhere = w.enrol("CF", "cf-miner", Role::Miner, None);
+        assert_eq!(
+            rejected(w.apply(&anywhere, body("CF", "Carnot"))),
+            "zone_mismatch"
+        );
+        let botswana = w.enrol("BW", "bw-miner", Role::Miner, None);
+        assert_eq!(
+            rejected(w.apply(&botswana, body("BW", "Orapa"))),
+            "zone_mismatch"
+        );
+        let orapa = w.enrol("BW", "bw-orapa", Role::Miner, Some("Orapa"));
+        assert_eq!(
+            rejected(w.apply(&orapa, body("BW", "Jwaneng"))),
+            "zone_mismatch"
+        );
+        w.ok(&orapa, body("BW", " ORAPA "));
     }
 }
 
@@ -1136,36 +1200,13 @@ mod certificates {
     }
 
     #[test]
-    fn a_restricted_participant_exports_only_from_compliant_zones() {
-        let mut w = World::new();
-        let miner = w.enrol("CF", "cf-miner", Role::Miner, Some("Boda"));
-        let exporter = w.enrol("CF", "cf-exporter", Role::Exporter, None);
-        let importer = w.enrol("EU", "antwerp", Role::Importer, None);
-        let p = w.register(&miner, "CF", 1_000);
-        w.hand_over(&miner, p, &exporter);
-        let cf = w.authority("CF");
-        let body = Body::IssueCertificate {
-            number: "CF-1".into(),
-            exporter,
-            importer,
-            destination: code("EU"),
-            parcels: vec![p],
-            hs_codes: vec![HsCode::UNSORTED],
-            expires_on: day_of(START_TIME) + 30,
-            value_cents: None,
-        };
-        assert!(w.apply(&cf, body).is_ok());
-    }
-    #[test]
     fn a_restriction_after_registration_is_enforced_at_export() {
         let mut c = chain();
         let plain = exportable(&mut c, 1_000);
-        let mut zoned_body = World::register_body("BW", 1_000);
-        if let Body::RegisterParcel { zone, .. } = &mut zoned_body {
-            *zone = Some("Jwaneng".into());
-        }
-        let zoned = c.w.ok(&c.miner.clone(), zoned_body).created[0];
-        c.w.hand_over(&c.miner.clone(), zoned, &c.exporter.clone());
+        let jwaneng = c.w.enrol("BW", "jwaneng", Role::Miner, Some("Jwaneng"));
+        let zoned = c.w.register(&jwaneng, "BW", 1_000);
+        assert_eq!(c.w.parcel(&zoned).zones, ["Jwaneng"]);
+        c.w.hand_over(&jwaneng, zoned, &c.exporter.clone());
         // Botswana is restricted to one compliant zone (as governance may
         // decide once its parcels are registered).
         let mut bw = c.w.state.participant(code("BW")).unwrap().unwrap();
@@ -1185,50 +1226,12 @@ mod certificates {
         let outside = issue_body("BW-11", &c, vec![zoned], 30);
         assert_eq!(rejected(c.w.apply(&authority, outside)), "zone_not_allowed");
     }
-
-    #[test]
-    fn parcels_merged_from_several_compliant_zones_can_be_exported() {
-        let mut w = World::new();
-        let boda = w.enrol("CF", "cf-boda", Role::Miner, Some("Boda"));
-        let carnot = w.enrol("CF", "cf-carnot", Role::Miner, Some("Carnot"));
-        let sorter = w.enrol("CF", "cf-sorter", Role::Sorter, None);
-        let exporter = w.enrol("CF", "cf-exporter", Role::Exporter, None);
-        let importer = w.enrol("EU", "antwerp", Role::Importer, None);
-        let a = w.register(&boda, "CF", 1_000);
-        let b = w.register(&carnot, "CF", 2_000);
-        w.hand_over(&boda, a, &sorter);
-        w.hand_over(&carnot, b, &sorter);
-        let merged = w
-            .ok(
-                &sorter,
-                Body::MergeParcels {
-                    parcels: vec![a, b],
-                },
-            )
-            .created[0];
-        assert_eq!(
-            w.parcel(&merged).zones,
-            vec!["Boda".to_owned(), "Carnot".to_owned()]
-        );
-        let parts = w.split(&sorter, merged, &[1_500, 1_500]);
-        assert_eq!(w.parcel(&parts[0]).zones, w.parcel(&merged).zones);
-        w.hand_over(&sorter, parts[0], &exporter);
-        let cf = w.authority("CF");
-        let issue = Body::IssueCertificate {
-            number: "CF-2".into(),
-            exporter,
-            importer,
-            destination: code("EU"),
-            parcels: vec![parts[0]],
-            hs_codes: vec![HsCode::UNSORTED],
-            expires_on: day_of(START_TIME) + 30,
-            value_cents: None,
-        };
-        assert!(w.apply(&cf, issue).is_ok());
-    }
 }
 
+mod compliant_zones;
 mod governance;
+mod limits;
+mod weak_keys;
 
 mod flags {
     use super::*;
@@ -1331,7 +1334,7 @@ mod storage_faults {
         Role, Transfer, TransferId,
     };
     use crate::state::{MemState, Read, StateRead, StorageFault};
-    use crate::testkit::{code, test_proposer, World, CHAIN_ID};
+    use crate::testkit::{code, test_chain, test_proposer, World};
 
     /// A state that fails on its `fail_at`-th read: a disk error at any
     /// moment of applying a block.
@@ -1433,7 +1436,7 @@ mod storage_faults {
         let clean = build_block(
             &w.state,
             &w.tip,
-            CHAIN_ID,
+            &test_chain(),
             w.time,
             proposer,
             txs.clone(),
@@ -1448,7 +1451,14 @@ mod storage_faults {
             reads: Cell::new(0),
             fail_at: 0,
         };
-        apply_block(&counting, &w.tip, CHAIN_ID, block.clone(), NONE_CHECKED).unwrap();
+        apply_block(
+            &counting,
+            &w.tip,
+            &test_chain(),
+            block.clone(),
+            NONE_CHECKED,
+        )
+        .unwrap();
         let total_reads = counting.reads.get();
         assert!(
             total_reads > 5,
@@ -1461,7 +1471,7 @@ mod storage_faults {
                 reads: Cell::new(0),
                 fail_at,
             };
-            match apply_block(&faulty, &w.tip, CHAIN_ID, block.clone(), NONE_CHECKED) {
+            match apply_block(&faulty, &w.tip, &test_chain(), block.clone(), NONE_CHECKED) {
                 Err(BlockError::Storage(_)) => {}
                 other => panic!("fault at read {fail_at}: expected a storage error, got {other:?}"),
             }
@@ -1474,7 +1484,7 @@ mod storage_faults {
                 build_block(
                     &faulty,
                     &w.tip,
-                    CHAIN_ID,
+                    &test_chain(),
                     w.time,
                     proposer,
                     txs.clone(),
@@ -1491,7 +1501,7 @@ mod header_checks {
     use crate::block::{apply_block, build_block, validators_hash, BlockError, NONE_CHECKED};
     use crate::model::Role;
     use crate::rules::validator_set;
-    use crate::testkit::{test_proposer, World, CHAIN_ID};
+    use crate::testkit::{test_chain, test_proposer, World};
 
     #[test]
     fn a_header_counts_its_transactions_commits_to_the_parcels_and_names_the_validator_set() {
@@ -1501,7 +1511,7 @@ mod header_checks {
         let built = build_block(
             &w.state,
             &w.tip,
-            CHAIN_ID,
+            &test_chain(),
             w.time,
             test_proposer(),
             txs,
@@ -1513,13 +1523,13 @@ mod header_checks {
         let in_force = validator_set(&w.state).expect("in memory");
         assert!(!in_force.is_empty());
         assert_eq!(block.header.validators_hash, validators_hash(&in_force));
-        apply_block(&w.state, &w.tip, CHAIN_ID, block.clone(), NONE_CHECKED)
+        apply_block(&w.state, &w.tip, &test_chain(), block.clone(), NONE_CHECKED)
             .expect("the block as built applies");
 
         let mut miscounted = block.clone();
         miscounted.header.tx_count = 2;
         assert!(matches!(
-            apply_block(&w.state, &w.tip, CHAIN_ID, miscounted, NONE_CHECKED),
+            apply_block(&w.state, &w.tip, &test_chain(), miscounted, NONE_CHECKED),
             Err(BlockError::TxCount {
                 claimed: 2,
                 held: 1
@@ -1529,7 +1539,7 @@ mod header_checks {
         let mut misrooted = block.clone();
         misrooted.header.parcels_root.0[0] ^= 1;
         assert!(matches!(
-            apply_block(&w.state, &w.tip, CHAIN_ID, misrooted, NONE_CHECKED),
+            apply_block(&w.state, &w.tip, &test_chain(), misrooted, NONE_CHECKED),
             Err(BlockError::ParcelsRoot { .. })
         ));
 
@@ -1538,13 +1548,13 @@ mod header_checks {
         let mut other_set = block.clone();
         other_set.header.validators_hash = validators_hash(&in_force[1..]);
         assert!(matches!(
-            apply_block(&w.state, &w.tip, CHAIN_ID, other_set, NONE_CHECKED),
+            apply_block(&w.state, &w.tip, &test_chain(), other_set, NONE_CHECKED),
             Err(BlockError::ValidatorsHash { .. })
         ));
         let mut other_next = block;
         other_next.header.next_validators_hash = validators_hash(&in_force[1..]);
         assert!(matches!(
-            apply_block(&w.state, &w.tip, CHAIN_ID, other_next, NONE_CHECKED),
+            apply_block(&w.state, &w.tip, &test_chain(), other_next, NONE_CHECKED),
             Err(BlockError::NextValidatorsHash { .. })
         ));
     }

@@ -41,6 +41,16 @@ fn register(origin: &str, milli_carats: u64, value_cents: u64, hs_code: HsCode) 
     }
 }
 
+/// A world with a miner and an exporter in Botswana and an importer in
+/// the EU.
+fn shipping_world() -> (World, PublicKey, PublicKey, PublicKey) {
+    let mut world = World::new();
+    let miner = world.enrol("BW", "miner", Role::Miner, None);
+    let exporter = world.enrol("BW", "exporter", Role::Exporter, None);
+    let importer = world.enrol("EU", "importer", Role::Importer, None);
+    (world, miner, exporter, importer)
+}
+
 /// Commits `txs` (each must pass) at `time`; the block's increments.
 fn block(
     world: &mut World,
@@ -93,10 +103,7 @@ fn registrations_count_as_production_and_splits_do_not() {
 
 #[test]
 fn a_certificate_counts_as_export_when_issued_and_import_when_received() {
-    let mut world = World::new();
-    let miner = world.enrol("BW", "miner", Role::Miner, None);
-    let exporter = world.enrol("BW", "exporter", Role::Exporter, None);
-    let importer = world.enrol("EU", "importer", Role::Importer, None);
+    let (mut world, miner, exporter, importer) = shipping_world();
     let a = world.register(&miner, "BW", 1_000);
     let b = world.register(&miner, "BW", 2_000);
     world.hand_over(&miner, a, &exporter);
@@ -331,10 +338,7 @@ fn a_mixed_origin_certificate_is_broken_down_by_origin_to_the_cent() {
 
 #[test]
 fn a_certificate_whose_origins_do_not_weigh_its_parcels_is_refused() {
-    let mut world = World::new();
-    let miner = world.enrol("BW", "miner", Role::Miner, None);
-    let exporter = world.enrol("BW", "exporter", Role::Exporter, None);
-    let importer = world.enrol("EU", "importer", Role::Importer, None);
+    let (mut world, miner, exporter, importer) = shipping_world();
     let parcel = world.register(&miner, "BW", 1_000);
     world.hand_over(&miner, parcel, &exporter);
     let authority = world.authority("BW");
@@ -357,6 +361,60 @@ fn a_certificate_whose_origins_do_not_weigh_its_parcels_is_refused() {
             parcels_milli_carats: 1_000,
         })
     );
+}
+
+#[test]
+fn figures_at_the_limits_of_parcels_add_up_exactly_and_totals_stop_at_the_most_a_u64_holds() {
+    use crate::rules::{MILLI_CARATS_MAX, VALUE_CENTS_MAX};
+
+    let (mut world, miner, exporter, importer) = shipping_world();
+    let count = 3u64;
+    let parcels: Vec<_> = (0..count)
+        .map(|_| {
+            let body = register("BW", MILLI_CARATS_MAX, VALUE_CENTS_MAX, HsCode::UNSORTED);
+            world.ok(&miner, body).created[0]
+        })
+        .collect();
+    for p in &parcels {
+        world.hand_over(&miner, *p, &exporter);
+    }
+    let authority = world.authority("BW");
+    let tx = world.sign(
+        &authority,
+        issue("BW-1", exporter, importer, "EU", parcels.clone(), None),
+    );
+    let issued = block(&mut world, Q1, vec![tx]);
+    let exported = Tally {
+        milli_carats: count * MILLI_CARATS_MAX,
+        value_cents: count * VALUE_CENTS_MAX,
+        parcels: count,
+        ..Tally::default()
+    };
+    assert_eq!(
+        issued[&key("BW", 1, Flow::Exports, Some("EU"), Some(HsCode::UNSORTED))],
+        exported
+    );
+    assert_eq!(
+        issued[&key("BW", 1, Flow::ExportsByOrigin, Some("BW"), None)],
+        Tally {
+            certificates: 1,
+            ..exported
+        }
+    );
+
+    // A running total never wraps: past the most a u64 holds, it stays
+    // there, so that no block fails to commit for its statistics.
+    let mut total = Tally {
+        milli_carats: u64::MAX - 1,
+        value_cents: u64::MAX,
+        ..Tally::default()
+    };
+    total += exported;
+    assert_eq!(
+        (total.milli_carats, total.value_cents),
+        (u64::MAX, u64::MAX)
+    );
+    assert_eq!(total.parcels, count);
 }
 
 #[test]

@@ -19,7 +19,13 @@ pub enum StoreError {
     Storage(String),
     #[error("ledger database holds a record it cannot read: {0}")]
     Corrupt(String),
-    #[error("{path} holds a ledger of {}; this kpnode reads format {expected}: start a new home, or run the kpnode that made it", found.map_or("an earlier, unversioned format".to_owned(), |f| format!("format {f}")))]
+    #[error(
+        "{path} holds a ledger of {}; this kpnode reads format {expected}, and a ledger is not \
+         converted (its signatures cover other bytes). Start the chain again: give this kpnode \
+         a new home, or move this home's data directory away and start it again (the chain \
+         begins anew from its genesis, without the old history); or run the kpnode that made it",
+        found.map_or("an earlier, unversioned format".to_owned(), |f| format!("format {f}"))
+    )]
     Format {
         path: String,
         found: Option<u32>,

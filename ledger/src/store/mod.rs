@@ -23,7 +23,7 @@ pub use error::{StoreError, ID_PREFIX_CHARS_MIN};
 pub use snapshot::Snapshot;
 pub use tables::{BlockSummary, TxRecord};
 
-use crate::block::{AppliedBlock, ChainTip};
+use crate::block::{validators_hash, AppliedBlock, ChainTip};
 use crate::commitment::ParcelTree;
 use crate::genesis::Genesis;
 use crate::state::StateDelta;
@@ -181,6 +181,18 @@ impl Store {
             return Err(StoreError::InconsistentBlock(
                 "its hash is not its header's".into(),
             ));
+        }
+        // What storage keeps of a change of the validator set is what
+        // proofs show a verifier: it must be the set the header vouches for.
+        let next_validators_hash = applied
+            .next_validators
+            .as_deref()
+            .map_or(header.validators_hash, validators_hash);
+        if next_validators_hash != header.next_validators_hash {
+            return Err(StoreError::InconsistentBlock(format!(
+                "its next validator set hashes to {next_validators_hash}, its header says {}",
+                header.next_validators_hash
+            )));
         }
         // Held until the tree matches the committed records (see `snapshot`).
         let mut tree = write(&self.parcel_tree);

@@ -69,8 +69,10 @@ pub(crate) const META_FORMAT: &str = "format";
 /// bodies carry the declared value, so stored transactions encode anew; the
 /// anomaly index `PARCEL_RECEIPTS`; the parcel commitment's bucket hashes
 /// (`PARCEL_BUCKETS`); `STATS` entries of exports and imports by origin
-/// (flows 3 and 4).
-pub(crate) const FORMAT_VERSION: u32 = 5;
+/// (flows 3 and 4). 6: transactions are signed for the genesis hash rather
+/// than the chain id, and validators' votes for it too, so stored
+/// transactions and commit certificates are other bytes.
+pub(crate) const FORMAT_VERSION: u32 = 6;
 
 /// Height -> borsh of the block's header; its transactions are in `TXS`.
 pub(crate) const BLOCKS: TableDefinition<u64, &[u8]> = TableDefinition::new("blocks");

@@ -10,7 +10,7 @@ use crate::block::{build_block, BuiltBlock, NONE_CHECKED};
 use crate::commitment::{ParcelCommitment, ParcelTree};
 use crate::model::{HsCode, ParcelId, ParcelStatus, Role};
 use crate::state::StateRead;
-use crate::testkit::{key_named, signed, test_genesis, test_proposer, CertifiedChain, CHAIN_ID};
+use crate::testkit::{key_named, signed, test_chain, test_genesis, test_proposer, CertifiedChain};
 use crate::tx::{Body, DecodedTx, SplitOutput};
 
 fn enrol(member: PublicKey, role: Role, name: &str) -> Body {
@@ -43,7 +43,7 @@ fn build(store: &Store, txs: Vec<DecodedTx>) -> BuiltBlock {
     build_block(
         &snapshot,
         &tip,
-        CHAIN_ID,
+        &test_chain(),
         tip.time + 1,
         proposer,
         txs,
@@ -461,6 +461,16 @@ fn a_database_of_another_format_is_refused() {
     set_format(Some(tables::FORMAT_VERSION + 1));
     let err = Store::open(&path, &test_genesis()).err().expect("refused");
     assert_eq!(err.code(), "storage_format");
+    // Format 5 signed transactions for the chain id alone: its ledger is
+    // other bytes, and the operator is told what to do.
+    set_format(Some(5));
+    let err = Store::open(&path, &test_genesis()).err().expect("refused");
+    assert_eq!(err.code(), "storage_format");
+    let message = err.to_string();
+    assert!(
+        message.contains("format 5") && message.contains("new home"),
+        "{message}"
+    );
     // Format 3 had no statistics index: read as is, it would answer zeros.
     set_format(Some(3));
     let err = Store::open(&path, &test_genesis()).err().expect("refused");
@@ -536,6 +546,64 @@ fn a_block_off_the_tip_is_refused_and_writes_nothing() {
         None
     );
     assert!(snapshot.member(&first).expect("read").is_some());
+}
+
+/// The store keeps a block's next validator set, when the block changes
+/// the set, for proofs to show: a set that is not the one the header
+/// vouches for (`next_validators_hash`) is refused, as is a change left out.
+#[test]
+fn a_block_whose_next_validator_set_is_not_its_headers_is_refused() {
+    use crate::model::ParticipantChange;
+
+    let dir = tempfile::tempdir().expect("tempdir");
+    let store = open(&dir.path().join("ledger.redb"));
+    let authority = |c: &str| key_named(&format!("authority {c}"));
+    // Angola admitted with a validator, in one block: proposed by Botswana
+    // and approved by the EU and South Africa (three of four).
+    let propose = signed(
+        &authority("BW"),
+        1,
+        Body::ProposeParticipantChange {
+            change: ParticipantChange::Admit {
+                code: "AO".parse().expect("code"),
+                name: "Angola".into(),
+                authority: key_named("authority AO").public(),
+                validator: Some(key_named("validator AO").public()),
+            },
+        },
+    );
+    let proposal = crate::rules::proposal_id(&propose.id);
+    let approve = |c: &str| {
+        signed(
+            &authority(c),
+            1,
+            Body::ApproveParticipantChange { proposal },
+        )
+    };
+    let changing = build(&store, vec![propose, approve("EU"), approve("ZA")]);
+    let changed_to = changing
+        .applied
+        .next_validators
+        .clone()
+        .expect("the set changes");
+    let header = &changing.applied.block.header;
+    assert_ne!(header.next_validators_hash, header.validators_hash);
+
+    let refused = |applied: &AppliedBlock| store.commit(applied, &[]).unwrap_err().code();
+    let mut left_out = changing.applied.clone();
+    left_out.next_validators = None;
+    assert_eq!(refused(&left_out), "inconsistent_block");
+    let mut other_set = changing.applied.clone();
+    other_set.next_validators = Some(changed_to[1..].to_vec());
+    assert_eq!(refused(&other_set), "inconsistent_block");
+    let mut unchanging = build(&store, Vec::new());
+    unchanging.applied.next_validators = Some(changed_to.clone());
+    assert_eq!(refused(&unchanging.applied), "inconsistent_block");
+    assert_eq!(store.tip().expect("tip").height, 0, "nothing was written");
+
+    store
+        .commit(&changing.applied, &[])
+        .expect("the block as built");
 }
 
 /// Proposals persist, open and executed; a Participant admitted by one is

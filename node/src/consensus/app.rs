@@ -372,7 +372,7 @@ impl App {
             let built = build_block(
                 &snapshot,
                 &tip,
-                &shared.chain.chain_id,
+                &shared.chain.identity,
                 time,
                 key.public(),
                 candidates,
@@ -538,7 +538,7 @@ impl App {
             // What this node's mempool holds it checked on admission.
             let in_mempool = |id: &TxId| lock(&shared.mempool).contains(id);
             Ok(
-                apply_block(&snapshot, &tip, &shared.chain.chain_id, block, &in_mempool)
+                apply_block(&snapshot, &tip, &shared.chain.identity, block, &in_mempool)
                     .map_err(|e| e.to_string()),
             )
         })

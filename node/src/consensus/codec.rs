@@ -239,13 +239,14 @@ mod tests {
             .zip(["BW", "EU", "ZA", "IN"])
             .map(|(k, c)| (kp_ledger::testkit::code(c), k.public()))
             .collect();
+        const GENESIS: kp_crypto::Hash32 = kp_crypto::Hash32([5; 32]);
         let block = BlockId(kp_crypto::Hash32([9; 32]));
         let (height, round) = (Height(7), Round::new(1));
         let mut commit_signatures = Vec::new();
         for key in &keys[..3] {
             let vote =
                 KpContext.new_precommit(height, round, NilOrVal::Val(block), Address(key.public()));
-            let signed = ValidatorSigner::new(key.clone())
+            let signed = ValidatorSigner::new(key.clone(), GENESIS)
                 .sign_vote(vote)
                 .await
                 .expect("signs");
@@ -262,7 +263,12 @@ mod tests {
         };
         let bytes = encode_certificate(&certificate, VoteExtensions::default());
         let proof = commit_proof(&bytes).expect("decodes");
-        assert_eq!(proof.verify(&block.0, 7, &set), Ok(()));
-        assert!(proof.verify(&block.0, 8, &set).is_err());
+        assert_eq!(proof.verify(&GENESIS, &block.0, 7, &set), Ok(()));
+        assert!(proof.verify(&GENESIS, &block.0, 8, &set).is_err());
+        // Votes are for one chain: those of a chain of another genesis
+        // decide nothing here.
+        assert!(proof
+            .verify(&kp_crypto::Hash32([6; 32]), &block.0, 7, &set)
+            .is_err());
     }
 }

@@ -10,7 +10,7 @@ use std::sync::Arc;
 
 use async_trait::async_trait;
 use borsh::{BorshDeserialize, BorshSerialize};
-use kp_crypto::{hash_domain, PublicKey, SecretKey, Signature};
+use kp_crypto::{hash_domain, Hash32, PublicKey, SecretKey, Signature};
 use kp_ledger::block::BlockHeader;
 use kp_ledger::model::BlockHash;
 use kp_ledger::votes::{vote_signing_bytes, VoteKind};
@@ -234,8 +234,9 @@ pub struct Vote {
 }
 
 impl Vote {
-    /// What a validator signs: everything but the (unused) extension.
-    fn signing_bytes(&self) -> Vec<u8> {
+    /// What a validator signs: everything but the (unused) extension, for
+    /// the chain of genesis `genesis`.
+    fn signing_bytes(&self, genesis: &Hash32) -> Vec<u8> {
         let kind = match self.kind {
             VoteType::Prevote => VoteKind::Prevote,
             VoteType::Precommit => VoteKind::Precommit,
@@ -245,6 +246,7 @@ impl Vote {
             NilOrVal::Nil => None,
         };
         vote_signing_bytes(
+            genesis,
             kind,
             self.height.0,
             self.round.as_i64(),
@@ -471,15 +473,17 @@ fn verified(key: &PublicKey, message: &[u8], signature: &Signature) -> Verificat
 }
 
 /// Signs and checks consensus messages with ed25519-consensus (ZIP-215, the
-/// same rules as every other signature on the ledger).
+/// same rules as every other signature on the ledger), votes for the chain
+/// of one genesis.
 #[derive(Clone)]
 pub struct ValidatorSigner {
     key: Arc<SecretKey>,
+    genesis: Hash32,
 }
 
 impl ValidatorSigner {
-    pub fn new(key: Arc<SecretKey>) -> Self {
-        ValidatorSigner { key }
+    pub fn new(key: Arc<SecretKey>, genesis: Hash32) -> Self {
+        ValidatorSigner { key, genesis }
     }
 
     fn sign(&self, message: &[u8]) -> Result<Signature, SigningError> {
@@ -495,7 +499,11 @@ impl Verifier<KpContext> for ValidatorSigner {
         signature: &Signature,
         public_key: &PublicKey,
     ) -> Result<VerificationResult, SigningError> {
-        Ok(verified(public_key, &vote.signing_bytes(), signature))
+        Ok(verified(
+            public_key,
+            &vote.signing_bytes(&self.genesis),
+            signature,
+        ))
     }
 
     async fn verify_signed_proposal(
@@ -539,7 +547,7 @@ impl Verifier<KpContext> for ValidatorSigner {
 #[async_trait]
 impl Signer<KpContext> for ValidatorSigner {
     async fn sign_vote(&self, vote: Vote) -> Result<SignedMessage<KpContext, Vote>, SigningError> {
-        let signature = self.sign(&vote.signing_bytes())?;
+        let signature = self.sign(&vote.signing_bytes(&self.genesis))?;
         Ok(SignedMessage::new(vote, signature))
     }
 

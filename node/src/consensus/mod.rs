@@ -19,7 +19,7 @@ use std::path::PathBuf;
 use std::sync::Arc;
 use std::time::Duration;
 
-use kp_crypto::SecretKey;
+use kp_crypto::{Hash32, SecretKey};
 use kp_ledger::api::ValidatorView;
 use kp_ledger::store::{Snapshot, StoreError};
 use libp2p::multiaddr::Protocol;
@@ -205,7 +205,7 @@ pub async fn run(
     mut stop: watch::Receiver<bool>,
 ) -> Result<(), ConsensusError> {
     check_listen_free(&settings.listen)?;
-    let (channels, engine) = start_engine(&settings).await?;
+    let (channels, engine) = start_engine(&settings, shared.chain.identity.genesis).await?;
     info!(listen = %settings.listen, peers = settings.peers.len(), "consensus engine started");
 
     let proposal_log = ProposalLog::new(settings.wal_dir.join("proposals"));
@@ -227,11 +227,13 @@ pub async fn run(
     outcome
 }
 
+/// The engine, its votes signed for the chain of genesis `genesis`.
 async fn start_engine(
     settings: &Settings,
+    genesis: Hash32,
 ) -> Result<(Channels<KpContext>, EngineHandle), ConsensusError> {
     let address = Address(settings.key.public());
-    let signer = ValidatorSigner::new(settings.key.clone());
+    let signer = ValidatorSigner::new(settings.key.clone(), genesis);
     let identity = NetworkIdentity::new(
         settings.moniker.clone(),
         keypair_from_secret(&settings.key),

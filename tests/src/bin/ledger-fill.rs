@@ -17,7 +17,7 @@ use clap::Parser;
 use kp_crypto::keystore::read_key_file;
 use kp_crypto::{hash_domain, PublicKey, SecretKey};
 use kp_ledger::block::{build_block, NONE_CHECKED};
-use kp_ledger::genesis::Genesis;
+use kp_ledger::genesis::{ChainIdentity, Genesis};
 use kp_ledger::model::{HsCode, ParcelId, Role};
 use kp_ledger::rules::{parcel_id, transfer_id};
 use kp_ledger::store::Store;
@@ -50,7 +50,7 @@ const SHIPMENT_EVERY: usize = 50;
 
 struct Filler {
     store: Store,
-    genesis: Genesis,
+    chain: ChainIdentity,
     proposer: PublicKey,
     keys: HashMap<PublicKey, SecretKey>,
     nonces: HashMap<PublicKey, u64>,
@@ -73,7 +73,7 @@ impl Filler {
         let tx = TxPayload {
             signer,
             nonce: *nonce,
-            chain_id: self.genesis.chain_id.clone(),
+            genesis: self.chain.genesis,
             body,
         }
         .sign(key);
@@ -97,7 +97,7 @@ impl Filler {
         let built = build_block(
             &snapshot,
             &tip,
-            &self.genesis.chain_id,
+            &self.chain,
             tip.time + 1,
             self.proposer,
             txs,
@@ -146,7 +146,7 @@ fn main() -> Result<()> {
         .context("the first Participant of the genesis runs no validator")?;
     let mut f = Filler {
         store,
-        genesis,
+        chain: genesis.identity(),
         proposer,
         keys: HashMap::new(),
         nonces: HashMap::new(),

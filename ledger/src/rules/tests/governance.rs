@@ -504,7 +504,8 @@ mod trade_follows_the_participant_set {
             if let Body::RegisterParcel { zone: z, .. } = &mut body {
                 *z = Some(zone.to_owned());
             }
-            let miner = c.miner;
+            let miner =
+                c.w.enrol("BW", &format!("miner of {zone}"), Role::Miner, Some(zone));
             let parcel = c.w.ok(&miner, body).created[0];
             let exporter = c.exporter;
             c.w.hand_over(&miner, parcel, &exporter);

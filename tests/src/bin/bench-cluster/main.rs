@@ -27,7 +27,7 @@ use std::time::{Duration, Instant};
 use anyhow::{bail, Context, Result};
 use clap::Parser;
 use indicatif::{ProgressBar, ProgressStyle};
-use kp_crypto::{BatchVerifier, PublicKey, Signature};
+use kp_crypto::{BatchVerifier, Hash32, PublicKey, Signature};
 
 use crate::cluster::{wait_for, Node};
 use crate::load::{Counters, Follower, Phase};
@@ -127,7 +127,7 @@ fn run(args: &Args) -> Result<()> {
         );
     }
     let setup_limit = Duration::from_secs(args.setup_secs);
-    let chain_id = wait_until_running(&agent, &nodes, setup_limit)?;
+    let genesis = wait_until_running(&agent, &nodes, setup_limit)?;
 
     let mut authorities = setup::read_authorities(&agent, &nodes, &args.passphrase)?;
     let plan = EnrolPlan {
@@ -139,16 +139,16 @@ fn run(args: &Args) -> Result<()> {
         (plan.per_authority * nodes.len()) as u64,
         "enrolling miners",
     );
-    let miners = setup::enrol_miners(&agent, &nodes, &mut authorities, &chain_id, &plan, &bar)?;
+    let miners = setup::enrol_miners(&agent, &nodes, &mut authorities, &genesis, &plan, &bar)?;
     bar.finish_and_clear();
 
     let per_miner = txs_per_miner(&phases, threads, miners.len());
     let bar = progress_bar((per_miner * miners.len()) as u64, "signing the load");
-    let queues = setup::presign(&miners, per_miner, &chain_id, &bar);
+    let queues = setup::presign(&miners, per_miner, &genesis, &bar);
     bar.finish_and_clear();
 
     let cores = std::thread::available_parallelism().map_or(1, usize::from);
-    let samples = setup::signed_samples(&miners, args.verify_batch.max(1), &chain_id);
+    let samples = setup::signed_samples(&miners, args.verify_batch.max(1), &genesis);
     let verify_time = Duration::from_secs_f64(args.verify_secs.max(0.01));
     let signatures = signature_ceiling(&samples, verify_time, cores, nodes.len())?;
 
@@ -244,8 +244,9 @@ fn phases(args: &Args) -> Result<[Phase; 2]> {
 }
 
 /// Waits until every node answers, has committed a block and is connected
-/// to all the others for gossip; returns the chain id they share.
-fn wait_until_running(agent: &ureq::Agent, nodes: &[Node], limit: Duration) -> Result<String> {
+/// to all the others for gossip; returns the genesis hash they share, which
+/// transactions are signed for.
+fn wait_until_running(agent: &ureq::Agent, nodes: &[Node], limit: Duration) -> Result<Hash32> {
     let peers_wanted = u32::try_from(nodes.len() - 1).unwrap_or(u32::MAX);
     let mut not_ready = String::new();
     let started = wait_for(
@@ -253,7 +254,7 @@ fn wait_until_running(agent: &ureq::Agent, nodes: &[Node], limit: Duration) -> R
         limit,
         Duration::from_millis(250),
         || {
-            let mut chain_ids = Vec::new();
+            let mut geneses = Vec::new();
             let mut waiting = Vec::new();
             for node in nodes {
                 let status = cluster::status(agent, node)?;
@@ -263,14 +264,14 @@ fn wait_until_running(agent: &ureq::Agent, nodes: &[Node], limit: Duration) -> R
                         node.index, status.height, status.peers
                     ));
                 }
-                chain_ids.push(status.chain_id);
+                geneses.push(status.genesis_hash);
             }
-            chain_ids.dedup();
-            if chain_ids.len() > 1 {
-                bail!("the nodes run different chains: {chain_ids:?}");
+            geneses.dedup();
+            if geneses.len() > 1 {
+                bail!("the nodes run different chains, of geneses {geneses:?}");
             }
             not_ready = waiting.join(", ");
-            Ok(waiting.is_empty().then(|| chain_ids.pop()).flatten())
+            Ok(waiting.is_empty().then(|| geneses.pop()).flatten())
         },
     );
     started.with_context(|| format!("not ready: {not_ready} (see the nodes' logs)"))

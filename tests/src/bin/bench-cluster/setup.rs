@@ -8,7 +8,7 @@ use std::time::Duration;
 use anyhow::{bail, Context, Result};
 use indicatif::ProgressBar;
 use kp_crypto::keystore::read_key_file;
-use kp_crypto::{PublicKey, SecretKey};
+use kp_crypto::{Hash32, PublicKey, SecretKey};
 use kp_ledger::api::{NonceView, TxState, TxStatus};
 use kp_ledger::model::{HsCode, ParticipantCode, Role, TxId};
 use kp_ledger::tx::{tx_id, Body, TxPayload};
@@ -67,11 +67,11 @@ pub fn read_authorities(
         .collect()
 }
 
-fn sign(key: &SecretKey, nonce: u64, chain_id: &str, body: Body) -> Prepared {
+fn sign(key: &SecretKey, nonce: u64, genesis: &Hash32, body: Body) -> Prepared {
     let bytes = TxPayload {
         signer: key.public(),
         nonce,
-        chain_id: chain_id.to_owned(),
+        genesis: *genesis,
         body,
     }
     .sign(key)
@@ -99,7 +99,7 @@ pub fn enrol_miners(
     agent: &ureq::Agent,
     nodes: &[Node],
     authorities: &mut [Authority],
-    chain_id: &str,
+    genesis: &Hash32,
     plan: &EnrolPlan,
     progress: &ProgressBar,
 ) -> Result<Vec<Miner>> {
@@ -130,7 +130,7 @@ pub fn enrol_miners(
                     licence: format!("{}-BENCH-{i:05}", authority.code),
                     zone: None,
                 };
-                let tx = sign(&authority.key, authority.last_nonce, chain_id, body);
+                let tx = sign(&authority.key, authority.last_nonce, genesis, body);
                 match cluster::submit(&mut connections[authority.node], &tx.json_body)? {
                     Submitted::Accepted => {}
                     Submitted::Refused { status, code } => bail!(
@@ -200,7 +200,7 @@ fn registration(miner: &Miner, nonce: u64) -> Body {
 pub fn presign(
     miners: &[Miner],
     per_miner: usize,
-    chain_id: &str,
+    genesis: &Hash32,
     progress: &ProgressBar,
 ) -> Vec<VecDeque<Prepared>> {
     let threads = std::thread::available_parallelism().map_or(1, usize::from);
@@ -215,7 +215,7 @@ pub fn presign(
                         .map(|miner| {
                             let queue = (1..=per_miner as u64)
                                 .map(|nonce| {
-                                    sign(&miner.key, nonce, chain_id, registration(miner, nonce))
+                                    sign(&miner.key, nonce, genesis, registration(miner, nonce))
                                 })
                                 .collect::<VecDeque<_>>();
                             progress.inc(per_miner as u64);
@@ -243,7 +243,7 @@ pub fn presign(
 pub fn signed_samples(
     miners: &[Miner],
     count: usize,
-    chain_id: &str,
+    genesis: &Hash32,
 ) -> Vec<(PublicKey, Vec<u8>, kp_crypto::Signature)> {
     miners
         .iter()
@@ -254,7 +254,7 @@ pub fn signed_samples(
             let payload = TxPayload {
                 signer: miner.key.public(),
                 nonce: u64::MAX - i as u64,
-                chain_id: chain_id.to_owned(),
+                genesis: *genesis,
                 body: registration(miner, i as u64),
             };
             let message = payload.signing_message();
