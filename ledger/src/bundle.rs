@@ -590,14 +590,17 @@ struct CheckedTx {
 /// not match them is refused, so that what a reader sees is what was
 /// checked.
 #[derive(Debug, Serialize, Deserialize)]
-struct BundleFile {
+#[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]
+pub struct BundleFile {
     kp_provenance_bundle: u32,
     canonical: String,
+    #[cfg_attr(feature = "openapi", schema(value_type = BundleView))]
     view: serde_json::Value,
 }
 
 /// The JSON view of a bundle: the same parts, with each transaction decoded.
 #[derive(Debug, Serialize)]
+#[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]
 struct BundleView<'a> {
     chain_id: &'a str,
     genesis: Hash32,
@@ -609,6 +612,7 @@ struct BundleView<'a> {
 }
 
 #[derive(Debug, Serialize)]
+#[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]
 struct HeaderView<'a> {
     hash: BlockHash,
     header: &'a BlockHeader,
@@ -616,6 +620,7 @@ struct HeaderView<'a> {
 }
 
 #[derive(Debug, Serialize)]
+#[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]
 struct SetChangeView<'a> {
     height: u64,
     validators: &'a [(ParticipantCode, PublicKey)],
@@ -623,6 +628,7 @@ struct SetChangeView<'a> {
 }
 
 #[derive(Debug, Serialize)]
+#[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]
 struct TxView<'a> {
     height: u64,
     id: TxId,
@@ -633,6 +639,7 @@ struct TxView<'a> {
 }
 
 #[derive(Debug, Serialize)]
+#[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]
 struct ProvenParcelView<'a> {
     record: &'a Parcel,
     events: &'a [u32],

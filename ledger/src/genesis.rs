@@ -14,6 +14,7 @@ use crate::state::StateDelta;
 const GENESIS_CONTEXT: &str = "kp-ledger 2026 genesis v1";
 
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize, BorshSerialize, BorshDeserialize)]
+#[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]
 pub struct Genesis {
     pub chain_id: String,
     /// Block time (UTC seconds) of height 0; every block's time is at least this.
