@@ -592,8 +592,11 @@ struct CheckedTx {
 #[derive(Debug, Serialize, Deserialize)]
 #[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]
 pub struct BundleFile {
+    /// The bundle's layout: 1, the one this build reads.
     kp_provenance_bundle: u32,
+    /// The bundle's borsh bytes, hex: what is verified.
     canonical: String,
+    /// The same, in JSON, each transaction decoded.
     #[cfg_attr(feature = "openapi", schema(value_type = BundleView))]
     view: serde_json::Value,
 }

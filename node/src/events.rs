@@ -110,6 +110,43 @@ fn after(id: &str) -> Option<Position> {
     })
 }
 
+#[utoipa::path(
+    get,
+    path = "/v1/events",
+    tag = "ledger",
+    summary = "Committed transactions and blocks as server-sent events, live",
+    description = "For each committed block, in ledger order: one event per transaction (`id: \
+        HEIGHT:INDEX`, `event:` its kind, `data:` a `TxEventView`), then one `block` event (`id: \
+        HEIGHT`, `data:` a `BlockEventView`). A comment line every 15 s keeps an idle stream \
+        open. If the node cannot read a block it sends `event: error` with `{\"code\", \
+        \"message\"}` and ends the stream. See docs/api.md#events.",
+    params(
+        (
+            "from" = Option<u64>,
+            Query,
+            minimum = 1,
+            maximum = 9223372036854775807usize,
+            description = "The first block's height; default: the next block"
+        ),
+        (
+            "Last-Event-ID" = Option<String>,
+            Header,
+            nullable = false,
+            pattern = "^([0-9]+(:[0-9]+)?)?$",
+            description = "Resume after this event (wins over `from`); empty: none"
+        ),
+    ),
+    responses(
+        (
+            status = 200,
+            description = "The stream, until the client or the node stops it; each event as \
+                `StreamEvent` says",
+            content_type = "text/event-stream",
+            body = crate::openapi::StreamEvent
+        ),
+        crate::openapi::EventsErrors,
+    )
+)]
 pub async fn events(
     State(shared): State<Arc<Shared>>,
     headers: HeaderMap,
