@@ -115,6 +115,8 @@ EOF
 )
 export KP_CONTRACT_SAMPLES
 export SCHEMATHESIS_HOOKS="$repo/scripts/api_contract_hooks.py"
+# Hypothesis keeps its files there, not in the work tree.
+export HYPOTHESIS_STORAGE_DIRECTORY="$work/hypothesis"
 
 echo "== schemathesis $SCHEMATHESIS_VERSION: $examples examples per operation and phase, at most ${seconds} s"
 started=$SECONDS
