@@ -15,6 +15,11 @@ use crate::hash::{parse_hex_array, HashParseError};
 #[derive(
     Clone, Copy, PartialEq, Eq, PartialOrd, Ord, Hash, Default, BorshSerialize, BorshDeserialize,
 )]
+#[cfg_attr(
+    feature = "openapi",
+    derive(utoipa::ToSchema),
+    schema(value_type = String, pattern = "^[0-9a-f]{64}$")
+)]
 pub struct PublicKey(pub [u8; 32]);
 
 /// An ed25519 signature.

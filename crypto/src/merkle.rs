@@ -53,6 +53,7 @@ pub fn merkle_root<T: AsRef<[u8]>>(leaves: &[T]) -> Hash32 {
 /// So a verifier checks `leaf_count` against a size it knows from
 /// elsewhere (a block header states how many transactions its block holds).
 #[derive(Debug, Clone, PartialEq, Eq, BorshSerialize, BorshDeserialize, Serialize, Deserialize)]
+#[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]
 pub struct MerkleProof {
     pub index: u64,
     pub leaf_count: u64,

@@ -28,6 +28,7 @@ pub use markup::{
 /// What a finding is about. The snake_case names are stable codes.
 #[derive(Clone, Copy, Debug, PartialEq, Eq, PartialOrd, Ord, Serialize, Deserialize)]
 #[serde(rename_all = "snake_case")]
+#[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]
 pub enum AnomalyKind {
     /// A Participant exported more carats of its own origin over the period
     /// than it produced and imported in it.
@@ -65,6 +66,7 @@ impl AnomalyKind {
 
 /// One thing a check found, with the records behind it.
 #[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
+#[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]
 pub struct Finding {
     pub kind: AnomalyKind,
     /// The Participant whose figures or records are in question.
@@ -87,6 +89,7 @@ impl Finding {
 
 /// `GET /v1/anomalies`: what the checks found, as of the tip.
 #[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
+#[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]
 pub struct AnomaliesView {
     pub participant: Option<ParticipantCode>,
     /// `YYYY-MM-DD`: the first day looked at.

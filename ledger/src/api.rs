@@ -15,24 +15,28 @@ use crate::tx::Body;
 
 /// Every error the API returns: a stable code and one line for humans.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]
 pub struct ApiError {
     pub code: String,
     pub message: String,
 }
 
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]
 pub struct ErrorBody {
     pub error: ApiError,
 }
 
 /// `POST /v1/transactions`: the borsh bytes of a signed transaction, as hex.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]
 pub struct SubmitRequest {
     pub tx: String,
 }
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
 #[serde(rename_all = "snake_case")]
+#[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]
 pub enum TxState {
     /// Accepted by the node's checks, waiting for a block.
     Pending,
@@ -44,6 +48,7 @@ pub enum TxState {
 
 /// `POST /v1/transactions` (202) and `GET /v1/transactions/{id}`.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]
 pub struct TxStatus {
     pub id: TxId,
     pub state: TxState,
@@ -59,6 +64,7 @@ pub struct TxStatus {
 }
 
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]
 pub struct ValidatorView {
     pub participant: ParticipantCode,
     pub key: PublicKey,
@@ -66,6 +72,7 @@ pub struct ValidatorView {
 
 /// `GET /v1/status`.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]
 pub struct StatusView {
     pub chain_id: String,
     pub genesis_hash: Hash32,
@@ -89,6 +96,7 @@ pub struct StatusView {
 
 /// `GET /v1/nonces/{key}`.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]
 pub struct NonceView {
     pub key: PublicKey,
     /// The last nonce the ledger has seen from this key (0: none yet).
@@ -99,6 +107,7 @@ pub struct NonceView {
 
 /// One committed transaction, as history shows it.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]
 pub struct EventView {
     pub tx: TxId,
     pub height: u64,
@@ -115,6 +124,7 @@ pub struct EventView {
 /// event as history shows it, with its kind, every parcel, transfer and
 /// certificate it touched or created, and one line saying what it did.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]
 pub struct TxEventView {
     #[serde(flatten)]
     pub event: EventView,
@@ -132,6 +142,7 @@ pub struct TxEventView {
 /// `GET /v1/events`: a committed block, sent after its transactions' events,
 /// so that a follower sees progress through empty blocks too.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]
 pub struct BlockEventView {
     pub height: u64,
     pub hash: BlockHash,
@@ -143,6 +154,7 @@ pub struct BlockEventView {
 
 /// `GET /v1/parcels/{id}`: the parcel and its own events.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]
 pub struct ParcelView {
     pub parcel: Parcel,
     pub events: Vec<EventView>,
@@ -151,6 +163,7 @@ pub struct ParcelView {
 /// `GET /v1/parcels/{id}/trace`: the parcel, every ancestor back to the
 /// mines, and every event of each, oldest first.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]
 pub struct TraceView {
     pub parcel: Hash32,
     /// The parcel first, then its ancestors, each once.
@@ -162,6 +175,7 @@ pub struct TraceView {
 /// `GET /v1/blocks/{height}/commit`: the precommits that decided a block,
 /// as an offline verifier checks them (see [`crate::finality`]).
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]
 pub struct CommitView {
     pub height: u64,
     pub round: i64,
@@ -170,6 +184,7 @@ pub struct CommitView {
 }
 
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]
 pub struct PrecommitView {
     pub validator: PublicKey,
     /// The ed25519 signature, hex.
@@ -196,6 +211,7 @@ impl From<&CommitProof> for CommitView {
 
 /// `GET /v1/blocks/{height}` and `/v1/blocks/latest`.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]
 pub struct BlockView {
     pub hash: Hash32,
     pub header: BlockHeader,
@@ -205,6 +221,7 @@ pub struct BlockView {
 /// `GET /v1/proposals` (the open ones) and `GET /v1/proposals/{id}`: a
 /// proposed change to the Participant set and its tally now.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]
 pub struct ProposalView {
     pub id: ProposalId,
     pub change: ParticipantChange,
@@ -228,6 +245,7 @@ pub struct ProposalView {
 /// Carats, US$ and counts of one line of the Annex III statistics, as
 /// integers and as the scheme writes them (`12.345`, `1500.00`).
 #[derive(Debug, Clone, Default, PartialEq, Eq, Serialize, Deserialize)]
+#[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]
 pub struct Figures {
     pub milli_carats: u64,
     pub carats: String,
@@ -250,6 +268,7 @@ pub struct Figures {
 
 /// One HS code's line.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]
 pub struct HsFigures {
     pub hs_code: crate::model::HsCode,
     #[serde(flatten)]
@@ -259,6 +278,7 @@ pub struct HsFigures {
 /// One partner Participant's line: the destination of exports, the
 /// exporting Participant of imports.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]
 pub struct PartnerFigures {
     pub partner: ParticipantCode,
     #[serde(flatten)]
@@ -270,6 +290,7 @@ pub struct PartnerFigures {
 /// hold diamonds of that origin (a mixed-origin one under each of its
 /// origins, so counts may add up to more than the total).
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]
 pub struct OriginFigures {
     pub origin: ParticipantCode,
     #[serde(flatten)]
@@ -278,6 +299,7 @@ pub struct OriginFigures {
 
 /// One flow over one period, whole and broken down.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]
 pub struct PeriodStats {
     /// `H1`, `H2`, `Q1` to `Q4`, or `year`.
     pub period: String,
@@ -295,6 +317,7 @@ pub struct PeriodStats {
 /// One flow over the period asked for: its total, and each reporting
 /// period within (production by half year, trade by quarter).
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]
 pub struct FlowStats {
     pub total: PeriodStats,
     pub periods: Vec<PeriodStats>,
@@ -303,6 +326,7 @@ pub struct FlowStats {
 /// `GET /v1/stats?participant=CODE&year=YYYY[&quarter=Q|&half=H]`: one
 /// Participant's Annex III statistics.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]
 pub struct StatsView {
     pub participant: ParticipantCode,
     pub year: u16,
@@ -317,6 +341,7 @@ pub struct StatsView {
 
 /// One Participant's line of the published table.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]
 pub struct StatsRow {
     pub participant: ParticipantCode,
     pub production: Figures,
@@ -327,6 +352,7 @@ pub struct StatsRow {
 /// `GET /v1/stats/all?year=YYYY[&quarter=Q|&half=H]`: every Participant's
 /// totals, as the scheme publishes them, in code order.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]
 pub struct StatsTableView {
     pub year: u16,
     #[serde(default, skip_serializing_if = "Option::is_none")]

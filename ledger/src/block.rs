@@ -33,6 +33,7 @@ pub fn validators_hash(set: &[(ParticipantCode, PublicKey)]) -> Hash32 {
 pub const TXS_PER_BLOCK_MAX: usize = 10_000;
 
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize, BorshSerialize, BorshDeserialize)]
+#[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]
 pub struct BlockHeader {
     pub chain_id: String,
     pub height: u64,

@@ -592,14 +592,20 @@ struct CheckedTx {
 /// not match them is refused, so that what a reader sees is what was
 /// checked.
 #[derive(Debug, Serialize, Deserialize)]
-struct BundleFile {
+#[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]
+pub struct BundleFile {
+    /// The bundle's layout: 1, the one this build reads.
     kp_provenance_bundle: u32,
+    /// The bundle's borsh bytes, hex: what is verified.
     canonical: String,
+    /// The same, in JSON, each transaction decoded.
+    #[cfg_attr(feature = "openapi", schema(value_type = BundleView))]
     view: serde_json::Value,
 }
 
 /// The JSON view of a bundle: the same parts, with each transaction decoded.
 #[derive(Debug, Serialize)]
+#[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]
 struct BundleView<'a> {
     chain_id: &'a str,
     genesis: Hash32,
@@ -611,6 +617,7 @@ struct BundleView<'a> {
 }
 
 #[derive(Debug, Serialize)]
+#[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]
 struct HeaderView<'a> {
     hash: BlockHash,
     header: &'a BlockHeader,
@@ -618,6 +625,7 @@ struct HeaderView<'a> {
 }
 
 #[derive(Debug, Serialize)]
+#[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]
 struct SetChangeView<'a> {
     height: u64,
     validators: &'a [(ParticipantCode, PublicKey)],
@@ -625,6 +633,7 @@ struct SetChangeView<'a> {
 }
 
 #[derive(Debug, Serialize)]
+#[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]
 struct TxView<'a> {
     height: u64,
     id: TxId,
@@ -635,6 +644,7 @@ struct TxView<'a> {
 }
 
 #[derive(Debug, Serialize)]
+#[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]
 struct ProvenParcelView<'a> {
     record: &'a Parcel,
     events: &'a [u32],

@@ -140,6 +140,7 @@ pub fn parcels_after<S: ParcelCommitment + ?Sized>(
 /// commits to: the record's place among its bucket's records, and the
 /// bucket's place in the tree.
 #[derive(Debug, Clone, PartialEq, Eq, BorshSerialize, BorshDeserialize, Serialize, Deserialize)]
+#[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]
 pub struct ParcelProof {
     pub in_bucket: MerkleProof,
     pub bucket: MerkleProof,

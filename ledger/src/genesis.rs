@@ -25,6 +25,7 @@ pub struct ChainIdentity {
 }
 
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize, BorshSerialize, BorshDeserialize)]
+#[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]
 pub struct Genesis {
     pub chain_id: String,
     /// Block time (UTC seconds) of height 0; every block's time is at least this.

@@ -19,6 +19,11 @@ pub type ValidatorSet = Vec<(ParticipantCode, PublicKey)>;
 
 /// A Participant's ISO 3166-1 alpha-2 code (`EU` for the European Union).
 #[derive(Clone, Copy, PartialEq, Eq, PartialOrd, Ord, Hash, BorshSerialize, BorshDeserialize)]
+#[cfg_attr(
+    feature = "openapi",
+    derive(utoipa::ToSchema),
+    schema(value_type = String, pattern = "^[A-Z]{2}$")
+)]
 pub struct ParticipantCode(pub [u8; 2]);
 
 impl ParticipantCode {
@@ -80,6 +85,15 @@ impl<'de> Deserialize<'de> for ParticipantCode {
 /// A Harmonized System code as six digits (`710210` for 7102.10). Any code
 /// can be written in a transaction; the rules accept only rough diamonds.
 #[derive(Clone, Copy, PartialEq, Eq, PartialOrd, Ord, Hash, BorshSerialize, BorshDeserialize)]
+#[cfg_attr(
+    feature = "openapi",
+    derive(utoipa::ToSchema),
+    schema(
+        value_type = String,
+        pattern = "^[0-9]{4}\\.[0-9]{2}$",
+        description = "A Harmonized System code written `7102.10`: any code in a transaction; the rules accept only rough diamonds (7102.10, 7102.21, 7102.31)."
+    )
+)]
 pub struct HsCode(pub u32);
 
 impl HsCode {
@@ -162,6 +176,7 @@ impl<'de> Deserialize<'de> for HsCode {
     Deserialize,
 )]
 #[serde(rename_all = "lowercase")]
+#[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]
 pub enum Role {
     Miner,
     Trader,
@@ -203,6 +218,7 @@ impl fmt::Display for Role {
 /// A Participant's standing in the scheme.
 #[derive(Clone, Debug, PartialEq, Eq, BorshSerialize, BorshDeserialize, Serialize, Deserialize)]
 #[serde(tag = "status", rename_all = "snake_case")]
+#[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]
 pub enum ParticipantStatus {
     Active,
     Suspended,
@@ -238,6 +254,7 @@ impl fmt::Display for ParticipantStatus {
 }
 
 #[derive(Clone, Debug, PartialEq, Eq, BorshSerialize, BorshDeserialize, Serialize, Deserialize)]
+#[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]
 pub struct Participant {
     pub code: ParticipantCode,
     pub name: String,
@@ -255,6 +272,7 @@ pub struct Participant {
 /// A change to the Participant set, as proposed and approved on the ledger.
 #[derive(Clone, Debug, PartialEq, Eq, BorshSerialize, BorshDeserialize, Serialize, Deserialize)]
 #[serde(tag = "type", rename_all = "snake_case")]
+#[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]
 pub enum ParticipantChange {
     /// A new Participant, active from the block that applies the change.
     Admit {
@@ -317,6 +335,7 @@ impl fmt::Display for ParticipantChange {
 
 #[derive(Clone, Debug, PartialEq, Eq, BorshSerialize, BorshDeserialize, Serialize, Deserialize)]
 #[serde(tag = "state", rename_all = "snake_case")]
+#[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]
 pub enum ProposalStatus {
     /// Waiting for approvals.
     Open,
@@ -345,6 +364,7 @@ pub struct Proposal {
 
 /// An industry member licensed by a Participant's authority.
 #[derive(Clone, Debug, PartialEq, Eq, BorshSerialize, BorshDeserialize, Serialize, Deserialize)]
+#[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]
 pub struct Member {
     pub key: PublicKey,
     pub participant: ParticipantCode,
@@ -359,6 +379,7 @@ pub struct Member {
 
 /// One country of origin's share of a parcel's mass.
 #[derive(Clone, Debug, PartialEq, Eq, BorshSerialize, BorshDeserialize, Serialize, Deserialize)]
+#[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]
 pub struct OriginShare {
     pub participant: ParticipantCode,
     pub milli_carats: u64,
@@ -366,6 +387,7 @@ pub struct OriginShare {
 
 #[derive(Clone, Debug, PartialEq, Eq, BorshSerialize, BorshDeserialize, Serialize, Deserialize)]
 #[serde(tag = "state", rename_all = "snake_case")]
+#[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]
 pub enum ParcelStatus {
     /// Held and free to move.
     Live,
@@ -396,6 +418,7 @@ const HISTORY_CONTEXT: &str = "kp-ledger 2026 parcel history v1";
     Serialize,
     Deserialize,
 )]
+#[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]
 pub struct History {
     /// How many transactions the chain holds.
     pub events: u32,
@@ -420,6 +443,7 @@ impl History {
 }
 
 #[derive(Clone, Debug, PartialEq, Eq, BorshSerialize, BorshDeserialize, Serialize, Deserialize)]
+#[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]
 pub struct Parcel {
     pub id: ParcelId,
     /// Sorted by Participant code; more than one entry means mixed origin.
@@ -457,6 +481,7 @@ impl Parcel {
 
 #[derive(Clone, Debug, PartialEq, Eq, BorshSerialize, BorshDeserialize, Serialize, Deserialize)]
 #[serde(rename_all = "snake_case")]
+#[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]
 pub enum TransferStatus {
     Open,
     Accepted,
@@ -464,6 +489,7 @@ pub enum TransferStatus {
 }
 
 #[derive(Clone, Debug, PartialEq, Eq, BorshSerialize, BorshDeserialize, Serialize, Deserialize)]
+#[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]
 pub struct Transfer {
     pub id: TransferId,
     pub parcel: ParcelId,
@@ -476,6 +502,7 @@ pub struct Transfer {
 
 /// What the importing authority confirmed.
 #[derive(Clone, Debug, PartialEq, Eq, BorshSerialize, BorshDeserialize, Serialize, Deserialize)]
+#[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]
 pub struct Receipt {
     pub milli_carats: u64,
     pub parcel_count: u32,
@@ -487,6 +514,7 @@ pub struct Receipt {
 
 #[derive(Clone, Debug, PartialEq, Eq, BorshSerialize, BorshDeserialize, Serialize, Deserialize)]
 #[serde(rename_all = "snake_case")]
+#[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]
 pub enum CertificateStatus {
     InTransit,
     Received,
@@ -495,6 +523,7 @@ pub enum CertificateStatus {
 
 /// A KP certificate with every Annex I field, computed from the parcels it covers.
 #[derive(Clone, Debug, PartialEq, Eq, BorshSerialize, BorshDeserialize, Serialize, Deserialize)]
+#[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]
 pub struct Certificate {
     /// Unique, prefixed with the issuer's code.
     pub number: String,

@@ -25,6 +25,7 @@ const SIGNING_CONTEXT: &str = "kp-ledger 2026 signing v1";
 
 /// One output of a split.
 #[derive(Clone, Debug, PartialEq, Eq, BorshSerialize, BorshDeserialize, Serialize, Deserialize)]
+#[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]
 pub struct SplitOutput {
     pub milli_carats: u64,
     /// A sorter may classify an unsorted (7102.10) parcel's outputs as
@@ -35,6 +36,7 @@ pub struct SplitOutput {
 /// What a transaction asks the ledger to do.
 #[derive(Clone, Debug, PartialEq, Eq, BorshSerialize, BorshDeserialize, Serialize, Deserialize)]
 #[serde(tag = "type", rename_all = "snake_case")]
+#[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]
 pub enum Body {
     /// By a Participant's authority: license a member.
     EnrolMember {

@@ -38,6 +38,11 @@ fn every_error_code_is_documented() {
         "found {} rule codes",
         rejections.len()
     );
+    assert_eq!(
+        rejections,
+        kp_ledger::Rejection::CODES,
+        "Rejection::CODES must list every code of Rejection::code, in its order"
+    );
     assert!(store.len() >= 12, "found {} storage codes", store.len());
     for code in rejections
         .iter()

@@ -16,6 +16,7 @@ use kp_ledger::api::{
     ApiError, BlockView, CommitView, ErrorBody, NonceView, ParcelView, ProposalView,
     StatsTableView, StatsView, StatusView, SubmitRequest, TraceView, TxState, TxStatus,
 };
+use kp_ledger::bundle::BundleFile;
 use kp_ledger::genesis::Genesis;
 use kp_ledger::model::ParticipantCode;
 use kp_ledger::model::{Certificate, Member, Participant, Transfer};
@@ -38,6 +39,16 @@ use crate::relay::Submission;
 const REQUEST_BODY_BYTES_MAX: usize = 2 * TX_SIZE_BYTES_MAX + 1024;
 
 pub fn router(shared: Arc<Shared>) -> Router {
+    routes()
+        .fallback(no_route)
+        .method_not_allowed_fallback(wrong_method)
+        .layer(DefaultBodyLimit::max(REQUEST_BODY_BYTES_MAX))
+        .with_state(shared)
+}
+
+/// Every route, before the fallbacks and limits `router` adds: the
+/// contract's test reads the paths and methods from it (`crate::openapi`).
+pub fn routes() -> Router<Arc<Shared>> {
     Router::new()
         .route("/v1/transactions", post(submit))
         .route("/v1/transactions/{id}", get(transaction))
@@ -62,10 +73,7 @@ pub fn router(shared: Arc<Shared>) -> Router {
         .route("/v1/stats/all", get(stats_table))
         .route("/v1/anomalies", get(anomalies))
         .route("/metrics", get(metrics))
-        .fallback(no_route)
-        .method_not_allowed_fallback(wrong_method)
-        .layer(DefaultBodyLimit::max(REQUEST_BODY_BYTES_MAX))
-        .with_state(shared)
+        .route("/v1/openapi.json", get(crate::openapi::serve))
 }
 
 /// An error answer: HTTP status, stable code, one line for humans.
@@ -227,6 +235,19 @@ fn parse_key(text: &str) -> Result<PublicKey, Failure> {
     parse_id(text).map(|id| PublicKey(id.0))
 }
 
+#[utoipa::path(
+    post,
+    path = "/v1/transactions",
+    tag = "transactions",
+    summary = "Submit a signed transaction",
+    description = "The node checks its size, encoding, signature and every rule against the \
+        latest state, then holds it for a block and gossips it to the other validators.",
+    request_body = SubmitRequest,
+    responses(
+        (status = 202, description = "Accepted: `state` is `pending`", body = TxStatus),
+        crate::openapi::SubmitErrors,
+    )
+)]
 async fn submit(
     State(shared): State<Arc<Shared>>,
     request: Result<Json<SubmitRequest>, JsonRejection>,
@@ -296,6 +317,22 @@ async fn submit(
 }
 
 /// Prometheus text format.
+#[utoipa::path(
+    get,
+    path = "/metrics",
+    tag = "node",
+    summary = "Prometheus metrics",
+    responses(
+        (
+            status = 200,
+            description = "Prometheus text: `kp_height`, `kp_round`, `kp_validators`, \
+                `kp_peers`, `kp_mempool_txs`, `kp_mempool_bytes`, `kp_txs_committed_total`, \
+                `kp_commit_latency_seconds` and the consensus engine's own",
+            content_type = "text/plain",
+            body = String
+        ),
+    )
+)]
 async fn metrics(State(shared): State<Arc<Shared>>) -> impl IntoResponse {
     Metrics::set(&shared.metrics.peers, shared.gossip_peers());
     let mempool = lock(&shared.mempool);
@@ -322,6 +359,24 @@ fn pending(id: Hash32) -> TxStatus {
     }
 }
 
+#[utoipa::path(
+    get,
+    path = "/v1/transactions/{id}",
+    tag = "transactions",
+    summary = "A transaction's state",
+    params(
+        ("id" = String, Path, pattern = "^[0-9a-fA-F]{64}$", description = "The transaction's id"),
+    ),
+    responses(
+        (
+            status = 200,
+            description = "`pending`, `committed` (with `height`, `index`, `created`) or \
+                `rejected` (with `error`)",
+            body = TxStatus
+        ),
+        crate::openapi::IdErrors,
+    )
+)]
 async fn transaction(
     State(shared): State<Arc<Shared>>,
     id: Result<Path<String>, PathRejection>,
@@ -362,6 +417,21 @@ async fn transaction(
     .map(Json)
 }
 
+#[utoipa::path(
+    get,
+    path = "/v1/status",
+    tag = "node",
+    summary = "The node and its chain",
+    responses(
+        (
+            status = 200,
+            description = "Chain, height and last block, state hash, the next height's \
+                validators, peers, pending transactions; `read_only` for an observer",
+            body = StatusView
+        ),
+        crate::openapi::ReadErrors,
+    )
+)]
 async fn status(State(shared): State<Arc<Shared>>) -> Answer<StatusView> {
     let (tip, validators, pending_txs) = blocking(&shared, |shared| {
         let snapshot = shared.store.snapshot()?;
@@ -387,6 +457,28 @@ async fn status(State(shared): State<Arc<Shared>>) -> Answer<StatusView> {
     }))
 }
 
+#[utoipa::path(
+    get,
+    path = "/v1/nonces/{key}",
+    tag = "transactions",
+    summary = "A signer's last nonces",
+    params(
+        (
+            "key" = String,
+            Path,
+            pattern = "^[0-9a-fA-F]{64}$",
+            description = "The signer's public key"
+        ),
+    ),
+    responses(
+        (
+            status = 200,
+            description = "The last nonce on the ledger and among pending transactions (0: none)",
+            body = NonceView
+        ),
+        crate::openapi::NonceErrors,
+    )
+)]
 async fn nonce(
     State(shared): State<Arc<Shared>>,
     key: Result<Path<String>, PathRejection>,
@@ -406,6 +498,20 @@ async fn nonce(
     .map(Json)
 }
 
+#[utoipa::path(
+    get,
+    path = "/v1/participants",
+    tag = "governance",
+    summary = "The Participants",
+    responses(
+        (
+            status = 200,
+            description = "Every Participant, with its standing",
+            body = Vec<Participant>
+        ),
+        crate::openapi::ReadErrors,
+    )
+)]
 async fn participants(State(shared): State<Arc<Shared>>) -> Answer<Vec<Participant>> {
     read(&shared, |s| Ok(s.participants()?)).await.map(Json)
 }
@@ -430,6 +536,30 @@ impl StatsQuery {
     }
 }
 
+#[utoipa::path(
+    get,
+    path = "/v1/stats",
+    tag = "statistics",
+    summary = "One Participant's Annex III statistics",
+    params(
+        (
+            "participant" = String,
+            Query,
+            pattern = "^[A-Za-z]{2}$",
+            description = "The Participant's code"
+        ),
+        crate::openapi::Period,
+    ),
+    responses(
+        (
+            status = 200,
+            description = "Production, exports and imports, each in total and by reporting \
+                period (docs/api.md#statistics-kpcs-annex-iii)",
+            body = StatsView
+        ),
+        crate::openapi::StatsErrors,
+    )
+)]
 async fn stats(
     State(shared): State<Arc<Shared>>,
     query: Result<Query<StatsQuery>, QueryRejection>,
@@ -453,6 +583,21 @@ async fn stats(
     .map(Json)
 }
 
+#[utoipa::path(
+    get,
+    path = "/v1/stats/all",
+    tag = "statistics",
+    summary = "Every Participant's totals, as the scheme publishes them",
+    params(crate::openapi::Period),
+    responses(
+        (
+            status = 200,
+            description = "One row per Participant of the set, in code order",
+            body = StatsTableView
+        ),
+        crate::openapi::StatsTableErrors,
+    )
+)]
 async fn stats_table(
     State(shared): State<Arc<Shared>>,
     query: Result<Query<StatsQuery>, QueryRejection>,
@@ -474,6 +619,57 @@ struct AnomaliesQuery {
     markup: Option<String>,
 }
 
+#[utoipa::path(
+    get,
+    path = "/v1/anomalies",
+    tag = "statistics",
+    summary = "What the anomaly checks find as of the tip",
+    params(
+        (
+            "participant" = Option<String>,
+            Query,
+            pattern = "^[A-Za-z]{2}$",
+            description = "Only findings where this Participant is either side"
+        ),
+        (
+            "since" = Option<String>,
+            Query,
+            format = Date,
+            pattern = "^(19[7-9][0-9]|[2-9][0-9]{3})-",
+            description = "A date, `YYYY-MM-DD`, from 1970 (default: 365 days before the tip's \
+                day)"
+        ),
+        (
+            "band" = Option<u32>,
+            Query,
+            minimum = 1,
+            maximum = 1000,
+            description = "Per cent (default 50)"
+        ),
+        (
+            "period_change" = Option<u32>,
+            Query,
+            minimum = 1,
+            maximum = 1000,
+            description = "Per cent (default 50)"
+        ),
+        (
+            "markup" = Option<u32>,
+            Query,
+            minimum = 1,
+            maximum = 1000,
+            description = "Per cent (default 100)"
+        ),
+    ),
+    responses(
+        (
+            status = 200,
+            description = "The findings, in kind order (docs/api.md#anomalies)",
+            body = AnomaliesView
+        ),
+        crate::openapi::AnomaliesErrors,
+    )
+)]
 async fn anomalies(
     State(shared): State<Arc<Shared>>,
     query: Result<Query<AnomaliesQuery>, QueryRejection>,
@@ -499,6 +695,20 @@ async fn anomalies(
 }
 
 /// The open proposals, each with its tally against the Participants active now.
+#[utoipa::path(
+    get,
+    path = "/v1/proposals",
+    tag = "governance",
+    summary = "The open proposals to change the Participant set",
+    responses(
+        (
+            status = 200,
+            description = "Each with its tally against the Participants active now",
+            body = Vec<ProposalView>
+        ),
+        crate::openapi::ReadErrors,
+    )
+)]
 async fn proposals(State(shared): State<Arc<Shared>>) -> Answer<Vec<ProposalView>> {
     read(&shared, |s| {
         let mut views = Vec::new();
@@ -511,6 +721,21 @@ async fn proposals(State(shared): State<Arc<Shared>>) -> Answer<Vec<ProposalView
     .map(Json)
 }
 
+#[utoipa::path(
+    get,
+    path = "/v1/proposals/{id}",
+    tag = "governance",
+    summary = "A proposal, open or executed",
+    params(crate::openapi::IdPrefix),
+    responses(
+        (
+            status = 200,
+            description = "The change, its approvals and its tally now",
+            body = ProposalView
+        ),
+        crate::openapi::PrefixErrors,
+    )
+)]
 async fn proposal(
     State(shared): State<Arc<Shared>>,
     id: Result<Path<String>, PathRejection>,
@@ -524,6 +749,24 @@ async fn proposal(
     .map(Json)
 }
 
+#[utoipa::path(
+    get,
+    path = "/v1/members/{key}",
+    tag = "ledger",
+    summary = "A member",
+    params(
+        (
+            "key" = String,
+            Path,
+            pattern = "^[0-9a-fA-F]{64}$",
+            description = "The member's public key"
+        ),
+    ),
+    responses(
+        (status = 200, description = "The member, revoked or not", body = Member),
+        crate::openapi::IdErrors,
+    )
+)]
 async fn member(
     State(shared): State<Arc<Shared>>,
     key: Result<Path<String>, PathRejection>,
@@ -537,6 +780,17 @@ async fn member(
     .map(Json)
 }
 
+#[utoipa::path(
+    get,
+    path = "/v1/parcels/{id}",
+    tag = "ledger",
+    summary = "A parcel and its events",
+    params(crate::openapi::IdPrefix),
+    responses(
+        (status = 200, description = "The parcel record and its own events", body = ParcelView),
+        crate::openapi::PrefixErrors,
+    )
+)]
 async fn parcel(
     State(shared): State<Arc<Shared>>,
     id: Result<Path<String>, PathRejection>,
@@ -551,6 +805,21 @@ async fn parcel(
     .map(Json)
 }
 
+#[utoipa::path(
+    get,
+    path = "/v1/parcels/{id}/trace",
+    tag = "ledger",
+    summary = "A parcel, every ancestor and every event, oldest first",
+    params(crate::openapi::IdPrefix),
+    responses(
+        (
+            status = 200,
+            description = "The parcel first, then its ancestors; the events by height and index",
+            body = TraceView
+        ),
+        crate::openapi::PrefixErrors,
+    )
+)]
 async fn trace(
     State(shared): State<Arc<Shared>>,
     id: Result<Path<String>, PathRejection>,
@@ -567,6 +836,22 @@ async fn trace(
 
 /// The parcel's provenance bundle at the tip, as the file `kp trace
 /// --export` writes (see `kp_ledger::bundle`).
+#[utoipa::path(
+    get,
+    path = "/v1/parcels/{id}/bundle",
+    tag = "ledger",
+    summary = "A parcel's provenance bundle at the tip",
+    params(crate::openapi::IdPrefix),
+    responses(
+        (
+            status = 200,
+            description = "The file `kp trace --export` writes; `kp verify` checks it against \
+                the genesis (docs/proofs.md)",
+            body = BundleFile
+        ),
+        crate::openapi::PrefixErrors,
+    )
+)]
 async fn bundle(
     State(shared): State<Arc<Shared>>,
     id: Result<Path<String>, PathRejection>,
@@ -585,10 +870,30 @@ async fn bundle(
 }
 
 /// The genesis this node's chain began from, for verifiers that hold none.
+#[utoipa::path(
+    get,
+    path = "/v1/genesis",
+    tag = "blocks",
+    summary = "The genesis the chain began from",
+    responses(
+        (status = 200, description = "The genesis file's content", body = Genesis),
+    )
+)]
 async fn genesis(State(shared): State<Arc<Shared>>) -> Json<Genesis> {
     Json(shared.chain.genesis.clone())
 }
 
+#[utoipa::path(
+    get,
+    path = "/v1/transfers/{id}",
+    tag = "ledger",
+    summary = "A transfer",
+    params(crate::openapi::IdPrefix),
+    responses(
+        (status = 200, description = "The transfer offer and its state", body = Transfer),
+        crate::openapi::PrefixErrors,
+    )
+)]
 async fn transfer(
     State(shared): State<Arc<Shared>>,
     id: Result<Path<String>, PathRejection>,
@@ -599,6 +904,25 @@ async fn transfer(
         .map(Json)
 }
 
+#[utoipa::path(
+    get,
+    path = "/v1/certificates/{number}",
+    tag = "ledger",
+    summary = "A KP certificate, every Annex I field",
+    params(
+        (
+            "number" = String,
+            Path,
+            pattern = "^[A-Z]{2}[A-Za-z0-9/-]{1,62}$",
+            description = "The certificate's number: its issuer's code, then letters, digits, \
+                `-` and `/`"
+        ),
+    ),
+    responses(
+        (status = 200, description = "The certificate and its receipt, if any", body = Certificate),
+        crate::openapi::NamedErrors,
+    )
+)]
 async fn certificate(
     State(shared): State<Arc<Shared>>,
     number: Result<Path<String>, PathRejection>,
@@ -614,6 +938,21 @@ async fn certificate(
 
 /// `{height}` is a number or `latest`. Height 0 is the genesis, which is
 /// no block.
+#[utoipa::path(
+    get,
+    path = "/v1/blocks/{height}",
+    tag = "blocks",
+    summary = "A block: its hash, header and transaction ids",
+    params(crate::openapi::Height),
+    responses(
+        (
+            status = 200,
+            description = "The block's hash, header and transaction ids",
+            body = BlockView
+        ),
+        crate::openapi::NamedErrors,
+    )
+)]
 async fn block(
     State(shared): State<Arc<Shared>>,
     height: Result<Path<String>, PathRejection>,
@@ -648,6 +987,22 @@ fn block_height(s: &Snapshot, text: &str) -> Result<u64, Failure> {
     }
 }
 
+#[utoipa::path(
+    get,
+    path = "/v1/blocks/{height}/commit",
+    tag = "blocks",
+    summary = "The precommits that decided a block",
+    params(crate::openapi::Height),
+    responses(
+        (
+            status = 200,
+            description = "More than two thirds of the validators of the header's \
+                `validators_hash` signed",
+            body = CommitView
+        ),
+        crate::openapi::NamedErrors,
+    )
+)]
 async fn commit(
     State(shared): State<Arc<Shared>>,
     height: Result<Path<String>, PathRejection>,

@@ -49,14 +49,32 @@ struct Position {
     index: u32,
 }
 
+/// The highest `from` taken: heights are int64 in the API's contract, as
+/// JSON clients hold numbers; no chain comes near.
+const FROM_HEIGHT_MAX: u64 = i64::MAX.unsigned_abs();
+
 /// Where to start: after `Last-Event-ID` when a client resumes (it wins over
 /// `from`, which a reconnecting client sends again unchanged), else at
-/// `from`, else at the next block.
+/// `from`, else at the next block. A bad `from` is refused even beside a
+/// `Last-Event-ID`: the request is malformed either way.
 fn start(
     last_event_id: Option<&str>,
     from: Option<&str>,
     committed: u64,
 ) -> Result<Position, Failure> {
+    let from = from
+        .map(|text| {
+            number(text)
+                .filter(|h| (1..=FROM_HEIGHT_MAX).contains(h))
+                .ok_or_else(|| {
+                    Failure::new(
+                        StatusCode::BAD_REQUEST,
+                        "bad_height",
+                        format!("`from={text}` is not a block height (1 to {FROM_HEIGHT_MAX})"),
+                    )
+                })
+        })
+        .transpose()?;
     if let Some(id) = last_event_id.map(str::trim).filter(|id| !id.is_empty()) {
         return after(id).ok_or_else(|| {
             Failure::new(
@@ -66,21 +84,7 @@ fn start(
             )
         });
     }
-    let height = match from {
-        None => committed.saturating_add(1),
-        Some(text) => text
-            .trim()
-            .parse::<u64>()
-            .ok()
-            .filter(|h| *h >= 1)
-            .ok_or_else(|| {
-                Failure::new(
-                    StatusCode::BAD_REQUEST,
-                    "bad_height",
-                    format!("`from={text}` is not a block height (1 or more)"),
-                )
-            })?,
-    };
+    let height = from.unwrap_or_else(|| committed.saturating_add(1));
     Ok(Position { height, index: 0 })
 }
 
@@ -89,11 +93,13 @@ fn start(
 fn after(id: &str) -> Option<Position> {
     match id.split_once(':') {
         Some((height, index)) => Some(Position {
-            height: height.parse().ok()?,
-            index: index.parse::<u32>().ok()?.checked_add(1)?,
+            height: number(height)?,
+            index: u32::try_from(number(index)?)
+                .unwrap_or(u32::MAX)
+                .saturating_add(1),
         }),
         None => Some(Position {
-            height: id.parse::<u64>().ok()?.checked_add(1)?,
+            height: number(id)?.saturating_add(1),
             index: 0,
         }),
     }
@@ -110,6 +116,55 @@ fn after(id: &str) -> Option<Position> {
     })
 }
 
+/// Digits as a number, as many as are given (the contract's pattern for an
+/// event id): more than a u64 holds are taken as its largest, an id past
+/// every block and transaction there can be, which resumes past the tip as
+/// any id beyond the tip does.
+fn number(digits: &str) -> Option<u64> {
+    if digits.is_empty() || !digits.bytes().all(|b| b.is_ascii_digit()) {
+        return None;
+    }
+    // Digits alone fail to parse only by overflowing.
+    Some(digits.parse().unwrap_or(u64::MAX))
+}
+
+#[utoipa::path(
+    get,
+    path = "/v1/events",
+    tag = "ledger",
+    summary = "Committed transactions and blocks as server-sent events, live",
+    description = "For each committed block, in ledger order: one event per transaction (`id: \
+        HEIGHT:INDEX`, `event:` its kind, `data:` a `TxEventView`), then one `block` event (`id: \
+        HEIGHT`, `data:` a `BlockEventView`). A comment line every 15 s keeps an idle stream \
+        open. If the node cannot read a block it sends `event: error` with `{\"code\", \
+        \"message\"}` and ends the stream. See docs/api.md#events.",
+    params(
+        (
+            "from" = Option<u64>,
+            Query,
+            minimum = 1,
+            maximum = 9223372036854775807usize,
+            description = "The first block's height; default: the next block"
+        ),
+        (
+            "Last-Event-ID" = Option<String>,
+            Header,
+            nullable = false,
+            pattern = "^([0-9]+(:[0-9]+)?)?$",
+            description = "Resume after this event (wins over `from`); empty: none"
+        ),
+    ),
+    responses(
+        (
+            status = 200,
+            description = "The stream, until the client or the node stops it; each event as \
+                `StreamEvent` says",
+            content_type = "text/event-stream",
+            body = crate::openapi::StreamEvent
+        ),
+        crate::openapi::EventsErrors,
+    )
+)]
 pub async fn events(
     State(shared): State<Arc<Shared>>,
     headers: HeaderMap,
@@ -278,18 +333,14 @@ mod tests {
         assert_eq!(after("7:0"), Some(at(7, 1)));
         assert_eq!(after("7"), Some(at(8, 0)));
         assert_eq!(after("0"), Some(at(1, 0)));
-        for bad in [
-            "",
-            "x",
-            "7:",
-            ":3",
-            "7:1:2",
-            "-1",
-            "7:-1",
-            "18446744073709551615",
-        ] {
+        for bad in ["", "x", "7:", ":3", "7:1:2", "-1", "7:-1", "+7", "7:+1"] {
             assert_eq!(after(bad), None, "{bad}");
         }
+        // Past every block or transaction there can be: past the tip.
+        assert_eq!(after("18446744073709551615"), Some(at(u64::MAX, 0)));
+        assert_eq!(after("99999999999999999999"), Some(at(u64::MAX, 0)));
+        assert_eq!(after("7:4294967295"), Some(at(7, u32::MAX)));
+        assert_eq!(after("7:99999999999"), Some(at(7, u32::MAX)));
     }
 
     #[test]
@@ -299,10 +350,16 @@ mod tests {
         assert_eq!(start(None, Some("30"), 9).ok(), Some(at(30, 0)));
         assert_eq!(start(Some("4:2"), Some("3"), 9).ok(), Some(at(4, 3)));
         assert_eq!(start(Some(" "), Some("3"), 9).ok(), Some(at(3, 0)));
-        for bad in ["0", "-2", "ten", ""] {
+        for bad in ["0", "-2", "+2", " 2", "ten", "", "9223372036854775808"] {
             let failure = start(None, Some(bad), 9).expect_err(bad);
             assert_eq!(ApiError::from(failure).code, "bad_height");
+            let failure = start(Some("4:2"), Some(bad), 9).expect_err(bad);
+            assert_eq!(ApiError::from(failure).code, "bad_height");
         }
+        assert_eq!(
+            start(None, Some("9223372036854775807"), 9).ok(),
+            Some(at(9_223_372_036_854_775_807, 0))
+        );
         let failure = start(Some("4:x"), None, 9).expect_err("bad id");
         assert_eq!(ApiError::from(failure).code, "bad_event_id");
     }

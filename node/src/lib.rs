@@ -12,6 +12,7 @@ pub mod home;
 pub mod mempool;
 pub mod metrics;
 pub mod node;
+pub mod openapi;
 pub mod rejections;
 pub mod relay;
 pub mod setup;
