@@ -63,7 +63,7 @@ pub fn prepare(args: &DevArgs) -> anyhow::Result<NodeConfig> {
     } else {
         create(&layout, args)?
     };
-    create_dirs(&[&layout.data])?;
+    create_dirs(&[&layout.data, &layout.wal])?;
 
     let codes: Vec<String> = genesis
         .participants

@@ -199,6 +199,20 @@ pub async fn run(config: NodeConfig) -> anyhow::Result<()> {
     // missed and never kills the process mid-commit.
     let mut sigterm = signal(SignalKind::terminate()).context("cannot listen for SIGTERM")?;
     let mut sigint = signal(SignalKind::interrupt()).context("cannot listen for SIGINT")?;
+    // The API's address first, before anything is started that stopping
+    // would have to wait for: a taken address ends the start at once.
+    let listener = tokio::net::TcpListener::bind(config.api_addr)
+        .await
+        .with_context(|| {
+            format!(
+                "cannot listen on {} (is another node using it? try --api)",
+                config.api_addr
+            )
+        })?;
+    let api_addr = listener
+        .local_addr()
+        .context("cannot read the API address")?;
+    consensus::check_listen_free(&config.consensus.listen)?;
 
     let store = Store::open(&config.db_path, &config.genesis)?;
     let tip = store.tip()?;
@@ -246,22 +260,12 @@ pub async fn run(config: NodeConfig) -> anyhow::Result<()> {
     });
     shared.refresh_read_only(&relay::participant_nodes(&shared.store)?);
 
+    // From here on nothing returns early: every task started is stopped,
+    // and waited for, on the way out.
     let admission_shared = shared.clone();
     let admission_task = tokio::task::spawn_blocking(move || {
         relay::admit_submissions(&admission_shared, submissions_rx)
     });
-
-    let listener = tokio::net::TcpListener::bind(config.api_addr)
-        .await
-        .with_context(|| {
-            format!(
-                "cannot listen on {} (is another node using it? try --api)",
-                config.api_addr
-            )
-        })?;
-    let api_addr = listener
-        .local_addr()
-        .context("cannot read the API address")?;
 
     let mut api_stop = stop_rx.clone();
     let router = crate::api::router(shared.clone());

@@ -397,7 +397,7 @@ pub fn prepare_run(args: &RunArgs) -> anyhow::Result<NodeConfig> {
     let genesis = Genesis::from_json(&text)
         .with_context(|| format!("{} is not a genesis file", args.genesis.display()))?;
     let validator = Arc::new(read_validator_key(&layout.validator_key)?);
-    create_dirs(&[&layout.data])?;
+    create_dirs(&[&layout.data, &layout.wal])?;
     let peers = settings
         .peers
         .iter()
