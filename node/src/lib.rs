@@ -14,4 +14,5 @@ pub mod metrics;
 pub mod node;
 pub mod rejections;
 pub mod relay;
+pub mod server;
 pub mod setup;

@@ -2,6 +2,7 @@
 //! same store and mempool, and stops them in order on SIGINT or SIGTERM.
 
 use std::collections::HashSet;
+use std::convert::Infallible;
 use std::net::SocketAddr;
 use std::path::PathBuf;
 use std::sync::atomic::{AtomicBool, AtomicU64, Ordering};
@@ -27,11 +28,13 @@ use crate::mempool::{Mempool, MempoolLimits};
 use crate::metrics::Metrics;
 use crate::rejections::{RecentRejections, REJECTIONS_KEPT_MAX};
 use crate::relay::{self, Submission};
+use crate::server::{ApiLimits, Server};
 
 pub struct NodeConfig {
     pub genesis: Genesis,
     pub db_path: PathBuf,
     pub api_addr: SocketAddr,
+    pub api_limits: ApiLimits,
     pub consensus: Settings,
     /// Transaction gossip with the other validators; none for a chain of one.
     pub gossip: Option<GossipSettings>,
@@ -201,17 +204,8 @@ pub async fn run(config: NodeConfig) -> anyhow::Result<()> {
     let mut sigint = signal(SignalKind::interrupt()).context("cannot listen for SIGINT")?;
     // The API's address first, before anything is started that stopping
     // would have to wait for: a taken address ends the start at once.
-    let listener = tokio::net::TcpListener::bind(config.api_addr)
-        .await
-        .with_context(|| {
-            format!(
-                "cannot listen on {} (is another node using it? try --api)",
-                config.api_addr
-            )
-        })?;
-    let api_addr = listener
-        .local_addr()
-        .context("cannot read the API address")?;
+    let server = Server::bind(config.api_addr, config.api_limits)?;
+    let api_addr = server.local_addr().context("cannot read the API address")?;
     consensus::check_listen_free(&config.consensus.listen)?;
 
     let store = Store::open(&config.db_path, &config.genesis)?;
@@ -267,15 +261,11 @@ pub async fn run(config: NodeConfig) -> anyhow::Result<()> {
         relay::admit_submissions(&admission_shared, submissions_rx)
     });
 
-    let mut api_stop = stop_rx.clone();
+    let api_stop = stop_rx.clone();
     let router = crate::api::router(shared.clone());
     let mut api_task = tokio::spawn(async move {
-        axum::serve(listener, router)
-            .with_graceful_shutdown(async move {
-                // An error means the sender is gone: stop as well.
-                let _ = api_stop.wait_for(|stop| *stop).await;
-            })
-            .await
+        server.serve(router, api_stop).await;
+        Ok::<(), Infallible>(())
     });
     let relay_task = gossip.zip(outbox_rx).map(|((handle, events), outbox)| {
         tokio::spawn(relay::run(

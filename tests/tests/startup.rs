@@ -54,6 +54,20 @@ fn kpnode<S: Into<OsString>>(args: impl IntoIterator<Item = S>) -> Command {
     command
 }
 
+/// `kpnode ARGS` under an open-files limit of `max`, soft and hard, set by
+/// a shell that then becomes the node, so that the node cannot raise it.
+fn kpnode_with_open_files_max(max: u32, args: Vec<OsString>) -> Command {
+    let mut command = Command::new("sh");
+    command
+        .arg("-c")
+        .arg(format!("ulimit -n {max} && exec \"$0\" \"$@\""))
+        .arg(binary("kpnode"))
+        .args(args)
+        .env("KP_PASSPHRASE", DEV_PASSPHRASE)
+        .env("RUST_LOG", "info");
+    command
+}
+
 fn dev_args(home: &Path, api_port: u16) -> Vec<OsString> {
     vec![
         "dev".into(),
@@ -283,6 +297,12 @@ fn dev_that_cannot_start_exits_at_once_saying_why() {
         &["XQ is not a Participant"],
     ));
 
+    cases.push(Case::new(
+        "dev: open-files limit below the node's reserve",
+        kpnode_with_open_files_max(200, dev_args(&base, free_port())),
+        &["the open-files limit (200)", "ulimit -n"],
+    ));
+
     // Last: the base home itself runs, and a second node is started on it.
     let running = DevNode::start(&base, "BW,EU").expect("the base home runs");
     cases.push(Case::new(
@@ -394,6 +414,33 @@ fn run_that_cannot_start_exits_at_once_saying_why() {
         kpnode(run_args(&home, &genesis)),
         &["`tcp:27000` is not a multiaddr"],
     ));
+
+    for (name, key, value, expect) in [
+        (
+            "run: no API connections allowed in node.json",
+            "api_connections_max",
+            serde_json::json!(0),
+            "api_connections_max must be at least 1",
+        ),
+        (
+            "run: an API timeout in node.json not a number",
+            "api_idle_timeout_ms",
+            serde_json::json!("soon"),
+            "malformed",
+        ),
+    ] {
+        let home = copy(&format!("bad-{key}"));
+        let path = home.join("node.json");
+        let mut settings: serde_json::Value =
+            serde_json::from_str(&fs::read_to_string(&path).expect("read")).expect("JSON");
+        settings[key] = value;
+        fs::write(&path, settings.to_string()).expect("write");
+        cases.push(Case::new(
+            name,
+            kpnode(run_args(&home, &genesis)),
+            &["node.json", expect],
+        ));
+    }
 
     let missing = dir.path().join("missing-genesis.json");
     cases.push(Case::new(
