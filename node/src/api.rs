@@ -295,19 +295,26 @@ async fn submit(
     Ok((StatusCode::ACCEPTED, Json(pending(id))))
 }
 
-/// Prometheus text format.
-async fn metrics(State(shared): State<Arc<Shared>>) -> impl IntoResponse {
+/// OpenMetrics when asked for (Prometheus does), else Prometheus's text
+/// format (see `crate::metrics::Format`).
+async fn metrics(
+    State(shared): State<Arc<Shared>>,
+    headers: axum::http::HeaderMap,
+) -> impl IntoResponse {
     Metrics::set(&shared.metrics.peers, shared.gossip_peers());
     let mempool = lock(&shared.mempool);
     Metrics::set(&shared.metrics.mempool_txs, mempool.len());
     Metrics::set(&shared.metrics.mempool_bytes, mempool.bytes());
     drop(mempool);
+    let accept = headers.get(header::ACCEPT).and_then(|v| v.to_str().ok());
+    let format = crate::metrics::Format::negotiate(accept);
     (
-        [(
-            axum::http::header::CONTENT_TYPE,
-            "text/plain; version=0.0.4; charset=utf-8",
-        )],
-        crate::metrics::export(),
+        [
+            (header::CONTENT_TYPE, format.content_type()),
+            // Caches keep one answer per format asked for.
+            (header::VARY, "accept"),
+        ],
+        crate::metrics::export(format),
     )
 }
 

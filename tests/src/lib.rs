@@ -182,6 +182,16 @@ pub fn get_json_if_found<T: serde::de::DeserializeOwned>(url: &str) -> Result<Op
         .with_context(|| format!("decode {url}"))
 }
 
+/// A response's `Content-Type`, or nothing.
+pub fn content_type(response: &ureq::http::Response<ureq::Body>) -> String {
+    response
+        .headers()
+        .get("content-type")
+        .and_then(|v| v.to_str().ok())
+        .unwrap_or_default()
+        .to_owned()
+}
+
 /// An HTTP client that gives up after a few seconds and hands back error
 /// statuses as responses, for tests that look at them.
 pub fn agent() -> ureq::Agent {
