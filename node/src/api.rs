@@ -62,6 +62,8 @@ pub fn router(shared: Arc<Shared>) -> Router {
         .route("/v1/stats/all", get(stats_table))
         .route("/v1/anomalies", get(anomalies))
         .route("/metrics", get(metrics))
+        .route("/healthz", get(crate::health::healthz))
+        .route("/readyz", get(crate::health::readyz))
         .fallback(no_route)
         .method_not_allowed_fallback(wrong_method)
         .layer(DefaultBodyLimit::max(REQUEST_BODY_BYTES_MAX))

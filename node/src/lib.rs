@@ -8,6 +8,7 @@ pub mod consensus;
 pub mod dev;
 pub mod events;
 pub mod gossip;
+pub mod health;
 pub mod home;
 pub mod mempool;
 pub mod metrics;

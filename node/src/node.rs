@@ -77,6 +77,9 @@ pub struct Shared {
     pub outbox: Option<mpsc::Sender<Vec<u8>>>,
     /// The highest height peers report (0: none known).
     network_height: AtomicU64,
+    /// True once consensus has entered its first height: from then on it
+    /// runs until the node stops.
+    consensus_running: AtomicBool,
     /// The height of the last committed block. Event streams wait on it and
     /// read the blocks from the store themselves, so a slow follower only
     /// falls behind: nothing queues up for it here.
@@ -121,6 +124,11 @@ impl Shared {
         Metrics::set(&self.metrics.height, height.saturating_sub(1));
         Metrics::set(&self.metrics.round, 0);
         Metrics::set(&self.metrics.validators, validators);
+        self.consensus_running.store(true, Ordering::Relaxed);
+    }
+
+    pub fn consensus_running(&self) -> bool {
+        self.consensus_running.load(Ordering::Relaxed)
     }
 
     pub fn set_network_height(&self, height: Option<u64>) {
@@ -247,6 +255,7 @@ pub async fn run(config: NodeConfig) -> anyhow::Result<()> {
         outbox: outbox_tx,
         submissions: Mutex::new(Some(submissions_tx)),
         network_height: AtomicU64::new(0),
+        consensus_running: AtomicBool::new(false),
         committed: watch::Sender::new(tip.height),
         stopping: stop_rx.clone(),
         event_streams: Arc::new(Semaphore::new(crate::events::EVENT_STREAMS_MAX)),
