@@ -70,6 +70,11 @@ const ACCEPT_RETRY_PAUSE: Duration = Duration::from_millis(100);
 /// Once the node stops, how long connections may take to finish what they
 /// are sending before they are cut.
 const DRAIN_TIMEOUT: Duration = Duration::from_secs(5);
+/// A connection's read buffer, at most: room for any request's headers
+/// (hyper answers 431 to longer ones) and the largest body. hyper's own
+/// default, about 400 KiB, would let the connections at the cap hold
+/// 200 MiB of half-sent headers.
+const READ_BUFFER_BYTES_MAX: usize = 64 * 1024;
 /// A warning repeated under load is said once in this interval at most.
 const WARNING_INTERVAL: Duration = Duration::from_secs(10);
 
@@ -441,6 +446,7 @@ async fn serve_connection(
         // The timeouts are `Activity`'s: hyper's header timer runs from the
         // end of the last response, so it would be the idle timeout too.
         .header_read_timeout(None)
+        .max_buf_size(READ_BUFFER_BYTES_MAX)
         .serve_connection(io, service);
     let mut connection = pin!(connection);
     let mut stopping = false;

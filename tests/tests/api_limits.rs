@@ -267,6 +267,23 @@ fn a_body_shorter_than_its_length_is_answered_408() {
 }
 
 #[test]
+fn headers_too_long_are_refused() {
+    // 100 KiB of headers: far more than any client of the API sends.
+    let mut request = b"GET /v1/status HTTP/1.1\r\nhost: node\r\n".to_vec();
+    for i in 0..100 {
+        request.extend(format!("x-long-{i}: {}\r\n", "a".repeat(1000)).as_bytes());
+    }
+    request.extend(b"\r\n");
+    let (_dir, _node, mut stream) = sent(&request);
+    let (read, _) = read_until_closed(&mut stream, CLOSE_SLACK, |_| true);
+    let answer = String::from_utf8_lossy(&read);
+    assert!(
+        answer.starts_with("HTTP/1.1 431"),
+        "expected 431, got: {answer}"
+    );
+}
+
+#[test]
 fn an_idle_kept_alive_connection_is_closed() {
     let (_dir, _node, mut stream) = sent(b"GET /v1/status HTTP/1.1\r\nhost: node\r\n\r\n");
     // The answer, then silence from both sides.
