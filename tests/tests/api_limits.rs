@@ -268,10 +268,12 @@ fn a_body_shorter_than_its_length_is_answered_408() {
 
 #[test]
 fn headers_too_long_are_refused() {
-    // 100 KiB of headers: far more than any client of the API sends.
+    // 200 KB of headers, in a few of them (hyper refuses more than 100
+    // headers whatever their size): far more than any client sends. (hyper
+    // checks the size between reads, so a little over 64 KiB may pass.)
     let mut request = b"GET /v1/status HTTP/1.1\r\nhost: node\r\n".to_vec();
-    for i in 0..100 {
-        request.extend(format!("x-long-{i}: {}\r\n", "a".repeat(1000)).as_bytes());
+    for i in 0..20 {
+        request.extend(format!("x-long-{i}: {}\r\n", "a".repeat(10_000)).as_bytes());
     }
     request.extend(b"\r\n");
     let (_dir, _node, mut stream) = sent(&request);
