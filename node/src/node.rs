@@ -84,8 +84,8 @@ pub struct Shared {
     /// read the blocks from the store themselves, so a slow follower only
     /// falls behind: nothing queues up for it here.
     pub committed: watch::Sender<u64>,
-    /// True once the node is stopping: open event streams then end, or the
-    /// API's graceful shutdown would wait for them forever.
+    /// True once the node is stopping: open event streams then end, rather
+    /// than hold the API's shutdown until it cuts them (`Server::serve`).
     pub stopping: watch::Receiver<bool>,
     /// One permit per open event stream (see `events::EVENT_STREAMS_MAX`).
     pub event_streams: Arc<Semaphore>,
