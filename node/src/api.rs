@@ -74,6 +74,8 @@ pub fn routes() -> Router<Arc<Shared>> {
         .route("/v1/anomalies", get(anomalies))
         .route("/metrics", get(metrics))
         .route("/v1/openapi.json", get(crate::openapi::serve))
+        .route("/healthz", get(crate::health::healthz))
+        .route("/readyz", get(crate::health::readyz))
 }
 
 /// An error answer: HTTP status, stable code, one line for humans.
@@ -316,7 +318,8 @@ async fn submit(
     Ok((StatusCode::ACCEPTED, Json(pending(id))))
 }
 
-/// Prometheus text format.
+/// OpenMetrics when asked for (Prometheus does), else Prometheus's text
+/// format (see `crate::metrics::Format`).
 #[utoipa::path(
     get,
     path = "/metrics",
@@ -325,26 +328,35 @@ async fn submit(
     responses(
         (
             status = 200,
-            description = "Prometheus text: `kp_height`, `kp_round`, `kp_validators`, \
-                `kp_peers`, `kp_mempool_txs`, `kp_mempool_bytes`, `kp_txs_committed_total`, \
-                `kp_commit_latency_seconds` and the consensus engine's own",
-            content_type = "text/plain",
-            body = String
+            description = "The node's `kp_height`, `kp_round`, `kp_validators`, `kp_peers`, \
+                `kp_mempool_txs`, `kp_mempool_bytes`, `kp_txs_committed_total`, \
+                `kp_commit_latency_seconds` and the consensus engine's own: OpenMetrics 1.0 \
+                when `Accept` prefers it (as Prometheus does), else the text format 0.0.4",
+            content(
+                (String = "text/plain"),
+                (String = "application/openmetrics-text")
+            )
         ),
     )
 )]
-async fn metrics(State(shared): State<Arc<Shared>>) -> impl IntoResponse {
+async fn metrics(
+    State(shared): State<Arc<Shared>>,
+    headers: axum::http::HeaderMap,
+) -> impl IntoResponse {
     Metrics::set(&shared.metrics.peers, shared.gossip_peers());
     let mempool = lock(&shared.mempool);
     Metrics::set(&shared.metrics.mempool_txs, mempool.len());
     Metrics::set(&shared.metrics.mempool_bytes, mempool.bytes());
     drop(mempool);
+    let accept = headers.get(header::ACCEPT).and_then(|v| v.to_str().ok());
+    let format = crate::metrics::Format::negotiate(accept);
     (
-        [(
-            axum::http::header::CONTENT_TYPE,
-            "text/plain; version=0.0.4; charset=utf-8",
-        )],
-        crate::metrics::export(),
+        [
+            (header::CONTENT_TYPE, format.content_type()),
+            // Caches keep one answer per format asked for.
+            (header::VARY, "accept"),
+        ],
+        crate::metrics::export(format),
     )
 }
 

@@ -24,6 +24,7 @@ use crate::home::{
     write_validator_key, Layout,
 };
 use crate::node::{now_secs, NodeConfig};
+use crate::server::{ApiLimitArgs, ApiLimits};
 use kp_ledger::summary::short;
 
 #[derive(Debug, Args)]
@@ -43,6 +44,8 @@ pub struct DevArgs {
     /// empty block (transactions that wait are proposed at once).
     #[arg(long, value_name = "MS", default_value_t = 1000)]
     pub idle_block_ms: u64,
+    #[command(flatten)]
+    pub api_limits: ApiLimitArgs,
 }
 
 const CHAIN_ID: &str = "kp-dev";
@@ -63,7 +66,7 @@ pub fn prepare(args: &DevArgs) -> anyhow::Result<NodeConfig> {
     } else {
         create(&layout, args)?
     };
-    create_dirs(&[&layout.data])?;
+    create_dirs(&[&layout.data, &layout.wal])?;
 
     let codes: Vec<String> = genesis
         .participants
@@ -96,6 +99,7 @@ pub fn prepare(args: &DevArgs) -> anyhow::Result<NodeConfig> {
         genesis,
         db_path: layout.db,
         api_addr: args.api,
+        api_limits: args.api_limits.over(ApiLimits::default()),
         consensus: Settings {
             wal_dir: layout.wal,
             moniker: format!("{runner}-dev"),

@@ -328,7 +328,7 @@ pub async fn start(
     };
     swarm
         .listen_on(config.listen.clone())
-        .map_err(|e| listen_failed(e.to_string()))?;
+        .map_err(|e| listen_failed(with_causes(&e)))?;
 
     let (events, events_received) = mpsc::channel(AWAITING_APPLICATION_MAX);
     let connected_peers = Arc::new(AtomicUsize::new(0));
@@ -532,10 +532,10 @@ impl GossipTask {
                 SwarmEvent::ListenerClosed { reason, .. } => {
                     return Err(match reason {
                         Ok(()) => "the listener closed".to_owned(),
-                        Err(e) => e.to_string(),
+                        Err(e) => with_causes(&e),
                     })
                 }
-                SwarmEvent::ListenerError { error, .. } => return Err(error.to_string()),
+                SwarmEvent::ListenerError { error, .. } => return Err(with_causes(&error)),
                 event => {
                     let listening = matches!(event, SwarmEvent::NewListenAddr { .. });
                     self.on_swarm_event(event);
@@ -997,6 +997,22 @@ fn bounded(answer: Answer, txs_max: usize) -> Answer {
         }
         status @ Answer::Status { .. } => status,
     }
+}
+
+/// An error and its causes, as one line: libp2p's transport errors print
+/// nothing themselves and keep what happened (an address in use) as their
+/// source.
+fn with_causes(error: &dyn std::error::Error) -> String {
+    let mut parts = Vec::new();
+    let mut next = Some(error);
+    while let Some(e) = next {
+        let text = e.to_string();
+        if !text.is_empty() && !parts.contains(&text) {
+            parts.push(text);
+        }
+        next = e.source();
+    }
+    parts.join(": ")
 }
 
 #[cfg(test)]

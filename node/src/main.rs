@@ -3,6 +3,7 @@
 
 use std::io::IsTerminal;
 use std::process::ExitCode;
+use std::time::Duration;
 
 use clap::{Parser, Subcommand};
 use kp_node::{dev, node, setup};
@@ -68,11 +69,18 @@ fn main() -> ExitCode {
     }
 }
 
+/// How long the runtime waits, once the node has stopped, for work it
+/// cannot cancel (a blocking read of the store) before the process exits
+/// anyway.
+const RUNTIME_SHUTDOWN_TIMEOUT: Duration = Duration::from_secs(5);
+
 fn serve(config: node::NodeConfig) -> anyhow::Result<()> {
     let runtime = tokio::runtime::Builder::new_multi_thread()
         .enable_all()
         .build()?;
-    runtime.block_on(node::run(config))
+    let outcome = runtime.block_on(node::run(config));
+    runtime.shutdown_timeout(RUNTIME_SHUTDOWN_TIMEOUT);
+    outcome
 }
 
 fn exit_code(what: &str, result: anyhow::Result<()>) -> ExitCode {

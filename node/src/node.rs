@@ -2,6 +2,7 @@
 //! same store and mempool, and stops them in order on SIGINT or SIGTERM.
 
 use std::collections::HashSet;
+use std::convert::Infallible;
 use std::net::SocketAddr;
 use std::path::PathBuf;
 use std::sync::atomic::{AtomicBool, AtomicU64, Ordering};
@@ -27,11 +28,13 @@ use crate::mempool::{Mempool, MempoolLimits};
 use crate::metrics::Metrics;
 use crate::rejections::{RecentRejections, REJECTIONS_KEPT_MAX};
 use crate::relay::{self, Submission};
+use crate::server::{ApiLimits, Server};
 
 pub struct NodeConfig {
     pub genesis: Genesis,
     pub db_path: PathBuf,
     pub api_addr: SocketAddr,
+    pub api_limits: ApiLimits,
     pub consensus: Settings,
     /// Transaction gossip with the other validators; none for a chain of one.
     pub gossip: Option<GossipSettings>,
@@ -75,12 +78,15 @@ pub struct Shared {
     pub outbox: Option<mpsc::Sender<Vec<u8>>>,
     /// The highest height peers report (0: none known).
     network_height: AtomicU64,
+    /// True once consensus has entered its first height: from then on it
+    /// runs until the node stops.
+    consensus_running: AtomicBool,
     /// The height of the last committed block. Event streams wait on it and
     /// read the blocks from the store themselves, so a slow follower only
     /// falls behind: nothing queues up for it here.
     pub committed: watch::Sender<u64>,
-    /// True once the node is stopping: open event streams then end, or the
-    /// API's graceful shutdown would wait for them forever.
+    /// True once the node is stopping: open event streams then end, rather
+    /// than hold the API's shutdown until it cuts them (`Server::serve`).
     pub stopping: watch::Receiver<bool>,
     /// One permit per open event stream (see `events::EVENT_STREAMS_MAX`).
     pub event_streams: Arc<Semaphore>,
@@ -119,6 +125,11 @@ impl Shared {
         Metrics::set(&self.metrics.height, height.saturating_sub(1));
         Metrics::set(&self.metrics.round, 0);
         Metrics::set(&self.metrics.validators, validators);
+        self.consensus_running.store(true, Ordering::Relaxed);
+    }
+
+    pub fn consensus_running(&self) -> bool {
+        self.consensus_running.load(Ordering::Relaxed)
     }
 
     pub fn set_network_height(&self, height: Option<u64>) {
@@ -200,6 +211,11 @@ pub async fn run(config: NodeConfig) -> anyhow::Result<()> {
     // missed and never kills the process mid-commit.
     let mut sigterm = signal(SignalKind::terminate()).context("cannot listen for SIGTERM")?;
     let mut sigint = signal(SignalKind::interrupt()).context("cannot listen for SIGINT")?;
+    // The API's address first, before anything is started that stopping
+    // would have to wait for: a taken address ends the start at once.
+    let server = Server::bind(config.api_addr, config.api_limits)?;
+    let api_addr = server.local_addr().context("cannot read the API address")?;
+    consensus::check_listen_free(&config.consensus.listen)?;
 
     let store = Store::open(&config.db_path, &config.genesis)?;
     let tip = store.tip()?;
@@ -239,6 +255,7 @@ pub async fn run(config: NodeConfig) -> anyhow::Result<()> {
         outbox: outbox_tx,
         submissions: Mutex::new(Some(submissions_tx)),
         network_height: AtomicU64::new(0),
+        consensus_running: AtomicBool::new(false),
         committed: watch::Sender::new(tip.height),
         stopping: stop_rx.clone(),
         event_streams: Arc::new(Semaphore::new(crate::events::EVENT_STREAMS_MAX)),
@@ -246,32 +263,18 @@ pub async fn run(config: NodeConfig) -> anyhow::Result<()> {
     });
     shared.refresh_read_only(&relay::participant_nodes(&shared.store)?);
 
+    // From here on nothing returns early: every task started is stopped,
+    // and waited for, on the way out.
     let admission_shared = shared.clone();
     let admission_task = tokio::task::spawn_blocking(move || {
         relay::admit_submissions(&admission_shared, submissions_rx)
     });
 
-    let listener = tokio::net::TcpListener::bind(config.api_addr)
-        .await
-        .with_context(|| {
-            format!(
-                "cannot listen on {} (is another node using it? try --api)",
-                config.api_addr
-            )
-        })?;
-    let api_addr = listener
-        .local_addr()
-        .context("cannot read the API address")?;
-
-    let mut api_stop = stop_rx.clone();
+    let api_stop = stop_rx.clone();
     let router = crate::api::router(shared.clone());
     let mut api_task = tokio::spawn(async move {
-        axum::serve(listener, router)
-            .with_graceful_shutdown(async move {
-                // An error means the sender is gone: stop as well.
-                let _ = api_stop.wait_for(|stop| *stop).await;
-            })
-            .await
+        server.serve(router, api_stop).await;
+        Ok::<(), Infallible>(())
     });
     let relay_task = gossip.zip(outbox_rx).map(|((handle, events), outbox)| {
         tokio::spawn(relay::run(

@@ -51,6 +51,8 @@ use utoipa::{IntoParams, IntoResponses, Modify, OpenApi, PartialSchema, ToSchema
         crate::api::stats_table,
         crate::api::anomalies,
         crate::api::metrics,
+        crate::health::healthz,
+        crate::health::readyz,
         serve,
     ),
     components(schemas(ErrorBody, ApiError, TxEventView, BlockEventView)),
@@ -343,6 +345,7 @@ errors! {
     SubmitErrors {
         400 => [&["malformed_json", "bad_hex"][..], &ENVELOPE_CODES].concat(),
         403 => ["read_only_node"],
+        408 => ["request_timeout"],
         422 => rule_codes(),
         500 => STORAGE,
         503 => ["shutting_down", "mempool_full", "mempool_signer_full"],
@@ -390,6 +393,10 @@ errors! {
     StatsTableErrors {
         400 => ["bad_query", "bad_year", "bad_period"],
         500 => STORAGE,
+    }
+    /// `GET /readyz`: the first check that fails.
+    ReadyErrors {
+        503 => ["shutting_down", "storage", "consensus_not_running", "catching_up"],
     }
     /// `GET /v1/anomalies`.
     AnomaliesErrors {

@@ -25,6 +25,7 @@ use crate::home::{
     Layout,
 };
 use crate::node::{now_secs, GossipSettings, NodeConfig};
+use crate::server::{ApiLimitArgs, ApiLimits};
 use kp_ledger::summary::short;
 
 /// scrypt cost for testnet keys: throwaway, so quick to write.
@@ -52,6 +53,10 @@ pub struct NodeSettings {
     pub timeouts: Timeouts,
     /// Longest wait for a first transaction before an empty block.
     pub idle_block_ms: u64,
+    /// The API's connection cap and timeouts (`api_connections_max`, ...),
+    /// each optional.
+    #[serde(flatten)]
+    pub api_limits: ApiLimits,
 }
 
 /// `DIR/node/participant.json`: the public half of what `init` made, for
@@ -120,6 +125,7 @@ pub fn init(args: &InitArgs) -> anyhow::Result<()> {
         peers: Vec::new(),
         timeouts: Timeouts::WideArea,
         idle_block_ms: 1000,
+        api_limits: ApiLimits::default(),
     };
     let card = create_home(
         &args.home,
@@ -322,6 +328,7 @@ pub fn testnet(args: &TestnetArgs) -> anyhow::Result<()> {
                 .collect(),
             timeouts: Timeouts::Local,
             idle_block_ms: 1000,
+            api_limits: ApiLimits::default(),
         };
         let home = args.dir.join(format!("node{i}"));
         cards.push(create_home(
@@ -373,6 +380,8 @@ pub struct RunArgs {
     /// A peer's consensus address; repeat for each (added to DIR/node.json's).
     #[arg(long, value_name = "MULTIADDR")]
     peer: Vec<String>,
+    #[command(flatten)]
+    api_limits: ApiLimitArgs,
     /// Attacks to make on purpose, as the engine's ByzantineConfig in JSON
     /// (fault tests only; this build has the `byzantine` feature).
     #[cfg(feature = "byzantine")]
@@ -397,7 +406,7 @@ pub fn prepare_run(args: &RunArgs) -> anyhow::Result<NodeConfig> {
     let genesis = Genesis::from_json(&text)
         .with_context(|| format!("{} is not a genesis file", args.genesis.display()))?;
     let validator = Arc::new(read_validator_key(&layout.validator_key)?);
-    create_dirs(&[&layout.data])?;
+    create_dirs(&[&layout.data, &layout.wal])?;
     let peers = settings
         .peers
         .iter()
@@ -422,6 +431,7 @@ pub fn prepare_run(args: &RunArgs) -> anyhow::Result<NodeConfig> {
         genesis,
         db_path: layout.db,
         api_addr: settings.api,
+        api_limits: args.api_limits.over(settings.api_limits),
         consensus: Settings {
             wal_dir: layout.wal,
             moniker: settings.participant.to_string(),

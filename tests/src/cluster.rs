@@ -252,6 +252,20 @@ impl Cluster {
         }
     }
 
+    /// Cuts every consensus link to and from node `node`, and only those:
+    /// transaction gossip, and with it the heights its peers report, still
+    /// flows, so the node falls behind and knows it. Needs
+    /// [`Options::linked`]; [`Cluster::heal`] mends it.
+    pub fn cut_consensus(&self, node: usize) {
+        for (i, links) in self.links.iter().enumerate() {
+            for (j, link) in links {
+                if i == node || *j == node {
+                    link.consensus.cut();
+                }
+            }
+        }
+    }
+
     /// Every link open again.
     pub fn heal(&self) {
         for (_, link) in self.links.iter().flatten() {

@@ -67,8 +67,13 @@ pub struct DevNode {
 impl DevNode {
     /// Starts a node in `home` (created on first start) and waits for its API.
     pub fn start(home: &Path, participants: &str) -> Result<DevNode> {
+        DevNode::start_with(home, participants, &DevOptions::default())
+    }
+
+    /// The same, with `options`.
+    pub fn start_with(home: &Path, participants: &str, options: &DevOptions) -> Result<DevNode> {
         let port = free_port();
-        let args = [
+        let mut args = vec![
             OsString::from("dev"),
             "--home".into(),
             home.into(),
@@ -77,7 +82,11 @@ impl DevNode {
             "--participants".into(),
             participants.into(),
         ];
-        let mut process = NodeProcess::new(args.into(), port, home.with_extension("log"));
+        args.extend(options.args.iter().map(OsString::from));
+        let mut process = NodeProcess::new(args, port, home.with_extension("log"));
+        if let Some(max) = options.open_files_max {
+            process = process.with_open_files_max(max);
+        }
         process.spawn()?;
         process.wait_ready(READY_LIMIT)?;
         Ok(DevNode {
@@ -91,6 +100,15 @@ impl DevNode {
     pub fn key_path(&self, code: &str) -> PathBuf {
         self.home.join("keys").join(format!("{code}.key"))
     }
+}
+
+/// How a [`DevNode`] runs, beyond its home and Participants.
+#[derive(Debug, Clone, Default)]
+pub struct DevOptions {
+    /// More arguments for `kpnode dev`.
+    pub args: Vec<String>,
+    /// The open-files limit it runs under (see [`NodeProcess::with_open_files_max`]).
+    pub open_files_max: Option<u32>,
 }
 
 impl Deref for DevNode {
@@ -162,6 +180,16 @@ pub fn get_json_if_found<T: serde::de::DeserializeOwned>(url: &str) -> Result<Op
         .read_json()
         .map(Some)
         .with_context(|| format!("decode {url}"))
+}
+
+/// A response's `Content-Type`, or nothing.
+pub fn content_type(response: &ureq::http::Response<ureq::Body>) -> String {
+    response
+        .headers()
+        .get("content-type")
+        .and_then(|v| v.to_str().ok())
+        .unwrap_or_default()
+        .to_owned()
 }
 
 /// An HTTP client that gives up after a few seconds and hands back error

@@ -32,6 +32,8 @@ pub struct NodeProcess {
     args: Vec<OsString>,
     port: u16,
     log: PathBuf,
+    /// The open-files limit (soft and hard) it runs under, if lowered.
+    open_files_max: Option<u32>,
     child: Option<Child>,
 }
 
@@ -44,6 +46,7 @@ impl NodeProcess {
             args,
             port,
             log,
+            open_files_max: None,
             child: None,
         }
     }
@@ -52,6 +55,14 @@ impl NodeProcess {
     /// (`kpnode-byzantine`, which `scripts/test` builds).
     pub fn with_binary(mut self, binary: &'static str) -> NodeProcess {
         self.binary = binary;
+        self
+    }
+
+    /// The same, run under an open-files limit of `max` descriptors, soft
+    /// and hard (set by a shell that then becomes the node), so that the
+    /// node cannot raise it.
+    pub fn with_open_files_max(mut self, max: u32) -> NodeProcess {
+        self.open_files_max = Some(max);
         self
     }
 
@@ -65,7 +76,18 @@ impl NodeProcess {
             .append(true)
             .open(&self.log)
             .with_context(|| format!("open node log {}", self.log.display()))?;
-        let child = Command::new(binary(self.binary))
+        let mut command = match self.open_files_max {
+            None => Command::new(binary(self.binary)),
+            Some(max) => {
+                let mut shell = Command::new("sh");
+                shell
+                    .arg("-c")
+                    .arg(format!("ulimit -n {max} && exec \"$0\" \"$@\""))
+                    .arg(binary(self.binary));
+                shell
+            }
+        };
+        let child = command
             .args(&self.args)
             .env("KP_PASSPHRASE", DEV_PASSPHRASE)
             .env("RUST_LOG", "info")

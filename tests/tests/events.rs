@@ -14,7 +14,7 @@ use kp_crypto::SecretKey;
 use kp_ledger::api::{BlockEventView, TxEventView, TxStatus};
 use kp_ledger::model::Role;
 use kp_ledger::tx::{tx_id, Body, Transaction};
-use kp_tests::{binary, get_json, DevNode, DEV_PASSPHRASE};
+use kp_tests::{binary, content_type, get_json, DevNode, DEV_PASSPHRASE};
 use serde_json::Value;
 
 /// Every wait for an event is bounded by this.
@@ -40,12 +40,7 @@ fn subscribe(url: &str, last_event_id: Option<&str>) -> Receiver<Sse> {
         request = request.header("last-event-id", id);
     }
     let response = request.call().expect("the stream opens");
-    let content_type = response
-        .headers()
-        .get("content-type")
-        .and_then(|v| v.to_str().ok())
-        .unwrap_or_default()
-        .to_owned();
+    let content_type = content_type(&response);
     assert!(
         content_type.starts_with("text/event-stream"),
         "{content_type}"

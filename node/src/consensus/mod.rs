@@ -170,8 +170,9 @@ fn engine_config(settings: &Settings) -> EngineConfig {
 /// The engine logs a port it cannot bind and goes on without a network,
 /// which would leave the node at height 0 for ever: a TCP address already
 /// taken is refused here, before the engine starts. (Port 0 and non-TCP
-/// addresses are left to the engine.)
-fn check_listen_free(listen: &Multiaddr) -> Result<(), ConsensusError> {
+/// addresses are left to the engine.) Called before anything starts, so
+/// that the node stops at once, saying why.
+pub fn check_listen_free(listen: &Multiaddr) -> Result<(), ConsensusError> {
     let mut ip = None;
     let mut port = None;
     for protocol in listen.iter() {
@@ -204,7 +205,6 @@ pub async fn run(
     settings: Settings,
     mut stop: watch::Receiver<bool>,
 ) -> Result<(), ConsensusError> {
-    check_listen_free(&settings.listen)?;
     let (channels, engine) = start_engine(&settings, shared.chain.identity.genesis).await?;
     info!(listen = %settings.listen, peers = settings.peers.len(), "consensus engine started");
 
