@@ -7,7 +7,11 @@
 //!   connection's acceptance, or from the first byte of a request on a
 //!   kept-alive connection;
 //! - kept alive between requests: `api_idle_timeout_ms` from the last
-//!   response.
+//!   response;
+//! - answering: none while the answer is made or its client reads it, but
+//!   `api_write_stall_timeout_ms` once the client reads nothing of it (the
+//!   socket takes no more bytes): a client that stopped reading an event
+//!   stream or a bundle gives its place back.
 //!
 //! A request's body has its own deadline, `api_body_read_timeout_ms` from
 //! its headers; past it the answer is 408 `request_timeout`.
@@ -32,7 +36,6 @@ use hyper::server::conn::http1;
 use hyper::service::service_fn;
 use hyper_util::rt::TokioIo;
 use tokio::io::{AsyncRead, AsyncWrite, ReadBuf};
-use tokio::net::TcpStream;
 use tokio::sync::{watch, Notify};
 use tokio::time::{sleep_until, Instant, Sleep};
 use tower::ServiceExt;
@@ -54,6 +57,7 @@ pub(super) struct Timeouts {
     header_read: Duration,
     body_read: Duration,
     idle: Duration,
+    write_stall: Duration,
 }
 
 impl From<ApiLimits> for Timeouts {
@@ -62,18 +66,21 @@ impl From<ApiLimits> for Timeouts {
             header_read: Duration::from_millis(limits.header_read_timeout_ms),
             body_read: Duration::from_millis(limits.body_read_timeout_ms),
             idle: Duration::from_millis(limits.idle_timeout_ms),
+            write_stall: Duration::from_millis(limits.write_stall_timeout_ms),
         }
     }
 }
 
 /// Serves one connection until it ends, a timeout closes it, or the node
 /// stops (after what it is sending).
-pub(super) async fn serve_connection(
-    stream: TcpStream,
+pub(super) async fn serve_connection<S>(
+    stream: S,
     router: Router,
     timeouts: Timeouts,
     mut stop: watch::Receiver<bool>,
-) {
+) where
+    S: AsyncRead + AsyncWrite + Unpin + Send + 'static,
+{
     let activity = Arc::new(Activity::new());
     let io = TokioIo::new(Watched {
         stream,
@@ -194,6 +201,8 @@ enum Phase {
 /// (a request starts) and its responses (one is sent or dropped).
 struct Activity {
     phase: Mutex<Phase>,
+    /// Since when the socket has taken none of the bytes written to it.
+    write_stalled_since: Mutex<Option<Instant>>,
     /// Woken at every change of phase: the deadline may have moved.
     changed: Notify,
 }
@@ -204,6 +213,7 @@ impl Activity {
             phase: Mutex::new(Phase::Head {
                 since: Instant::now(),
             }),
+            write_stalled_since: Mutex::new(None),
             changed: Notify::new(),
         }
     }
@@ -243,8 +253,32 @@ impl Activity {
         self.set(phase);
     }
 
-    /// When the connection is to be closed if nothing changes, and why.
+    /// A write to the socket went through or was `Pending` (it took
+    /// nothing): a stall starts at the first of a run of the latter.
+    fn write_polled(&self, taken: bool) {
+        let mut stalled = lock(&self.write_stalled_since);
+        let changed = match (*stalled, taken) {
+            (Some(_), true) => stalled.take().is_some(),
+            (None, false) => stalled.replace(Instant::now()).is_none(),
+            _ => false,
+        };
+        drop(stalled);
+        if changed {
+            self.changed.notify_one();
+        }
+    }
+
+    /// When the connection is to be closed if nothing changes, and why. A
+    /// stalled write decides in any phase: a response's body may be handed
+    /// over whole, and the connection count as idle, while the client is
+    /// still reading it.
     fn deadline(&self, timeouts: &Timeouts) -> Option<(Instant, &'static str)> {
+        if let Some(since) = *lock(&self.write_stalled_since) {
+            return Some((
+                since + timeouts.write_stall,
+                "the client stopped reading its answer",
+            ));
+        }
         match *lock(&self.phase) {
             Phase::Head { since } => Some((
                 since + timeouts.header_read,
@@ -332,13 +366,21 @@ impl Body for DeadlineBody {
     }
 }
 
-/// A connection's socket, telling its `Activity` when bytes arrive.
-struct Watched {
-    stream: TcpStream,
+/// A connection's socket, telling its `Activity` when bytes arrive and
+/// whether written ones are taken.
+struct Watched<S> {
+    stream: S,
     activity: Arc<Activity>,
 }
 
-impl AsyncRead for Watched {
+impl<S> Watched<S> {
+    fn written<T>(&self, poll: Poll<io::Result<T>>) -> Poll<io::Result<T>> {
+        self.activity.write_polled(poll.is_ready());
+        poll
+    }
+}
+
+impl<S: AsyncRead + Unpin> AsyncRead for Watched<S> {
     fn poll_read(
         mut self: Pin<&mut Self>,
         cx: &mut Context<'_>,
@@ -353,13 +395,14 @@ impl AsyncRead for Watched {
     }
 }
 
-impl AsyncWrite for Watched {
+impl<S: AsyncWrite + Unpin> AsyncWrite for Watched<S> {
     fn poll_write(
         mut self: Pin<&mut Self>,
         cx: &mut Context<'_>,
         buf: &[u8],
     ) -> Poll<io::Result<usize>> {
-        Pin::new(&mut self.stream).poll_write(cx, buf)
+        let poll = Pin::new(&mut self.stream).poll_write(cx, buf);
+        self.written(poll)
     }
 
     fn poll_write_vectored(
@@ -367,18 +410,124 @@ impl AsyncWrite for Watched {
         cx: &mut Context<'_>,
         bufs: &[io::IoSlice<'_>],
     ) -> Poll<io::Result<usize>> {
-        Pin::new(&mut self.stream).poll_write_vectored(cx, bufs)
+        let poll = Pin::new(&mut self.stream).poll_write_vectored(cx, bufs);
+        self.written(poll)
     }
 
     fn is_write_vectored(&self) -> bool {
         self.stream.is_write_vectored()
     }
 
+    /// A socket's flush is done at once whatever the client reads: it
+    /// says nothing of a stall.
     fn poll_flush(mut self: Pin<&mut Self>, cx: &mut Context<'_>) -> Poll<io::Result<()>> {
         Pin::new(&mut self.stream).poll_flush(cx)
     }
 
     fn poll_shutdown(mut self: Pin<&mut Self>, cx: &mut Context<'_>) -> Poll<io::Result<()>> {
         Pin::new(&mut self.stream).poll_shutdown(cx)
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use axum::routing::get;
+    use tokio::io::{AsyncReadExt, AsyncWriteExt};
+
+    use super::*;
+    use crate::server::ApiLimits;
+
+    /// Far more than the test's pipe holds.
+    const ANSWER_BYTES: usize = 1 << 20;
+    /// Every wait of these tests is bounded by this.
+    const WAIT_MAX: Duration = Duration::from_secs(10);
+
+    /// The write-stall and idle timeouts both `ms`.
+    fn timeouts(ms: u64) -> Timeouts {
+        Timeouts::from(ApiLimits {
+            write_stall_timeout_ms: ms,
+            idle_timeout_ms: ms,
+            ..ApiLimits::default()
+        })
+    }
+
+    /// `/large`: a body handed over whole; `/endless`: one that never ends,
+    /// as an event stream's.
+    fn answers() -> Router {
+        let endless = || async {
+            let chunk = Bytes::from(vec![b'x'; 1024]);
+            AxumBody::from_stream(futures_util::stream::repeat(Ok::<_, Infallible>(chunk)))
+        };
+        Router::new()
+            .route("/large", get(|| async { "x".repeat(ANSWER_BYTES) }))
+            .route("/endless", get(endless))
+    }
+
+    /// Serves one connection over an in-memory pipe of `pipe_bytes`, sends
+    /// one request for `path`, and hands the client's end back.
+    async fn ask(
+        path: &str,
+        pipe_bytes: usize,
+        timeout_ms: u64,
+    ) -> (
+        tokio::io::DuplexStream,
+        tokio::task::JoinHandle<()>,
+        watch::Sender<bool>,
+    ) {
+        let (mut client, server) = tokio::io::duplex(pipe_bytes);
+        let (stop_tx, stop) = watch::channel(false);
+        let served = tokio::spawn(serve_connection(
+            server,
+            answers(),
+            timeouts(timeout_ms),
+            stop,
+        ));
+        let request = format!("GET {path} HTTP/1.1\r\nhost: node\r\n\r\n");
+        client
+            .write_all(request.as_bytes())
+            .await
+            .expect("request sent");
+        (client, served, stop_tx)
+    }
+
+    #[tokio::test]
+    async fn a_client_that_stops_reading_its_answer_is_cut_off() {
+        for path in ["/large", "/endless"] {
+            let (_client, served, _stop) = ask(path, 4096, 200).await;
+            tokio::time::timeout(WAIT_MAX, served)
+                .await
+                .unwrap_or_else(|_| panic!("{path}: not closed when its client stopped reading"))
+                .expect("served");
+        }
+    }
+
+    #[tokio::test]
+    async fn a_client_that_reads_slowly_gets_its_whole_answer() {
+        let (mut client, served, _stop) = ask("/large", 4096, 200).await;
+        let mut received = Vec::new();
+        let mut chunk = vec![0; 64 * 1024];
+        let read_all = async {
+            // Longer than the timeouts in all, but never stalled that long:
+            // neither the stall nor (once the body is handed over) the idle
+            // timeout may cut it off.
+            while received.len() < ANSWER_BYTES {
+                tokio::time::sleep(Duration::from_millis(2)).await;
+                let n = client.read(&mut chunk).await.expect("read");
+                assert!(n > 0, "the answer ended early, at {} bytes", received.len());
+                received.extend_from_slice(&chunk[..n]);
+            }
+        };
+        tokio::time::timeout(WAIT_MAX, read_all)
+            .await
+            .expect("the whole answer arrived");
+        assert!(
+            received.ends_with(b"xxxx"),
+            "the body ends the answer: {} bytes",
+            received.len()
+        );
+        tokio::time::timeout(WAIT_MAX, served)
+            .await
+            .expect("then, idle, the connection was closed")
+            .expect("served");
     }
 }

@@ -7,9 +7,9 @@
 //!   waits in the kernel's listen backlog, costing the node no descriptor,
 //!   until a connection closes.
 //! - Time: each connection is closed when its request's headers or body
-//!   come too slowly or it idles between requests (`connection`); a
-//!   response being sent is under no timeout, so an event stream lives as
-//!   long as its client reads it.
+//!   come too slowly, it idles between requests, or its client stops
+//!   reading its answer (`connection`); an answer being read is under no
+//!   timeout, so an event stream lives as long as its client reads it.
 
 mod connection;
 
@@ -42,6 +42,10 @@ pub const BODY_READ_TIMEOUT_MS_DEFAULT: u64 = 10_000;
 /// Long enough for a client's next request to reuse its connection, short
 /// enough that idle connections do not sit on the cap.
 pub const IDLE_TIMEOUT_MS_DEFAULT: u64 = 30_000;
+/// A client that reads nothing of its answer for this long has stopped
+/// (a live client drains its socket's buffers in far less), and its
+/// connection goes back to the cap.
+pub const WRITE_STALL_TIMEOUT_MS_DEFAULT: u64 = 30_000;
 
 /// Descriptors kept from API connections for everything else the node
 /// opens: the ledger's database, the engine's write-ahead log, consensus
@@ -77,6 +81,8 @@ pub struct ApiLimits {
     pub body_read_timeout_ms: u64,
     #[serde(rename = "api_idle_timeout_ms")]
     pub idle_timeout_ms: u64,
+    #[serde(rename = "api_write_stall_timeout_ms")]
+    pub write_stall_timeout_ms: u64,
 }
 
 impl Default for ApiLimits {
@@ -86,6 +92,7 @@ impl Default for ApiLimits {
             header_read_timeout_ms: HEADER_READ_TIMEOUT_MS_DEFAULT,
             body_read_timeout_ms: BODY_READ_TIMEOUT_MS_DEFAULT,
             idle_timeout_ms: IDLE_TIMEOUT_MS_DEFAULT,
+            write_stall_timeout_ms: WRITE_STALL_TIMEOUT_MS_DEFAULT,
         }
     }
 }
@@ -97,6 +104,7 @@ impl ApiLimits {
             ("api_header_read_timeout_ms", self.header_read_timeout_ms),
             ("api_body_read_timeout_ms", self.body_read_timeout_ms),
             ("api_idle_timeout_ms", self.idle_timeout_ms),
+            ("api_write_stall_timeout_ms", self.write_stall_timeout_ms),
         ];
         match limits.into_iter().find(|(_, value)| *value == 0) {
             Some((name, _)) => Err(ServerError::ZeroLimit(name)),
@@ -146,6 +154,15 @@ pub struct ApiLimitArgs {
         )
     )]
     pub idle_timeout_ms: Option<u64>,
+    #[arg(
+        long = "api-write-stall-timeout-ms",
+        value_name = "MS",
+        value_parser = clap::value_parser!(u64).range(1..),
+        help = format!(
+            "How long a client may read nothing of an answer before its connection is closed [default: {WRITE_STALL_TIMEOUT_MS_DEFAULT}]"
+        )
+    )]
+    pub write_stall_timeout_ms: Option<u64>,
 }
 
 impl ApiLimitArgs {
@@ -160,6 +177,9 @@ impl ApiLimitArgs {
                 .body_read_timeout_ms
                 .unwrap_or(base.body_read_timeout_ms),
             idle_timeout_ms: self.idle_timeout_ms.unwrap_or(base.idle_timeout_ms),
+            write_stall_timeout_ms: self
+                .write_stall_timeout_ms
+                .unwrap_or(base.write_stall_timeout_ms),
         }
     }
 }
