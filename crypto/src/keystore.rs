@@ -65,24 +65,42 @@ pub fn decrypt_key(
     passphrase: &str,
     label: &str,
 ) -> Result<SecretKey, KeystoreError> {
-    let fail = |reason: String| KeystoreError::Decrypt {
-        path: label.to_owned(),
-        reason,
-    };
-    let decryptor = age::Decryptor::new(bytes).map_err(|e| fail(e.to_string()))?;
-    let mut identity = age::scrypt::Identity::new(SecretString::from(passphrase.to_owned()));
-    identity.set_max_work_factor(MAX_WORK_FACTOR);
-    let mut reader = decryptor
-        .decrypt(std::iter::once(&identity as &dyn age::Identity))
-        .map_err(|e| fail(e.to_string()))?;
-    let mut seed = Vec::with_capacity(32);
-    reader
-        .read_to_end(&mut seed)
-        .map_err(|e| fail(e.to_string()))?;
-    let seed: [u8; 32] = seed
-        .try_into()
-        .map_err(|_| KeystoreError::Malformed(label.to_owned()))?;
-    Ok(SecretKey::from_seed(seed))
+    KeyFileReader::new(passphrase).decrypt(bytes, label)
+}
+
+/// Decrypts key files under one passphrase. Making one times scrypt on this
+/// machine (age calibrates its identities so), so whoever reads many files
+/// (the fuzz target) makes it once.
+pub struct KeyFileReader {
+    identity: age::scrypt::Identity,
+}
+
+impl KeyFileReader {
+    pub fn new(passphrase: &str) -> Self {
+        let mut identity = age::scrypt::Identity::new(SecretString::from(passphrase.to_owned()));
+        identity.set_max_work_factor(MAX_WORK_FACTOR);
+        KeyFileReader { identity }
+    }
+
+    /// Decrypts a key file's bytes. `label` names the file in errors.
+    pub fn decrypt(&self, bytes: &[u8], label: &str) -> Result<SecretKey, KeystoreError> {
+        let fail = |reason: String| KeystoreError::Decrypt {
+            path: label.to_owned(),
+            reason,
+        };
+        let decryptor = age::Decryptor::new(bytes).map_err(|e| fail(e.to_string()))?;
+        let mut reader = decryptor
+            .decrypt(std::iter::once(&self.identity as &dyn age::Identity))
+            .map_err(|e| fail(e.to_string()))?;
+        let mut seed = Vec::with_capacity(32);
+        reader
+            .read_to_end(&mut seed)
+            .map_err(|e| fail(e.to_string()))?;
+        let seed: [u8; 32] = seed
+            .try_into()
+            .map_err(|_| KeystoreError::Malformed(label.to_owned()))?;
+        Ok(SecretKey::from_seed(seed))
+    }
 }
 
 /// Writes a new encrypted key file, never over an existing one, readable by
