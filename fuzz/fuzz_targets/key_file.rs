@@ -11,10 +11,13 @@ use kp_crypto::SecretKey;
 use kp_fuzz::seeds::KEY_FILE_PASSPHRASE;
 use libfuzzer_sys::fuzz_target;
 
-/// Made once: making one times scrypt (age's calibration).
+/// Files asking more scrypt work than 2^12 are refused as past the bound
+/// (the production bound, `keystore::MAX_WORK_FACTOR`, is 2^20, seconds a
+/// run: a cost by design, which `keystore`'s own tests cover). Made once:
+/// making one times scrypt (age's calibration).
 fn reader() -> &'static KeyFileReader {
     static READER: OnceLock<KeyFileReader> = OnceLock::new();
-    READER.get_or_init(|| KeyFileReader::new(KEY_FILE_PASSPHRASE))
+    READER.get_or_init(|| KeyFileReader::with_max_work_factor(KEY_FILE_PASSPHRASE, 12))
 }
 
 fn usable(key: &SecretKey) {
