@@ -16,6 +16,7 @@ use kp_ledger::block::{build_block, Block, NONE_CHECKED};
 use kp_ledger::finality::CommitProof;
 use kp_ledger::genesis::Genesis;
 use kp_ledger::model::ParticipantStatus;
+use kp_ledger::rules::apply_tx;
 use kp_ledger::testkit::{
     commit_from_bytes, key_named, test_genesis, test_proposer, CHAIN_ID, START_TIME,
 };
@@ -41,7 +42,7 @@ use malachitebft_signing::Signer;
 use malachitebft_sync::{RawDecidedValue, Request, Response, Status, ValueRequest, ValueResponse};
 
 use crate::chain::Chain;
-use crate::fixture::fixture;
+use crate::fixture::{block_context, fixture};
 
 /// The passphrase of the key files the `key_file` target reads.
 pub const KEY_FILE_PASSPHRASE: &str = "fuzz passphrase";
@@ -86,9 +87,15 @@ pub fn all() -> Seeds {
 }
 
 fn transactions(seeds: &mut Seeds) {
-    let txs = fixture().transactions();
+    let fx = fixture();
+    let txs = fx.transactions();
+    let ctx = block_context(&fx.world);
     for tx in &txs {
         let kind = tx.body().kind();
+        // Valid inputs: each one passes the rules over the fixture.
+        if let Err(e) = apply_tx(&fx.world.state, &ctx, tx) {
+            panic!("the fixture's {kind} is refused: {e}");
+        }
         seeds.add("tx", kind, tx.bytes.clone());
         let request = SubmitRequest {
             tx: hex::encode(&tx.bytes),
