@@ -8,9 +8,14 @@ use age::secrecy::SecretString;
 
 use crate::keys::SecretKey;
 
-/// scrypt cost `2^n` that decryption accepts at most; age's own default
-/// calibrates encryption to about a second, which stays well under this.
-const MAX_WORK_FACTOR: u8 = 22;
+/// scrypt cost `2^n` that decryption accepts at most, and encryption
+/// writes at most: 2^20 takes 1 GiB and a few seconds. A key file names its
+/// own cost, and scrypt runs before the passphrase can be found wrong, so
+/// this bounds what any file (a corrupted or a hostile one) can make a
+/// reader spend: at 2^22 it was 4 GiB and tens of seconds, found by the
+/// `key_file` fuzz target. age's calibration to about a second stays under
+/// it on any machine (2^21 moves 4 GiB through memory).
+pub const MAX_WORK_FACTOR: u8 = 20;
 
 #[derive(Debug, thiserror::Error)]
 pub enum KeystoreError {
@@ -65,24 +70,64 @@ pub fn decrypt_key(
     passphrase: &str,
     label: &str,
 ) -> Result<SecretKey, KeystoreError> {
-    let fail = |reason: String| KeystoreError::Decrypt {
-        path: label.to_owned(),
-        reason,
-    };
-    let decryptor = age::Decryptor::new(bytes).map_err(|e| fail(e.to_string()))?;
-    let mut identity = age::scrypt::Identity::new(SecretString::from(passphrase.to_owned()));
-    identity.set_max_work_factor(MAX_WORK_FACTOR);
-    let mut reader = decryptor
-        .decrypt(std::iter::once(&identity as &dyn age::Identity))
-        .map_err(|e| fail(e.to_string()))?;
-    let mut seed = Vec::with_capacity(32);
-    reader
-        .read_to_end(&mut seed)
-        .map_err(|e| fail(e.to_string()))?;
-    let seed: [u8; 32] = seed
-        .try_into()
-        .map_err(|_| KeystoreError::Malformed(label.to_owned()))?;
-    Ok(SecretKey::from_seed(seed))
+    KeyFileReader::new(passphrase).decrypt(bytes, label)
+}
+
+/// Decrypts key files under one passphrase. Making one times scrypt on this
+/// machine (age calibrates its identities so), so whoever reads many files
+/// (the fuzz target) makes it once.
+pub struct KeyFileReader {
+    identity: age::scrypt::Identity,
+    max_work_factor: u8,
+}
+
+impl KeyFileReader {
+    pub fn new(passphrase: &str) -> Self {
+        Self::with_max_work_factor(passphrase, MAX_WORK_FACTOR)
+    }
+
+    /// A reader that refuses files costing more than `2^max_work_factor`
+    /// (at most [`MAX_WORK_FACTOR`]); the fuzz target reads with a lower
+    /// bound, where every input may cost a full scrypt.
+    pub fn with_max_work_factor(passphrase: &str, max_work_factor: u8) -> Self {
+        let max_work_factor = max_work_factor.min(MAX_WORK_FACTOR);
+        let mut identity = age::scrypt::Identity::new(SecretString::from(passphrase.to_owned()));
+        identity.set_max_work_factor(max_work_factor);
+        KeyFileReader {
+            identity,
+            max_work_factor,
+        }
+    }
+
+    /// Decrypts a key file's bytes. `label` names the file in errors.
+    pub fn decrypt(&self, bytes: &[u8], label: &str) -> Result<SecretKey, KeystoreError> {
+        let fail = |reason: String| KeystoreError::Decrypt {
+            path: label.to_owned(),
+            reason,
+        };
+        let decryptor = age::Decryptor::new(bytes).map_err(|e| fail(e.to_string()))?;
+        let mut reader = decryptor
+            .decrypt(std::iter::once(&self.identity as &dyn age::Identity))
+            .map_err(|e| match e {
+                // Not age's own message: it computes 2^(asked - calibrated)
+                // in an i32, which overflows (a panic with overflow checks)
+                // for a file that asks far more than this machine's calibration.
+                age::DecryptError::ExcessiveWork { required, .. } => fail(format!(
+                    "the file asks for scrypt work 2^{required}, more than the 2^{} a key \
+                     file may ask",
+                    self.max_work_factor
+                )),
+                other => fail(other.to_string()),
+            })?;
+        let mut seed = Vec::with_capacity(32);
+        reader
+            .read_to_end(&mut seed)
+            .map_err(|e| fail(e.to_string()))?;
+        let seed: [u8; 32] = seed
+            .try_into()
+            .map_err(|_| KeystoreError::Malformed(label.to_owned()))?;
+        Ok(SecretKey::from_seed(seed))
+    }
 }
 
 /// Writes a new encrypted key file, never over an existing one, readable by
@@ -151,6 +196,45 @@ mod tests {
             write_key_file(&path, &key, "x", Some(4)),
             Err(KeystoreError::Exists(_))
         ));
+    }
+
+    /// A key file whose header names a cost of its own choosing: the
+    /// `age-work-4` seed of the `key_file` fuzz target with its work factor
+    /// raised (`fuzz/regressions/key_file/work-factor-22` is such a file).
+    fn with_work_factor(log_n: u8) -> Vec<u8> {
+        let key = SecretKey::from_seed([7; 32]);
+        let bytes = encrypt_key(&key, "p", Some(4)).unwrap();
+        let text = String::from_utf8_lossy(&bytes).into_owned();
+        let stanza = text.find("-> scrypt ").expect("an scrypt stanza");
+        let end = stanza + text[stanza..].find('\n').expect("a line");
+        let at = stanza + text[stanza..end].rfind(' ').expect("arguments") + 1;
+        assert_eq!(&bytes[at..end], b"4");
+        let mut out = bytes[..at].to_vec();
+        out.extend_from_slice(log_n.to_string().as_bytes());
+        out.extend_from_slice(&bytes[end..]);
+        out
+    }
+
+    /// Found by the `key_file` fuzz target: a 200-byte key file asking for
+    /// scrypt at 2^22 made a reader spend 4 GiB and tens of seconds before
+    /// the passphrase could be checked. Past the bound it is refused at once,
+    /// and saying so does not overflow (age's own message for it computes
+    /// 2^(asked - calibrated) in an i32: a panic at 2^63 with overflow checks).
+    #[test]
+    fn a_key_file_asking_more_work_than_the_bound_is_refused_at_once() {
+        for log_n in [MAX_WORK_FACTOR + 1, 22, 40, 63] {
+            let started = std::time::Instant::now();
+            let refused = decrypt_key(&with_work_factor(log_n), "p", "x");
+            assert!(
+                matches!(&refused, Err(KeystoreError::Decrypt { reason, .. }) if reason.contains("work")),
+                "work factor {log_n}: {refused:?}"
+            );
+            assert!(started.elapsed() < std::time::Duration::from_secs(5));
+        }
+        // The file with its own cost left as written still opens.
+        let key = SecretKey::from_seed([7; 32]);
+        let opened = decrypt_key(&with_work_factor(4), "p", "x").unwrap();
+        assert_eq!(opened.public(), key.public());
     }
 
     #[test]

@@ -270,18 +270,7 @@ async fn submit(
         ));
     }
     let Json(request) = request?;
-    let hex_text = request.tx.trim();
-    if hex_text.len() > 2 * TX_SIZE_BYTES_MAX {
-        return Err(Rejection::Oversize(hex_text.len() / 2).into());
-    }
-    let bytes = hex::decode(hex_text).map_err(|e| {
-        Failure::new(
-            StatusCode::BAD_REQUEST,
-            "bad_hex",
-            format!("`tx` is not hex bytes: {e}"),
-        )
-    })?;
-    let tx = DecodedTx::decode(bytes).map_err(Rejection::from)?;
+    let tx = decode_submission(&request)?;
     let id = tx.id;
     let (outcome, admitted) = oneshot::channel();
     let stopping = || {
@@ -316,6 +305,23 @@ async fn submit(
         Err(AdmitError::Storage(fault)) => return Err(fault.into()),
     }
     Ok((StatusCode::ACCEPTED, Json(pending(id))))
+}
+
+/// The transaction a submission's `tx` holds (hex of its bytes), decoded;
+/// its signature is not checked yet.
+pub fn decode_submission(request: &SubmitRequest) -> Result<DecodedTx, Failure> {
+    let hex_text = request.tx.trim();
+    if hex_text.len() > 2 * TX_SIZE_BYTES_MAX {
+        return Err(Rejection::Oversize(hex_text.len() / 2).into());
+    }
+    let bytes = hex::decode(hex_text).map_err(|e| {
+        Failure::new(
+            StatusCode::BAD_REQUEST,
+            "bad_hex",
+            format!("`tx` is not hex bytes: {e}"),
+        )
+    })?;
+    Ok(DecodedTx::decode(bytes).map_err(Rejection::from)?)
 }
 
 /// OpenMetrics when asked for (Prometheus does), else Prometheus's text
@@ -531,7 +537,7 @@ async fn participants(State(shared): State<Arc<Shared>>) -> Answer<Vec<Participa
 /// The words of a statistics query, checked by `Period::parse` so that each
 /// bad one gets its own code rather than a generic decoding error.
 #[derive(Debug, serde::Deserialize)]
-struct StatsQuery {
+pub struct StatsQuery {
     participant: Option<String>,
     year: Option<String>,
     quarter: Option<String>,
@@ -539,12 +545,22 @@ struct StatsQuery {
 }
 
 impl StatsQuery {
-    fn period(&self) -> Result<Period, StatsQueryError> {
+    pub fn period(&self) -> Result<Period, StatsQueryError> {
         Period::parse(
             self.year.as_deref(),
             self.quarter.as_deref(),
             self.half.as_deref(),
         )
+    }
+
+    /// The Participant of a one-Participant query (`/v1/stats`).
+    pub fn participant(&self) -> Result<ParticipantCode, StatsQueryError> {
+        let text = self
+            .participant
+            .as_deref()
+            .ok_or(StatsQueryError::MissingParticipant)?;
+        text.parse()
+            .map_err(|_| StatsQueryError::BadParticipant(text.to_owned()))
     }
 }
 
@@ -577,13 +593,7 @@ async fn stats(
     query: Result<Query<StatsQuery>, QueryRejection>,
 ) -> Answer<StatsView> {
     let Query(query) = query?;
-    let text = query
-        .participant
-        .as_deref()
-        .ok_or(StatsQueryError::MissingParticipant)?;
-    let participant: ParticipantCode = text
-        .parse()
-        .map_err(|_| StatsQueryError::BadParticipant(text.to_owned()))?;
+    let participant = query.participant()?;
     let period = query.period()?;
     read(&shared, move |s| {
         if s.participant(participant)?.is_none() {
@@ -623,12 +633,24 @@ async fn stats_table(
 
 /// The words of an anomalies query, checked by `AnomalyQuery::parse`.
 #[derive(Debug, serde::Deserialize)]
-struct AnomaliesQuery {
+pub struct AnomaliesQuery {
     participant: Option<String>,
     since: Option<String>,
     band: Option<String>,
     period_change: Option<String>,
     markup: Option<String>,
+}
+
+impl AnomaliesQuery {
+    pub fn parse(&self) -> Result<AnomalyQuery, AnomalyQueryError> {
+        AnomalyQuery::parse(
+            self.participant.as_deref(),
+            self.since.as_deref(),
+            self.band.as_deref(),
+            self.period_change.as_deref(),
+            self.markup.as_deref(),
+        )
+    }
 }
 
 #[utoipa::path(
@@ -687,13 +709,7 @@ async fn anomalies(
     query: Result<Query<AnomaliesQuery>, QueryRejection>,
 ) -> Answer<AnomaliesView> {
     let Query(query) = query?;
-    let query = AnomalyQuery::parse(
-        query.participant.as_deref(),
-        query.since.as_deref(),
-        query.band.as_deref(),
-        query.period_change.as_deref(),
-        query.markup.as_deref(),
-    )?;
+    let query = query.parse()?;
     read(&shared, move |s| {
         if let Some(participant) = query.participant {
             if s.participant(participant)?.is_none() {

@@ -44,9 +44,29 @@ pub struct EventsQuery {
 /// The next event a stream sends: transaction `index` of block `height`,
 /// or, once its transactions are sent, the block itself.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
-struct Position {
-    height: u64,
-    index: u32,
+pub struct Position {
+    pub height: u64,
+    pub index: u32,
+}
+
+/// Where a request's stream starts, from its `Last-Event-ID` header and its
+/// query (see [`start`]).
+pub fn start_of(
+    headers: &HeaderMap,
+    query: &EventsQuery,
+    committed: u64,
+) -> Result<Position, Failure> {
+    let last_event_id = match headers.get("last-event-id") {
+        None => None,
+        Some(value) => Some(value.to_str().map_err(|_| {
+            Failure::new(
+                StatusCode::BAD_REQUEST,
+                "bad_event_id",
+                "Last-Event-ID is not text",
+            )
+        })?),
+    };
+    start(last_event_id, query.from.as_deref(), committed)
 }
 
 /// The highest `from` taken: heights are int64 in the API's contract, as
@@ -171,18 +191,8 @@ pub async fn events(
     query: Result<Query<EventsQuery>, QueryRejection>,
 ) -> Result<Sse<impl Stream<Item = Result<Event, Infallible>>>, Failure> {
     let Query(query) = query?;
-    let last_event_id = match headers.get("last-event-id") {
-        None => None,
-        Some(value) => Some(value.to_str().map_err(|_| {
-            Failure::new(
-                StatusCode::BAD_REQUEST,
-                "bad_event_id",
-                "Last-Event-ID is not text",
-            )
-        })?),
-    };
     let committed = shared.committed.subscribe();
-    let next = start(last_event_id, query.from.as_deref(), *committed.borrow())?;
+    let next = start_of(&headers, &query, *committed.borrow())?;
     let permit = shared
         .event_streams
         .clone()

@@ -400,9 +400,7 @@ fn build_behaviour(config: &GossipConfig, topic: &IdentTopic) -> Result<Behaviou
         .subscribe(topic)
         .map_err(|e| GossipError::Config(e.to_string()))?;
     let queries = cbor::Behaviour::with_codec(
-        cbor::codec::Codec::default()
-            .set_request_size_maximum(QUERY_BYTES_MAX)
-            .set_response_size_maximum(ANSWER_BYTES_MAX),
+        query_codec(),
         [(QUERY_PROTOCOL, ProtocolSupport::Full)],
         request_response::Config::default().with_request_timeout(QUERY_TIMEOUT),
     );
@@ -413,6 +411,14 @@ fn build_behaviour(config: &GossipConfig, topic: &IdentTopic) -> Result<Behaviou
         queries,
         ping: ping::Behaviour::default(),
     })
+}
+
+/// How queries and answers are put into bytes (CBOR) and read back, within
+/// their size bounds.
+pub fn query_codec() -> cbor::codec::Codec<Query, Answer> {
+    cbor::codec::Codec::default()
+        .set_request_size_maximum(QUERY_BYTES_MAX)
+        .set_response_size_maximum(ANSWER_BYTES_MAX)
 }
 
 fn gossipsub_config(
@@ -978,7 +984,7 @@ impl GossipTask {
 
 /// Cuts a list of pending transactions to what was asked for and what one
 /// answer carries.
-fn bounded(answer: Answer, txs_max: usize) -> Answer {
+pub fn bounded(answer: Answer, txs_max: usize) -> Answer {
     match answer {
         Answer::Pending(txs) => {
             let mut budget = PENDING_ANSWER_TX_BYTES_MAX;

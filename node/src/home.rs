@@ -100,9 +100,15 @@ pub fn write_validator_key(path: &Path, key: &SecretKey) -> anyhow::Result<()> {
 pub fn read_validator_key(path: &Path) -> anyhow::Result<SecretKey> {
     let text =
         fs::read_to_string(path).with_context(|| format!("cannot read {}", path.display()))?;
+    parse_validator_key(&text)
+        .with_context(|| format!("{} does not hold a 64-hex-character key", path.display()))
+}
+
+/// A validator key file's text: the seed in hex, with any surrounding
+/// white space.
+pub fn parse_validator_key(text: &str) -> Result<SecretKey, hex::FromHexError> {
     let mut seed = [0u8; 32];
-    hex::decode_to_slice(text.trim(), &mut seed)
-        .with_context(|| format!("{} does not hold a 64-hex-character key", path.display()))?;
+    hex::decode_to_slice(text.trim(), &mut seed)?;
     Ok(SecretKey::from_seed(seed))
 }
 

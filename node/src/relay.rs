@@ -321,18 +321,22 @@ fn judge(shared: &Shared, incoming: IncomingTx) {
     let _ = incoming.verdict.send(verdict);
 }
 
-/// Decodes a batch and checks, in one batch verification, the signatures
-/// of the transactions not already waiting here.
-fn checked_batch(shared: &Shared, bytes: &[u8]) -> Result<Vec<DecodedTx>, String> {
+/// Decodes a gossiped batch: every transaction in it must decode.
+pub fn decode_batch(bytes: &[u8]) -> Result<Vec<DecodedTx>, String> {
     let txs: Vec<Vec<u8>> =
         borsh::from_slice(bytes).map_err(|e| format!("not a batch of transactions: {e}"))?;
     if txs.len() > BATCH_TXS_MAX {
         return Err(format!("{} transactions in one batch", txs.len()));
     }
-    let decoded = txs
-        .into_iter()
+    txs.into_iter()
         .map(|bytes| DecodedTx::decode(bytes).map_err(|e| Rejection::from(e).to_string()))
-        .collect::<Result<Vec<_>, _>>()?;
+        .collect()
+}
+
+/// Decodes a batch and checks, in one batch verification, the signatures
+/// of the transactions not already waiting here.
+fn checked_batch(shared: &Shared, bytes: &[u8]) -> Result<Vec<DecodedTx>, String> {
+    let decoded = decode_batch(bytes)?;
     let waiting: HashSet<_> = {
         let mempool = lock(&shared.mempool);
         decoded

@@ -456,7 +456,7 @@ pub fn prepare_run(args: &RunArgs) -> anyhow::Result<NodeConfig> {
 }
 
 /// Transaction gossip listens on the port after consensus's.
-fn gossip_addr(consensus: &Multiaddr) -> anyhow::Result<Multiaddr> {
+pub fn gossip_addr(consensus: &Multiaddr) -> anyhow::Result<Multiaddr> {
     use libp2p::multiaddr::Protocol;
     let mut found = false;
     let addr = consensus
@@ -477,7 +477,7 @@ fn gossip_addr(consensus: &Multiaddr) -> anyhow::Result<Multiaddr> {
     }
 }
 
-fn parse_multiaddr(text: &str) -> anyhow::Result<Multiaddr> {
+pub fn parse_multiaddr(text: &str) -> anyhow::Result<Multiaddr> {
     text.parse()
         .with_context(|| format!("`{text}` is not a multiaddr (like /ip4/127.0.0.1/tcp/27000)"))
 }

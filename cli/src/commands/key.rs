@@ -26,8 +26,8 @@ pub enum KeyCmd {
         /// Where to write the key file
         #[arg(long, value_name = "FILE")]
         out: PathBuf,
-        /// scrypt cost, as a power of two (1 to 22); default: about one second on this machine
-        #[arg(long, value_name = "N", value_parser = clap::value_parser!(u8).range(1..=22))]
+        /// scrypt cost, as a power of two (1 to 20); default: about one second on this machine
+        #[arg(long, value_name = "N", value_parser = clap::value_parser!(u8).range(1..=20))]
         work_factor: Option<u8>,
     },
     /// Print the public key of an encrypted key file

@@ -7,11 +7,14 @@
 //! - `codec`: their bytes on the wire and in the write-ahead log;
 //! - `parts`: blocks streamed as proposal parts;
 //! - `app`: the node's answers to the engine (build, check, commit).
+//!
+//! `codec`, `parts` and the context's message types are public so that
+//! the fuzz targets (`fuzz/`) can drive the decoders of what peers send.
 
 mod app;
-mod codec;
+pub mod codec;
 mod context;
-mod parts;
+pub mod parts;
 mod proposal_log;
 
 use std::net::IpAddr;
@@ -36,13 +39,14 @@ use tokio::sync::watch;
 use tracing::info;
 
 pub use codec::commit_proof;
-pub use context::{local_timeouts, wide_area_timeouts};
+pub use context::{
+    block_id, block_stream_signing_bytes, local_timeouts, wide_area_timeouts, Address, BlockId,
+    BlockPart, Height, KpContext, Proposal, ValidatorSigner, Vote,
+};
 
 use self::app::App;
 use self::codec::BorshCodec;
-#[cfg(feature = "byzantine")]
-use self::context::BlockId;
-use self::context::{Address, KpContext, ValidatorSet, ValidatorSigner};
+use self::context::ValidatorSet;
 use self::proposal_log::ProposalLog;
 use crate::gossip::keypair_from_secret;
 use crate::node::Shared;

@@ -154,9 +154,12 @@ impl PartStreams {
             stream.end = Some(message.sequence);
         }
         stream.messages.insert(message.sequence, message);
+        // A stream ending at sequence `end` has `end + 1` messages; one
+        // that claims to end at the last sequence number never completes.
         let complete = stream
             .end
-            .is_some_and(|end| stream.messages.len() as u64 == end + 1);
+            .and_then(|end| end.checked_add(1))
+            .is_some_and(|count| stream.messages.len() as u64 == count);
         if !complete {
             return Ok(None);
         }
@@ -326,6 +329,24 @@ mod tests {
             }
         }
         assert!(matches!(outcome, Err(StreamError::Malformed(_))));
+    }
+
+    /// Found by the `proposal_parts` fuzz target
+    /// (`fuzz/regressions/proposal_parts/fin-at-last-sequence`): a stream's
+    /// end at sequence `u64::MAX` made the count of its messages overflow,
+    /// a panic in a build with overflow checks.
+    #[test]
+    fn a_stream_ending_at_the_last_sequence_number_is_never_complete() {
+        let peer = peer();
+        let mut streams = PartStreams::default();
+        let mut messages = stream(&block(1, 10));
+        let mut fin = messages.pop().expect("the stream's end");
+        assert!(fin.is_fin());
+        fin.sequence = u64::MAX;
+        for m in messages {
+            assert!(matches!(streams.insert(peer, m), Ok(None)));
+        }
+        assert!(matches!(streams.insert(peer, fin), Ok(None)));
     }
 
     #[test]
