@@ -10,7 +10,7 @@
 use kp_crypto::merkle_root;
 use kp_fuzz::fixture::fixture;
 use kp_ledger::block::{apply_block, Block, NONE_CHECKED};
-use kp_ledger::testkit::CHAIN_ID;
+use kp_ledger::testkit::{test_chain, CHAIN_ID};
 use libfuzzer_sys::fuzz_target;
 
 fuzz_target!(|data: &[u8]| {
@@ -21,7 +21,7 @@ fuzz_target!(|data: &[u8]| {
     let _ = block.header.hash();
     let _ = serde_json::to_string(&block.header);
     let w = &fixture().world;
-    let as_given = apply_block(&w.state, &w.tip, CHAIN_ID, block.clone(), NONE_CHECKED);
+    let as_given = apply_block(&w.state, &w.tip, &test_chain(), block.clone(), NONE_CHECKED);
     if let Ok(applied) = &as_given {
         assert_eq!(applied.block, block);
         assert_eq!(applied.hash, block.header.hash());
@@ -37,5 +37,5 @@ fuzz_target!(|data: &[u8]| {
     header.tx_root = merkle_root(&mended.txs);
     // Signatures taken as checked (as a node takes its mempool's): the
     // pass as given checked them, and the rules are what is left to reach.
-    let _ = apply_block(&w.state, &w.tip, CHAIN_ID, mended, &|_| true);
+    let _ = apply_block(&w.state, &w.tip, &test_chain(), mended, &|_| true);
 });

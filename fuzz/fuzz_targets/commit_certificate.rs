@@ -11,7 +11,7 @@ use std::sync::OnceLock;
 use kp_ledger::api::CommitView;
 use kp_ledger::finality::CommitProof;
 use kp_ledger::model::ValidatorSet;
-use kp_ledger::testkit::test_genesis;
+use kp_ledger::testkit::{test_chain, test_genesis};
 use kp_node::consensus::codec::{commit_proof, decode_certificate};
 use libfuzzer_sys::fuzz_target;
 
@@ -39,7 +39,7 @@ fuzz_target!(|data: &[u8]| {
         kp_fuzz::assert_canonical(&proof, bytes, "commit proof");
         proof
     };
-    let verdict = proof.verify(&proof.block, proof.height, validators());
+    let verdict = proof.verify(&test_chain().genesis, &proof.block, proof.height, validators());
     if let Err(e) = &verdict {
         let _ = (e.code(), e.to_string());
     }

@@ -17,6 +17,7 @@ use borsh::BorshSerialize;
 use bytes::Bytes;
 use futures::executor::block_on;
 use kp_crypto::SecretKey;
+use kp_ledger::testkit::test_chain;
 use kp_node::consensus::codec::BorshCodec;
 use kp_node::consensus::{BlockPart, KpContext, ValidatorSigner, Vote};
 use libfuzzer_sys::fuzz_target;
@@ -31,7 +32,9 @@ use malachitebft_sync::{Request, Status};
 
 fn verifier() -> &'static ValidatorSigner {
     static VERIFIER: OnceLock<ValidatorSigner> = OnceLock::new();
-    VERIFIER.get_or_init(|| ValidatorSigner::new(Arc::new(SecretKey::from_seed([9; 32]))))
+    VERIFIER.get_or_init(|| {
+        ValidatorSigner::new(Arc::new(SecretKey::from_seed([9; 32])), test_chain().genesis)
+    })
 }
 
 /// Decodes `bytes` as the node's codec does; what decodes must re-encode

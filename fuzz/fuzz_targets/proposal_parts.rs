@@ -11,7 +11,7 @@ use std::sync::OnceLock;
 use bytes::Bytes;
 use kp_fuzz::fixture::fixture;
 use kp_ledger::block::{apply_block, NONE_CHECKED};
-use kp_ledger::testkit::CHAIN_ID;
+use kp_ledger::testkit::test_chain;
 use kp_node::consensus::codec::BorshCodec;
 use kp_node::consensus::parts::PartStreams;
 use kp_node::consensus::{block_id, block_stream_signing_bytes, BlockPart, Height};
@@ -38,12 +38,13 @@ fuzz_target!(|data: &[u8]| {
         let Ok(Some(assembled)) = streams.insert(publisher(), message) else {
             continue;
         };
-        let header = &assembled.block.header;
-        assert_eq!(assembled.block.txs.len(), header.tx_count as usize);
+        let proposal = assembled.proposal;
+        let header = &proposal.block.header;
+        assert_eq!(proposal.block.txs.len(), header.tx_count as usize);
         let id = block_id(header);
-        let signed = block_stream_signing_bytes(assembled.height, assembled.round, &id.0);
-        let _ = assembled.proposer.0.verify(&signed, &assembled.signature);
-        let _ = apply_block(&w.state, &w.tip, CHAIN_ID, assembled.block, NONE_CHECKED);
+        let signed = block_stream_signing_bytes(proposal.height, proposal.round, &id.0);
+        let _ = proposal.proposer.0.verify(&signed, &proposal.signature);
+        let _ = apply_block(&w.state, &w.tip, &test_chain(), proposal.block, NONE_CHECKED);
     }
     streams.prune_below(Height(w.tip.height + 1));
 });

@@ -14,7 +14,7 @@ use kp_fuzz::fixture::genesis_world;
 use kp_ledger::block::{apply_block, Block, NONE_CHECKED};
 use kp_ledger::finality::CommitProof;
 use kp_ledger::model::ValidatorSet;
-use kp_ledger::testkit::{test_genesis, CHAIN_ID};
+use kp_ledger::testkit::{test_chain, test_genesis};
 use kp_node::consensus::codec::BorshCodec;
 use kp_node::consensus::KpContext;
 use libfuzzer_sys::fuzz_target;
@@ -59,14 +59,14 @@ fuzz_target!(|data: &[u8]| {
         // A value whose certificate does not hold faults the peer: the
         // rest of its response counts for nothing.
         if proof
-            .verify(&hash, block.header.height, validators())
+            .verify(&test_chain().genesis, &hash, block.header.height, validators())
             .is_err()
         {
             return;
         }
         if block.header.height == 1 {
             let w = genesis_world();
-            let _ = apply_block(&w.state, &w.tip, CHAIN_ID, block, NONE_CHECKED);
+            let _ = apply_block(&w.state, &w.tip, &test_chain(), block, NONE_CHECKED);
         }
     }
 });

@@ -9,7 +9,7 @@ use std::sync::OnceLock;
 use kp_crypto::PublicKey;
 use kp_ledger::model::{HsCode, ParcelId, ParticipantChange, ProposalId, Role, TransferId};
 use kp_ledger::rules::BlockContext;
-use kp_ledger::testkit::{code, key_named, World, CHAIN_ID};
+use kp_ledger::testkit::{code, key_named, test_chain, World};
 use kp_ledger::tx::{Body, DecodedTx, SplitOutput};
 
 pub struct Fixture {
@@ -42,7 +42,7 @@ pub fn today(world: &World) -> u32 {
 /// The block a transaction against the fixture is judged in.
 pub fn block_context(world: &World) -> BlockContext {
     BlockContext {
-        chain_id: CHAIN_ID.to_owned(),
+        chain: test_chain(),
         height: world.tip.height + 1,
         time: world.time,
     }

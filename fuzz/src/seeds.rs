@@ -18,16 +18,17 @@ use kp_ledger::genesis::Genesis;
 use kp_ledger::model::ParticipantStatus;
 use kp_ledger::rules::apply_tx;
 use kp_ledger::testkit::{
-    commit_from_bytes, key_named, test_genesis, test_proposer, CHAIN_ID, START_TIME,
+    commit_from_bytes, key_named, test_chain, test_genesis, test_proposer, CHAIN_ID, START_TIME,
 };
 use kp_ledger::tx::DecodedTx;
 use kp_node::consensus::codec::{decode_certificate, encode_certificate, BorshCodec};
-use kp_node::consensus::parts::block_stream;
+use kp_node::consensus::parts::{block_stream, SignedProposal};
 use kp_node::consensus::{
     block_id, block_stream_signing_bytes, Address, BlockId, BlockPart, Height, KpContext,
     ValidatorSigner,
 };
 use kp_node::gossip::{query_codec, Answer, Query, QUERY_PROTOCOL};
+use kp_node::server::ApiLimits;
 use kp_node::setup::{NodeSettings, ParticipantCard, Timeouts};
 use libp2p::request_response::Codec as _;
 use malachitebft_app_channel::app::types::codec::Codec;
@@ -121,7 +122,7 @@ fn blocks(seeds: &mut Seeds) -> Block {
         build_block(
             &w.state,
             &w.tip,
-            CHAIN_ID,
+            &test_chain(),
             w.time,
             test_proposer(),
             txs,
@@ -166,15 +167,14 @@ fn proposal_parts(seeds: &mut Seeds, block: &Block) {
         ("round-0", Round::new(0), Round::Nil),
         ("round-2-pol-1", Round::new(2), Round::new(1)),
     ] {
-        let signature = key.sign(&block_stream_signing_bytes(height, round, &id.0));
-        let messages = block_stream(
+        let messages = block_stream(&SignedProposal {
             height,
             round,
             pol_round,
-            Address(key.public()),
-            block,
-            signature,
-        );
+            proposer: Address(key.public()),
+            block: block.clone(),
+            signature: key.sign(&block_stream_signing_bytes(height, round, &id.0)),
+        });
         let encoded: Vec<Vec<u8>> = messages.iter().map(encode).collect();
         let frames = crate::framed(encoded.iter().map(Vec::as_slice));
         seeds.add("proposal_parts", name, frames);
@@ -196,7 +196,8 @@ fn consensus_messages(seeds: &mut Seeds, block: &Block) {
         .iter()
         .map(|c| Arc::new(key_named(&format!("validator {c}"))))
         .collect();
-    let signer = ValidatorSigner::new(keys[0].clone());
+    let genesis = test_chain().genesis;
+    let signer = ValidatorSigner::new(keys[0].clone(), genesis);
     let height = Height(block.header.height);
     let round = Round::new(0);
     let value = block_id(&block.header);
@@ -208,7 +209,7 @@ fn consensus_messages(seeds: &mut Seeds, block: &Block) {
             1 => ctx.new_precommit(height, round, NilOrVal::Val(value), address),
             _ => ctx.new_prevote(height, round, NilOrVal::Nil, address),
         };
-        block_on(ValidatorSigner::new(key.clone()).sign_vote(message)).expect("signs")
+        block_on(ValidatorSigner::new(key.clone(), genesis).sign_vote(message)).expect("signs")
     };
     let proposal = block_on(signer.sign_proposal(ctx.new_proposal(
         height,
@@ -459,6 +460,7 @@ fn node_files(seeds: &mut Seeds) {
         ],
         timeouts: Timeouts::WideArea,
         idle_block_ms: 1000,
+        api_limits: ApiLimits::default(),
     };
     let json = serde_json::to_vec_pretty(&settings).expect("JSON");
     seeds.selected("node_json", "node", 0, &json);
