@@ -39,7 +39,12 @@ fuzz_target!(|data: &[u8]| {
         kp_fuzz::assert_canonical(&proof, bytes, "commit proof");
         proof
     };
-    let verdict = proof.verify(&test_chain().genesis, &proof.block, proof.height, validators());
+    let verdict = proof.verify(
+        &test_chain().genesis,
+        &proof.block,
+        proof.height,
+        validators(),
+    );
     if let Err(e) = &verdict {
         let _ = (e.code(), e.to_string());
     }

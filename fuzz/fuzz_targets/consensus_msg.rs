@@ -33,7 +33,10 @@ use malachitebft_sync::{Request, Status};
 fn verifier() -> &'static ValidatorSigner {
     static VERIFIER: OnceLock<ValidatorSigner> = OnceLock::new();
     VERIFIER.get_or_init(|| {
-        ValidatorSigner::new(Arc::new(SecretKey::from_seed([9; 32])), test_chain().genesis)
+        ValidatorSigner::new(
+            Arc::new(SecretKey::from_seed([9; 32])),
+            test_chain().genesis,
+        )
     })
 }
 

@@ -44,7 +44,13 @@ fuzz_target!(|data: &[u8]| {
         let id = block_id(header);
         let signed = block_stream_signing_bytes(proposal.height, proposal.round, &id.0);
         let _ = proposal.proposer.0.verify(&signed, &proposal.signature);
-        let _ = apply_block(&w.state, &w.tip, &test_chain(), proposal.block, NONE_CHECKED);
+        let _ = apply_block(
+            &w.state,
+            &w.tip,
+            &test_chain(),
+            proposal.block,
+            NONE_CHECKED,
+        );
     }
     streams.prune_below(Height(w.tip.height + 1));
 });

@@ -59,7 +59,12 @@ fuzz_target!(|data: &[u8]| {
         // A value whose certificate does not hold faults the peer: the
         // rest of its response counts for nothing.
         if proof
-            .verify(&test_chain().genesis, &hash, block.header.height, validators())
+            .verify(
+                &test_chain().genesis,
+                &hash,
+                block.header.height,
+                validators(),
+            )
             .is_err()
         {
             return;

@@ -18,7 +18,7 @@ use kp_ledger::genesis::Genesis;
 use kp_ledger::model::ParticipantStatus;
 use kp_ledger::rules::apply_tx;
 use kp_ledger::testkit::{
-    commit_from_bytes, key_named, test_chain, test_genesis, test_proposer, CHAIN_ID, START_TIME,
+    commit_from_bytes, key_named, test_chain, test_genesis, test_proposer, START_TIME,
 };
 use kp_ledger::tx::DecodedTx;
 use kp_node::consensus::codec::{decode_certificate, encode_certificate, BorshCodec};
@@ -398,7 +398,7 @@ fn queries(seeds: &mut Seeds) {
         out.into_inner()
     };
     let status = Answer::Status {
-        chain_id: CHAIN_ID.to_owned(),
+        genesis: test_chain().genesis,
         height: 42,
     };
     let txs = fixture()

@@ -21,7 +21,7 @@ use std::sync::atomic::{AtomicUsize, Ordering};
 use std::sync::Arc;
 use std::time::Duration;
 
-use kp_crypto::{PublicKey, SecretKey};
+use kp_crypto::{Hash32, PublicKey, SecretKey};
 use kp_ledger::tx::tx_id;
 use libp2p::futures::future::BoxFuture;
 use libp2p::futures::stream::{FuturesUnordered, StreamExt};
@@ -91,8 +91,9 @@ pub struct GossipConfig {
     pub peers: Vec<Multiaddr>,
     /// The only peers that may stay connected.
     pub allowed: Vec<PeerId>,
-    /// Names the topic, so that two chains' transactions never mix.
-    pub chain_id: String,
+    /// The chain's genesis hash: names the topic, so that two chains'
+    /// transactions never mix, even two of one chain id.
+    pub genesis: Hash32,
     /// The largest message published or accepted: the largest transaction.
     pub message_bytes_max: usize,
 }
@@ -121,7 +122,9 @@ pub enum Query {
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
 pub enum Answer {
     Status {
-        chain_id: String,
+        /// The peer's chain, by its genesis hash: a height of another
+        /// chain (of the same chain id, say) means nothing here.
+        genesis: Hash32,
         height: u64,
     },
     /// Cut to at most [`PENDING_ANSWER_TX_BYTES_MAX`] bytes of transactions.
@@ -306,7 +309,7 @@ enum Command {
 pub async fn start(
     config: GossipConfig,
 ) -> Result<(GossipHandle, mpsc::Receiver<GossipEvent>), GossipError> {
-    let topic = IdentTopic::new(format!("kp/tx/{}", config.chain_id));
+    let topic = IdentTopic::new(format!("kp/tx/{}", config.genesis));
     let behaviour = build_behaviour(&config, &topic)?;
     let Ok(builder) = SwarmBuilder::with_existing_identity(config.keypair)
         .with_tokio()
@@ -1029,7 +1032,7 @@ mod tests {
 
     use super::*;
 
-    const CHAIN_ID: &str = "kp-test";
+    const GENESIS: Hash32 = Hash32([7; 32]);
     /// The bound on every wait for something that should happen.
     const WAIT: Duration = Duration::from_secs(5);
     /// How long something that should not happen is given to happen.
@@ -1059,7 +1062,7 @@ mod tests {
             listen,
             peers,
             allowed,
-            chain_id: CHAIN_ID.to_owned(),
+            genesis: GENESIS,
             message_bytes_max: TX_SIZE_BYTES_MAX,
         })
         .await
@@ -1246,7 +1249,7 @@ mod tests {
                 if let GossipEvent::Query(IncomingQuery { query, answer, .. }) = event {
                     let _ = answer.send(match query {
                         Query::Status => Answer::Status {
-                            chain_id: CHAIN_ID.to_owned(),
+                            genesis: GENESIS,
                             height: 7,
                         },
                         Query::Pending { max } => {
@@ -1261,7 +1264,7 @@ mod tests {
         assert_eq!(
             status,
             Answer::Status {
-                chain_id: CHAIN_ID.to_owned(),
+                genesis: GENESIS,
                 height: 7
             }
         );

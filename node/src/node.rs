@@ -10,7 +10,7 @@ use std::sync::{Arc, Mutex, MutexGuard, PoisonError};
 use std::time::{SystemTime, UNIX_EPOCH};
 
 use anyhow::Context;
-use kp_crypto::{PublicKey, SecretKey};
+use kp_crypto::{Hash32, PublicKey, SecretKey};
 use kp_ledger::genesis::{ChainIdentity, Genesis};
 use kp_ledger::model::TxId;
 use kp_ledger::rejection::Rejection;
@@ -226,7 +226,7 @@ pub async fn run(config: NodeConfig) -> anyhow::Result<()> {
         node_key: config.consensus.key.public(),
     };
     let gossip = match config.gossip {
-        Some(settings) => Some(start_gossip(settings, &store, &chain.identity.chain_id).await?),
+        Some(settings) => Some(start_gossip(settings, &store, chain.identity.genesis).await?),
         None => None,
     };
     let (outbox_tx, outbox_rx) = match &gossip {
@@ -351,14 +351,14 @@ const BATCH_FRAMING_BYTES: usize = 4 + 4 * relay::BATCH_TXS_MAX;
 async fn start_gossip(
     settings: GossipSettings,
     store: &Store,
-    chain_id: &str,
+    genesis: Hash32,
 ) -> anyhow::Result<(GossipHandle, mpsc::Receiver<GossipEvent>)> {
     let config = GossipConfig {
         keypair: keypair_from_secret(&settings.key),
         listen: settings.listen.clone(),
         peers: settings.peers,
         allowed: relay::allowed_peers(&relay::participant_nodes(store)?),
-        chain_id: chain_id.to_owned(),
+        genesis,
         message_bytes_max: relay::BATCH_BYTES_MAX + BATCH_FRAMING_BYTES,
     };
     let started = gossip::start(config)

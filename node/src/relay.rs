@@ -278,8 +278,8 @@ async fn watch_heights(
         let mut highest = None;
         for peer in asked {
             match gossip.query(peer, Query::Status).await {
-                Ok(Answer::Status { chain_id, height })
-                    if chain_id == shared.chain.identity.chain_id =>
+                Ok(Answer::Status { genesis, height })
+                    if genesis == shared.chain.identity.genesis =>
                 {
                     highest = highest.max(Some(height));
                 }
@@ -362,7 +362,7 @@ fn answer(shared: &Shared, query: IncomingQuery) {
     debug!(from = %query.from, query = ?query.query, "gossip query");
     let answer = match query.query {
         Query::Status => Answer::Status {
-            chain_id: shared.chain.identity.chain_id.clone(),
+            genesis: shared.chain.identity.genesis,
             height: shared.store.tip().map(|t| t.height).unwrap_or(0),
         },
         Query::Pending { max } => Answer::Pending(
