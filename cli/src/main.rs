@@ -2,7 +2,7 @@
 //!
 //! Members and authorities sign transactions locally with encrypted key
 //! files and submit them to a node; auditors read parcels, traces and
-//! certificates. `docs/commands.md` in the shared docs is the contract for
+//! certificates. `docs/commands.md` is the contract for
 //! every name and flag here.
 
 mod client;

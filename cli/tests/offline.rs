@@ -60,7 +60,7 @@ fn help_lists_every_command_of_the_contract() {
 
 #[test]
 fn every_contract_flag_is_accepted_by_help() {
-    // Each command's --help names the flags commands.md promises.
+    // Each command's --help names the flags docs/commands.md promises.
     for (args, flags) in [
         (&["key", "new"][..], &["--out", "--work-factor"][..]),
         (

@@ -14,7 +14,7 @@ pub mod seeds;
 use borsh::BorshSerialize;
 
 /// One value, one byte string: what decoded from `bytes` must encode back to
-/// exactly `bytes`. Borsh canonicity is a design claim (`design.md`): the
+/// exactly `bytes`. Borsh canonicity is a claim the ledger relies on (`ledger/src/tx.rs`): the
 /// ledger hashes and verifies the bytes it received, so two encodings of one
 /// value would be two ids for one transaction, or a signature that holds for
 /// bytes nobody signed.

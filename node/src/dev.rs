@@ -49,7 +49,7 @@ pub struct DevArgs {
 }
 
 const CHAIN_ID: &str = "kp-dev";
-/// The 2017 Participants (see `/work/shared/data/README.md`), embedded so the
+/// The 2017 Participants (see `docs/domain.md`, "The genesis file"), embedded so the
 /// binary needs no data files.
 const PARTICIPANTS_CSV: &str = include_str!("../data/kp-participants.csv");
 /// The compliant zones of partly suspended Participants (CAR, 2016).

@@ -1,4 +1,4 @@
-//! `kp anomalies`: what the checks of `kpcs-domain.md` find, one line per
+//! `kp anomalies`: what the checks of `docs/domain.md` find, one line per
 //! finding with the records behind it, or the node's JSON. The node runs
 //! every check; this module only lays the findings out.
 
