@@ -31,7 +31,7 @@ pub fn run(ctx: &Ctx, args: &StatsArgs) -> Result<()> {
                 return output::json(&stats);
             }
             output::stdout(&if args.csv {
-                participant_csv(&stats)
+                participant_csv(&stats)?
             } else {
                 participant_view(&stats)
             });
@@ -42,7 +42,7 @@ pub fn run(ctx: &Ctx, args: &StatsArgs) -> Result<()> {
                 return output::json(&table);
             }
             output::stdout(&if args.csv {
-                table_csv(&table)
+                table_csv(&table)?
             } else {
                 table_view(&table)
             });
@@ -64,7 +64,9 @@ fn period_name(year: u16, quarter: Option<u8>, half: Option<u8>) -> String {
 }
 
 /// Columns padded to their widest cell: the first left-aligned, the
-/// figures right-aligned so that decimal points line up.
+/// figures right-aligned so that decimal points line up. Written here
+/// rather than with a table crate: padding is all it does, and the layout
+/// (two-space gutters, no borders) is what scripts that scrape it expect.
 fn columns(header: &[&str], rows: &[Vec<String>]) -> String {
     let mut widths: Vec<usize> = header.iter().map(|h| h.chars().count()).collect();
     for row in rows {
@@ -211,25 +213,40 @@ fn participant_view(s: &StatsView) -> String {
     out
 }
 
-const CSV_FIGURES: &str = "carats,usd,usd_per_carat,parcels,certificates,received_carats";
+/// CSV through the `csv` crate, which quotes a cell only when it must:
+/// today's cells are codes and decimal figures, but the format's rules stay
+/// in one well-tested place.
+fn csv_text<R>(header: &[&str], rows: impl IntoIterator<Item = R>) -> Result<String>
+where
+    R: IntoIterator,
+    R::Item: AsRef<[u8]>,
+{
+    let mut writer = csv::Writer::from_writer(Vec::new());
+    writer.write_record(header)?;
+    for row in rows {
+        writer.write_record(row)?;
+    }
+    let bytes = writer.into_inner().map_err(|e| e.into_error())?;
+    Ok(String::from_utf8(bytes)?)
+}
 
-fn csv_figures(f: &Figures) -> String {
-    format!(
-        "{},{},{},{},{},{}",
-        f.carats,
-        f.value_usd,
-        f.usd_per_carat.as_deref().unwrap_or(""),
-        f.parcels,
-        f.certificates,
-        f.received_carats
-    )
+/// A `Figures` as its six CSV cells.
+fn csv_figures(f: &Figures) -> [String; 6] {
+    [
+        f.carats.clone(),
+        f.value_usd.clone(),
+        f.usd_per_carat.clone().unwrap_or_default(),
+        f.parcels.to_string(),
+        f.certificates.to_string(),
+        f.received_carats.clone(),
+    ]
 }
 
 /// One line per flow, period and breakdown: `total` (key empty), `hs`
 /// (key the HS code), `partner` (key the Participant code) or `origin`
 /// (key the country of origin's code; exports and imports only).
-fn participant_csv(s: &StatsView) -> String {
-    let mut out = format!("participant,year,flow,period,breakdown,key,{CSV_FIGURES}\n");
+fn participant_csv(s: &StatsView) -> Result<String> {
+    let mut rows: Vec<Vec<String>> = Vec::new();
     let flows = [
         ("production", &s.production),
         ("exports", &s.exports),
@@ -242,13 +259,16 @@ fn participant_csv(s: &StatsView) -> String {
         }
         for p in periods {
             let mut line = |breakdown: &str, key: String, f: &Figures| {
-                out.push_str(&format!(
-                    "{},{},{name},{},{breakdown},{key},{}\n",
-                    s.participant,
-                    s.year,
-                    p.period,
-                    csv_figures(f)
-                ));
+                let mut row = vec![
+                    s.participant.to_string(),
+                    s.year.to_string(),
+                    name.to_owned(),
+                    p.period.clone(),
+                    breakdown.to_owned(),
+                    key,
+                ];
+                row.extend(csv_figures(f));
+                rows.push(row);
             };
             line("total", String::new(), &p.total);
             for h in &p.by_hs {
@@ -262,7 +282,23 @@ fn participant_csv(s: &StatsView) -> String {
             }
         }
     }
-    out
+    csv_text(
+        &[
+            "participant",
+            "year",
+            "flow",
+            "period",
+            "breakdown",
+            "key",
+            "carats",
+            "usd",
+            "usd_per_carat",
+            "parcels",
+            "certificates",
+            "received_carats",
+        ],
+        rows,
+    )
 }
 
 fn table_view(t: &StatsTableView) -> String {
@@ -307,33 +343,40 @@ fn table_view(t: &StatsTableView) -> String {
     )
 }
 
-fn table_csv(t: &StatsTableView) -> String {
-    let mut out = String::from(
-        "participant,production_carats,production_usd,production_usd_per_carat,\
-         imports_carats,imports_usd,imports_usd_per_carat,\
-         exports_carats,exports_usd,exports_usd_per_carat,\
-         certificates_issued,receipts_confirmed\n",
-    );
-    for r in &t.rows {
-        let three = |f: &Figures| {
-            format!(
-                "{},{},{}",
-                f.carats,
-                f.value_usd,
-                f.usd_per_carat.as_deref().unwrap_or("")
-            )
-        };
-        out.push_str(&format!(
-            "{},{},{},{},{},{}\n",
-            r.participant,
-            three(&r.production),
-            three(&r.imports),
-            three(&r.exports),
-            r.exports.certificates,
-            r.imports.certificates
-        ));
-    }
-    out
+fn table_csv(t: &StatsTableView) -> Result<String> {
+    let three = |f: &Figures| {
+        [
+            f.carats.clone(),
+            f.value_usd.clone(),
+            f.usd_per_carat.clone().unwrap_or_default(),
+        ]
+    };
+    let rows = t.rows.iter().map(|r| {
+        let mut row = vec![r.participant.to_string()];
+        row.extend(three(&r.production));
+        row.extend(three(&r.imports));
+        row.extend(three(&r.exports));
+        row.push(r.exports.certificates.to_string());
+        row.push(r.imports.certificates.to_string());
+        row
+    });
+    csv_text(
+        &[
+            "participant",
+            "production_carats",
+            "production_usd",
+            "production_usd_per_carat",
+            "imports_carats",
+            "imports_usd",
+            "imports_usd_per_carat",
+            "exports_carats",
+            "exports_usd",
+            "exports_usd_per_carat",
+            "certificates_issued",
+            "receipts_confirmed",
+        ],
+        rows,
+    )
 }
 
 #[cfg(test)]
@@ -449,7 +492,7 @@ mod tests {
 
     #[test]
     fn the_csv_marks_each_breakdown() {
-        let csv = participant_csv(&second_half());
+        let csv = participant_csv(&second_half()).expect("writes CSV");
         let exports_q3: Vec<&str> = csv
             .lines()
             .filter(|l| l.starts_with("BW,2026,exports,Q3,"))
