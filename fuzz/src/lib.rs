@@ -75,7 +75,7 @@ pub fn judge(tx: &kp_ledger::tx::DecodedTx, signature: Signature) {
     use kp_ledger::state::Layered;
 
     if signature == Signature::Check {
-        let _signed = kp_node::relay::checked_tx(tx.bytes.clone()).is_ok();
+        let _signed = kp_node::admission::checked_tx(tx.bytes.clone()).is_ok();
     }
     let fx = fixture::fixture();
     let ctx = fixture::block_context(&fx.world);
