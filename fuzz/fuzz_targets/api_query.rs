@@ -18,8 +18,8 @@ use axum::http::{HeaderMap, HeaderValue, Uri};
 use kp_fuzz::chain::Chain;
 use kp_ledger::state::StateRead;
 use kp_ledger::testkit::commit_from_bytes;
-use kp_node::api::{AnomaliesQuery, StatsQuery};
-use kp_node::events::{start_of, EventsQuery};
+use kp_node::http::events::{start_of, EventsQuery};
+use kp_node::http::statistics::{AnomaliesQuery, StatsQuery};
 use libfuzzer_sys::fuzz_target;
 
 /// Built once per process, in a temporary directory (left behind at exit:

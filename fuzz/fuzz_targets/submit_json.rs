@@ -12,7 +12,7 @@ fuzz_target!(|data: &[u8]| {
     let Ok(Json(request)) = Json::<SubmitRequest>::from_bytes(data) else {
         return;
     };
-    let Ok(tx) = kp_node::api::decode_submission(&request) else {
+    let Ok(tx) = kp_node::http::transactions::decode_submission(&request) else {
         return;
     };
     // What was decoded is the hex the client sent, byte for byte.

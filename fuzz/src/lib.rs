@@ -62,7 +62,7 @@ pub enum Signature {
 }
 
 /// What follows a decoded transaction in a node: its signature check (the
-/// node's own, `relay::checked_tx`, unless the caller checked it as a node
+/// node's own, `admission::checked_tx`, unless the caller checked it as a node
 /// does a batch's), then the rules, here over the
 /// [`fixture`](fixture::fixture) whatever the signature (the rules are a
 /// pure function of state and transaction; running them on unsigned input
@@ -75,7 +75,7 @@ pub fn judge(tx: &kp_ledger::tx::DecodedTx, signature: Signature) {
     use kp_ledger::state::Layered;
 
     if signature == Signature::Check {
-        let _signed = kp_node::relay::checked_tx(tx.bytes.clone()).is_ok();
+        let _signed = kp_node::admission::checked_tx(tx.bytes.clone()).is_ok();
     }
     let fx = fixture::fixture();
     let ctx = fixture::block_context(&fx.world);

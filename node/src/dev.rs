@@ -18,12 +18,13 @@ use kp_ledger::genesis::Genesis;
 use kp_ledger::model::{Participant, ParticipantCode, ParticipantStatus};
 use tracing::{info, warn};
 
+use crate::clock::now_secs;
 use crate::consensus::{local_timeouts, Settings};
 use crate::home::{
     create_dirs, dir_has_entries, read_validator_key, tryout_passphrase, write_atomically,
     write_validator_key, Layout,
 };
-use crate::node::{now_secs, NodeConfig};
+use crate::node::RunConfig;
 use crate::server::{ApiLimitArgs, ApiLimits};
 use kp_ledger::summary::short;
 
@@ -59,7 +60,7 @@ const COMPLIANT_ZONES: &[(&str, &[&str])] = &[("CF", &["Berbérati", "Boda", "Ca
 const DEV_KEY_WORK_FACTOR: u8 = 10;
 
 /// Creates or resumes the dev chain under `--home` and says where things are.
-pub fn prepare(args: &DevArgs) -> anyhow::Result<NodeConfig> {
+pub fn prepare(args: &DevArgs) -> anyhow::Result<RunConfig> {
     let layout = Layout::new(&args.home);
     let (genesis, validator, passphrase_note) = if layout.genesis.exists() {
         resume(&layout, args)?
@@ -95,7 +96,7 @@ pub fn prepare(args: &DevArgs) -> anyhow::Result<NodeConfig> {
         layout.validator_key.display()
     );
     println!("ledger     {}", layout.db.display());
-    Ok(NodeConfig {
+    Ok(RunConfig {
         genesis,
         db_path: layout.db,
         api_addr: args.api,

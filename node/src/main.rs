@@ -74,7 +74,7 @@ fn main() -> ExitCode {
 /// anyway.
 const RUNTIME_SHUTDOWN_TIMEOUT: Duration = Duration::from_secs(5);
 
-fn serve(config: node::NodeConfig) -> anyhow::Result<()> {
+fn serve(config: node::RunConfig) -> anyhow::Result<()> {
     let runtime = tokio::runtime::Builder::new_multi_thread()
         .enable_all()
         .build()?;

@@ -1,27 +1,25 @@
 //! Between the transaction gossip and the mempool: transactions from peers
 //! are checked and admitted like those submitted to the API (and only
-//! those admitted spread further); peers' queries are answered from the
-//! ledger and the mempool; a peer that joins hands over what it holds.
+//! those admitted spread further); what admission hands over goes out in
+//! batches; peers' queries are answered from the ledger and the mempool; a
+//! peer that joins hands over what it holds.
 
 use std::collections::HashSet;
 use std::sync::{Arc, Mutex};
 use std::time::Duration;
 
-use kp_crypto::PublicKey;
-use kp_ledger::block::{check_signatures, NONE_CHECKED};
+use kp_ledger::block::check_signatures;
 use kp_ledger::rejection::Rejection;
-use kp_ledger::state::StateRead;
-use kp_ledger::store::{Store, StoreError};
 use kp_ledger::tx::{DecodedTx, TX_SIZE_BYTES_MAX};
 use libp2p::PeerId;
-use tokio::sync::{mpsc, oneshot, watch};
+use tokio::sync::{mpsc, watch};
 use tracing::{debug, info};
 
-use crate::gossip::{
-    peer_id_of, Answer, GossipEvent, GossipHandle, IncomingQuery, IncomingTx, Query, Verdict,
-};
-use crate::mempool::{AdmitError, Admitted, Mempool, Source};
-use crate::node::{lock, now_secs, Shared};
+use crate::admission::checked_tx;
+use crate::chain::ChainView;
+use crate::gossip::{Answer, GossipEvent, GossipHandle, IncomingQuery, IncomingTx, Query, Verdict};
+use crate::lock::lock;
+use crate::mempool::{Admitted, MempoolHandle, Source};
 
 /// Transactions asked of a peer that just joined.
 const PENDING_ASKED_MAX: u32 = 20_000;
@@ -42,142 +40,7 @@ const BATCH_WAIT: Duration = Duration::from_millis(5);
 /// ask for what is pending).
 pub const OUTBOX_TXS_MAX: usize = 20_000;
 
-/// Decodes `bytes` and checks the signature: what every transaction goes
-/// through once, from the API or from a peer, before the mempool.
-pub fn checked_tx(bytes: Vec<u8>) -> Result<DecodedTx, Rejection> {
-    let tx = DecodedTx::decode(bytes)?;
-    let message = tx.tx.payload.signing_message();
-    if tx.signer().verify(&message, &tx.tx.signature).is_err() {
-        return Err(Rejection::BadSignature(*tx.signer()));
-    }
-    Ok(tx)
-}
-
-/// Admits checked transactions into the mempool in order, under one lock,
-/// waking the proposer if any is new.
-pub fn admit_all(
-    shared: &Shared,
-    txs: impl IntoIterator<Item = DecodedTx>,
-    source: Source,
-) -> Vec<Result<Admitted, AdmitError>> {
-    let now = now_secs();
-    let outcomes: Vec<_> = {
-        let mut mempool = lock(&shared.mempool);
-        txs.into_iter()
-            .map(|tx| mempool.admit(tx, now, source))
-            .collect()
-    };
-    wake_if_new(shared, &outcomes);
-    outcomes
-}
-
-fn wake_if_new(shared: &Shared, outcomes: &[Result<Admitted, AdmitError>]) {
-    if outcomes.iter().any(|o| matches!(o, Ok(Admitted::New))) {
-        shared.work.notify_one();
-    }
-}
-
-/// Answers a round of client submissions, each as it would be answered
-/// with room: a bad signature as `bad_signature`, one already waiting as
-/// waiting; only a new, signed one meets the room check (`mempool_full`,
-/// which [`Mempool::admit`] makes after the waiting ones and before any
-/// rule). The signatures are checked in one batch, outside the lock.
-fn admit_client_round(
-    mempool: &Mutex<Mempool>,
-    txs: Vec<DecodedTx>,
-    now: u64,
-) -> Vec<Result<Admitted, AdmitError>> {
-    let signatures = check_signatures(&txs, NONE_CHECKED);
-    let mut mempool = lock(mempool);
-    txs.into_iter()
-        .zip(signatures)
-        .map(|(tx, signature_ok)| {
-            if !signature_ok {
-                let refused = Rejection::BadSignature(*tx.signer());
-                return Err(AdmitError::Rejected(refused));
-            }
-            mempool.admit(tx, now, Source::Client)
-        })
-        .collect()
-}
-
-/// API submissions waiting for the admission worker; past this, a
-/// submission waits for room.
-const SUBMISSIONS_QUEUED_MAX: usize = 4096;
-/// Submissions one round of the worker takes together.
-const SUBMISSIONS_PER_ROUND_MAX: usize = 512;
-
-/// A transaction submitted to the API (decoded, signature not checked yet)
-/// and where its outcome goes.
-pub struct Submission {
-    pub tx: DecodedTx,
-    pub outcome: oneshot::Sender<Result<Admitted, AdmitError>>,
-}
-
-/// The queue to the admission worker.
-pub fn submissions() -> (mpsc::Sender<Submission>, mpsc::Receiver<Submission>) {
-    mpsc::channel(SUBMISSIONS_QUEUED_MAX)
-}
-
-/// Admits API submissions as they come, taking whatever has queued up as
-/// one round: one batch verification of their signatures, one mempool
-/// lock, one wake-up of the proposer, instead of one of each per
-/// transaction and a thread hop for every request. Runs until every sender
-/// is gone.
-pub fn admit_submissions(shared: &Shared, mut queue: mpsc::Receiver<Submission>) {
-    while let Some(first) = queue.blocking_recv() {
-        let mut round = vec![first];
-        while round.len() < SUBMISSIONS_PER_ROUND_MAX {
-            match queue.try_recv() {
-                Ok(next) => round.push(next),
-                Err(_) => break,
-            }
-        }
-        let (txs, outcomes): (Vec<DecodedTx>, Vec<_>) =
-            round.into_iter().map(|s| (s.tx, s.outcome)).unzip();
-        let bytes: Vec<Vec<u8>> = txs.iter().map(|tx| tx.bytes.clone()).collect();
-        let answers = admit_client_round(&shared.mempool, txs, now_secs());
-        wake_if_new(shared, &answers);
-        for ((bytes, outcome), answer) in bytes.into_iter().zip(outcomes).zip(answers) {
-            if matches!(answer, Ok(Admitted::New)) {
-                spread(shared, bytes);
-            }
-            // A client that gave up waiting has nobody to tell.
-            let _ = outcome.send(answer);
-        }
-    }
-}
-
-/// The validator keys of every Participant of the set: the nodes allowed
-/// to gossip, since a node's network identity is its validator key.
-pub fn participant_nodes(store: &Store) -> Result<Vec<PublicKey>, StoreError> {
-    Ok(store
-        .snapshot()?
-        .participants()?
-        .iter()
-        .filter_map(|p| p.validator)
-        .collect())
-}
-
-/// The gossip peers of [`participant_nodes`].
-pub fn allowed_peers(nodes: &[PublicKey]) -> Vec<PeerId> {
-    nodes
-        .iter()
-        .filter_map(|key| peer_id_of(key).ok())
-        .collect()
-}
-
-/// Hands a transaction admitted here to the gossip, to be sent in the next
-/// batch.
-pub fn spread(shared: &Shared, bytes: Vec<u8>) {
-    if let Some(outbox) = &shared.outbox {
-        if outbox.try_send(bytes).is_err() {
-            debug!("gossip outbox full: a transaction waits here only");
-        }
-    }
-}
-
-/// Sends what [`spread`] hands over, in batches of up to
+/// Sends what admission hands over, in batches of up to
 /// [`BATCH_BYTES_MAX`] bytes or [`BATCH_WAIT`], whichever comes first.
 async fn publish_batches(gossip: GossipHandle, mut outbox: mpsc::Receiver<Vec<u8>>) {
     while let Some(first) = outbox.recv().await {
@@ -208,7 +71,8 @@ async fn publish_batches(gossip: GossipHandle, mut outbox: mpsc::Receiver<Vec<u8
 /// Serves the gossip swarm's events until `stop` turns true or the swarm
 /// ends.
 pub async fn run(
-    shared: Arc<Shared>,
+    chain: ChainView,
+    mempool: MempoolHandle,
     gossip: GossipHandle,
     mut events: mpsc::Receiver<GossipEvent>,
     outbox: mpsc::Receiver<Vec<u8>>,
@@ -218,15 +82,15 @@ pub async fn run(
     // One worker judges batches in arrival order: a signer's nonces stay in
     // order, and signature and rule checks (CPU work) stay off the runtime.
     let (judging, mut to_judge) = mpsc::channel::<IncomingTx>(JUDGE_QUEUE_MAX);
-    let judge_shared = shared.clone();
+    let judge_mempool = mempool.clone();
     let judge_task = tokio::task::spawn_blocking(move || {
         while let Some(incoming) = to_judge.blocking_recv() {
-            judge(&judge_shared, incoming);
+            judge(&judge_mempool, incoming);
         }
     });
     let peers = Arc::new(Mutex::new(HashSet::new()));
     let watcher = tokio::spawn(watch_heights(
-        shared.clone(),
+        chain.clone(),
         gossip.clone(),
         peers.clone(),
         stop.clone(),
@@ -243,11 +107,11 @@ pub async fn run(
                     break;
                 }
             }
-            GossipEvent::Query(query) => answer(&shared, query),
+            GossipEvent::Query(query) => answer(&chain, &mempool, query),
             GossipEvent::PeerConnected(peer) => {
                 info!(%peer, "gossip peer joined");
                 lock(&peers).insert(peer);
-                tokio::spawn(take_pending(shared.clone(), gossip.clone(), peer));
+                tokio::spawn(take_pending(mempool.clone(), gossip.clone(), peer));
             }
         }
     }
@@ -264,7 +128,7 @@ const HEIGHT_POLL: Duration = Duration::from_secs(2);
 /// Keeps `network_height` (the highest height peers report) fresh, so that a
 /// node catching up can say how far it has to go.
 async fn watch_heights(
-    shared: Arc<Shared>,
+    chain: ChainView,
     gossip: GossipHandle,
     peers: Arc<Mutex<HashSet<PeerId>>>,
     mut stop: watch::Receiver<bool>,
@@ -278,9 +142,7 @@ async fn watch_heights(
         let mut highest = None;
         for peer in asked {
             match gossip.query(peer, Query::Status).await {
-                Ok(Answer::Status { genesis, height })
-                    if genesis == shared.chain.identity.genesis =>
-                {
+                Ok(Answer::Status { genesis, height }) if genesis == chain.identity().genesis => {
                     highest = highest.max(Some(height));
                 }
                 Ok(_) => {}
@@ -290,21 +152,22 @@ async fn watch_heights(
                 }
             }
         }
-        shared.set_network_height(highest);
+        chain.set_network_height(highest);
     }
 }
 
 /// A batch from a peer: spread further if it brought anything new, refused
 /// if any of it is bad whatever the state (the sender checked it, or should
 /// have).
-fn judge(shared: &Shared, incoming: IncomingTx) {
-    let verdict = match checked_batch(shared, &incoming.bytes) {
+fn judge(mempool: &MempoolHandle, incoming: IncomingTx) {
+    let verdict = match checked_batch(mempool, &incoming.bytes) {
         Err(reason) => {
             debug!(from = %incoming.from, "gossiped batch refused: {reason}");
             Verdict::Reject
         }
         Ok(txs) => {
-            let new = admit_all(shared, txs, Source::Peer)
+            let new = mempool
+                .admit(txs.into_iter().map(Ok), Source::Peer)
                 .iter()
                 .filter(|admitted| matches!(admitted, Ok(Admitted::New)))
                 .count();
@@ -335,16 +198,9 @@ pub fn decode_batch(bytes: &[u8]) -> Result<Vec<DecodedTx>, String> {
 
 /// Decodes a batch and checks, in one batch verification, the signatures
 /// of the transactions not already waiting here.
-fn checked_batch(shared: &Shared, bytes: &[u8]) -> Result<Vec<DecodedTx>, String> {
+fn checked_batch(mempool: &MempoolHandle, bytes: &[u8]) -> Result<Vec<DecodedTx>, String> {
     let decoded = decode_batch(bytes)?;
-    let waiting: HashSet<_> = {
-        let mempool = lock(&shared.mempool);
-        decoded
-            .iter()
-            .filter(|tx| mempool.contains(&tx.id))
-            .map(|tx| tx.id)
-            .collect()
-    };
+    let waiting = mempool.waiting_among(&decoded);
     let signatures = check_signatures(&decoded, &|id| waiting.contains(id));
     if let Some(bad) = signatures.iter().position(|ok| !ok) {
         return Err(format!(
@@ -358,15 +214,15 @@ fn checked_batch(shared: &Shared, bytes: &[u8]) -> Result<Vec<DecodedTx>, String
         .collect())
 }
 
-fn answer(shared: &Shared, query: IncomingQuery) {
+fn answer(chain: &ChainView, mempool: &MempoolHandle, query: IncomingQuery) {
     debug!(from = %query.from, query = ?query.query, "gossip query");
     let answer = match query.query {
         Query::Status => Answer::Status {
-            genesis: shared.chain.identity.genesis,
-            height: shared.store.tip().map(|t| t.height).unwrap_or(0),
+            genesis: chain.identity().genesis,
+            height: chain.store().tip().map(|t| t.height).unwrap_or(0),
         },
         Query::Pending { max } => Answer::Pending(
-            lock(&shared.mempool)
+            mempool
                 .batch(max as usize)
                 .into_iter()
                 .map(|tx| tx.bytes)
@@ -378,7 +234,7 @@ fn answer(shared: &Shared, query: IncomingQuery) {
 
 /// Asks a peer that just joined for what waits in its mempool, so that
 /// transactions gossiped while this node was away are not lost to it.
-async fn take_pending(shared: Arc<Shared>, gossip: GossipHandle, peer: PeerId) {
+async fn take_pending(mempool: MempoolHandle, gossip: GossipHandle, peer: PeerId) {
     let asked = Query::Pending {
         max: PENDING_ASKED_MAX,
     };
@@ -392,11 +248,9 @@ async fn take_pending(shared: Arc<Shared>, gossip: GossipHandle, peer: PeerId) {
     };
     let count = txs.len();
     let admitted = tokio::task::spawn_blocking(move || {
-        let checked: Vec<_> = txs
-            .into_iter()
-            .filter_map(|bytes| checked_tx(bytes).ok())
-            .collect();
-        admit_all(&shared, checked, Source::Peer)
+        let checked = txs.into_iter().filter_map(|bytes| checked_tx(bytes).ok());
+        mempool
+            .admit(checked.map(Ok), Source::Peer)
             .iter()
             .filter(|admitted| matches!(admitted, Ok(Admitted::New)))
             .count()
@@ -404,52 +258,4 @@ async fn take_pending(shared: Arc<Shared>, gossip: GossipHandle, peer: PeerId) {
     .await
     .unwrap_or(0);
     info!(%peer, offered = count, admitted, "took over a peer's pending transactions");
-}
-
-#[cfg(test)]
-mod tests {
-    use kp_ledger::store::Store;
-    use kp_ledger::testkit::{test_genesis, START_TIME};
-
-    use super::*;
-    use crate::mempool::tests::{enrol, mempool_over};
-    use crate::mempool::MempoolLimits;
-
-    #[test]
-    fn a_full_mempool_answers_waiting_and_badly_signed_submissions_as_it_would_with_room() {
-        let dir = tempfile::tempdir().expect("tempdir");
-        let store = Store::open(&dir.path().join("ledger.redb"), &test_genesis()).expect("open");
-        let limits = MempoolLimits {
-            client_txs_max: 1,
-            ..MempoolLimits::default()
-        };
-        let mut mempool = mempool_over(&store, limits);
-        let waiting = enrol(1, "a");
-        mempool
-            .admit(waiting.clone(), START_TIME, Source::Client)
-            .expect("admitted");
-        assert_eq!(mempool.client_room(), 0);
-        let mempool = Mutex::new(mempool);
-
-        let mut badly_signed = enrol(2, "b").tx;
-        badly_signed.signature.0[0] ^= 1;
-        let forged = DecodedTx::decode(badly_signed.to_bytes()).expect("decodes");
-        let answers =
-            admit_client_round(&mempool, vec![waiting, forged, enrol(2, "c")], START_TIME);
-        let answers: Vec<&str> = answers
-            .iter()
-            .map(|answer| match answer {
-                Ok(Admitted::AlreadyPending) => "already_pending",
-                Ok(Admitted::New) => "new",
-                Err(AdmitError::Rejected(r)) => r.code(),
-                Err(AdmitError::Full { .. }) => "mempool_full",
-                Err(other) => panic!("unexpected: {other}"),
-            })
-            .collect();
-        assert_eq!(
-            answers,
-            ["already_pending", "bad_signature", "mempool_full"]
-        );
-        assert_eq!(lock(&mempool).len(), 1);
-    }
 }

@@ -18,13 +18,14 @@ use malachitebft_app_channel::app::net::Multiaddr;
 use serde::{Deserialize, Serialize};
 use tracing::info;
 
+use crate::clock::now_secs;
 use crate::consensus::{local_timeouts, wide_area_timeouts, Settings};
 use crate::dev::scheme_participants;
 use crate::home::{
     create_dirs, read_validator_key, tryout_passphrase, write_atomically, write_validator_key,
     Layout,
 };
-use crate::node::{now_secs, GossipSettings, NodeConfig};
+use crate::node::{GossipSettings, RunConfig};
 use crate::server::{ApiLimitArgs, ApiLimits};
 use kp_ledger::summary::short;
 
@@ -390,7 +391,7 @@ pub struct RunArgs {
 }
 
 /// `kpnode run`: what a node of a multi-validator network runs with.
-pub fn prepare_run(args: &RunArgs) -> anyhow::Result<NodeConfig> {
+pub fn prepare_run(args: &RunArgs) -> anyhow::Result<RunConfig> {
     let layout = Layout::new(&args.home);
     let mut settings: NodeSettings = read_json(&settings_path(&args.home))
         .context("is this a home made by `kpnode init` or `kpnode testnet`?")?;
@@ -427,7 +428,7 @@ pub fn prepare_run(args: &RunArgs) -> anyhow::Result<NodeConfig> {
         genesis = %short(&genesis.hash()),
         "starting"
     );
-    Ok(NodeConfig {
+    Ok(RunConfig {
         genesis,
         db_path: layout.db,
         api_addr: settings.api,

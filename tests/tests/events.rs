@@ -324,7 +324,7 @@ fn kp_watch_names_an_unreachable_node() {
     assert!(stderr.contains("cannot reach the node"), "{stderr}");
 }
 
-/// `node/src/events.rs`, `EVENT_STREAMS_MAX`.
+/// `node/src/http/events.rs`, `EVENT_STREAMS_MAX`.
 const EVENT_STREAMS_MAX: usize = 256;
 
 /// Opens `GET /v1/events` on a raw connection and returns it with the

@@ -14,7 +14,7 @@ use kp_ledger::block::{apply_block, build_block, AppliedBlock, Block, TXS_PER_BL
 use kp_ledger::model::TxId;
 use malachitebft_app_channel::app::engine::host::{HeightParams, Next, SyncedValueOutcome};
 use malachitebft_app_channel::app::types::core::{
-    CommitCertificate, Context as _, LinearTimeouts, Round, Validity, VoteExtensions,
+    CommitCertificate, Context as _, LinearTimeouts, Round, VoteExtensions,
 };
 use malachitebft_app_channel::app::types::sync::RawDecidedValue;
 use malachitebft_app_channel::app::types::{LocallyProposedValue, PeerId, ProposedValue};
@@ -22,16 +22,21 @@ use malachitebft_app_channel::{AppMsg, Channels, NetworkMsg};
 use malachitebft_engine::util::streaming::StreamMessage;
 use tracing::{debug, error, info, warn};
 
+use super::candidate::Candidate;
 use super::codec::{decode_certificate, encode_certificate};
 use super::context::{
     block_id, block_stream_signing_bytes, Address, BlockId, BlockPart, Height, KpContext,
     ValidatorSet,
 };
+use super::error::ConsensusError;
 use super::parts::{block_stream, AssembledBlock, PartStreams, SignedProposal};
 use super::proposal_log::ProposalLog;
-use super::{validator_set, ConsensusError};
+use super::validators::validator_set;
+use crate::chain::ChainView;
+use crate::clock::now_secs;
+use crate::mempool::MempoolHandle;
 use crate::metrics::Metrics;
-use crate::node::{lock, now_secs, Shared};
+use crate::peers::ParticipantNodes;
 use kp_ledger::summary::short;
 
 /// A proposer's clock may run ahead of ours by this much before its block
@@ -50,49 +55,20 @@ const EARLY_PROPOSALS_MAX: usize = 8;
 /// Sync responses stop adding blocks past this many bytes.
 const SYNC_RESPONSE_BYTES_MAX: usize = 48 * 1024 * 1024;
 
-/// A block proposed for the current height, and what checking it found.
-struct Candidate {
-    height: Height,
-    round: Round,
-    pol_round: Round,
-    proposer: Address,
-    /// The block's effects if it is valid; why not otherwise.
-    checked: Result<AppliedBlock, String>,
-    /// Its parts, to publish again when the engine asks.
-    messages: Vec<StreamMessage<BlockPart>>,
-}
-
-impl Candidate {
-    /// `proposal`, with what checking its block found, and its stream.
-    fn of(
-        proposal: &SignedProposal,
-        checked: Result<AppliedBlock, String>,
-        messages: Vec<StreamMessage<BlockPart>>,
-    ) -> Self {
-        Candidate {
-            height: proposal.height,
-            round: proposal.round,
-            pol_round: proposal.pol_round,
-            proposer: proposal.proposer,
-            checked,
-            messages,
-        }
-    }
-
-    fn proposed_value(&self, id: BlockId) -> ProposedValue<KpContext> {
-        ProposedValue {
-            height: self.height,
-            round: self.round,
-            valid_round: self.pol_round,
-            proposer: self.proposer,
-            value: id,
-            validity: Validity::from_bool(self.checked.is_ok()),
-        }
-    }
+/// What the application works with: the services it reads and writes.
+pub struct Services {
+    pub chain: ChainView,
+    pub mempool: MempoolHandle,
+    pub metrics: Arc<Metrics>,
+    /// Told after each block that changes the Participant set.
+    pub participants: ParticipantNodes,
 }
 
 pub struct App {
-    shared: Arc<Shared>,
+    chain: ChainView,
+    mempool: MempoolHandle,
+    metrics: Arc<Metrics>,
+    participants: ParticipantNodes,
     key: Arc<SecretKey>,
     timeouts: LinearTimeouts,
     /// How long a proposer waits for transactions before proposing an empty
@@ -120,14 +96,23 @@ pub struct App {
 
 impl App {
     pub fn new(
-        shared: Arc<Shared>,
+        services: Services,
         key: Arc<SecretKey>,
         timeouts: LinearTimeouts,
         idle_wait: Duration,
         proposal_log: ProposalLog,
     ) -> Self {
+        let Services {
+            chain,
+            mempool,
+            metrics,
+            participants,
+        } = services;
         App {
-            shared,
+            chain,
+            mempool,
+            metrics,
+            participants,
             key,
             timeouts,
             idle_wait,
@@ -162,7 +147,7 @@ impl App {
     ) -> Result<(), ConsensusError> {
         match msg {
             AppMsg::ConsensusReady { reply } => {
-                let tip = self.shared.store.tip()?;
+                let tip = self.chain.store().tip()?;
                 let height = Height(tip.height + 1);
                 let params = self.enter_height(height)?;
                 self.recover_proposals(height).await?;
@@ -178,7 +163,7 @@ impl App {
             } => {
                 debug!(%height, %round, %proposer, ?role, "round started");
                 self.round = round;
-                Metrics::set(&self.shared.metrics.round, round.as_i64());
+                Metrics::set(&self.metrics.round, round.as_i64());
                 for early in std::mem::take(&mut self.early) {
                     if early.proposal.height == height {
                         self.accept_assembled(early).await?;
@@ -255,20 +240,7 @@ impl App {
                 for (validator, doubles) in evidence.votes.iter() {
                     warn!(height = %certificate.height, %validator, count = doubles.len(), "validator cast two different votes in one round");
                 }
-                let tip = self.shared.store.tip()?;
-                let next = if tip.height >= certificate.height.0 {
-                    let height = Height(tip.height + 1);
-                    Next::Start(height, self.enter_height(height)?)
-                } else {
-                    // The decided block was not here to commit, though the
-                    // proposal log holds every block the engine can decide:
-                    // the log was lost. Running the height again lets sync
-                    // bring the block, but resets the engine's write-ahead
-                    // log, so this node may sign a second vote in a round it
-                    // voted in: the last resort, said loudly.
-                    error!(height = %certificate.height, "decided block missing; restarting the height (this node may now equivocate)");
-                    Next::Restart(certificate.height, self.enter_height(certificate.height)?)
-                };
+                let next = self.after_finalized(certificate.height)?;
                 answer(reply.send(next), "Finalized");
             }
             AppMsg::GetDecidedValues { range, reply } => {
@@ -291,10 +263,27 @@ impl App {
         Ok(())
     }
 
+    /// Once `decided` is finalized: the next height if its block was
+    /// committed here, else `decided` again.
+    fn after_finalized(&mut self, decided: Height) -> Result<Next<KpContext>, ConsensusError> {
+        let tip = self.chain.store().tip()?;
+        if tip.height >= decided.0 {
+            let height = Height(tip.height + 1);
+            return Ok(Next::Start(height, self.enter_height(height)?));
+        }
+        // The decided block was not here to commit, though the proposal log
+        // holds every block the engine can decide: the log was lost.
+        // Running the height again lets sync bring the block, but resets the
+        // engine's write-ahead log, so this node may sign a second vote in a
+        // round it voted in: the last resort, said loudly.
+        error!(height = %decided, "decided block missing; restarting the height (this node may now equivocate)");
+        Ok(Next::Restart(decided, self.enter_height(decided)?))
+    }
+
     /// Starts `height`: the validator set is read from the ledger after the
     /// block before it, and what belonged to earlier heights is dropped.
     fn enter_height(&mut self, height: Height) -> Result<HeightParams<KpContext>, ConsensusError> {
-        let snapshot = self.shared.store.snapshot()?;
+        let snapshot = self.chain.snapshot()?;
         self.validators = validator_set(&snapshot)?;
         if self.validators.len() == 0 {
             return Err(ConsensusError::NoValidators(height.0));
@@ -306,7 +295,10 @@ impl App {
         self.streams.prune_below(height);
         self.early.retain(|b| b.proposal.height >= height);
         self.height_started = Instant::now();
-        self.shared.entered_height(height.0, self.validators.len());
+        Metrics::set(&self.metrics.height, height.0.saturating_sub(1));
+        Metrics::set(&self.metrics.round, 0);
+        Metrics::set(&self.metrics.validators, self.validators.len());
+        self.chain.consensus_started();
         Ok(HeightParams::new(
             self.validators.clone(),
             self.timeouts,
@@ -325,12 +317,7 @@ impl App {
     ) -> Result<BlockId, ConsensusError> {
         let key = self.key.clone();
         let wait = self.idle_wait.min(timeout / 2);
-        let shared = self.shared.clone();
-        if lock(&shared.mempool).is_empty() {
-            // `notify_one` keeps a permit when nobody waits, so a submission
-            // between the check and the wait is not lost.
-            let _ = tokio::time::timeout(wait, shared.work.notified()).await;
-        }
+        self.mempool.wait_for_work(wait).await;
         let address = Address(key.public());
         let built = match self.proposal_log.proposed_by(address, height, round) {
             // Proposed before a restart: the same block again, checked anew.
@@ -363,16 +350,17 @@ impl App {
 
     /// A new block from what waits in the mempool, over the committed state.
     async fn build(&self, key: Arc<SecretKey>) -> Result<AppliedBlock, ConsensusError> {
-        let shared = self.shared.clone();
+        let chain = self.chain.clone();
+        let mempool = self.mempool.clone();
         blocking(move || {
-            let candidates = lock(&shared.mempool).batch(TXS_PER_BLOCK_MAX);
-            let snapshot = shared.store.snapshot()?;
+            let candidates = mempool.batch(TXS_PER_BLOCK_MAX);
+            let snapshot = chain.snapshot()?;
             let tip = snapshot.tip()?;
             let time = now_secs().max(tip.time);
             let built = build_block(
                 &snapshot,
                 &tip,
-                &shared.chain.identity,
+                chain.identity(),
                 time,
                 key.public(),
                 candidates,
@@ -381,9 +369,9 @@ impl App {
             )?;
             drop(snapshot);
             if !built.rejected.is_empty() {
-                shared.record_rejections(&built.rejected);
+                mempool.record_dropped(&built.rejected);
                 let refused: HashSet<_> = built.rejected.iter().map(|(id, _)| *id).collect();
-                shared.settle_mempool(&refused)?;
+                mempool.settle(&refused)?;
             }
             Ok(built.applied)
         })
@@ -531,14 +519,15 @@ impl App {
                 block.header.time
             )));
         }
-        let shared = self.shared.clone();
+        let chain = self.chain.clone();
+        let mempool = self.mempool.clone();
         blocking(move || {
-            let snapshot = shared.store.snapshot()?;
+            let snapshot = chain.snapshot()?;
             let tip = snapshot.tip()?;
             // What this node's mempool holds it checked on admission.
-            let in_mempool = |id: &TxId| lock(&shared.mempool).contains(id);
+            let in_mempool = |id: &TxId| mempool.contains(id);
             Ok(
-                apply_block(&snapshot, &tip, &shared.chain.identity, block, &in_mempool)
+                apply_block(&snapshot, &tip, chain.identity(), block, &in_mempool)
                     .map_err(|e| e.to_string()),
             )
         })
@@ -570,24 +559,25 @@ impl App {
         let bytes = encode_certificate(&certificate, extensions);
         let round = certificate.round;
         let participants_changed = applied.delta.changes_participants();
-        let shared = self.shared.clone();
+        let chain = self.chain.clone();
+        let mempool = self.mempool.clone();
         let (tip, txs) = blocking(move || {
-            let tip = shared.store.commit(&applied, &bytes)?;
-            shared.block_committed(tip.height);
+            let tip = chain.store().commit(&applied, &bytes)?;
+            chain.block_committed(tip.height);
             let included: HashSet<_> = applied.txs.iter().map(|t| t.id).collect();
-            shared.settle_mempool(&included)?;
+            mempool.settle(&included)?;
             Ok((tip, applied.txs.len()))
         })
         .await?;
         if participants_changed {
-            self.shared.participants_changed().await;
+            self.participants.changed().await;
         }
-        let metrics = &self.shared.metrics;
+        let metrics = &self.metrics;
         metrics.txs_committed.inc_by(txs as u64);
         metrics
             .commit_latency
             .observe(self.height_started.elapsed().as_secs_f64());
-        match self.shared.network_height() {
+        match self.chain.network_height() {
             // Catching up: a line every few seconds rather than every block.
             Some(network) if network > tip.height + CATCHING_UP_BLOCKS => {
                 if self.progress_logged.elapsed() >= PROGRESS_LOG_INTERVAL {
@@ -617,9 +607,9 @@ impl App {
         from: Height,
         to: Height,
     ) -> Result<Vec<RawDecidedValue<KpContext>>, ConsensusError> {
-        let shared = self.shared.clone();
+        let chain = self.chain.clone();
         blocking(move || {
-            let snapshot = shared.store.snapshot()?;
+            let snapshot = chain.snapshot()?;
             let mut values = Vec::new();
             let mut bytes_total = 0;
             for height in from.0..=to.0 {
@@ -700,3 +690,6 @@ fn answer<T>(sent: Result<(), T>, what: &str) {
         debug!("the engine stopped before the {what} reply");
     }
 }
+
+#[cfg(test)]
+mod tests;

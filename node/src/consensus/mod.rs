@@ -6,16 +6,23 @@
 //!   they are signed;
 //! - `codec`: their bytes on the wire and in the write-ahead log;
 //! - `parts`: blocks streamed as proposal parts;
-//! - `app`: the node's answers to the engine (build, check, commit).
+//! - `validators`: a height's validators, read from the ledger;
+//! - `proposal_log`: the proposals of the height, kept through a restart;
+//! - `app`: the node's answers to the engine (build, check, commit), and
+//!   `candidate`: a proposed block as it holds it;
+//! - `error`: why consensus stops.
 //!
 //! `codec`, `parts` and the context's message types are public so that
 //! the fuzz targets (`fuzz/`) can drive the decoders of what peers send.
 
 mod app;
+mod candidate;
 pub mod codec;
 mod context;
+mod error;
 pub mod parts;
 mod proposal_log;
+mod validators;
 
 use std::net::IpAddr;
 use std::path::PathBuf;
@@ -23,8 +30,6 @@ use std::sync::Arc;
 use std::time::Duration;
 
 use kp_crypto::{Hash32, SecretKey};
-use kp_ledger::api::ValidatorView;
-use kp_ledger::store::{Snapshot, StoreError};
 use libp2p::multiaddr::Protocol;
 use malachitebft_app_channel::app::config::{
     ConsensusConfig, DiscoveryConfig, NodeConfig, P2pConfig, ValueSyncConfig,
@@ -38,45 +43,19 @@ use malachitebft_app_channel::{
 use tokio::sync::watch;
 use tracing::info;
 
-pub use codec::commit_proof;
-pub use context::{
+pub use self::app::Services;
+pub use self::codec::commit_proof;
+pub use self::context::{
     block_id, block_stream_signing_bytes, local_timeouts, wide_area_timeouts, Address, BlockId,
     BlockPart, Height, KpContext, Proposal, ValidatorSigner, Vote,
 };
+pub use self::error::ConsensusError;
+pub use self::validators::validators;
 
 use self::app::App;
 use self::codec::BorshCodec;
-use self::context::ValidatorSet;
 use self::proposal_log::ProposalLog;
 use crate::gossip::keypair_from_secret;
-use crate::node::Shared;
-
-#[derive(Debug, thiserror::Error)]
-pub enum ConsensusError {
-    #[error(transparent)]
-    Store(#[from] StoreError),
-    #[error(transparent)]
-    Storage(#[from] kp_ledger::state::StorageFault),
-    #[error("the consensus engine failed to start: {0}")]
-    Engine(String),
-    #[error("cannot listen for consensus on {addr} ({reason}); is another node using it?")]
-    Listen { addr: Multiaddr, reason: String },
-    #[error("a consensus task failed: {0}")]
-    Task(String),
-    #[error(
-        "no Participant in good standing has a validator at height {0}: the chain cannot go on"
-    )]
-    NoValidators(u64),
-    #[error("cannot record a proposal durably: {0}")]
-    ProposalLog(String),
-    #[error("the block this validator proposed before a restart no longer passes: {0}")]
-    OwnProposalInvalid(String),
-    #[error(
-        "the validators decided block {height}, which this node's ledger refuses ({reason}); \
-         its software or its database differs from theirs"
-    )]
-    DecidedInvalid { height: u64, reason: String },
-}
 
 /// How the engine runs on this node.
 pub struct Settings {
@@ -96,21 +75,6 @@ pub struct Settings {
     /// validator); built only with the `byzantine` feature.
     #[cfg(feature = "byzantine")]
     pub byzantine: Option<malachitebft_engine_byzantine::ByzantineConfig>,
-}
-
-/// The validators of the next height: the validator keys of the
-/// Participants in good standing after the last committed block.
-pub fn validators(snapshot: &Snapshot) -> Result<Vec<ValidatorView>, StoreError> {
-    Ok(kp_ledger::rules::validator_set(snapshot)?
-        .into_iter()
-        .map(|(participant, key)| ValidatorView { participant, key })
-        .collect())
-}
-
-fn validator_set(snapshot: &Snapshot) -> Result<ValidatorSet, StoreError> {
-    Ok(ValidatorSet::new(
-        validators(snapshot)?.into_iter().map(|v| v.key),
-    ))
 }
 
 struct EngineConfig {
@@ -205,16 +169,17 @@ fn bytesize(bytes: u64) -> bytesize::ByteSize {
 /// Runs the engine and answers it until `stop` turns true; the block being
 /// committed when it does is finished first.
 pub async fn run(
-    shared: Arc<Shared>,
+    services: Services,
     settings: Settings,
     mut stop: watch::Receiver<bool>,
 ) -> Result<(), ConsensusError> {
-    let (channels, engine) = start_engine(&settings, shared.chain.identity.genesis).await?;
+    let genesis = services.chain.identity().genesis;
+    let (channels, engine) = start_engine(&settings, genesis).await?;
     info!(listen = %settings.listen, peers = settings.peers.len(), "consensus engine started");
 
     let proposal_log = ProposalLog::new(settings.wal_dir.join("proposals"));
     let app = App::new(
-        shared,
+        services,
         settings.key,
         settings.timeouts,
         settings.idle_wait,

@@ -41,9 +41,9 @@ use tokio::time::{sleep_until, Instant, Sleep};
 use tower::ServiceExt;
 use tracing::debug;
 
-use super::ApiLimits;
-use crate::api::Failure;
-use crate::node::lock;
+use super::limits::ApiLimits;
+use crate::http::error::ErrorResponse;
+use crate::lock::lock;
 
 /// A connection's read buffer, at most: room for any request's headers
 /// (hyper answers 431 to longer ones) and the largest body. hyper's own
@@ -175,7 +175,7 @@ fn body_timed_out(timeout: Duration) -> Response<AxumBody> {
         timeout.as_millis()
     );
     let mut response =
-        Failure::new(StatusCode::REQUEST_TIMEOUT, "request_timeout", message).into_response();
+        ErrorResponse::new(StatusCode::REQUEST_TIMEOUT, "request_timeout", message).into_response();
     // The rest of the body may still come: the connection closes rather
     // than read it as the next request.
     response
@@ -435,7 +435,6 @@ mod tests {
     use tokio::io::{AsyncReadExt, AsyncWriteExt};
 
     use super::*;
-    use crate::server::ApiLimits;
 
     /// Far more than the test's pipe holds.
     const ANSWER_BYTES: usize = 1 << 20;

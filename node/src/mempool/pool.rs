@@ -278,7 +278,7 @@ pub(crate) mod tests {
     }
 
     /// A mempool over `store`'s committed state, on the test chain.
-    pub(crate) fn mempool_over(store: &Store, limits: MempoolLimits) -> Mempool {
+    fn mempool_over(store: &Store, limits: MempoolLimits) -> Mempool {
         Mempool::new(store.snapshot().expect("snapshot"), test_chain(), limits).expect("mempool")
     }
 

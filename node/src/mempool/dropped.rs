@@ -1,5 +1,7 @@
-//! Why recently accepted transactions were left out of every block, so that
-//! `GET /v1/transactions/{id}` can say `rejected` and why. Bounded: the
+//! Why transactions accepted here were dropped from the mempool without
+//! reaching a block, so that `GET /v1/transactions/{id}` can say `rejected`
+//! and why. (Named for what happened to them, apart from
+//! `kp_ledger::rejection`, the rules' reasons it records.) Bounded: the
 //! oldest reasons are forgotten first (committed transactions need no
 //! such memory, the ledger keeps them).
 
@@ -9,18 +11,18 @@ use kp_ledger::api::ApiError;
 use kp_ledger::model::TxId;
 use kp_ledger::Rejection;
 
-pub const REJECTIONS_KEPT_MAX: usize = 100_000;
+pub const DROPPED_KEPT_MAX: usize = 100_000;
 
-pub struct RecentRejections {
+pub struct DroppedTxs {
     kept_max: usize,
     /// Oldest first, for forgetting in order.
     order: VecDeque<TxId>,
     reasons: HashMap<TxId, ApiError>,
 }
 
-impl RecentRejections {
+impl DroppedTxs {
     pub fn new(kept_max: usize) -> Self {
-        RecentRejections {
+        DroppedTxs {
             kept_max,
             order: VecDeque::new(),
             reasons: HashMap::new(),
@@ -54,7 +56,7 @@ mod tests {
 
     #[test]
     fn forgets_the_oldest_past_the_bound() {
-        let mut log = RecentRejections::new(2);
+        let mut log = DroppedTxs::new(2);
         for i in 1..=3u8 {
             log.record(Hash32([i; 32]), &Rejection::NotAuthority);
         }

@@ -10,7 +10,6 @@
 
 use std::collections::VecDeque;
 use std::convert::Infallible;
-use std::sync::Arc;
 use std::time::Duration;
 
 use axum::extract::rejection::QueryRejection;
@@ -24,8 +23,9 @@ use serde::Deserialize;
 use tokio::sync::{watch, OwnedSemaphorePermit};
 use tracing::warn;
 
-use crate::api::{read, Failure};
-use crate::node::Shared;
+use super::error::ErrorResponse;
+use super::state::{read_ledger, HttpState};
+use crate::chain::ChainView;
 
 /// A comment line this often keeps proxies and idle timers from closing a
 /// stream that waits for a block.
@@ -55,11 +55,11 @@ pub fn start_of(
     headers: &HeaderMap,
     query: &EventsQuery,
     committed: u64,
-) -> Result<Position, Failure> {
+) -> Result<Position, ErrorResponse> {
     let last_event_id = match headers.get("last-event-id") {
         None => None,
         Some(value) => Some(value.to_str().map_err(|_| {
-            Failure::new(
+            ErrorResponse::new(
                 StatusCode::BAD_REQUEST,
                 "bad_event_id",
                 "Last-Event-ID is not text",
@@ -81,13 +81,13 @@ fn start(
     last_event_id: Option<&str>,
     from: Option<&str>,
     committed: u64,
-) -> Result<Position, Failure> {
+) -> Result<Position, ErrorResponse> {
     let from = from
         .map(|text| {
             number(text)
                 .filter(|h| (1..=FROM_HEIGHT_MAX).contains(h))
                 .ok_or_else(|| {
-                    Failure::new(
+                    ErrorResponse::new(
                         StatusCode::BAD_REQUEST,
                         "bad_height",
                         format!("`from={text}` is not a block height (1 to {FROM_HEIGHT_MAX})"),
@@ -97,7 +97,7 @@ fn start(
         .transpose()?;
     if let Some(id) = last_event_id.map(str::trim).filter(|id| !id.is_empty()) {
         return after(id).ok_or_else(|| {
-            Failure::new(
+            ErrorResponse::new(
                 StatusCode::BAD_REQUEST,
                 "bad_event_id",
                 format!("Last-Event-ID `{id}` is not an event id (HEIGHT or HEIGHT:INDEX)"),
@@ -180,25 +180,25 @@ fn number(digits: &str) -> Option<u64> {
             description = "The stream, until the client or the node stops it; each event as \
                 `StreamEvent` says",
             content_type = "text/event-stream",
-            body = crate::openapi::StreamEvent
+            body = crate::http::contract::StreamEvent
         ),
-        crate::openapi::EventsErrors,
+        crate::http::contract::EventsErrors,
     )
 )]
 pub async fn events(
-    State(shared): State<Arc<Shared>>,
+    State(state): State<HttpState>,
     headers: HeaderMap,
     query: Result<Query<EventsQuery>, QueryRejection>,
-) -> Result<Sse<impl Stream<Item = Result<Event, Infallible>>>, Failure> {
+) -> Result<Sse<impl Stream<Item = Result<Event, Infallible>>>, ErrorResponse> {
     let Query(query) = query?;
-    let committed = shared.committed.subscribe();
+    let committed = state.chain.committed();
     let next = start_of(&headers, &query, *committed.borrow())?;
-    let permit = shared
+    let permit = state
         .event_streams
         .clone()
         .try_acquire_owned()
         .map_err(|_| {
-            Failure::new(
+            ErrorResponse::new(
                 StatusCode::SERVICE_UNAVAILABLE,
                 "too_many_streams",
                 format!("{EVENT_STREAMS_MAX} event streams are open already; try again later"),
@@ -206,8 +206,8 @@ pub async fn events(
         })?;
     let follower = Follower {
         _permit: permit,
-        stopping: shared.stopping.clone(),
-        shared,
+        stopping: state.stopping.clone(),
+        chain: state.chain,
         next,
         committed,
         ready: VecDeque::new(),
@@ -227,7 +227,7 @@ pub async fn events(
 struct Follower {
     /// Held while the stream lives: returned when the client goes.
     _permit: OwnedSemaphorePermit,
-    shared: Arc<Shared>,
+    chain: ChainView,
     next: Position,
     committed: watch::Receiver<u64>,
     stopping: watch::Receiver<bool>,
@@ -273,9 +273,9 @@ impl Follower {
     /// failure, queues an error event and ends.
     async fn read_block(&mut self) {
         let Position { height, index } = self.next;
-        let read = read(&self.shared, move |s| {
+        let read = read_ledger(&self.chain, move |s| {
             s.block_events(height, index)?.ok_or_else(|| {
-                Failure::internal(format!("block {height} is committed but not stored"))
+                ErrorResponse::internal(format!("block {height} is committed but not stored"))
             })
         })
         .await;

@@ -2,16 +2,14 @@
 //! is the process alive, and is the node ready to give current answers and
 //! take transactions.
 
-use std::sync::Arc;
-
 use axum::extract::State;
 use axum::http::StatusCode;
 use axum::Json;
 use kp_ledger::api::ApiError;
 use serde::Serialize;
 
-use crate::api::{read, Failure};
-use crate::node::Shared;
+use super::error::ErrorResponse;
+use super::state::HttpState;
 
 /// How far below the height its peers report a node may be and still be
 /// ready. Peers' heights reach it every couple of seconds (see
@@ -54,9 +52,9 @@ impl NotReady {
     }
 }
 
-impl From<NotReady> for Failure {
+impl From<NotReady> for ErrorResponse {
     fn from(not_ready: NotReady) -> Self {
-        Failure::new(
+        ErrorResponse::new(
             StatusCode::SERVICE_UNAVAILABLE,
             not_ready.code(),
             not_ready.to_string(),
@@ -90,17 +88,22 @@ pub async fn healthz() -> Json<Health> {
                 5 blocks below the height its peers report",
             body = Health
         ),
-        crate::openapi::ReadyErrors,
+        crate::http::contract::ReadyErrors,
     )
 )]
-pub async fn readyz(State(shared): State<Arc<Shared>>) -> Result<Json<Health>, Failure> {
-    if !shared.is_accepting() {
+pub async fn readyz(State(state): State<HttpState>) -> Result<Json<Health>, ErrorResponse> {
+    if !state.admission.is_accepting() {
         return Err(NotReady::ShuttingDown.into());
     }
-    let height = read(&shared, |s| Ok(s.tip()?.height))
+    let height = state
+        .read(|s| Ok(s.tip()?.height))
         .await
         .map_err(|failure| NotReady::Storage(ApiError::from(failure).message))?;
-    readiness(shared.consensus_running(), height, shared.network_height())?;
+    readiness(
+        state.chain.consensus_running(),
+        height,
+        state.chain.network_height(),
+    )?;
     Ok(Json(OK))
 }
 
