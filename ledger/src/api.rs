@@ -8,9 +8,11 @@ use serde::{Deserialize, Serialize};
 use crate::block::BlockHeader;
 use crate::finality::CommitProof;
 use crate::model::{
-    BlockHash, Parcel, ParcelId, ParticipantChange, ParticipantCode, ProposalId, ProposalStatus,
-    TransferId, TxId,
+    BlockHash, Parcel, ParcelId, ParticipantChange, ParticipantCode, Proposal, ProposalId,
+    ProposalStatus, TransferId, TxId,
 };
+use crate::rejection::Rejection;
+use crate::rules::ProposalStanding;
 use crate::tx::Body;
 
 /// Every error the API returns: a stable code and one line for humans.
@@ -19,6 +21,16 @@ use crate::tx::Body;
 pub struct ApiError {
     pub code: String,
     pub message: String,
+}
+
+/// A rejection as the API reports it.
+impl From<&Rejection> for ApiError {
+    fn from(rejection: &Rejection) -> Self {
+        ApiError {
+            code: rejection.code().to_owned(),
+            message: rejection.to_string(),
+        }
+    }
 }
 
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
@@ -240,6 +252,25 @@ pub struct ProposalView {
     /// moot), the refusal an approval would meet.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub blocked: Option<ApiError>,
+}
+
+impl ProposalView {
+    /// `proposal` as it stands now (see
+    /// [`proposal_standing`](crate::rules::proposal_standing)).
+    pub fn new(proposal: Proposal, now: &ProposalStanding) -> ProposalView {
+        ProposalView {
+            id: proposal.id,
+            change: proposal.change,
+            proposer: proposal.proposer,
+            proposed_height: proposal.proposed_height,
+            approvals: proposal.approvals,
+            counted: now.tally.approvals,
+            active: now.tally.active,
+            needed: now.tally.needed(),
+            status: proposal.status,
+            blocked: now.blocked.as_ref().map(ApiError::from),
+        }
+    }
 }
 
 /// Carats, US$ and counts of one line of the Annex III statistics, as

@@ -26,6 +26,7 @@ use serde::{Deserialize, Serialize};
 
 use crate::api::{CommitView, EventView, TraceView};
 use crate::block::{validators_hash, BlockHeader};
+use crate::canonical::canonical_bytes;
 use crate::commitment::{ParcelProof, ParcelProofError};
 use crate::finality::{CommitError, CommitProof, SignedMessage};
 use crate::genesis::Genesis;
@@ -705,7 +706,7 @@ impl Bundle {
     pub fn to_file(&self) -> String {
         let file = BundleFile {
             kp_provenance_bundle: self.format,
-            canonical: hex::encode(borsh::to_vec(self).unwrap_or_default()),
+            canonical: hex::encode(canonical_bytes(self)),
             view: serde_json::to_value(self.view()).unwrap_or_default(),
         };
         let mut text = serde_json::to_string_pretty(&file).unwrap_or_default();

@@ -94,8 +94,8 @@ mod tests {
     use kp_crypto::{Hash32, PublicKey};
 
     use super::*;
+    use crate::mem_state::MemState;
     use crate::model::{Transfer, TransferStatus};
-    use crate::state::MemState;
 
     fn event(body: Body, created: Vec<Hash32>) -> EventView {
         EventView {

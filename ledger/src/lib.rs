@@ -4,8 +4,11 @@
 //! - [`model`]: Participants, members, parcels, transfers, certificates.
 //! - [`tx`]: signed transactions and their bodies.
 //! - [`rules`]: what each body may do, as `kpcs-domain.md` says.
+//! - [`chain`]: which chain, and where it ends.
 //! - [`block`]: building and applying blocks.
-//! - [`state`]: the view the rules read and the writes they make.
+//! - [`state`]: the view the rules read and the writes they make;
+//!   [`mem_state`]: all of it in memory, for tests.
+//! - [`canonical`]: the bytes of what is hashed or signed.
 //! - [`commitment`]: the Merkle commitment to the parcels in each header.
 //! - [`store`]: the redb database that holds blocks, state and indexes.
 //! - [`votes`]: what validators sign when they vote.
@@ -20,10 +23,13 @@ pub mod anomalies;
 pub mod api;
 pub mod block;
 pub mod bundle;
+pub mod canonical;
+pub mod chain;
 pub mod commitment;
 pub mod feed;
 pub mod finality;
 pub mod genesis;
+pub mod mem_state;
 pub mod model;
 pub mod rejection;
 pub mod rules;

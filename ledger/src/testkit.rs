@@ -10,18 +10,20 @@ use std::sync::OnceLock;
 use kp_crypto::{hash_domain, Hash32, PublicKey, SecretKey};
 
 use crate::block::{
-    apply_block, build_block, AppliedBlock, Block, BlockHeader, ChainTip, SignaturesChecked,
-    NONE_CHECKED,
+    apply_block, build_block, AppliedBlock, Block, BlockHeader, SignaturesChecked, NONE_CHECKED,
 };
 use crate::bundle::Bundle;
+use crate::canonical::canonical_bytes;
+use crate::chain::{ChainIdentity, ChainTip};
 use crate::finality::CommitProof;
-use crate::genesis::{ChainIdentity, Genesis};
+use crate::genesis::Genesis;
+use crate::mem_state::MemState;
 use crate::model::{
     HsCode, ParcelId, Participant, ParticipantCode, ParticipantStatus, Role, TransferId,
 };
 use crate::rejection::Rejection;
 use crate::rules::{apply_tx, validator_set, ApplyError, BlockContext, TxEffects};
-use crate::state::{MemState, StateRead};
+use crate::state::StateRead;
 use crate::store::{Snapshot, Store};
 use crate::tx::{Body, DecodedTx, SplitOutput, Transaction};
 use crate::votes::{vote_signing_bytes, VoteKind};
@@ -442,7 +444,7 @@ impl CertifiedChain {
             block,
             precommits,
         };
-        let certificate = borsh::to_vec(&commit).unwrap_or_default();
+        let certificate = canonical_bytes(&commit);
         if let Err(e) = self.store.commit(&applied, &certificate) {
             panic!("commit: {e}");
         }

@@ -20,7 +20,7 @@ use kp_ledger::bundle::BundleFile;
 use kp_ledger::genesis::Genesis;
 use kp_ledger::model::ParticipantCode;
 use kp_ledger::model::{Certificate, Member, Participant, Transfer};
-use kp_ledger::rules::proposal_view;
+use kp_ledger::rules::proposal_standing;
 use kp_ledger::state::{StateRead, StorageFault};
 use kp_ledger::stats::{Period, StatsQueryError};
 use kp_ledger::store::{Snapshot, StoreError};
@@ -741,7 +741,8 @@ async fn proposals(State(shared): State<Arc<Shared>>) -> Answer<Vec<ProposalView
     read(&shared, |s| {
         let mut views = Vec::new();
         for proposal in s.open_proposals()? {
-            views.push(proposal_view(s, proposal)?);
+            let now = proposal_standing(s, &proposal)?;
+            views.push(ProposalView::new(proposal, &now));
         }
         Ok(views)
     })
@@ -771,7 +772,8 @@ async fn proposal(
     let prefix = id?.0;
     read(&shared, move |s| {
         let proposal = s.proposal_by_prefix(&prefix)?;
-        Ok(proposal_view(s, proposal)?)
+        let now = proposal_standing(s, &proposal)?;
+        Ok(ProposalView::new(proposal, &now))
     })
     .await
     .map(Json)

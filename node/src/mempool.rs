@@ -10,8 +10,7 @@
 use std::collections::{HashMap, HashSet, VecDeque};
 
 use kp_crypto::PublicKey;
-use kp_ledger::block::ChainTip;
-use kp_ledger::genesis::ChainIdentity;
+use kp_ledger::chain::{ChainIdentity, ChainTip};
 use kp_ledger::model::TxId;
 use kp_ledger::rules::{apply_tx, ApplyError, BlockContext};
 use kp_ledger::state::{Layered, StateDelta, StateRead, StorageFault};

@@ -11,7 +11,8 @@ use std::time::{SystemTime, UNIX_EPOCH};
 
 use anyhow::Context;
 use kp_crypto::{Hash32, PublicKey, SecretKey};
-use kp_ledger::genesis::{ChainIdentity, Genesis};
+use kp_ledger::chain::ChainIdentity;
+use kp_ledger::genesis::Genesis;
 use kp_ledger::model::TxId;
 use kp_ledger::rejection::Rejection;
 use kp_ledger::store::{Store, StoreError};

@@ -28,10 +28,7 @@ impl RecentRejections {
     }
 
     pub fn record(&mut self, id: TxId, rejection: &Rejection) {
-        let reason = ApiError {
-            code: rejection.code().to_owned(),
-            message: rejection.to_string(),
-        };
+        let reason = ApiError::from(rejection);
         if self.reasons.insert(id, reason).is_none() {
             self.order.push_back(id);
         }

@@ -13,8 +13,8 @@ use kp_crypto::{Hash32, SecretKey};
 use kp_ledger::api::{BlockView, NonceView, ParcelView, SubmitRequest, TxState, TxStatus};
 use kp_ledger::block::{apply_block, NONE_CHECKED};
 use kp_ledger::genesis::Genesis;
+use kp_ledger::mem_state::MemState;
 use kp_ledger::model::{HsCode, Role};
-use kp_ledger::state::MemState;
 use kp_ledger::store::Store;
 use kp_ledger::tx::{Body, Transaction};
 use kp_tests::{

@@ -23,7 +23,8 @@ pub use error::{StoreError, ID_PREFIX_CHARS_MIN};
 pub use snapshot::Snapshot;
 pub use tables::{BlockSummary, TxRecord};
 
-use crate::block::{validators_hash, AppliedBlock, ChainTip};
+use crate::block::{validators_hash, AppliedBlock};
+use crate::chain::ChainTip;
 use crate::commitment::ParcelTree;
 use crate::genesis::Genesis;
 use crate::state::StateDelta;

@@ -683,7 +683,7 @@ fn proposals_and_their_changes_are_stored() {
         snapshot.participant(code).expect("read").map(|p| p.status),
         Some(ParticipantStatus::Active)
     );
-    let mut memory = crate::state::MemState::default();
+    let mut memory = crate::mem_state::MemState::default();
     memory.apply(test_genesis().initial_delta());
     assert_eq!(
         validator_set(&snapshot).expect("from the store"),
