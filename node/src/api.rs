@@ -11,24 +11,23 @@ use axum::response::{IntoResponse, Response};
 use axum::routing::{get, post};
 use axum::{Json, Router};
 use kp_crypto::{Hash32, PublicKey};
-use kp_ledger::anomalies::{AnomaliesView, AnomalyQuery, AnomalyQueryError};
-use kp_ledger::api::{
-    ApiError, BlockView, CommitView, ErrorBody, NonceView, ParcelView, ProposalView,
-    StatsTableView, StatsView, StatusView, SubmitRequest, TraceView, TxState, TxStatus,
-};
-use kp_ledger::bundle::BundleFile;
 use kp_ledger::genesis::Genesis;
 use kp_ledger::model::ParticipantCode;
 use kp_ledger::model::{Certificate, Member, Participant, Transfer};
-use kp_ledger::rules::proposal_standing;
 use kp_ledger::state::{StateRead, StorageFault};
-use kp_ledger::stats::{Period, StatsQueryError};
-use kp_ledger::store::{Snapshot, StoreError};
+use kp_ledger::trace::Trace;
 use kp_ledger::tx::{DecodedTx, TX_SIZE_BYTES_MAX};
 use kp_ledger::Rejection;
+use kp_store::{Snapshot, StoreError};
+use kp_wire::anomalies::{AnomaliesView, AnomalyQuery, AnomalyQueryError};
+use kp_wire::api::{
+    ApiError, BlockView, CommitView, ErrorBody, NonceView, ParcelView, ProposalView,
+    StatsTableView, StatsView, StatusView, SubmitRequest, TxState, TxStatus,
+};
+use kp_wire::bundle_file::{to_file, BundleFile};
+use kp_wire::stats::{Period, StatsQueryError};
 use tokio::sync::oneshot;
 
-use crate::consensus::commit_proof;
 use crate::mempool::{AdmitError, Admitted};
 use crate::metrics::Metrics;
 use crate::node::{lock, Shared};
@@ -738,16 +737,9 @@ async fn anomalies(
     )
 )]
 async fn proposals(State(shared): State<Arc<Shared>>) -> Answer<Vec<ProposalView>> {
-    read(&shared, |s| {
-        let mut views = Vec::new();
-        for proposal in s.open_proposals()? {
-            let now = proposal_standing(s, &proposal)?;
-            views.push(ProposalView::new(proposal, &now));
-        }
-        Ok(views)
-    })
-    .await
-    .map(Json)
+    read(&shared, |s| Ok(s.open_proposal_views()?))
+        .await
+        .map(Json)
 }
 
 #[utoipa::path(
@@ -772,8 +764,7 @@ async fn proposal(
     let prefix = id?.0;
     read(&shared, move |s| {
         let proposal = s.proposal_by_prefix(&prefix)?;
-        let now = proposal_standing(s, &proposal)?;
-        Ok(ProposalView::new(proposal, &now))
+        Ok(s.proposal_view(proposal)?)
     })
     .await
     .map(Json)
@@ -845,7 +836,7 @@ async fn parcel(
         (
             status = 200,
             description = "The parcel first, then its ancestors; the events by height and index",
-            body = TraceView
+            body = Trace
         ),
         crate::openapi::PrefixErrors,
     )
@@ -853,7 +844,7 @@ async fn parcel(
 async fn trace(
     State(shared): State<Arc<Shared>>,
     id: Result<Path<String>, PathRejection>,
-) -> Answer<TraceView> {
+) -> Answer<Trace> {
     let prefix = id?.0;
     read(&shared, move |s| {
         let parcel = s.parcel_by_prefix(&prefix)?;
@@ -889,11 +880,10 @@ async fn bundle(
     let prefix = id?.0;
     let file = read(&shared, move |s| {
         let parcel = s.parcel_by_prefix(&prefix)?;
-        let decode = |bytes: &[u8]| commit_proof(bytes).map_err(|e| e.to_string());
         let bundle = s
-            .bundle(&parcel.id, &decode)?
+            .bundle(&parcel.id)?
             .ok_or_else(|| Failure::not_found(format!("no parcel {}", parcel.id)))?;
-        Ok(bundle.to_file())
+        Ok(to_file(&bundle))
     })
     .await?;
     Ok(([(header::CONTENT_TYPE, "application/json")], file).into_response())
@@ -1040,13 +1030,8 @@ async fn commit(
     let height = height?.0;
     read(&shared, move |s| {
         let height = block_height(s, &height)?;
-        let bytes = s.commit_certificate(height)?.ok_or_else(|| {
+        let proof = s.commit_proof(height)?.ok_or_else(|| {
             Failure::not_found(format!("no commit certificate at height {height}"))
-        })?;
-        let proof = commit_proof(&bytes).map_err(|e| {
-            Failure::internal(format!(
-                "the commit certificate at height {height} does not decode: {e}"
-            ))
         })?;
         Ok(CommitView::from(&proof))
     })

@@ -7,7 +7,7 @@ use std::sync::Arc;
 use axum::extract::State;
 use axum::http::StatusCode;
 use axum::Json;
-use kp_ledger::api::ApiError;
+use kp_wire::api::ApiError;
 use serde::Serialize;
 
 use crate::api::{read, Failure};

@@ -15,15 +15,15 @@ use kp_ledger::chain::ChainIdentity;
 use kp_ledger::genesis::Genesis;
 use kp_ledger::model::TxId;
 use kp_ledger::rejection::Rejection;
-use kp_ledger::store::{Store, StoreError};
 use kp_ledger::summary::short;
+use kp_store::{Store, StoreError};
 use libp2p::Multiaddr;
 use tokio::signal::unix::{signal, SignalKind};
 use tokio::sync::{mpsc, watch, Notify, Semaphore};
 use tokio::task::JoinError;
 use tracing::{debug, error, info, warn};
 
-use crate::consensus::{self, Settings};
+use crate::consensus::{self, EngineCertificates, Settings};
 use crate::gossip::{self, keypair_from_secret, GossipConfig, GossipEvent, GossipHandle};
 use crate::mempool::{Mempool, MempoolLimits};
 use crate::metrics::Metrics;
@@ -218,7 +218,11 @@ pub async fn run(config: NodeConfig) -> anyhow::Result<()> {
     let api_addr = server.local_addr().context("cannot read the API address")?;
     consensus::check_listen_free(&config.consensus.listen)?;
 
-    let store = Store::open(&config.db_path, &config.genesis)?;
+    let store = Store::open(
+        &config.db_path,
+        &config.genesis,
+        Arc::new(EngineCertificates),
+    )?;
     let tip = store.tip()?;
     info!(height = tip.height, hash = %short(&tip.hash), "ledger opened");
     let chain = ChainInfo {

@@ -1,19 +1,20 @@
 //! The API's contract: an OpenAPI 3.1 document generated from the
 //! handlers' annotations (`#[utoipa::path]` in `api.rs` and `events.rs`)
-//! and the views' schemas (`kp_ledger`'s `openapi` feature), served at
-//! `GET /v1/openapi.json` and committed as `docs/openapi.json`. Each error
-//! answer lists the codes its route can give, so that clients, and the
-//! contract check in CI (`scripts/check-api-contract.sh`), can hold the node
-//! to them. The tests below fail when the committed document, the router
-//! or `docs/errors.md` drifts from it.
+//! and the views' schemas (the `openapi` feature of `kp_wire` and
+//! `kp_ledger`), served at `GET /v1/openapi.json` and committed as
+//! `docs/openapi.json`. Each error answer lists the codes its route can
+//! give, so that clients, and the contract check in CI
+//! (`scripts/check-api-contract.sh`), can hold the node to them. The tests
+//! below fail when the committed document, the router or `docs/errors.md`
+//! drifts from it.
 
 use std::collections::BTreeMap;
 use std::sync::LazyLock;
 
 use axum::http::header;
 use axum::response::IntoResponse;
-use kp_ledger::api::{ApiError, BlockEventView, ErrorBody, TxEventView};
 use kp_ledger::Rejection;
+use kp_wire::api::{ApiError, BlockEventView, ErrorBody, TxEventView};
 use utoipa::openapi::extensions::Extensions;
 use utoipa::openapi::path::{Parameter, ParameterBuilder, ParameterIn};
 use utoipa::openapi::response::{Response, ResponseBuilder};

@@ -5,9 +5,9 @@
 
 use std::collections::{HashMap, VecDeque};
 
-use kp_ledger::api::ApiError;
 use kp_ledger::model::TxId;
 use kp_ledger::Rejection;
+use kp_wire::api::ApiError;
 
 pub const REJECTIONS_KEPT_MAX: usize = 100_000;
 

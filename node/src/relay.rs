@@ -11,8 +11,8 @@ use kp_crypto::PublicKey;
 use kp_ledger::block::{check_signatures, NONE_CHECKED};
 use kp_ledger::rejection::Rejection;
 use kp_ledger::state::StateRead;
-use kp_ledger::store::{Store, StoreError};
 use kp_ledger::tx::{DecodedTx, TX_SIZE_BYTES_MAX};
+use kp_store::{Store, StoreError};
 use libp2p::PeerId;
 use tokio::sync::{mpsc, oneshot, watch};
 use tracing::{debug, info};
@@ -408,8 +408,8 @@ async fn take_pending(shared: Arc<Shared>, gossip: GossipHandle, peer: PeerId) {
 
 #[cfg(test)]
 mod tests {
-    use kp_ledger::store::Store;
     use kp_ledger::testkit::{test_genesis, START_TIME};
+    use kp_store::{ProofCertificates, Store};
 
     use super::*;
     use crate::mempool::tests::{enrol, mempool_over};
@@ -418,7 +418,12 @@ mod tests {
     #[test]
     fn a_full_mempool_answers_waiting_and_badly_signed_submissions_as_it_would_with_room() {
         let dir = tempfile::tempdir().expect("tempdir");
-        let store = Store::open(&dir.path().join("ledger.redb"), &test_genesis()).expect("open");
+        let store = Store::open(
+            &dir.path().join("ledger.redb"),
+            &test_genesis(),
+            Arc::new(ProofCertificates),
+        )
+        .expect("open");
         let limits = MempoolLimits {
             client_txs_max: 1,
             ..MempoolLimits::default()

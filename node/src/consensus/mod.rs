@@ -23,8 +23,8 @@ use std::sync::Arc;
 use std::time::Duration;
 
 use kp_crypto::{Hash32, SecretKey};
-use kp_ledger::api::ValidatorView;
-use kp_ledger::store::{Snapshot, StoreError};
+use kp_store::{Snapshot, StoreError};
+use kp_wire::api::ValidatorView;
 use libp2p::multiaddr::Protocol;
 use malachitebft_app_channel::app::config::{
     ConsensusConfig, DiscoveryConfig, NodeConfig, P2pConfig, ValueSyncConfig,
@@ -38,7 +38,7 @@ use malachitebft_app_channel::{
 use tokio::sync::watch;
 use tracing::info;
 
-pub use codec::commit_proof;
+pub use codec::EngineCertificates;
 pub use context::{
     block_id, block_stream_signing_bytes, local_timeouts, wide_area_timeouts, Address, BlockId,
     BlockPart, Height, KpContext, Proposal, ValidatorSigner, Vote,

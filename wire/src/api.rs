@@ -1,19 +1,20 @@
 //! The JSON shapes of the node's HTTP API, shared by `kpnode` (which serves
 //! them) and `kp` (which reads them), so that the two cannot drift apart.
-//! `docs/api.md` describes the routes.
+//! `docs/api.md` describes the routes. A trace and its events are the
+//! ledger's own ([`kp_ledger::trace`]): a verified bundle establishes them.
 
 use kp_crypto::{Hash32, PublicKey};
 use serde::{Deserialize, Serialize};
 
-use crate::block::BlockHeader;
-use crate::finality::CommitProof;
-use crate::model::{
-    BlockHash, Parcel, ParcelId, ParticipantChange, ParticipantCode, Proposal, ProposalId,
+use kp_ledger::block::BlockHeader;
+use kp_ledger::finality::CommitProof;
+use kp_ledger::model::{
+    BlockHash, HsCode, Parcel, ParcelId, ParticipantChange, ParticipantCode, Proposal, ProposalId,
     ProposalStatus, TransferId, TxId,
 };
-use crate::rejection::Rejection;
-use crate::rules::ProposalStanding;
-use crate::tx::Body;
+use kp_ledger::rejection::Rejection;
+use kp_ledger::rules::ProposalStanding;
+use kp_ledger::trace::Event;
 
 /// Every error the API returns: a stable code and one line for humans.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
@@ -117,21 +118,6 @@ pub struct NonceView {
     pub pending_last: u64,
 }
 
-/// One committed transaction, as history shows it.
-#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
-#[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]
-pub struct EventView {
-    pub tx: TxId,
-    pub height: u64,
-    pub index: u32,
-    /// Block time, UTC seconds.
-    pub time: u64,
-    pub signer: PublicKey,
-    pub body: Body,
-    #[serde(default, skip_serializing_if = "Vec::is_empty")]
-    pub created: Vec<Hash32>,
-}
-
 /// `GET /v1/events`: one committed transaction on the event stream: the
 /// event as history shows it, with its kind, every parcel, transfer and
 /// certificate it touched or created, and one line saying what it did.
@@ -139,7 +125,7 @@ pub struct EventView {
 #[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]
 pub struct TxEventView {
     #[serde(flatten)]
-    pub event: EventView,
+    pub event: Event,
     pub kind: String,
     #[serde(default)]
     pub parcels: Vec<ParcelId>,
@@ -169,25 +155,21 @@ pub struct BlockEventView {
 #[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]
 pub struct ParcelView {
     pub parcel: Parcel,
-    pub events: Vec<EventView>,
-}
-
-/// `GET /v1/parcels/{id}/trace`: the parcel, every ancestor back to the
-/// mines, and every event of each, oldest first.
-#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
-#[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]
-pub struct TraceView {
-    pub parcel: Hash32,
-    /// The parcel first, then its ancestors, each once.
-    pub parcels: Vec<Parcel>,
-    /// Ordered by (height, index), each once.
-    pub events: Vec<EventView>,
+    pub events: Vec<Event>,
 }
 
 /// `GET /v1/blocks/{height}/commit`: the precommits that decided a block,
-/// as an offline verifier checks them (see [`crate::finality`]).
+/// as an offline verifier checks them (see [`kp_ledger::finality`]).
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
-#[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]
+#[cfg_attr(
+    feature = "openapi",
+    derive(utoipa::ToSchema),
+    // The words the API's document has always carried, from when this
+    // view was the ledger's.
+    schema(
+        description = "`GET /v1/blocks/{height}/commit`: the precommits that decided a block,\nas an offline verifier checks them (see [`crate::finality`])."
+    )
+)]
 pub struct CommitView {
     pub height: u64,
     pub round: i64,
@@ -256,7 +238,7 @@ pub struct ProposalView {
 
 impl ProposalView {
     /// `proposal` as it stands now (see
-    /// [`proposal_standing`](crate::rules::proposal_standing)).
+    /// [`proposal_standing`](kp_ledger::rules::proposal_standing)).
     pub fn new(proposal: Proposal, now: &ProposalStanding) -> ProposalView {
         ProposalView {
             id: proposal.id,
@@ -301,7 +283,7 @@ pub struct Figures {
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
 #[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]
 pub struct HsFigures {
-    pub hs_code: crate::model::HsCode,
+    pub hs_code: HsCode,
     #[serde(flatten)]
     pub figures: Figures,
 }
