@@ -1,5 +1,5 @@
 //! The node's HTTP API as typed calls (`docs/api.md`), and the submit-then-
-//! wait loop every write goes through. The shapes are `kp_ledger::api`'s,
+//! wait loop every write goes through. The shapes are `kp_wire::api`'s,
 //! the same types the node serves.
 
 use std::thread;
@@ -7,15 +7,16 @@ use std::time::{Duration, Instant};
 
 use anyhow::{anyhow, Result};
 use kp_crypto::PublicKey;
-use kp_ledger::anomalies::AnomaliesView;
-use kp_ledger::api::{
-    ErrorBody, NonceView, ParcelView, ProposalView, StatsTableView, StatsView, StatusView,
-    SubmitRequest, TraceView, TxState, TxStatus,
-};
 use kp_ledger::genesis::Genesis;
 use kp_ledger::model::{Certificate, Member, Participant, ParticipantCode, Transfer, TxId};
-use kp_ledger::stats::Period;
+use kp_ledger::trace::Trace;
 use kp_ledger::units::Day;
+use kp_wire::anomalies::AnomaliesView;
+use kp_wire::api::{
+    ErrorBody, NonceView, ParcelView, ProposalView, StatsTableView, StatsView, StatusView,
+    SubmitRequest, TxState, TxStatus,
+};
+use kp_wire::stats::Period;
 use serde::de::DeserializeOwned;
 use serde::Serialize;
 use ureq::config::ConfigBuilder;
@@ -94,7 +95,7 @@ impl Client {
         self.get(&format!("/v1/parcels/{}", segment(id)))
     }
 
-    pub fn trace(&self, id: &str) -> Result<TraceView> {
+    pub fn trace(&self, id: &str) -> Result<Trace> {
         self.get(&format!("/v1/parcels/{}/trace", segment(id)))
     }
 

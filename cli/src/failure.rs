@@ -12,8 +12,8 @@ use std::fmt;
 use std::process::ExitCode;
 
 use clap::error::ErrorKind;
-use kp_ledger::api::ApiError;
 use kp_ledger::bundle::BundleError;
+use kp_wire::api::ApiError;
 
 pub const EXIT_FAILED: u8 = 1;
 pub const EXIT_USAGE: u8 = 2;

@@ -7,7 +7,7 @@
 use std::io::Write;
 
 use anyhow::{Context, Result};
-use kp_ledger::api::TxStatus;
+use kp_wire::api::TxStatus;
 use serde::Serialize;
 
 use crate::view;

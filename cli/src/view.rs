@@ -5,12 +5,13 @@
 use std::collections::BTreeMap;
 use std::fmt::Write as _;
 
-use kp_ledger::api::{EventView, ProposalView, StatusView, TraceView, TxStatus};
 use kp_ledger::model::{
     Certificate, CertificateStatus, Member, OriginShare, Parcel, ParcelStatus, Participant,
     ParticipantCode, ProposalStatus,
 };
+use kp_ledger::trace::{Event, Trace};
 use kp_ledger::units::{day_of, Carats, Day, Usd, SECONDS_PER_DAY};
+use kp_wire::api::{ProposalView, StatusView, TxStatus};
 
 // Worded in the ledger, which the node's event feed shares with these views.
 pub use kp_ledger::summary::{describe, short};
@@ -116,7 +117,7 @@ pub fn parcel(p: &Parcel) -> String {
 }
 
 /// `2026-03-01  height 12     register_parcel     …  by 1a2b3c4d5e6f`
-pub fn event_line(e: &EventView) -> String {
+pub fn event_line(e: &Event) -> String {
     format!(
         "{}  height {:<6} {:<20} {}  (by {}, tx {})",
         Day(day_of(e.time)),
@@ -128,7 +129,7 @@ pub fn event_line(e: &EventView) -> String {
     )
 }
 
-fn events(out: &mut String, events: &[EventView]) {
+fn events(out: &mut String, events: &[Event]) {
     if events.is_empty() {
         let _ = writeln!(out, "  (none)");
     }
@@ -138,7 +139,7 @@ fn events(out: &mut String, events: &[EventView]) {
 }
 
 /// `kp parcel show`: the parcel, then its own events, oldest first.
-pub fn parcel_view(p: &Parcel, history: &[EventView]) -> String {
+pub fn parcel_view(p: &Parcel, history: &[Event]) -> String {
     let mut out = parcel(p);
     let _ = writeln!(out, "\nevents, oldest first:");
     events(&mut out, history);
@@ -146,7 +147,7 @@ pub fn parcel_view(p: &Parcel, history: &[EventView]) -> String {
 }
 
 /// `kp trace`: the parcel, every event back to the mine, and every ancestor.
-pub fn trace(t: &TraceView) -> String {
+pub fn trace(t: &Trace) -> String {
     let mut out = String::new();
     let subject = t.parcels.iter().find(|p| p.id == t.parcel);
     match subject {
@@ -193,15 +194,15 @@ pub fn tx_status(s: &TxStatus) -> String {
     let mut out = String::new();
     let _ = writeln!(out, "transaction {}", s.id);
     let state = match (&s.state, s.height, &s.error) {
-        (kp_ledger::api::TxState::Committed, Some(h), _) => {
+        (kp_wire::api::TxState::Committed, Some(h), _) => {
             format!("committed at height {h}, index {}", s.index.unwrap_or(0))
         }
-        (kp_ledger::api::TxState::Committed, None, _) => "committed".to_owned(),
-        (kp_ledger::api::TxState::Rejected, _, Some(e)) => {
+        (kp_wire::api::TxState::Committed, None, _) => "committed".to_owned(),
+        (kp_wire::api::TxState::Rejected, _, Some(e)) => {
             format!("rejected: {} ({})", e.message, e.code)
         }
-        (kp_ledger::api::TxState::Rejected, _, None) => "rejected".to_owned(),
-        (kp_ledger::api::TxState::Pending, _, _) => "pending: waiting for a block".to_owned(),
+        (kp_wire::api::TxState::Rejected, _, None) => "rejected".to_owned(),
+        (kp_wire::api::TxState::Pending, _, _) => "pending: waiting for a block".to_owned(),
     };
     let _ = writeln!(out, "  state    {state}");
     for id in &s.created {
@@ -452,9 +453,9 @@ pub fn certificate(c: &Certificate, ctx: &CertificateContext<'_>) -> String {
 mod tests {
     use super::*;
     use kp_crypto::{Hash32, PublicKey};
-    use kp_ledger::api::ApiError;
     use kp_ledger::model::{HsCode, ParticipantChange, ParticipantStatus, Receipt, Role};
     use kp_ledger::tx::{Body, SplitOutput};
+    use kp_wire::api::ApiError;
 
     fn code(s: &str) -> ParticipantCode {
         s.parse().unwrap()
@@ -549,7 +550,7 @@ mod tests {
             describe(&enrol, &[]),
             "enrolled 111111111111 as miner \"Debswana\", licence BW-M-1"
         );
-        let event = EventView {
+        let event = Event {
             tx: Hash32([0x22; 32]),
             height: 12,
             index: 0,
@@ -577,7 +578,7 @@ mod tests {
         child.id = Hash32([0x55; 32]);
         child.mine = None;
         child.parents = vec![sample_parcel().id];
-        let view = TraceView {
+        let view = Trace {
             parcel: child.id,
             parcels: vec![child, sample_parcel()],
             events: vec![],

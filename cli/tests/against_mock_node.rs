@@ -9,15 +9,16 @@ use std::sync::Arc;
 
 use common::{error_body, kp, new_key, MockNode, Request};
 use kp_crypto::{Hash32, PublicKey};
-use kp_ledger::api::{
-    EventView, NonceView, ParcelView, ProposalView, StatusView, SubmitRequest, TraceView, TxState,
-    TxStatus, ValidatorView,
-};
 use kp_ledger::model::{
     HsCode, OriginShare, Parcel, ParcelStatus, ParticipantChange, ParticipantCode, ProposalStatus,
 };
 use kp_ledger::rules::{parcel_id, proposal_id};
+use kp_ledger::trace::{Event, Trace};
 use kp_ledger::tx::{Body, DecodedTx};
+use kp_wire::api::{
+    NonceView, ParcelView, ProposalView, StatusView, SubmitRequest, TxState, TxStatus,
+    ValidatorView,
+};
 
 const CHAIN: &str = "kp-test";
 /// The mock node's genesis hash, which `kp` signs for.
@@ -126,7 +127,7 @@ fn node(
                     height: None,
                     index: None,
                     created: vec![],
-                    error: Some(kp_ledger::api::ApiError {
+                    error: Some(kp_wire::api::ApiError {
                         code: "parcel_consumed".into(),
                         message: "parcel 3f9a was already split or merged (double spend)".into(),
                     }),
@@ -547,7 +548,7 @@ fn trace_and_status_views() {
         child.mine = None;
         child.parents = vec![parent.id];
         child.milli_carats = 1_000_000;
-        let register = EventView {
+        let register = Event {
             tx: Hash32([6; 32]),
             height: 3,
             index: 0,
@@ -566,7 +567,7 @@ fn trace_and_status_views() {
         };
         match req.path.as_str() {
             "/v1/parcels/55555555/trace" => {
-                let view = TraceView {
+                let view = Trace {
                     parcel: child.id,
                     parcels: vec![child, parent],
                     events: vec![register],
@@ -605,7 +606,7 @@ fn trace_and_status_views() {
     );
 
     let run = kp(&["--node", &node.url, "trace", "55555555", "--json"]);
-    let view: TraceView = serde_json::from_str(&run.stdout).unwrap();
+    let view: Trace = serde_json::from_str(&run.stdout).unwrap();
     assert_eq!(view.parcels.len(), 2);
 
     let run = kp(&["--node", &node.url, "trace", "66666666"]);

@@ -6,6 +6,7 @@
 pub mod files;
 mod hash;
 mod keys;
+#[cfg(feature = "keystore")]
 pub mod keystore;
 mod merkle;
 

@@ -17,9 +17,9 @@ use axum::extract::Query;
 use axum::http::{HeaderMap, HeaderValue, Uri};
 use kp_fuzz::chain::Chain;
 use kp_ledger::state::StateRead;
-use kp_ledger::testkit::commit_from_bytes;
 use kp_node::http::events::{start_of, EventsQuery};
 use kp_node::http::statistics::{AnomaliesQuery, StatsQuery};
+use kp_wire::bundle_file::to_file;
 use libfuzzer_sys::fuzz_target;
 
 /// Built once per process, in a temporary directory (left behind at exit:
@@ -110,9 +110,9 @@ fuzz_target!(|data: &[u8]| {
             if let Ok(parcel) = s.parcel_by_prefix(text) {
                 json(&s.parcel_events(&parcel.id).expect("reads"));
                 json(&s.trace(&parcel.id).expect("reads"));
-                let bundle = s.bundle(&parcel.id, &commit_from_bytes).expect("builds");
+                let bundle = s.bundle(&parcel.id).expect("builds");
                 let bundle = bundle.expect("a parcel found has a bundle");
-                let _ = bundle.to_file();
+                let _ = to_file(&bundle);
             }
             if let Ok(transfer) = s.transfer_by_prefix(text) {
                 json(&transfer);
@@ -137,9 +137,7 @@ fuzz_target!(|data: &[u8]| {
             if let Some(block) = s.block_summary(height).expect("reads") {
                 json(&block.header);
             }
-            if let Some(bytes) = s.commit_certificate(height).expect("reads") {
-                commit_from_bytes(&bytes).expect("the chain's own certificate");
-            }
+            s.commit_proof(height).expect("the chain's own certificate");
         }
     }
 });

@@ -7,7 +7,8 @@
 
 use std::sync::OnceLock;
 
-use kp_ledger::bundle::{Bundle, BundleError, ReadBundle, BUNDLE_FORMAT};
+use kp_ledger::bundle::{Bundle, BundleError, BUNDLE_FORMAT};
+use kp_wire::bundle_file::{to_file, ReadBundle};
 use kp_ledger::genesis::Genesis;
 use kp_ledger::testkit::test_genesis;
 use libfuzzer_sys::fuzz_target;
@@ -26,7 +27,7 @@ fuzz_target!(|data: &[u8]| {
     if let Err(e) = &verified {
         let _ = (e.code(), e.to_string());
     }
-    let file = bundle.to_file();
+    let file = to_file(&bundle);
     let read = match ReadBundle::parse(&file) {
         Ok(read) => read,
         // A file says which format its bytes are in; this build reads one.

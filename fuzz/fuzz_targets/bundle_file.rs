@@ -5,7 +5,7 @@
 
 use std::sync::OnceLock;
 
-use kp_ledger::bundle::ReadBundle;
+use kp_wire::bundle_file::ReadBundle;
 use kp_ledger::genesis::Genesis;
 use kp_ledger::testkit::test_genesis;
 use libfuzzer_sys::fuzz_target;

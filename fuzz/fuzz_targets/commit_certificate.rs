@@ -8,7 +8,7 @@
 
 use std::sync::OnceLock;
 
-use kp_ledger::api::CommitView;
+use kp_wire::api::CommitView;
 use kp_ledger::finality::CommitProof;
 use kp_ledger::model::ValidatorSet;
 use kp_ledger::testkit::{test_chain, test_genesis};

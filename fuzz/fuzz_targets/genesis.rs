@@ -8,7 +8,8 @@ use std::sync::OnceLock;
 
 use kp_ledger::genesis::Genesis;
 use kp_ledger::rules::validator_set;
-use kp_ledger::state::{Layered, MemState};
+use kp_ledger::mem_state::MemState;
+use kp_ledger::state::Layered;
 use libfuzzer_sys::fuzz_target;
 
 /// An empty state, made once (its parcel tree is 4 MiB).

@@ -5,7 +5,7 @@
 #![no_main]
 
 use axum::Json;
-use kp_ledger::api::SubmitRequest;
+use kp_wire::api::SubmitRequest;
 use libfuzzer_sys::fuzz_target;
 
 fuzz_target!(|data: &[u8]| {

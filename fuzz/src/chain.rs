@@ -1,4 +1,4 @@
-//! A short certified chain in a real store (`kp_ledger::testkit`'s
+//! A short certified chain in a real store (`kp_store::testkit`'s
 //! `CertifiedChain`: every block carries a commit certificate of its
 //! validators): what bundles, commit certificates, synced blocks and the
 //! query endpoints' seeds are made from, and what the API query target reads.
@@ -14,7 +14,8 @@ use std::path::Path;
 use kp_crypto::PublicKey;
 use kp_ledger::model::{HsCode, ParcelId, ParticipantChange, Role};
 use kp_ledger::rules::transfer_id;
-use kp_ledger::testkit::{code, key_named, CertifiedChain, World};
+use kp_ledger::testkit::{code, key_named, World};
+use kp_store::testkit::CertifiedChain;
 use kp_ledger::tx::{Body, SplitOutput};
 use tempfile::TempDir;
 

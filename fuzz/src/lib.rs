@@ -70,9 +70,10 @@ pub enum Signature {
 /// the rules accept must have an event-stream view that reads back as
 /// itself: `kp watch` parses what the node sends.
 pub fn judge(tx: &kp_ledger::tx::DecodedTx, signature: Signature) {
-    use kp_ledger::api::{EventView, TxEventView};
     use kp_ledger::rules::{apply_tx, ApplyError};
     use kp_ledger::state::Layered;
+    use kp_ledger::trace::Event;
+    use kp_wire::api::TxEventView;
 
     if signature == Signature::Check {
         let _signed = kp_node::admission::checked_tx(tx.bytes.clone()).is_ok();
@@ -85,7 +86,7 @@ pub fn judge(tx: &kp_ledger::tx::DecodedTx, signature: Signature) {
                 base: &fx.world.state,
                 delta: &effects.delta,
             };
-            let event = EventView {
+            let event = Event {
                 tx: tx.id,
                 height: ctx.height,
                 index: 0,
@@ -94,7 +95,7 @@ pub fn judge(tx: &kp_ledger::tx::DecodedTx, signature: Signature) {
                 body: tx.body().clone(),
                 created: effects.created.clone(),
             };
-            let view = kp_ledger::feed::tx_event(&after, event)
+            let view = kp_store::feed::tx_event(&after, event)
                 .unwrap_or_else(|e| panic!("in-memory state cannot fail: {e}"));
             let json = serde_json::to_string(&view).expect("a view serializes");
             let back: TxEventView = serde_json::from_str(&json).unwrap_or_else(|e| {

@@ -11,15 +11,14 @@ use futures::executor::block_on;
 use futures::io::Cursor;
 use kp_crypto::keystore::encrypt_key;
 use kp_crypto::SecretKey;
-use kp_ledger::api::SubmitRequest;
+use kp_wire::api::SubmitRequest;
+use kp_wire::bundle_file::to_file;
 use kp_ledger::block::{build_block, Block, NONE_CHECKED};
 use kp_ledger::finality::CommitProof;
 use kp_ledger::genesis::Genesis;
 use kp_ledger::model::ParticipantStatus;
 use kp_ledger::rules::apply_tx;
-use kp_ledger::testkit::{
-    commit_from_bytes, key_named, test_chain, test_genesis, test_proposer, START_TIME,
-};
+use kp_ledger::testkit::{key_named, test_chain, test_genesis, test_proposer, START_TIME};
 use kp_ledger::tx::DecodedTx;
 use kp_node::consensus::codec::{decode_certificate, encode_certificate, BorshCodec};
 use kp_node::consensus::parts::{block_stream, SignedProposal};
@@ -330,7 +329,7 @@ fn certified(seeds: &mut Seeds, chain: &Chain) {
         seeds.add(
             "bundle_file",
             format!("parcel-{i}"),
-            bundle.to_file().into_bytes(),
+            to_file(&bundle).into_bytes(),
         );
     }
     let tip = snapshot.tip().expect("tip").height;
@@ -341,7 +340,10 @@ fn certified(seeds: &mut Seeds, chain: &Chain) {
             .commit_certificate(height)
             .expect("read")
             .expect("a certificate");
-        let proof = commit_from_bytes(&stored).expect("the chain's certificate decodes");
+        let proof = snapshot
+            .commit_proof(height)
+            .expect("the chain's certificate decodes")
+            .expect("a certificate");
         let engine = encode_certificate(&engine_certificate(&proof), VoteExtensions::default());
         if [1, 2, tip].contains(&height) {
             seeds.selected("commit_certificate", format!("engine-{height}"), 0, &engine);

@@ -8,8 +8,9 @@ use borsh::{BorshDeserialize, BorshSerialize};
 use kp_crypto::{hash_domain, merkle_root, verify_each, Hash32, PublicKey};
 use serde::{Deserialize, Serialize};
 
+use crate::canonical::canonical_bytes;
+use crate::chain::{ChainIdentity, ChainTip};
 use crate::commitment::{parcels_after, ParcelCommitment};
-use crate::genesis::ChainIdentity;
 use crate::model::{BlockHash, ParcelId, ParticipantCode, TxId, ValidatorSet};
 use crate::rejection::Rejection;
 use crate::rules::{apply_tx, validator_set, ApplyError, BlockContext};
@@ -23,10 +24,7 @@ const VALIDATORS_CONTEXT: &str = "kp-ledger 2026 validator set v1";
 /// the (Participant, validator key) pairs in key order, as
 /// [`validator_set`] lists them.
 pub fn validators_hash(set: &[(ParticipantCode, PublicKey)]) -> Hash32 {
-    hash_domain(
-        VALIDATORS_CONTEXT,
-        &[&borsh::to_vec(set).unwrap_or_default()],
-    )
+    hash_domain(VALIDATORS_CONTEXT, &[&canonical_bytes(set)])
 }
 
 /// Bounds what one block may carry, so that one block is one bounded write.
@@ -65,7 +63,7 @@ pub struct BlockHeader {
 
 impl BlockHeader {
     pub fn hash(&self) -> BlockHash {
-        hash_domain(BLOCK_CONTEXT, &[&borsh::to_vec(self).unwrap_or_default()])
+        hash_domain(BLOCK_CONTEXT, &[&canonical_bytes(self)])
     }
 }
 
@@ -73,17 +71,6 @@ impl BlockHeader {
 pub struct Block {
     pub header: BlockHeader,
     pub txs: Vec<Vec<u8>>,
-}
-
-/// Where the chain ends: what the next block must build on.
-#[derive(
-    Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize, BorshSerialize, BorshDeserialize,
-)]
-pub struct ChainTip {
-    pub height: u64,
-    pub hash: BlockHash,
-    pub state_hash: Hash32,
-    pub time: u64,
 }
 
 /// One applied transaction: what storage indexes it under.

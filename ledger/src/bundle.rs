@@ -1,6 +1,8 @@
 //! Provenance bundles: a parcel's whole history back to each mine, with what
 //! it takes to check it against the genesis file alone (no node, no engine,
-//! no trust in whoever handed the bundle over). `docs/proofs.md` explains
+//! no trust in whoever handed the bundle over). A node builds them (the
+//! store's `bundle`); the file people pass around, the bytes with a JSON
+//! view of them, is the wire's `bundle_file`. `docs/proofs.md` explains
 //! what each part proves; [`Bundle::verify`] checks them in this order and
 //! names the first step that fails:
 //!
@@ -24,16 +26,13 @@ use borsh::{BorshDeserialize, BorshSerialize};
 use kp_crypto::{verify_each, Hash32, MerkleProof, MerkleProofError, PublicKey};
 use serde::{Deserialize, Serialize};
 
-use crate::api::{CommitView, EventView, TraceView};
 use crate::block::{validators_hash, BlockHeader};
 use crate::commitment::{ParcelProof, ParcelProofError};
 use crate::finality::{CommitError, CommitProof, SignedMessage};
 use crate::genesis::Genesis;
-use crate::model::{BlockHash, History, Parcel, ParcelId, ParticipantCode, TxId, ValidatorSet};
-use crate::tx::{tx_id, Body, DecodedTx};
-
-#[cfg(test)]
-mod tests;
+use crate::model::{History, Parcel, ParcelId, TxId, ValidatorSet};
+use crate::trace::{Event, Trace};
+use crate::tx::DecodedTx;
 
 /// The layout of [`Bundle`]'s bytes; raised with any change to it, or to
 /// what its signatures cover. 2: transactions and precommits are signed for
@@ -41,8 +40,7 @@ mod tests;
 pub const BUNDLE_FORMAT: u32 = 2;
 
 /// A self-contained provenance proof. Its borsh bytes are canonical; the
-/// file written for people ([`Bundle::to_file`]) carries them with a JSON
-/// view derived from them.
+/// file written for people carries them with a JSON view derived from them.
 #[derive(Debug, Clone, PartialEq, Eq, BorshSerialize, BorshDeserialize)]
 pub struct Bundle {
     pub format: u32,
@@ -233,7 +231,7 @@ pub struct Verified {
     pub txs: usize,
     /// The parcel, its ancestors and every event of each: the trace, as
     /// proven.
-    pub trace: TraceView,
+    pub trace: Trace,
 }
 
 /// What [`Bundle::check_structure`] leaves for the signature step.
@@ -329,7 +327,7 @@ impl Bundle {
         let events = txs
             .iter()
             .filter(|tx| !tx.governance_only)
-            .map(|tx| EventView {
+            .map(|tx| Event {
                 tx: tx.decoded.id,
                 height: tx.height,
                 index: tx.index,
@@ -368,7 +366,7 @@ impl Bundle {
                 headers: self.headers.len(),
                 precommits,
                 txs: txs.len(),
-                trace: TraceView {
+                trace: Trace {
                     parcel: self.parcel,
                     parcels,
                     events,
@@ -585,170 +583,4 @@ struct CheckedTx {
     time: u64,
     /// Shown only as the decision behind a validator set change.
     governance_only: bool,
-}
-
-/// The file `kp trace --export` writes: the canonical bytes, hex, and a JSON
-/// view of them for people. Only the bytes are verified; a view that does
-/// not match them is refused, so that what a reader sees is what was
-/// checked.
-#[derive(Debug, Serialize, Deserialize)]
-#[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]
-pub struct BundleFile {
-    /// The bundle's layout: 1, the one this build reads.
-    kp_provenance_bundle: u32,
-    /// The bundle's borsh bytes, hex: what is verified.
-    canonical: String,
-    /// The same, in JSON, each transaction decoded.
-    #[cfg_attr(feature = "openapi", schema(value_type = BundleView))]
-    view: serde_json::Value,
-}
-
-/// The JSON view of a bundle: the same parts, with each transaction decoded.
-#[derive(Debug, Serialize)]
-#[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]
-struct BundleView<'a> {
-    chain_id: &'a str,
-    genesis: Hash32,
-    parcel: ParcelId,
-    headers: Vec<HeaderView<'a>>,
-    set_changes: Vec<SetChangeView<'a>>,
-    txs: Vec<TxView<'a>>,
-    parcels: Vec<ProvenParcelView<'a>>,
-}
-
-#[derive(Debug, Serialize)]
-#[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]
-struct HeaderView<'a> {
-    hash: BlockHash,
-    header: &'a BlockHeader,
-    commit: CommitView,
-}
-
-#[derive(Debug, Serialize)]
-#[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]
-struct SetChangeView<'a> {
-    height: u64,
-    validators: &'a [(ParticipantCode, PublicKey)],
-    decisions: &'a [u32],
-}
-
-#[derive(Debug, Serialize)]
-#[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]
-struct TxView<'a> {
-    height: u64,
-    id: TxId,
-    /// `None` for bytes that are not a transaction (verification says so).
-    signer: Option<PublicKey>,
-    body: Option<Body>,
-    proof: &'a MerkleProof,
-}
-
-#[derive(Debug, Serialize)]
-#[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]
-struct ProvenParcelView<'a> {
-    record: &'a Parcel,
-    events: &'a [u32],
-    proof: &'a ParcelProof,
-}
-
-impl Bundle {
-    fn view(&self) -> BundleView<'_> {
-        BundleView {
-            chain_id: &self.chain_id,
-            genesis: self.genesis,
-            parcel: self.parcel,
-            headers: self
-                .headers
-                .iter()
-                .map(|c| HeaderView {
-                    hash: c.header.hash(),
-                    header: &c.header,
-                    commit: CommitView::from(&c.commit),
-                })
-                .collect(),
-            set_changes: self
-                .set_changes
-                .iter()
-                .map(|c| SetChangeView {
-                    height: c.height,
-                    validators: &c.validators,
-                    decisions: &c.decisions,
-                })
-                .collect(),
-            txs: self
-                .txs
-                .iter()
-                .map(|tx| {
-                    let decoded = DecodedTx::decode(tx.bytes.clone()).ok();
-                    TxView {
-                        height: tx.height,
-                        id: tx_id(&tx.bytes),
-                        signer: decoded.as_ref().map(|d| *d.signer()),
-                        body: decoded.map(|d| d.body().clone()),
-                        proof: &tx.proof,
-                    }
-                })
-                .collect(),
-            parcels: self
-                .parcels
-                .iter()
-                .map(|p| ProvenParcelView {
-                    record: &p.record,
-                    events: &p.events,
-                    proof: &p.proof,
-                })
-                .collect(),
-        }
-    }
-
-    /// The bundle file's text: canonical bytes and the JSON view.
-    pub fn to_file(&self) -> String {
-        let file = BundleFile {
-            kp_provenance_bundle: self.format,
-            canonical: hex::encode(borsh::to_vec(self).unwrap_or_default()),
-            view: serde_json::to_value(self.view()).unwrap_or_default(),
-        };
-        let mut text = serde_json::to_string_pretty(&file).unwrap_or_default();
-        text.push('\n');
-        text
-    }
-}
-
-/// A bundle file as read: the bundle its canonical bytes hold, and the
-/// view that came with them.
-#[derive(Debug, Clone)]
-pub struct ReadBundle {
-    pub bundle: Bundle,
-    view: serde_json::Value,
-}
-
-impl ReadBundle {
-    /// Reads a bundle file: its canonical bytes must decode whole.
-    pub fn parse(text: &str) -> Result<ReadBundle, BundleError> {
-        let file: BundleFile = serde_json::from_str(text)
-            .map_err(|e| BundleError::File(format!("not a provenance bundle file: {e}")))?;
-        if file.kp_provenance_bundle != BUNDLE_FORMAT {
-            return Err(BundleError::Format {
-                found: file.kp_provenance_bundle,
-            });
-        }
-        let bytes = hex::decode(&file.canonical)
-            .map_err(|e| BundleError::File(format!("`canonical` is not hex: {e}")))?;
-        let bundle: Bundle = borsh::from_slice(&bytes)
-            .map_err(|e| BundleError::File(format!("`canonical` is not a bundle: {e}")))?;
-        Ok(ReadBundle {
-            bundle,
-            view: file.view,
-        })
-    }
-
-    /// Verifies the bundle (see [`Bundle::verify`]), then that the view is
-    /// the bundle's: what a reader of the file sees is what was checked.
-    pub fn verify(&self, genesis: &Genesis) -> Result<Verified, BundleError> {
-        let verified = self.bundle.verify(genesis)?;
-        if serde_json::to_value(self.bundle.view()).ok().as_ref() != Some(&self.view) {
-            return Err(BundleError::ViewMismatch);
-        }
-        Ok(verified)
-    }
 }

@@ -20,6 +20,7 @@ use borsh::{BorshDeserialize, BorshSerialize};
 use kp_crypto::{merkle_root, Hash32, MerkleProof, MerkleProofError, MerkleTree};
 use serde::{Deserialize, Serialize};
 
+use crate::canonical::canonical_bytes;
 use crate::model::{Parcel, ParcelId};
 use crate::state::{StateDelta, StateRead, StorageFault};
 
@@ -44,7 +45,7 @@ pub fn bucket_ids(bucket: u16) -> (ParcelId, ParcelId) {
 
 /// The bytes a parcel record contributes to its bucket.
 pub fn parcel_leaf(id: &ParcelId, parcel: &Parcel) -> Vec<u8> {
-    borsh::to_vec(&(id, parcel)).unwrap_or_default()
+    canonical_bytes(&(id, parcel))
 }
 
 /// A bucket's hash from its records in id order.

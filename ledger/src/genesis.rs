@@ -6,23 +6,13 @@ use borsh::{BorshDeserialize, BorshSerialize};
 use kp_crypto::{hash_domain, Hash32, PublicKey, WeakKeyError};
 use serde::{Deserialize, Serialize};
 
-use crate::block::ChainTip;
+use crate::canonical::canonical_bytes;
+use crate::chain::{ChainIdentity, ChainTip};
 use crate::model::{Participant, ValidatorSet};
 use crate::rules::validators_among;
 use crate::state::StateDelta;
 
 const GENESIS_CONTEXT: &str = "kp-ledger 2026 genesis v1";
-
-/// Which chain a block or a transaction is of: the chain id people read,
-/// and the hash of the genesis the chain grew from, which is what
-/// transactions and validators' votes are signed for (the hash fixes the
-/// chain id and the founding Participants both, so two chains of one name
-/// share no signature).
-#[derive(Debug, Clone, PartialEq, Eq)]
-pub struct ChainIdentity {
-    pub chain_id: String,
-    pub genesis: Hash32,
-}
 
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize, BorshSerialize, BorshDeserialize)]
 #[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]
@@ -108,7 +98,7 @@ impl Genesis {
 
     /// Identifies this genesis; it is the "previous hash" of block 1.
     pub fn hash(&self) -> Hash32 {
-        hash_domain(GENESIS_CONTEXT, &[&borsh::to_vec(self).unwrap_or_default()])
+        hash_domain(GENESIS_CONTEXT, &[&canonical_bytes(self)])
     }
 
     /// The chain this genesis begins.

@@ -19,19 +19,16 @@
 //!
 //! [`block_increments`] turns one block's state writes into index
 //! increments (a pure function, like the rules); storage adds them up in
-//! the block's own write transaction; [`participant_stats`] and
-//! [`table_row`] turn the entries of a year back into the API's views.
+//! the block's own write transaction; the wire's `stats` turns the entries
+//! of a year back into the API's views.
 
 use std::collections::BTreeMap;
-use std::ops::{AddAssign, RangeInclusive};
+use std::ops::AddAssign;
 
-use crate::api::{
-    Figures, FlowStats, HsFigures, OriginFigures, PartnerFigures, PeriodStats, StatsRow, StatsView,
-};
 use crate::model::{Certificate, HsCode, Parcel, ParticipantCode};
 use crate::rules::{apportion, shipment_values};
 use crate::state::StateDelta;
-use crate::units::{year_and_quarter, Carats, Usd};
+use crate::units::year_and_quarter;
 
 /// The three flows of Annex III, and the breakdowns of trade by origin.
 /// Production needs none: it is of the producer's own origin.
@@ -307,132 +304,6 @@ fn by_origin(
         .collect())
 }
 
-/// Why a statistics query cannot be answered as asked.
-#[derive(Debug, Clone, thiserror::Error, PartialEq, Eq)]
-pub enum StatsQueryError {
-    #[error("give the Participant (participant=CODE), or ask for every Participant")]
-    MissingParticipant,
-    #[error("`{0}` is not a two-letter Participant code")]
-    BadParticipant(String),
-    #[error("give the year (year=YYYY)")]
-    MissingYear,
-    #[error("`{0}` is not a year such as 2026")]
-    BadYear(String),
-    #[error("`{0}` is not a quarter: give 1, 2, 3 or 4")]
-    BadQuarter(String),
-    #[error("`{0}` is not a half year: give 1 or 2")]
-    BadHalf(String),
-    #[error("give a quarter or a half year, not both")]
-    QuarterAndHalf,
-}
-
-impl StatsQueryError {
-    /// The stable machine-readable code. Never change one; add new ones.
-    pub fn code(&self) -> &'static str {
-        match self {
-            StatsQueryError::MissingParticipant => "bad_participant",
-            StatsQueryError::BadParticipant(_) => "bad_participant",
-            StatsQueryError::MissingYear => "bad_year",
-            StatsQueryError::BadYear(_) => "bad_year",
-            StatsQueryError::BadQuarter(_) => "bad_period",
-            StatsQueryError::BadHalf(_) => "bad_period",
-            StatsQueryError::QuarterAndHalf => "bad_period",
-        }
-    }
-}
-
-/// The part of a year a query asks for.
-#[derive(Clone, Copy, Debug, PartialEq, Eq)]
-pub enum Scope {
-    Year,
-    Quarter(u8),
-    Half(u8),
-}
-
-/// A query's year and scope, checked.
-#[derive(Clone, Copy, Debug, PartialEq, Eq)]
-pub struct Period {
-    pub year: u16,
-    pub scope: Scope,
-}
-
-impl Period {
-    /// From the query's words as given (absent ones `None`).
-    pub fn parse(
-        year: Option<&str>,
-        quarter: Option<&str>,
-        half: Option<&str>,
-    ) -> Result<Period, StatsQueryError> {
-        let year_text = year.ok_or(StatsQueryError::MissingYear)?;
-        let year = year_text
-            .trim()
-            .parse::<u16>()
-            .ok()
-            .filter(|y| *y >= 1970)
-            .ok_or_else(|| StatsQueryError::BadYear(year_text.to_owned()))?;
-        let part = |text: &str, max: u8, bad: fn(String) -> StatsQueryError| {
-            text.trim()
-                .parse::<u8>()
-                .ok()
-                .filter(|n| (1..=max).contains(n))
-                .ok_or_else(|| bad(text.to_owned()))
-        };
-        let scope = match (quarter, half) {
-            (Some(_), Some(_)) => return Err(StatsQueryError::QuarterAndHalf),
-            (Some(q), None) => Scope::Quarter(part(q, 4, StatsQueryError::BadQuarter)?),
-            (None, Some(h)) => Scope::Half(part(h, 2, StatsQueryError::BadHalf)?),
-            (None, None) => Scope::Year,
-        };
-        Ok(Period { year, scope })
-    }
-
-    pub fn quarter(&self) -> Option<u8> {
-        match self.scope {
-            Scope::Quarter(q) => Some(q),
-            _ => None,
-        }
-    }
-
-    pub fn half(&self) -> Option<u8> {
-        match self.scope {
-            Scope::Half(h) => Some(h),
-            _ => None,
-        }
-    }
-
-    fn quarters(&self) -> RangeInclusive<u8> {
-        match self.scope {
-            Scope::Year => 1..=4,
-            Scope::Quarter(q) => q..=q,
-            Scope::Half(h) => (2 * h - 1)..=(2 * h),
-        }
-    }
-
-    fn label(&self) -> String {
-        match self.scope {
-            Scope::Year => "year".to_owned(),
-            Scope::Quarter(q) => format!("Q{q}"),
-            Scope::Half(h) => format!("H{h}"),
-        }
-    }
-
-    /// The reporting periods within: production by half year and trade by
-    /// quarter (Annex III); asked for one quarter, production for it alone.
-    fn reporting(&self, flow: Flow) -> Vec<Period> {
-        let of = |scope| Period {
-            year: self.year,
-            scope,
-        };
-        match (self.scope, flow) {
-            (Scope::Year, Flow::Production) => vec![of(Scope::Half(1)), of(Scope::Half(2))],
-            (Scope::Half(_) | Scope::Quarter(_), Flow::Production) => vec![*self],
-            (_, Flow::Exports | Flow::Imports | Flow::ExportsByOrigin | Flow::ImportsByOrigin) => {
-                self.quarters().map(|q| of(Scope::Quarter(q))).collect()
-            }
-        }
-    }
-}
-
 /// US$ per carat in cents, rounded half up: cents * 1000 / milli-carats.
 /// `None` with no carats (or, past any real trade, beyond a u64).
 pub fn usd_per_carat_cents(value_cents: u64, milli_carats: u64) -> Option<u64> {
@@ -441,125 +312,6 @@ pub fn usd_per_carat_cents(value_cents: u64, milli_carats: u64) -> Option<u64> {
     }
     let (value, mass) = (u128::from(value_cents) * 1000, u128::from(milli_carats));
     u64::try_from((2 * value + mass) / (2 * mass)).ok()
-}
-
-impl From<Tally> for Figures {
-    fn from(t: Tally) -> Figures {
-        let per_carat = usd_per_carat_cents(t.value_cents, t.milli_carats);
-        Figures {
-            milli_carats: t.milli_carats,
-            carats: Carats(t.milli_carats).to_string(),
-            value_cents: t.value_cents,
-            value_usd: Usd(t.value_cents).to_string(),
-            usd_per_carat_cents: per_carat,
-            usd_per_carat: per_carat.map(|c| Usd(c).to_string()),
-            parcels: t.parcels,
-            certificates: t.certificates,
-            received_milli_carats: t.received_milli_carats,
-            received_carats: Carats(t.received_milli_carats).to_string(),
-        }
-    }
-}
-
-fn period_stats<'a>(
-    period: &Period,
-    flow: Flow,
-    entries: impl Iterator<Item = &'a (StatsKey, Tally)>,
-) -> PeriodStats {
-    let quarters = period.quarters();
-    let mut total = Tally::default();
-    let mut by_hs: BTreeMap<HsCode, Tally> = BTreeMap::new();
-    let mut by_partner: BTreeMap<ParticipantCode, Tally> = BTreeMap::new();
-    let mut by_origin: BTreeMap<ParticipantCode, Tally> = BTreeMap::new();
-    let by_origin_flow = flow.by_origin();
-    for (key, tally) in entries {
-        if key.year != period.year || !quarters.contains(&key.quarter) {
-            continue;
-        }
-        if Some(key.flow) == by_origin_flow {
-            if let Some(origin) = key.partner {
-                *by_origin.entry(origin).or_default() += *tally;
-            }
-            continue;
-        }
-        if key.flow != flow {
-            continue;
-        }
-        total += *tally;
-        if let Some(hs) = key.hs {
-            *by_hs.entry(hs).or_default() += *tally;
-        }
-        if let Some(partner) = key.partner {
-            *by_partner.entry(partner).or_default() += *tally;
-        }
-    }
-    PeriodStats {
-        period: period.label(),
-        total: total.into(),
-        by_hs: by_hs
-            .into_iter()
-            .map(|(hs_code, t)| HsFigures {
-                hs_code,
-                figures: t.into(),
-            })
-            .collect(),
-        by_partner: by_partner
-            .into_iter()
-            .map(|(partner, t)| PartnerFigures {
-                partner,
-                figures: t.into(),
-            })
-            .collect(),
-        by_origin: by_origin
-            .into_iter()
-            .map(|(origin, t)| OriginFigures {
-                origin,
-                figures: t.into(),
-            })
-            .collect(),
-    }
-}
-
-/// One Participant's statistics from its index entries of `period.year`.
-pub fn participant_stats(
-    participant: ParticipantCode,
-    period: &Period,
-    entries: &[(StatsKey, Tally)],
-) -> StatsView {
-    let mine = || entries.iter().filter(|(k, _)| k.participant == participant);
-    let flow = |flow| FlowStats {
-        total: period_stats(period, flow, mine()),
-        periods: period
-            .reporting(flow)
-            .iter()
-            .map(|p| period_stats(p, flow, mine()))
-            .collect(),
-    };
-    StatsView {
-        participant,
-        year: period.year,
-        quarter: period.quarter(),
-        half: period.half(),
-        production: flow(Flow::Production),
-        exports: flow(Flow::Exports),
-        imports: flow(Flow::Imports),
-    }
-}
-
-/// One Participant's line of the published table.
-pub fn table_row(
-    participant: ParticipantCode,
-    period: &Period,
-    entries: &[(StatsKey, Tally)],
-) -> StatsRow {
-    let mine = || entries.iter().filter(|(k, _)| k.participant == participant);
-    let total = |flow| period_stats(period, flow, mine()).total;
-    StatsRow {
-        participant,
-        production: total(Flow::Production),
-        exports: total(Flow::Exports),
-        imports: total(Flow::Imports),
-    }
 }
 
 #[cfg(test)]

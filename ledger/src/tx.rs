@@ -10,6 +10,7 @@ use borsh::{BorshDeserialize, BorshSerialize};
 use kp_crypto::{hash_domain, Hash32, PublicKey, SecretKey, Signature};
 use serde::{Deserialize, Serialize};
 
+use crate::canonical::canonical_bytes;
 use crate::model::{
     HsCode, ParcelId, ParticipantChange, ParticipantCode, ProposalId, Role, TransferId, TxId,
 };
@@ -201,8 +202,7 @@ impl TxPayload {
     pub fn signing_message(&self) -> Vec<u8> {
         let mut msg = SIGNING_CONTEXT.as_bytes().to_vec();
         msg.push(0);
-        // Writing into a Vec cannot fail.
-        let _ = borsh::to_writer(&mut msg, self);
+        msg.extend(canonical_bytes(self));
         msg
     }
 
@@ -230,7 +230,7 @@ impl Transaction {
     }
 
     pub fn to_bytes(&self) -> Vec<u8> {
-        borsh::to_vec(self).unwrap_or_default()
+        canonical_bytes(self)
     }
 }
 

@@ -6,6 +6,7 @@
 use borsh::BorshSerialize;
 use kp_crypto::{hash_domain, Hash32, PublicKey};
 
+use crate::canonical::canonical_bytes;
 use crate::model::BlockHash;
 
 const VOTE_CONTEXT: &str = "kp-node 2026 consensus vote v1";
@@ -31,9 +32,7 @@ pub fn vote_signing_bytes(
     block: Option<&BlockHash>,
     validator: &PublicKey,
 ) -> Vec<u8> {
-    // Serialising to a Vec cannot fail.
-    let bytes =
-        borsh::to_vec(&(genesis, kind, height, round, block, validator)).unwrap_or_default();
+    let bytes = canonical_bytes(&(genesis, kind, height, round, block, validator));
     hash_domain(VOTE_CONTEXT, &[&bytes]).0.to_vec()
 }
 

@@ -15,12 +15,13 @@ use std::collections::{BTreeMap, BTreeSet};
 
 use kp_crypto::{Hash32, PublicKey};
 use kp_ledger::block::{apply_block, Block, NONE_CHECKED};
+use kp_ledger::mem_state::MemState;
 use kp_ledger::model::{
     HsCode, ParcelId, ParcelStatus, Participant, ParticipantChange, ParticipantCode, ProposalId,
     ProposalStatus, Role, TransferId, TransferStatus, TxId,
 };
 use kp_ledger::rules::validator_set;
-use kp_ledger::state::{MemState, StateRead};
+use kp_ledger::state::StateRead;
 use kp_ledger::testkit::{code, test_chain, World, START_TIME};
 use kp_ledger::tx::{Body, DecodedTx, SplitOutput};
 use kp_ledger::units::{day_of, SECONDS_PER_DAY};

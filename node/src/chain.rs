@@ -8,8 +8,9 @@ use std::sync::atomic::{AtomicBool, AtomicU64, Ordering};
 use std::sync::Arc;
 
 use kp_crypto::PublicKey;
-use kp_ledger::genesis::{ChainIdentity, Genesis};
-use kp_ledger::store::{Snapshot, Store, StoreError};
+use kp_ledger::chain::ChainIdentity;
+use kp_ledger::genesis::Genesis;
+use kp_store::{Snapshot, Store, StoreError};
 use tokio::sync::watch;
 use tracing::info;
 

@@ -11,8 +11,8 @@ use std::sync::Arc;
 use anyhow::Context;
 use kp_crypto::{Hash32, SecretKey};
 use kp_ledger::genesis::Genesis;
-use kp_ledger::store::Store;
 use kp_ledger::summary::short;
+use kp_store::Store;
 use libp2p::Multiaddr;
 use tokio::signal::unix::{signal, SignalKind};
 use tokio::sync::{mpsc, watch, Semaphore};
@@ -21,7 +21,7 @@ use tracing::{error, info};
 
 use crate::admission::{admit_submissions, AdmissionHandle};
 use crate::chain::{ChainInfo, ChainView};
-use crate::consensus::{self, Settings};
+use crate::consensus::{self, EngineCertificates, Settings};
 use crate::gossip::{self, keypair_from_secret, GossipConfig, GossipEvent, GossipHandle};
 use crate::http::events::EVENT_STREAMS_MAX;
 use crate::http::state::HttpState;
@@ -62,7 +62,11 @@ pub async fn run(config: RunConfig) -> anyhow::Result<()> {
     let api_addr = server.local_addr().context("cannot read the API address")?;
     consensus::check_listen_free(&config.consensus.listen)?;
 
-    let store = Store::open(&config.db_path, &config.genesis)?;
+    let store = Store::open(
+        &config.db_path,
+        &config.genesis,
+        Arc::new(EngineCertificates),
+    )?;
     let tip = store.tip()?;
     info!(height = tip.height, hash = %short(&tip.hash), "ledger opened");
     let info = ChainInfo {

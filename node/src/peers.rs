@@ -5,7 +5,7 @@
 
 use kp_crypto::PublicKey;
 use kp_ledger::state::StateRead;
-use kp_ledger::store::{Store, StoreError};
+use kp_store::{Store, StoreError};
 use libp2p::PeerId;
 use tracing::warn;
 

@@ -3,11 +3,12 @@
 
 use std::sync::Arc;
 
-use kp_ledger::store::Store;
 use kp_ledger::testkit::{key_named, test_genesis};
+use kp_store::Store;
 use tempfile::TempDir;
 
 use crate::chain::{ChainInfo, ChainView};
+use crate::consensus::EngineCertificates;
 use crate::mempool::{MempoolHandle, MempoolLimits};
 use crate::metrics::Metrics;
 
@@ -25,7 +26,12 @@ pub struct TestNode {
 pub fn test_node(node_key: &str, limits: MempoolLimits) -> TestNode {
     let dir = tempfile::tempdir().expect("tempdir");
     let genesis = test_genesis();
-    let store = Store::open(&dir.path().join("ledger.redb"), &genesis).expect("open");
+    let store = Store::open(
+        &dir.path().join("ledger.redb"),
+        &genesis,
+        Arc::new(EngineCertificates),
+    )
+    .expect("open");
     let info = ChainInfo {
         identity: genesis.identity(),
         genesis,

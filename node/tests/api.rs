@@ -10,12 +10,12 @@ use std::time::{Duration, Instant};
 
 use kp_crypto::keystore::read_key_file;
 use kp_crypto::{PublicKey, SecretKey, Signature};
-use kp_ledger::api::{BlockView, CommitView, ErrorBody, StatusView, TxState, TxStatus};
 use kp_ledger::block::validators_hash;
 use kp_ledger::finality::CommitProof;
 use kp_ledger::genesis::Genesis;
 use kp_ledger::model::{Member, Role};
 use kp_ledger::tx::{Body, Transaction, TxPayload};
+use kp_wire::api::{BlockView, CommitView, ErrorBody, StatusView, TxState, TxStatus};
 use serde::de::DeserializeOwned;
 
 /// Every wait in this test is bounded by this.

@@ -14,8 +14,8 @@ use std::time::{Duration, Instant};
 
 use anyhow::{bail, Context, Result};
 use kp_crypto::Hash32;
-use kp_ledger::api::{BlockView, StatusView, TxState, TxStatus};
 use kp_ledger::model::TxId;
+use kp_wire::api::{BlockView, StatusView, TxState, TxStatus};
 use tempfile::TempDir;
 
 use crate::links::PeerLink;

@@ -9,7 +9,7 @@ use std::process::{Child, Command, ExitStatus, Output, Stdio};
 use std::time::{Duration, Instant};
 
 use anyhow::{bail, Context, Result};
-use kp_ledger::api::{ParcelView, StatusView};
+use kp_wire::api::{ParcelView, StatusView};
 
 use crate::{binary, enroll_args, get_json, ok_stdout, DEV_PASSPHRASE, TEST_WORK_FACTOR};
 

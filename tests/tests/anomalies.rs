@@ -5,10 +5,11 @@
 //! periods need chosen block times and are tested at the ledger level
 //! (`store::tests::anomalies`).
 
-use kp_ledger::anomalies::{AnomaliesView, AnomalyKind, Finding};
+use kp_ledger::anomalies::{AnomalyKind, Finding};
 use kp_tests::{
     agent, cert_issue_args, cert_receive_args, ok_stdout, register_args, BwToEu, Shipment,
 };
+use kp_wire::anomalies::AnomaliesView;
 
 #[test]
 fn kp_anomalies_finds_what_was_planted_and_nothing_else() {

@@ -9,8 +9,8 @@ use std::net::{SocketAddr, TcpStream};
 use std::path::Path;
 use std::time::{Duration, Instant};
 
-use kp_ledger::api::StatusView;
 use kp_tests::{DevNode, DevOptions};
+use kp_wire::api::StatusView;
 use tempfile::TempDir;
 
 /// The open-files limit the node runs under, soft and hard: a common

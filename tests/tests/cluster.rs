@@ -9,7 +9,6 @@ use std::time::{Duration, Instant};
 
 use kp_crypto::keystore::read_key_file;
 use kp_crypto::{Hash32, PublicKey, SecretKey};
-use kp_ledger::api::{ErrorBody, NonceView, ParcelView, SubmitRequest, TxState, TxStatus};
 use kp_ledger::bundle::Verified;
 use kp_ledger::model::{ParcelId, ParcelStatus, Role, Transfer, TransferStatus, TxId};
 use kp_ledger::tx::{tx_id, Body, Transaction};
@@ -17,6 +16,7 @@ use kp_tests::{
     agent, cert_issue_args, enroll_args, get_json, ok_stdout, register_args, Cluster, Options,
     Shipment, DEV_PASSPHRASE,
 };
+use kp_wire::api::{ErrorBody, NonceView, ParcelView, SubmitRequest, TxState, TxStatus};
 
 const VALIDATORS: u16 = 4;
 /// Generous for one block on a loaded 2-core machine, even when the round's

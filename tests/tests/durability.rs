@@ -10,16 +10,16 @@ use std::time::{Duration, Instant, SystemTime, UNIX_EPOCH};
 
 use kp_crypto::keystore::read_key_file;
 use kp_crypto::{Hash32, SecretKey};
-use kp_ledger::api::{BlockView, NonceView, ParcelView, SubmitRequest, TxState, TxStatus};
 use kp_ledger::block::{apply_block, NONE_CHECKED};
 use kp_ledger::genesis::Genesis;
+use kp_ledger::mem_state::MemState;
 use kp_ledger::model::{HsCode, Role};
-use kp_ledger::state::MemState;
-use kp_ledger::store::Store;
 use kp_ledger::tx::{Body, Transaction};
+use kp_store::{ProofCertificates, Store};
 use kp_tests::{
     agent, binary, enroll_args, get_json, ok_stdout, register_args, DevNode, DEV_PASSPHRASE,
 };
+use kp_wire::api::{BlockView, NonceView, ParcelView, SubmitRequest, TxState, TxStatus};
 
 const KILLS: usize = 20;
 
@@ -270,7 +270,10 @@ fn committed_blocks_survive_sigkill_and_replay_to_the_same_state() {
     assert!(node.terminate().unwrap().success(), "SIGTERM exits cleanly");
     let genesis =
         Genesis::from_json(&std::fs::read_to_string(home.join("genesis.json")).unwrap()).unwrap();
-    let store = Store::open(&home.join("data").join("ledger.redb"), &genesis).unwrap();
+    // Blocks and state are read, no commit certificate: the format they are
+    // kept in (the node's engine's) is never asked for.
+    let path = home.join("data").join("ledger.redb");
+    let store = Store::open(&path, &genesis, Arc::new(ProofCertificates)).unwrap();
     let mut state = MemState::default();
     state.apply(genesis.initial_delta());
     let mut tip = genesis.tip();

@@ -11,10 +11,10 @@ use std::time::{Duration, Instant};
 
 use kp_crypto::keystore::read_key_file;
 use kp_crypto::SecretKey;
-use kp_ledger::api::{BlockEventView, TxEventView, TxStatus};
 use kp_ledger::model::Role;
 use kp_ledger::tx::{tx_id, Body, Transaction};
 use kp_tests::{binary, content_type, get_json, DevNode, DEV_PASSPHRASE};
+use kp_wire::api::{BlockEventView, TxEventView, TxStatus};
 use serde_json::Value;
 
 /// Every wait for an event is bounded by this.

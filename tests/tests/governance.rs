@@ -3,9 +3,9 @@
 //! changes `kp participant list` and stops the suspended Participant's
 //! trade; a reinstatement restores both.
 
-use kp_ledger::api::ProposalView;
 use kp_ledger::model::{Participant, ParticipantStatus, ProposalStatus};
 use kp_tests::{ok_stdout, register_args, DevNode};
+use kp_wire::api::ProposalView;
 
 fn participants(node: &DevNode) -> Vec<Participant> {
     let out = node.kp(&["participant", "list", "--json"]);

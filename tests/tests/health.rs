@@ -5,8 +5,8 @@
 
 use std::time::{Duration, Instant};
 
-use kp_ledger::api::ErrorBody;
 use kp_tests::{agent, Cluster, DevNode, Options};
+use kp_wire::api::ErrorBody;
 use serde_json::Value;
 
 /// How long a node may take to become ready, or not ready: consensus to

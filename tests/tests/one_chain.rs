@@ -4,10 +4,10 @@
 //! hash, not its name.
 
 use kp_crypto::keystore::read_key_file;
-use kp_ledger::api::{ErrorBody, SubmitRequest, TxState, TxStatus};
 use kp_ledger::model::HsCode;
 use kp_ledger::tx::{Body, Transaction};
 use kp_tests::{agent, enroll_args, ok_stdout, register_args, DevNode, DEV_PASSPHRASE};
+use kp_wire::api::{ErrorBody, SubmitRequest, TxState, TxStatus};
 
 /// Posts `tx` to `node`: the HTTP status and the answer's body.
 fn post(node: &DevNode, tx: &Transaction) -> (u16, String) {

@@ -3,7 +3,7 @@
 //! shipped parcel's history; `kp trace --export` writes a bundle that
 //! `kp verify` checks with the node stopped; altered bundles and another
 //! genesis fail at the step they break. Every kind of altered byte is
-//! tested at the ledger level (`kp_ledger::bundle` tests).
+//! tested against a store (`store/tests/bundle.rs`).
 
 use std::fs;
 
@@ -70,10 +70,10 @@ fn a_shipped_parcel_verifies_online_and_offline_and_a_forgery_does_not() {
         "trace --verify",
     ))
     .unwrap();
-    let trace: kp_ledger::api::TraceView =
+    let trace: kp_ledger::trace::Trace =
         serde_json::from_str(&ok_stdout(&node.kp(&["trace", &part, "--json"]), "trace")).unwrap();
     assert_eq!(verified.trace.parcels, trace.parcels);
-    let txs = |events: &[kp_ledger::api::EventView]| -> Vec<_> {
+    let txs = |events: &[kp_ledger::trace::Event]| -> Vec<_> {
         events.iter().map(|e| (e.tx, e.height, e.index)).collect()
     };
     assert_eq!(txs(&verified.trace.events), txs(&trace.events));

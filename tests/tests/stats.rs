@@ -6,11 +6,11 @@
 //! and half-year splits themselves are checked at the ledger level
 //! (`statistics_match_hand_computed_totals`).
 
-use kp_ledger::api::{StatsTableView, StatsView};
 use kp_ledger::units::year_and_quarter;
 use kp_tests::{
     agent, cert_issue_args, cert_receive_args, ok_stdout, register_args, BwToEu, Shipment,
 };
+use kp_wire::api::{StatsTableView, StatsView};
 
 #[test]
 fn kp_stats_reports_what_the_ledger_recorded() {

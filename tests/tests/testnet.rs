@@ -6,8 +6,8 @@ use std::path::Path;
 use std::process::{Command, Output};
 use std::time::{Duration, Instant};
 
-use kp_ledger::api::{BlockView, StatusView};
 use kp_tests::{binary, get_json, write_testnet, PortBlock};
+use kp_wire::api::{BlockView, StatusView};
 
 const VALIDATORS: u16 = 4;
 /// Every wait in this test is bounded by this.

@@ -4,9 +4,10 @@
 use std::path::Path;
 use std::process::Command;
 
-use kp_ledger::api::{ParcelView, TraceView};
 use kp_ledger::model::{Certificate, CertificateStatus, ParcelStatus};
+use kp_ledger::trace::Trace;
 use kp_tests::{bin_dir, get_json, DevNode, DEV_PASSPHRASE};
+use kp_wire::api::ParcelView;
 
 /// The shell blocks between the walkthrough markers of README.md.
 fn walkthrough_script() -> String {
@@ -102,7 +103,7 @@ fn readme_walkthrough_runs_and_the_ledger_agrees() {
     assert_eq!(cert.milli_carats, 800_250);
 
     // The trace reaches the mine through the split and both transfers.
-    let trace: TraceView = get_json(&format!("{url}/v1/parcels/{export}/trace")).unwrap();
+    let trace: Trace = get_json(&format!("{url}/v1/parcels/{export}/trace")).unwrap();
     assert_eq!(trace.parcels.len(), 2);
     let kinds: Vec<&str> = trace.events.iter().map(|e| e.body.kind()).collect();
     assert_eq!(

@@ -3,7 +3,8 @@
 //! every check; this module only lays the findings out.
 
 use anyhow::Result;
-use kp_ledger::anomalies::{AnomaliesView, Finding};
+use kp_ledger::anomalies::Finding;
+use kp_wire::anomalies::AnomaliesView;
 
 use crate::commands::audit::AnomaliesArgs;
 use crate::commands::Ctx;

@@ -20,9 +20,9 @@ use std::time::Duration;
 
 use anyhow::{anyhow, bail, Context, Result};
 use kp_crypto::Hash32;
-use kp_ledger::api::{ApiError, TxState, TxStatus};
 use kp_ledger::model::{ParcelId, ProposalId, TransferId};
 use kp_ledger::tx::{tx_id, Body, Transaction};
+use kp_wire::api::{ApiError, TxState, TxStatus};
 
 use crate::client::Client;
 use crate::failure::Rejected;

@@ -8,9 +8,9 @@ use std::path::PathBuf;
 use anyhow::Result;
 use clap::{ArgGroup, Subcommand};
 use kp_crypto::PublicKey;
-use kp_ledger::api::{ProposalView, TxStatus};
 use kp_ledger::model::{ParticipantChange, ParticipantCode, ProposalStatus};
 use kp_ledger::tx::Body;
+use kp_wire::api::{ProposalView, TxStatus};
 use serde::Serialize;
 
 use crate::commands::{created_ids, Ctx};

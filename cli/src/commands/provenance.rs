@@ -8,8 +8,9 @@ use std::fs;
 use std::path::Path;
 
 use anyhow::{Context, Result};
-use kp_ledger::bundle::{Bundle, ReadBundle, Verified};
+use kp_ledger::bundle::{Bundle, Verified};
 use kp_ledger::genesis::Genesis;
+use kp_wire::bundle_file::ReadBundle;
 
 use crate::commands::Ctx;
 use crate::failure::NotVerified;

@@ -3,8 +3,8 @@
 //! figure; this module only lays them out.
 
 use anyhow::Result;
-use kp_ledger::api::{Figures, FlowStats, PeriodStats, StatsTableView, StatsView};
-use kp_ledger::stats::{Period, Scope};
+use kp_wire::api::{Figures, FlowStats, PeriodStats, StatsTableView, StatsView};
+use kp_wire::stats::{Period, Scope};
 
 use crate::commands::audit::StatsArgs;
 use crate::commands::Ctx;
@@ -382,7 +382,8 @@ fn table_csv(t: &StatsTableView) -> Result<String> {
 #[cfg(test)]
 mod tests {
     use kp_ledger::model::{HsCode, ParticipantCode};
-    use kp_ledger::stats::{participant_stats, Flow, StatsKey, Tally};
+    use kp_ledger::stats::{Flow, StatsKey, Tally};
+    use kp_wire::stats::participant_stats;
 
     use super::*;
 

@@ -8,7 +8,7 @@ use std::thread;
 use std::time::Duration;
 
 use anyhow::{anyhow, Context, Result};
-use kp_ledger::api::{ApiError, BlockEventView, TxEventView};
+use kp_wire::api::{ApiError, BlockEventView, TxEventView};
 use serde_json::{json, Value};
 
 use crate::commands::Ctx;

@@ -21,7 +21,6 @@ use kp_crypto::PublicKey;
 use serde::{Deserialize, Serialize};
 
 use super::{check_entering_key, check_text, proposal_id, required, ApplyError, TxCtx};
-use crate::api::{ApiError, ProposalView};
 use crate::model::{
     Participant, ParticipantChange, ParticipantCode, ParticipantStatus, Proposal, ProposalId,
     ProposalStatus, ValidatorSet,
@@ -93,34 +92,31 @@ pub fn validators_among(participants: &[Participant]) -> ValidatorSet {
     set
 }
 
-/// A proposal as the API shows it: the tally against the Participants active
-/// in `state`, and, for an open one, why its change cannot apply now, if so.
-pub fn proposal_view<S: StateRead + ?Sized>(
+/// Where a proposal stands in a state: its approvals counted against the
+/// Participants active there, and, for an open one, why its change cannot
+/// apply there, if so.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct ProposalStanding {
+    pub tally: Tally,
+    /// The refusal an approval would meet now: the proposal has become moot.
+    pub blocked: Option<Rejection>,
+}
+
+/// Where `proposal` stands in `state`.
+pub fn proposal_standing<S: StateRead + ?Sized>(
     state: &S,
-    proposal: Proposal,
-) -> Result<ProposalView, StorageFault> {
-    let now = tally(state, &proposal)?;
+    proposal: &Proposal,
+) -> Result<ProposalStanding, StorageFault> {
     let blocked = match proposal.status {
         ProposalStatus::Executed { .. } => None,
         ProposalStatus::Open => match check_change(state, &proposal.change) {
             Ok(()) => None,
-            Err(ApplyError::Rejected(r)) => Some(ApiError {
-                code: r.code().to_owned(),
-                message: r.to_string(),
-            }),
+            Err(ApplyError::Rejected(r)) => Some(r),
             Err(ApplyError::Storage(fault)) => return Err(fault),
         },
     };
-    Ok(ProposalView {
-        id: proposal.id,
-        change: proposal.change,
-        proposer: proposal.proposer,
-        proposed_height: proposal.proposed_height,
-        approvals: proposal.approvals,
-        counted: now.approvals,
-        active: now.active,
-        needed: now.needed(),
-        status: proposal.status,
+    Ok(ProposalStanding {
+        tally: tally(state, proposal)?,
         blocked,
     })
 }

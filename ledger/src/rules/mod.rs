@@ -20,13 +20,14 @@ mod tests;
 
 pub(crate) use certificate::shipment_values;
 pub use governance::{
-    proposal_view, tally, validator_set, validators_among, Tally, COMPLIANT_ZONES_MAX,
+    proposal_standing, tally, validator_set, validators_among, ProposalStanding, Tally,
+    COMPLIANT_ZONES_MAX,
 };
 pub use parcel::{MILLI_CARATS_MAX, VALUE_CENTS_MAX};
 
 use kp_crypto::{hash_domain, Hash32, PublicKey};
 
-use crate::genesis::ChainIdentity;
+use crate::chain::ChainIdentity;
 use crate::model::{
     Member, Parcel, ParcelId, ParcelStatus, Participant, ParticipantCode, ProposalId, TransferId,
     TxId,

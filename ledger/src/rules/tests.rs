@@ -1329,11 +1329,12 @@ mod storage_faults {
 
     use crate::block::{apply_block, build_block, BlockError, NONE_CHECKED};
     use crate::commitment::{ParcelCommitment, ParcelTree};
+    use crate::mem_state::MemState;
     use crate::model::{
         Certificate, Member, Parcel, ParcelId, Participant, ParticipantCode, Proposal, ProposalId,
         Role, Transfer, TransferId,
     };
-    use crate::state::{MemState, Read, StateRead, StorageFault};
+    use crate::state::{Read, StateRead, StorageFault};
     use crate::testkit::{code, test_chain, test_proposer, World};
 
     /// A state that fails on its `fail_at`-th read: a disk error at any

@@ -11,6 +11,7 @@ use borsh::{BorshDeserialize, BorshSerialize};
 use bytes::Bytes;
 use kp_crypto::Signature;
 use kp_ledger::finality::CommitProof;
+use kp_store::CertificateFormat;
 use malachitebft_core_consensus::{LivenessMsg, ProposedValue, SignedConsensusMsg};
 use malachitebft_core_types::{
     CommitCertificate, ExtendedCommitCertificate, ExtendedCommitSignature, PolkaCertificate, Round,
@@ -129,6 +130,18 @@ pub fn commit_proof(bytes: &[u8]) -> io::Result<CommitProof> {
             .map(|s| (s.address.0, s.signature))
             .collect(),
     })
+}
+
+/// The certificates a node's store keeps: the engine's, encoded as
+/// [`encode_certificate`] does, which sync serves back to peers as they are.
+/// The store reads them as proofs through this when it builds bundles.
+#[derive(Debug, Clone, Copy, Default)]
+pub struct EngineCertificates;
+
+impl CertificateFormat for EngineCertificates {
+    fn commit_proof(&self, stored: &[u8]) -> Result<CommitProof, String> {
+        commit_proof(stored).map_err(|e| e.to_string())
+    }
 }
 
 #[derive(BorshSerialize, BorshDeserialize)]

@@ -1,6 +1,6 @@
 //! Why consensus stops: each a reason the node cannot go on voting.
 
-use kp_ledger::store::StoreError;
+use kp_store::StoreError;
 use malachitebft_app_channel::app::net::Multiaddr;
 
 #[derive(Debug, thiserror::Error)]

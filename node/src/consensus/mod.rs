@@ -44,7 +44,7 @@ use tokio::sync::watch;
 use tracing::info;
 
 pub use self::app::Services;
-pub use self::codec::commit_proof;
+pub use self::codec::EngineCertificates;
 pub use self::context::{
     block_id, block_stream_signing_bytes, local_timeouts, wide_area_timeouts, Address, BlockId,
     BlockPart, Height, KpContext, Proposal, ValidatorSigner, Vote,

@@ -1,7 +1,7 @@
 //! The validators of a height, as the ledger names them.
 
-use kp_ledger::api::ValidatorView;
-use kp_ledger::store::{Snapshot, StoreError};
+use kp_store::{Snapshot, StoreError};
+use kp_wire::api::ValidatorView;
 
 use super::context::ValidatorSet;
 

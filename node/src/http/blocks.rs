@@ -5,13 +5,12 @@ use axum::extract::rejection::PathRejection;
 use axum::extract::{Path, State};
 use axum::http::StatusCode;
 use axum::Json;
-use kp_ledger::api::{BlockView, CommitView};
 use kp_ledger::genesis::Genesis;
-use kp_ledger::store::Snapshot;
+use kp_store::Snapshot;
+use kp_wire::api::{BlockView, CommitView};
 
 use super::error::{Answer, ErrorResponse};
 use super::state::HttpState;
-use crate::consensus::commit_proof;
 
 /// The genesis this node's chain began from, for verifiers that hold none.
 #[utoipa::path(
@@ -103,13 +102,8 @@ pub(super) async fn commit(
     state
         .read(move |s| {
             let height = block_height(s, &height)?;
-            let bytes = s.commit_certificate(height)?.ok_or_else(|| {
+            let proof = s.commit_proof(height)?.ok_or_else(|| {
                 ErrorResponse::not_found(format!("no commit certificate at height {height}"))
-            })?;
-            let proof = commit_proof(&bytes).map_err(|e| {
-                ErrorResponse::internal(format!(
-                    "the commit certificate at height {height} does not decode: {e}"
-                ))
             })?;
             Ok(CommitView::from(&proof))
         })

@@ -6,13 +6,13 @@ use axum::extract::rejection::{JsonRejection, PathRejection, QueryRejection};
 use axum::http::StatusCode;
 use axum::response::{IntoResponse, Response};
 use axum::Json;
-use kp_ledger::anomalies::AnomalyQueryError;
-use kp_ledger::api::{ApiError, ErrorBody};
 use kp_ledger::state::StorageFault;
-use kp_ledger::stats::StatsQueryError;
-use kp_ledger::store::StoreError;
 use kp_ledger::tx::TX_SIZE_BYTES_MAX;
 use kp_ledger::Rejection;
+use kp_store::StoreError;
+use kp_wire::anomalies::AnomalyQueryError;
+use kp_wire::api::{ApiError, ErrorBody};
+use kp_wire::stats::StatsQueryError;
 
 /// Room for the hex of the largest transaction and its JSON wrapping;
 /// anything longer is refused before it is read whole.

@@ -3,10 +3,9 @@
 use axum::extract::rejection::PathRejection;
 use axum::extract::{Path, State};
 use axum::Json;
-use kp_ledger::api::ProposalView;
 use kp_ledger::model::Participant;
-use kp_ledger::rules::proposal_view;
 use kp_ledger::state::StateRead;
+use kp_wire::api::ProposalView;
 
 use super::error::Answer;
 use super::state::HttpState;
@@ -45,16 +44,7 @@ pub(super) async fn participants(State(state): State<HttpState>) -> Answer<Vec<P
     )
 )]
 pub(super) async fn proposals(State(state): State<HttpState>) -> Answer<Vec<ProposalView>> {
-    state
-        .read(|s| {
-            let mut views = Vec::new();
-            for proposal in s.open_proposals()? {
-                views.push(proposal_view(s, proposal)?);
-            }
-            Ok(views)
-        })
-        .await
-        .map(Json)
+    state.read(|s| Ok(s.open_proposal_views()?)).await.map(Json)
 }
 
 #[utoipa::path(
@@ -80,7 +70,7 @@ pub(super) async fn proposal(
     state
         .read(move |s| {
             let proposal = s.proposal_by_prefix(&prefix)?;
-            Ok(proposal_view(s, proposal)?)
+            Ok(s.proposal_view(proposal)?)
         })
         .await
         .map(Json)

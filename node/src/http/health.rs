@@ -5,7 +5,7 @@
 use axum::extract::State;
 use axum::http::StatusCode;
 use axum::Json;
-use kp_ledger::api::ApiError;
+use kp_wire::api::ApiError;
 use serde::Serialize;
 
 use super::error::ErrorResponse;

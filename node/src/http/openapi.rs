@@ -13,7 +13,7 @@ use std::sync::LazyLock;
 
 use axum::http::header;
 use axum::response::IntoResponse;
-use kp_ledger::api::{ApiError, BlockEventView, ErrorBody, TxEventView};
+use kp_wire::api::{ApiError, BlockEventView, ErrorBody, TxEventView};
 use utoipa::openapi::OpenApi as Document;
 use utoipa::{Modify, OpenApi};
 

@@ -6,15 +6,15 @@ use axum::extract::{Path, State};
 use axum::http::header;
 use axum::response::{IntoResponse, Response};
 use axum::Json;
-use kp_ledger::api::{ParcelView, TraceView};
-use kp_ledger::bundle::BundleFile;
 use kp_ledger::model::{Certificate, Member, Transfer};
 use kp_ledger::state::StateRead;
+use kp_ledger::trace::Trace;
+use kp_wire::api::ParcelView;
+use kp_wire::bundle_file::{to_file, BundleFile};
 
 use super::error::{Answer, ErrorResponse};
 use super::path::parse_key;
 use super::state::HttpState;
-use crate::consensus::commit_proof;
 
 #[utoipa::path(
     get,
@@ -84,7 +84,7 @@ pub(super) async fn parcel(
         (
             status = 200,
             description = "The parcel first, then its ancestors; the events by height and index",
-            body = TraceView
+            body = Trace
         ),
         crate::http::contract::PrefixErrors,
     )
@@ -92,7 +92,7 @@ pub(super) async fn parcel(
 pub(super) async fn trace(
     State(state): State<HttpState>,
     id: Result<Path<String>, PathRejection>,
-) -> Answer<TraceView> {
+) -> Answer<Trace> {
     let prefix = id?.0;
     state
         .read(move |s| {
@@ -130,11 +130,10 @@ pub(super) async fn bundle(
     let file = state
         .read(move |s| {
             let parcel = s.parcel_by_prefix(&prefix)?;
-            let decode = |bytes: &[u8]| commit_proof(bytes).map_err(|e| e.to_string());
             let bundle = s
-                .bundle(&parcel.id, &decode)?
+                .bundle(&parcel.id)?
                 .ok_or_else(|| ErrorResponse::not_found(format!("no parcel {}", parcel.id)))?;
-            Ok(bundle.to_file())
+            Ok(to_file(&bundle))
         })
         .await?;
     Ok(([(header::CONTENT_TYPE, "application/json")], file).into_response())

@@ -4,7 +4,7 @@
 
 use std::sync::Arc;
 
-use kp_ledger::store::Snapshot;
+use kp_store::Snapshot;
 use tokio::sync::{watch, Semaphore};
 
 use super::error::ErrorResponse;

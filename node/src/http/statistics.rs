@@ -3,11 +3,11 @@
 use axum::extract::rejection::QueryRejection;
 use axum::extract::{Query, State};
 use axum::Json;
-use kp_ledger::anomalies::{AnomaliesView, AnomalyQuery, AnomalyQueryError};
-use kp_ledger::api::{StatsTableView, StatsView};
 use kp_ledger::model::ParticipantCode;
 use kp_ledger::state::StateRead;
-use kp_ledger::stats::{Period, StatsQueryError};
+use kp_wire::anomalies::{AnomaliesView, AnomalyQuery, AnomalyQueryError};
+use kp_wire::api::{StatsTableView, StatsView};
+use kp_wire::stats::{Period, StatsQueryError};
 
 use super::error::{Answer, ErrorResponse};
 use super::state::HttpState;

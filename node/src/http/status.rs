@@ -5,7 +5,7 @@ use axum::extract::State;
 use axum::http::header;
 use axum::response::IntoResponse;
 use axum::Json;
-use kp_ledger::api::StatusView;
+use kp_wire::api::StatusView;
 
 use super::error::Answer;
 use super::state::HttpState;

@@ -6,10 +6,10 @@ use axum::extract::{Path, State};
 use axum::http::StatusCode;
 use axum::Json;
 use kp_crypto::Hash32;
-use kp_ledger::api::{NonceView, SubmitRequest, TxState, TxStatus};
 use kp_ledger::state::StateRead;
 use kp_ledger::tx::{DecodedTx, TX_SIZE_BYTES_MAX};
 use kp_ledger::Rejection;
+use kp_wire::api::{NonceView, SubmitRequest, TxState, TxStatus};
 
 use super::error::{Answer, ErrorResponse};
 use super::path::{parse_id, parse_key};

@@ -7,9 +7,9 @@
 
 use std::collections::{HashMap, VecDeque};
 
-use kp_ledger::api::ApiError;
 use kp_ledger::model::TxId;
 use kp_ledger::Rejection;
+use kp_wire::api::ApiError;
 
 pub const DROPPED_KEPT_MAX: usize = 100_000;
 
@@ -30,10 +30,7 @@ impl DroppedTxs {
     }
 
     pub fn record(&mut self, id: TxId, rejection: &Rejection) {
-        let reason = ApiError {
-            code: rejection.code().to_owned(),
-            message: rejection.to_string(),
-        };
+        let reason = ApiError::from(rejection);
         if self.reasons.insert(id, reason).is_none() {
             self.order.push_back(id);
         }

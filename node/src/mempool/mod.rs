@@ -14,12 +14,12 @@ use std::sync::{Arc, Mutex};
 use std::time::Duration;
 
 use kp_crypto::PublicKey;
-use kp_ledger::api::ApiError;
 use kp_ledger::model::TxId;
 use kp_ledger::rejection::Rejection;
 use kp_ledger::state::StorageFault;
-use kp_ledger::store::StoreError;
 use kp_ledger::tx::DecodedTx;
+use kp_store::StoreError;
+use kp_wire::api::ApiError;
 use tokio::sync::Notify;
 use tracing::debug;
 

@@ -10,14 +10,13 @@
 use std::collections::{HashMap, HashSet, VecDeque};
 
 use kp_crypto::PublicKey;
-use kp_ledger::block::ChainTip;
-use kp_ledger::genesis::ChainIdentity;
+use kp_ledger::chain::{ChainIdentity, ChainTip};
 use kp_ledger::model::TxId;
 use kp_ledger::rules::{apply_tx, ApplyError, BlockContext};
 use kp_ledger::state::{Layered, StateDelta, StateRead, StorageFault};
-use kp_ledger::store::{Snapshot, StoreError};
 use kp_ledger::tx::DecodedTx;
 use kp_ledger::Rejection;
+use kp_store::{Snapshot, StoreError};
 
 /// How much a node holds before it answers `mempool_full`.
 #[derive(Debug, Clone, Copy)]
@@ -260,9 +259,11 @@ pub(crate) mod tests {
     use kp_crypto::SecretKey;
     use kp_ledger::block::{build_block, NONE_CHECKED};
     use kp_ledger::model::Role;
-    use kp_ledger::store::Store;
+    use std::sync::Arc;
+
     use kp_ledger::testkit::{key_named, signed, test_chain, test_genesis, START_TIME};
     use kp_ledger::tx::Body;
+    use kp_store::{ProofCertificates, Store};
 
     /// Botswana's authority enrols `member` as a trader, with `nonce`.
     pub(crate) fn enrol(nonce: u64, member: &str) -> DecodedTx {
@@ -296,7 +297,12 @@ pub(crate) mod tests {
     #[test]
     fn admits_in_nonce_order_over_what_waits_and_within_bounds() {
         let dir = tempfile::tempdir().expect("tempdir");
-        let store = Store::open(&dir.path().join("ledger.redb"), &test_genesis()).expect("open");
+        let store = Store::open(
+            &dir.path().join("ledger.redb"),
+            &test_genesis(),
+            Arc::new(ProofCertificates),
+        )
+        .expect("open");
         let limits = MempoolLimits {
             txs_max: 2,
             bytes_max: 1 << 20,
@@ -365,7 +371,12 @@ pub(crate) mod tests {
     #[test]
     fn clients_fill_their_share_and_peers_the_rest() {
         let dir = tempfile::tempdir().expect("tempdir");
-        let store = Store::open(&dir.path().join("ledger.redb"), &test_genesis()).expect("open");
+        let store = Store::open(
+            &dir.path().join("ledger.redb"),
+            &test_genesis(),
+            Arc::new(ProofCertificates),
+        )
+        .expect("open");
         let limits = MempoolLimits {
             txs_max: 3,
             client_txs_max: 1,
@@ -414,7 +425,12 @@ pub(crate) mod tests {
     #[test]
     fn rebase_keeps_what_still_waits_and_drops_what_settled() {
         let dir = tempfile::tempdir().expect("tempdir");
-        let store = Store::open(&dir.path().join("ledger.redb"), &test_genesis()).expect("open");
+        let store = Store::open(
+            &dir.path().join("ledger.redb"),
+            &test_genesis(),
+            Arc::new(ProofCertificates),
+        )
+        .expect("open");
         let mut mempool = mempool_over(&store, MempoolLimits::default());
         for (nonce, name) in [(1, "a"), (2, "b"), (3, "c")] {
             mempool

@@ -10,6 +10,7 @@
 
 use std::collections::HashMap;
 use std::path::PathBuf;
+use std::sync::Arc;
 use std::time::Instant;
 
 use anyhow::{bail, Context, Result};
@@ -17,12 +18,13 @@ use clap::Parser;
 use kp_crypto::keystore::read_key_file;
 use kp_crypto::{hash_domain, PublicKey, SecretKey};
 use kp_ledger::block::{build_block, NONE_CHECKED};
-use kp_ledger::genesis::{ChainIdentity, Genesis};
+use kp_ledger::chain::ChainIdentity;
+use kp_ledger::genesis::Genesis;
 use kp_ledger::model::{HsCode, ParcelId, Role};
 use kp_ledger::rules::{parcel_id, transfer_id};
-use kp_ledger::store::Store;
 use kp_ledger::tx::{Body, DecodedTx, SplitOutput, TxPayload};
 use kp_ledger::units::day_of;
+use kp_store::{ProofCertificates, Store};
 
 #[derive(Parser)]
 #[command(about = "Fill a stopped kpnode dev home with a large, valid ledger")]
@@ -139,7 +141,10 @@ fn main() -> Result<()> {
     let genesis_text =
         std::fs::read_to_string(args.home.join("genesis.json")).context("read genesis.json")?;
     let genesis = Genesis::from_json(&genesis_text)?;
-    let store = Store::open(&args.home.join("data").join("ledger.redb"), &genesis)?;
+    // Its blocks carry no commit certificate, and it builds no bundle: the
+    // format certificates are read in is never asked for.
+    let path = args.home.join("data").join("ledger.redb");
+    let store = Store::open(&path, &genesis, Arc::new(ProofCertificates))?;
     let authority = read_key_file(&args.home.join("keys").join("BW.key"), &args.passphrase)?;
     let proposer = genesis.participants[0]
         .validator

@@ -8,7 +8,7 @@
 
 use super::*;
 use crate::model::{ParticipantChange, Proposal, ProposalId, ProposalStatus};
-use crate::rules::{proposal_id, proposal_view, validator_set};
+use crate::rules::{proposal_id, proposal_standing, validator_set};
 use kp_crypto::Hash32;
 
 use crate::testkit::key_named;
@@ -103,9 +103,10 @@ fn a_suspension_needs_more_than_two_thirds_of_the_active_participants() {
     // Two of four is not more than two thirds.
     assert_eq!(proposal(&w, &id).status, ProposalStatus::Open);
     assert_eq!(standing(&w, "ZA"), ParticipantStatus::Active);
-    let view = proposal_view(&w.state, proposal(&w, &id)).unwrap();
-    assert_eq!((view.counted, view.active, view.needed), (2, 4, 3));
-    assert_eq!(view.blocked, None);
+    let now = proposal_standing(&w.state, &proposal(&w, &id)).unwrap();
+    let tally = now.tally;
+    assert_eq!((tally.approvals, tally.active, tally.needed()), (2, 4, 3));
+    assert_eq!(now.blocked, None);
 
     let effects = approve(&mut w, "IN", id).unwrap();
     assert!(effects.delta.changes_participants());
@@ -344,13 +345,13 @@ fn a_change_that_became_moot_gathers_no_approvals_and_stays_open() {
     let open = proposal(&w, &second);
     assert_eq!(open.approvals, vec![code("EU")]);
     assert_eq!(open.status, ProposalStatus::Open);
-    let view = proposal_view(&w.state, open).unwrap();
-    assert_eq!(view.blocked.map(|e| e.code), Some("change_moot".to_owned()));
+    let now = proposal_standing(&w.state, &open).unwrap();
+    assert_eq!(now.blocked.map(|r| r.code()), Some("change_moot"));
 
     // Once ZA is reinstated, the open proposal means something again.
     decide(&mut w, reinstate("ZA"), &["BW", "EU", "IN"]);
-    let view = proposal_view(&w.state, proposal(&w, &second)).unwrap();
-    assert_eq!(view.blocked, None);
+    let now = proposal_standing(&w.state, &proposal(&w, &second)).unwrap();
+    assert_eq!(now.blocked, None);
     approve(&mut w, "BW", second).unwrap();
     approve(&mut w, "IN", second).unwrap();
     assert_eq!(standing(&w, "ZA"), ParticipantStatus::Suspended);

@@ -8,8 +8,8 @@ use std::time::{Duration, Instant};
 
 use anyhow::{bail, Context, Result};
 use kp_crypto::PublicKey;
-use kp_ledger::api::{BlockView, ErrorBody, StatusView};
 use kp_ledger::model::ParticipantCode;
+use kp_wire::api::{BlockView, ErrorBody, StatusView};
 use serde::de::DeserializeOwned;
 use serde::Deserialize;
 

@@ -9,9 +9,9 @@ use anyhow::{bail, Context, Result};
 use indicatif::ProgressBar;
 use kp_crypto::keystore::read_key_file;
 use kp_crypto::{Hash32, PublicKey, SecretKey};
-use kp_ledger::api::{NonceView, TxState, TxStatus};
 use kp_ledger::model::{HsCode, ParticipantCode, Role, TxId};
 use kp_ledger::tx::{tx_id, Body, TxPayload};
+use kp_wire::api::{NonceView, TxState, TxStatus};
 
 use crate::cluster::{self, get_json, wait_for, Node, Submitted};
 use crate::wire::Connection;

@@ -2,14 +2,16 @@
 //! certificates, verified against the genesis alone; and every kind of byte
 //! a forger could change, each caught at its own step.
 
-use kp_crypto::Hash32;
+use kp_crypto::{Hash32, PublicKey};
+use kp_ledger::bundle::{Bundle, BundleError, Verified};
+use kp_ledger::model::{ParcelId, ParticipantChange, Role, TxId};
+use kp_ledger::rules::{parcel_id, transfer_id};
+use kp_ledger::testkit::{code, key_named, test_genesis, World};
+use kp_ledger::trace::Event;
+use kp_ledger::tx::{tx_id, Body, DecodedTx, SplitOutput};
+use kp_store::testkit::CertifiedChain;
+use kp_wire::bundle_file::{to_file, ReadBundle};
 use tempfile::TempDir;
-
-use super::*;
-use crate::model::{ParticipantChange, Role};
-use crate::rules::parcel_id;
-use crate::testkit::{code, key_named, test_genesis, CertifiedChain, World};
-use crate::tx::SplitOutput;
 
 struct Scene {
     chain: CertifiedChain,
@@ -79,7 +81,7 @@ impl Scene {
                 price_cents: None,
             },
         );
-        let transfer = crate::rules::transfer_id(&offer.id);
+        let transfer = transfer_id(&offer.id);
         let accept = self.chain.sign(&to, Body::AcceptTransfer { transfer });
         self.chain.block_signed(vec![offer, accept]);
     }
@@ -122,7 +124,7 @@ impl Scene {
             .expect("trace")
             .expect("parcel");
         assert_eq!(verified.trace.parcels, trace.parcels);
-        let places = |events: &[EventView]| -> Vec<(TxId, u64, u32)> {
+        let places = |events: &[Event]| -> Vec<(TxId, u64, u32)> {
             events.iter().map(|e| (e.tx, e.height, e.index)).collect()
         };
         assert_eq!(places(&verified.trace.events), places(&trace.events));
@@ -234,7 +236,7 @@ fn a_bundle_verifies_after_the_validator_set_changed_twice() {
 fn the_bundle_file_round_trips_and_refuses_an_edited_view() {
     let (s, part) = history_across_two_set_changes();
     let bundle = s.chain.bundle(&part);
-    let text = bundle.to_file();
+    let text = to_file(&bundle);
     let read = ReadBundle::parse(&text).expect("reads");
     assert_eq!(read.bundle, bundle);
     assert!(read.verify(&test_genesis()).is_ok());

@@ -1,17 +1,20 @@
 //! The JSON shapes of the node's HTTP API, shared by `kpnode` (which serves
 //! them) and `kp` (which reads them), so that the two cannot drift apart.
-//! `docs/api.md` describes the routes.
+//! `docs/api.md` describes the routes. A trace and its events are the
+//! ledger's own ([`kp_ledger::trace`]): a verified bundle establishes them.
 
 use kp_crypto::{Hash32, PublicKey};
 use serde::{Deserialize, Serialize};
 
-use crate::block::BlockHeader;
-use crate::finality::CommitProof;
-use crate::model::{
-    BlockHash, Parcel, ParcelId, ParticipantChange, ParticipantCode, ProposalId, ProposalStatus,
-    TransferId, TxId,
+use kp_ledger::block::BlockHeader;
+use kp_ledger::finality::CommitProof;
+use kp_ledger::model::{
+    BlockHash, HsCode, Parcel, ParcelId, ParticipantChange, ParticipantCode, Proposal, ProposalId,
+    ProposalStatus, TransferId, TxId,
 };
-use crate::tx::Body;
+use kp_ledger::rejection::Rejection;
+use kp_ledger::rules::ProposalStanding;
+use kp_ledger::trace::Event;
 
 /// Every error the API returns: a stable code and one line for humans.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
@@ -19,6 +22,16 @@ use crate::tx::Body;
 pub struct ApiError {
     pub code: String,
     pub message: String,
+}
+
+/// A rejection as the API reports it.
+impl From<&Rejection> for ApiError {
+    fn from(rejection: &Rejection) -> Self {
+        ApiError {
+            code: rejection.code().to_owned(),
+            message: rejection.to_string(),
+        }
+    }
 }
 
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
@@ -105,21 +118,6 @@ pub struct NonceView {
     pub pending_last: u64,
 }
 
-/// One committed transaction, as history shows it.
-#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
-#[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]
-pub struct EventView {
-    pub tx: TxId,
-    pub height: u64,
-    pub index: u32,
-    /// Block time, UTC seconds.
-    pub time: u64,
-    pub signer: PublicKey,
-    pub body: Body,
-    #[serde(default, skip_serializing_if = "Vec::is_empty")]
-    pub created: Vec<Hash32>,
-}
-
 /// `GET /v1/events`: one committed transaction on the event stream: the
 /// event as history shows it, with its kind, every parcel, transfer and
 /// certificate it touched or created, and one line saying what it did.
@@ -127,7 +125,7 @@ pub struct EventView {
 #[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]
 pub struct TxEventView {
     #[serde(flatten)]
-    pub event: EventView,
+    pub event: Event,
     pub kind: String,
     #[serde(default)]
     pub parcels: Vec<ParcelId>,
@@ -157,25 +155,21 @@ pub struct BlockEventView {
 #[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]
 pub struct ParcelView {
     pub parcel: Parcel,
-    pub events: Vec<EventView>,
-}
-
-/// `GET /v1/parcels/{id}/trace`: the parcel, every ancestor back to the
-/// mines, and every event of each, oldest first.
-#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
-#[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]
-pub struct TraceView {
-    pub parcel: Hash32,
-    /// The parcel first, then its ancestors, each once.
-    pub parcels: Vec<Parcel>,
-    /// Ordered by (height, index), each once.
-    pub events: Vec<EventView>,
+    pub events: Vec<Event>,
 }
 
 /// `GET /v1/blocks/{height}/commit`: the precommits that decided a block,
-/// as an offline verifier checks them (see [`crate::finality`]).
+/// as an offline verifier checks them (see [`kp_ledger::finality`]).
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
-#[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]
+#[cfg_attr(
+    feature = "openapi",
+    derive(utoipa::ToSchema),
+    // The words the API's document has always carried, from when this
+    // view was the ledger's.
+    schema(
+        description = "`GET /v1/blocks/{height}/commit`: the precommits that decided a block,\nas an offline verifier checks them (see [`crate::finality`])."
+    )
+)]
 pub struct CommitView {
     pub height: u64,
     pub round: i64,
@@ -242,6 +236,25 @@ pub struct ProposalView {
     pub blocked: Option<ApiError>,
 }
 
+impl ProposalView {
+    /// `proposal` as it stands now (see
+    /// [`proposal_standing`](kp_ledger::rules::proposal_standing)).
+    pub fn new(proposal: Proposal, now: &ProposalStanding) -> ProposalView {
+        ProposalView {
+            id: proposal.id,
+            change: proposal.change,
+            proposer: proposal.proposer,
+            proposed_height: proposal.proposed_height,
+            approvals: proposal.approvals,
+            counted: now.tally.approvals,
+            active: now.tally.active,
+            needed: now.tally.needed(),
+            status: proposal.status,
+            blocked: now.blocked.as_ref().map(ApiError::from),
+        }
+    }
+}
+
 /// Carats, US$ and counts of one line of the Annex III statistics, as
 /// integers and as the scheme writes them (`12.345`, `1500.00`).
 #[derive(Debug, Clone, Default, PartialEq, Eq, Serialize, Deserialize)]
@@ -270,7 +283,7 @@ pub struct Figures {
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
 #[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]
 pub struct HsFigures {
-    pub hs_code: crate::model::HsCode,
+    pub hs_code: HsCode,
     #[serde(flatten)]
     pub figures: Figures,
 }

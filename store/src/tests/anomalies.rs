@@ -2,10 +2,11 @@
 //! the case planted for it, and a clean scenario finds nothing.
 
 use super::*;
-use crate::anomalies::{AnomalyKind, AnomalyQuery, AnomalyQueryError, Finding};
+use kp_ledger::anomalies::{AnomalyKind, Finding};
+use kp_wire::anomalies::{AnomalyQuery, AnomalyQueryError};
 
 /// Two weeks into the first quarter of 2026 (2026-01-15).
-const EARLY_Q1: u64 = crate::testkit::START_TIME + 14 * 86_400;
+const EARLY_Q1: u64 = kp_ledger::testkit::START_TIME + 14 * 86_400;
 
 fn issue(
     number: &str,
@@ -106,7 +107,7 @@ fn everyone() -> AnomalyQuery {
 fn a_clean_trade_has_no_anomalies() {
     let dir = tempfile::tempdir().expect("tempdir");
     let mut t = bw_trade(dir.path(), EARLY_Q1, &[10_000, 10_000]);
-    let expires = crate::units::day_of(EARLY_Q1) + 30;
+    let expires = kp_ledger::units::day_of(EARLY_Q1) + 30;
     block_at(
         &mut t.chain,
         EARLY_Q1,
@@ -142,7 +143,7 @@ fn each_check_finds_its_planted_case() {
         t.parcels[4],
         t.parcels[5],
     ];
-    let day = crate::units::day_of(EARLY_Q1);
+    let day = kp_ledger::units::day_of(EARLY_Q1);
     block_at(
         &mut t.chain,
         EARLY_Q1,
@@ -185,8 +186,8 @@ fn each_check_finds_its_planted_case() {
     );
     // The third quarter: BW exported 4 ct in Q1 and nothing in Q2; now it
     // ships F, mined in Q1, when it has produced and imported nothing.
-    let q3 = crate::testkit::START_TIME + 200 * 86_400;
-    let q3_day = crate::units::day_of(q3);
+    let q3 = kp_ledger::testkit::START_TIME + 200 * 86_400;
+    let q3_day = kp_ledger::units::day_of(q3);
     block_at(
         &mut t.chain,
         q3,
@@ -209,7 +210,7 @@ fn each_check_finds_its_planted_case() {
     let expired: Vec<_> = of(AnomalyKind::ExpiredWithoutReceipt).collect();
     assert_eq!(expired.len(), 1, "{all:#?}");
     assert_eq!(expired[0].certificates, vec!["BW-001".to_owned()]);
-    assert_eq!(expired[0].when, crate::units::Day(day + 10).to_string());
+    assert_eq!(expired[0].when, kp_ledger::units::Day(day + 10).to_string());
     let flagged: Vec<_> = of(AnomalyKind::FlaggedParcel).collect();
     assert_eq!(flagged.len(), 1, "{all:#?}");
     assert_eq!(flagged[0].parcels, vec![d]);
@@ -277,7 +278,7 @@ fn each_check_finds_its_planted_case() {
     assert_eq!(found[0].certificates, vec!["BW-005".to_owned()]);
     assert_eq!(
         found[0].when,
-        format!("2026-07-01 to {}", crate::units::Day(q3_day))
+        format!("2026-07-01 to {}", kp_ledger::units::Day(q3_day))
     );
     assert_eq!(
         found[0].detail,
@@ -328,7 +329,7 @@ fn bad_queries_are_refused_with_their_codes() {
         AnomalyQuery::parse(None, None, None, None, None)
             .map(|q| q.markup_percent)
             .ok(),
-        Some(crate::anomalies::MARKUP_PERCENT_DEFAULT)
+        Some(kp_wire::anomalies::MARKUP_PERCENT_DEFAULT)
     );
 }
 
@@ -404,7 +405,7 @@ fn markups_and_markdowns_on_reexport_are_found_and_the_import_price_is_not() {
             Body::SplitParcel {
                 parcel: a,
                 outputs: [400, 600]
-                    .map(|milli_carats| crate::tx::SplitOutput {
+                    .map(|milli_carats| kp_ledger::tx::SplitOutput {
                         milli_carats,
                         hs_code: None,
                     })

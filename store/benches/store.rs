@@ -4,8 +4,9 @@
 //! of blocks, transactions, state and indexes in one write transaction.
 //! Blocks alternate between offers and their acceptances.
 //!
-//! cargo bench -p kp-ledger --bench store
+//! cargo bench -p kp-store --bench store
 
+use std::sync::Arc;
 use std::time::{Duration, Instant};
 
 use criterion::{criterion_group, criterion_main, Criterion, Throughput};
@@ -14,9 +15,9 @@ use kp_ledger::block::{apply_block, build_block, Block, NONE_CHECKED};
 use kp_ledger::model::{ParcelId, Role};
 use kp_ledger::rules::transfer_id;
 use kp_ledger::state::StateRead;
-use kp_ledger::store::Store;
 use kp_ledger::testkit::{test_chain, test_proposer, World};
 use kp_ledger::tx::{Body, DecodedTx};
+use kp_store::{ProofCertificates, Store};
 
 const PARCELS_PER_MINER: usize = 50;
 
@@ -34,7 +35,8 @@ impl Bench {
     fn new(miners: usize) -> Self {
         let dir = tempfile::tempdir().unwrap_or_else(|e| panic!("{e}"));
         let mut w = World::new();
-        let store = Store::open(&dir.path().join("bench.redb"), &w.genesis)
+        let path = dir.path().join("bench.redb");
+        let store = Store::open(&path, &w.genesis, Arc::new(ProofCertificates))
             .unwrap_or_else(|e| panic!("{e}"));
         let mut bench = Bench {
             w: World::new(),

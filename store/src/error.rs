@@ -4,7 +4,7 @@
 
 use kp_crypto::Hash32;
 
-use crate::state::StorageFault;
+use kp_ledger::state::StorageFault;
 
 /// The shortest id prefix accepted back from users (see `docs/commands.md`).
 pub const ID_PREFIX_CHARS_MIN: usize = 8;

@@ -2,46 +2,43 @@
 //! state and its indexes. A block is committed in one write transaction,
 //! with fsync before the commit returns, so after a crash the database holds
 //! every committed block whole and nothing of any other.
-//!
-//! Reads go through a [`Snapshot`], which sees one committed block however
-//! many commit meanwhile; it is also the [`StateRead`](crate::state::StateRead)
-//! that blocks are built and checked against.
-
-mod error;
-mod snapshot;
-mod tables;
-
-#[cfg(test)]
-mod tests;
 
 use std::path::{Path, PathBuf};
 use std::sync::{Arc, PoisonError, RwLock, RwLockReadGuard, RwLockWriteGuard};
 
+use kp_crypto::Hash32;
+use kp_ledger::block::{validators_hash, AppliedBlock};
+use kp_ledger::chain::ChainTip;
+use kp_ledger::commitment::ParcelTree;
+use kp_ledger::genesis::Genesis;
+use kp_ledger::model::Participant;
+use kp_ledger::state::StateDelta;
+use kp_ledger::stats;
 use redb::{Database, ReadableDatabase, ReadableTable, TableHandle, WriteTransaction};
 
-pub use error::{StoreError, ID_PREFIX_CHARS_MIN};
-pub use snapshot::Snapshot;
-pub use tables::{BlockSummary, TxRecord};
-
-use crate::block::{validators_hash, AppliedBlock, ChainTip};
-use crate::commitment::ParcelTree;
-use crate::genesis::Genesis;
-use crate::state::StateDelta;
-use crate::stats;
-use error::storage;
-use tables::{decode, encode, StoredTx};
+use crate::certificates::CertificateFormat;
+use crate::error::{storage, StoreError};
+use crate::snapshot::Snapshot;
+use crate::tables::{self, decode, encode, StoredTx};
 
 pub struct Store {
     db: Database,
     path: PathBuf,
     /// The parcel commitment's tree at the last committed block.
     parcel_tree: RwLock<Arc<ParcelTree>>,
+    /// How the commit certificates kept with blocks read as proofs.
+    certificates: Arc<dyn CertificateFormat>,
 }
 
 impl Store {
     /// Opens the database at `path`, creating it with `genesis`'s state on
-    /// first use; a database made from another genesis is refused.
-    pub fn open(path: &Path, genesis: &Genesis) -> Result<Store, StoreError> {
+    /// first use; a database made from another genesis is refused. Its
+    /// commit certificates read as proofs through `certificates`.
+    pub fn open(
+        path: &Path,
+        genesis: &Genesis,
+        certificates: Arc<dyn CertificateFormat>,
+    ) -> Result<Store, StoreError> {
         let shown = path.display().to_string();
         let db = Database::create(path).map_err(|e| match e {
             redb::DatabaseError::DatabaseAlreadyOpen => StoreError::InUse {
@@ -56,6 +53,7 @@ impl Store {
             db,
             path: path.to_owned(),
             parcel_tree: RwLock::new(Arc::new(ParcelTree::default())),
+            certificates,
         };
         store.init_or_check(genesis)?;
         // From the bucket hashes each block stored with its records, checked
@@ -89,7 +87,7 @@ impl Store {
             let meta = txn.open_table(tables::META).map_err(storage)?;
             let read = |key: &str| meta.get(key).map_err(storage);
             let stored = read(tables::META_GENESIS_HASH)?
-                .map(|g| decode::<kp_crypto::Hash32>(tables::META.name(), g.value()))
+                .map(|g| decode::<Hash32>(tables::META.name(), g.value()))
                 .transpose()?;
             let format = read(tables::META_FORMAT)?
                 .map(|g| decode::<u32>(tables::META.name(), g.value()))
@@ -151,7 +149,11 @@ impl Store {
         // Under the tree's lock, so that the records read and the tree are
         // of the same block.
         let tree = read(&self.parcel_tree);
-        Snapshot::new(self.db.begin_read().map_err(storage)?, tree.clone())
+        Snapshot::new(
+            self.db.begin_read().map_err(storage)?,
+            tree.clone(),
+            self.certificates.clone(),
+        )
     }
 
     /// Where the chain ends now.
@@ -160,9 +162,9 @@ impl Store {
     }
 
     /// Writes a block that passed every check, with its transactions, state
-    /// writes, indexes and the consensus certificate that decided it (opaque
-    /// bytes here; empty where no engine decided), in one durable write
-    /// transaction. A block that does not build on the stored tip is refused
+    /// writes, indexes and the consensus certificate that decided it (in the
+    /// store's [`CertificateFormat`]; empty where no engine decided), in one
+    /// durable write transaction. A block that does not build on the stored tip is refused
     /// and nothing is written.
     pub fn commit(
         &self,
@@ -327,7 +329,7 @@ fn add_stats(
     Ok(())
 }
 
-/// Keeps the indexes the anomaly checks read (`crate::anomalies`) in the
+/// Keeps the indexes the anomaly checks read (`kp_ledger::anomalies`) in the
 /// block's own write transaction: a certificate is open from the block that
 /// issues it to the one that receives it; a certificate is listed at the
 /// time of the block that issues it, and a receipt that differs at its
@@ -394,9 +396,7 @@ fn write_delta(txn: &WriteTransaction, delta: &StateDelta) -> Result<(), StoreEr
             let previous = participants
                 .insert(code.0, encode(participant)?.as_slice())
                 .map_err(storage)?
-                .map(|g| {
-                    decode::<crate::model::Participant>(tables::PARTICIPANTS.name(), g.value())
-                })
+                .map(|g| decode::<Participant>(tables::PARTICIPANTS.name(), g.value()))
                 .transpose()?;
             if let Some(previous) = previous.filter(|p| p.authority != participant.authority) {
                 // Only while it still names this Participant: within one

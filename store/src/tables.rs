@@ -5,11 +5,16 @@
 use borsh::{BorshDeserialize, BorshSerialize};
 use std::cmp::Ordering;
 
-use redb::{Key, TableDefinition, TypeName, Value};
+use redb::{Key, TableDefinition, TableHandle, TypeName, Value};
 
-use super::error::StoreError;
-use crate::model::{HsCode, ParticipantCode};
-use crate::stats::{Flow, StatsKey, Tally};
+use kp_crypto::Hash32;
+use kp_ledger::block::BlockHeader;
+use kp_ledger::model::{HsCode, ParticipantCode, TxId};
+use kp_ledger::stats::{Flow, StatsKey, Tally};
+use kp_ledger::trace::Event;
+use kp_ledger::tx::{tx_id, Transaction};
+
+use crate::error::StoreError;
 
 /// A 32-byte id (a hash or a public key) as a key, compared with one memcmp:
 /// redb compares a `[u8; 32]` key byte by byte, a few per cent of a commit.
@@ -42,6 +47,8 @@ impl Value for Id32 {
     }
 
     fn type_name() -> TypeName {
+        // Written into every table keyed by it: the name the type had when
+        // the store was part of `kp_ledger`, kept so that the format holds.
         TypeName::new("kp_ledger::Id32")
     }
 }
@@ -110,7 +117,7 @@ pub(crate) const PARCEL_EVENTS: TableDefinition<(Id32, u64, u32), ()> =
 /// (year, Participant, quarter, flow, partner (the origin for the
 /// by-origin flows) or `[0, 0]`, HS code or 0) ->
 /// (milli-carats, cents, parcels, certificates, received milli-carats):
-/// the running totals of `crate::stats`, so that a Participant's year is one
+/// the running totals of `kp_ledger::stats`, so that a Participant's year is one
 /// short range, in key order.
 pub(crate) const STATS: TableDefinition<StatsKeyBytes, StatsTally> = TableDefinition::new("stats");
 pub(crate) type StatsKeyBytes = (u16, [u8; 2], u8, u8, [u8; 2], u32);
@@ -203,14 +210,14 @@ pub(crate) struct StoredTx {
     pub bytes: Vec<u8>,
     pub time: u64,
     pub kind: String,
-    pub created: Vec<kp_crypto::Hash32>,
+    pub created: Vec<Hash32>,
 }
 
 /// A block's header and its transactions' ids.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct BlockSummary {
-    pub header: crate::block::BlockHeader,
-    pub txs: Vec<crate::model::TxId>,
+    pub header: BlockHeader,
+    pub txs: Vec<TxId>,
 }
 
 /// One committed transaction: its bytes as received and where it sits.
@@ -224,7 +231,23 @@ pub struct TxRecord {
     /// The body's kind, as `Body::kind` names it.
     pub kind: String,
     /// Ids the transaction created (parcels, a transfer), in order.
-    pub created: Vec<kp_crypto::Hash32>,
+    pub created: Vec<Hash32>,
+}
+
+impl TxRecord {
+    /// The transaction as history shows it.
+    pub(crate) fn event(self) -> Result<Event, StoreError> {
+        let tx: Transaction = decode(TXS.name(), &self.bytes)?;
+        Ok(Event {
+            tx: tx_id(&self.bytes),
+            height: self.height,
+            index: self.index,
+            time: self.time,
+            signer: tx.payload.signer,
+            body: tx.payload.body,
+            created: self.created,
+        })
+    }
 }
 
 pub(crate) fn encode<T: BorshSerialize>(value: &T) -> Result<Vec<u8>, StoreError> {

@@ -5,13 +5,21 @@ use std::path::Path;
 
 use kp_crypto::{Hash32, PublicKey, SecretKey};
 
-use super::*;
-use crate::block::{build_block, BuiltBlock, NONE_CHECKED};
-use crate::commitment::{ParcelCommitment, ParcelTree};
-use crate::model::{HsCode, ParcelId, ParcelStatus, Role};
-use crate::state::StateRead;
-use crate::testkit::{key_named, signed, test_chain, test_genesis, test_proposer, CertifiedChain};
-use crate::tx::{Body, DecodedTx, SplitOutput};
+use std::sync::Arc;
+
+use kp_ledger::block::{build_block, AppliedBlock, BuiltBlock, NONE_CHECKED};
+use kp_ledger::commitment::{ParcelCommitment, ParcelTree};
+use kp_ledger::genesis::Genesis;
+use kp_ledger::model::{HsCode, ParcelId, ParcelStatus, Role};
+use kp_ledger::state::StateRead;
+use kp_ledger::testkit::{key_named, signed, test_chain, test_genesis, test_proposer};
+use kp_ledger::tx::{Body, DecodedTx, SplitOutput};
+
+use crate::certificates::ProofCertificates;
+use crate::database::Store;
+use crate::error::StoreError;
+use crate::tables::{self, encode};
+use crate::testkit::CertifiedChain;
 
 fn enrol(member: PublicKey, role: Role, name: &str) -> Body {
     Body::EnrolMember {
@@ -64,8 +72,16 @@ fn commit(store: &Store, txs: Vec<DecodedTx>) -> AppliedBlock {
     built.applied
 }
 
+fn open_for(path: &Path, genesis: &Genesis) -> Result<Store, StoreError> {
+    Store::open(path, genesis, Arc::new(ProofCertificates))
+}
+
+fn try_open(path: &Path) -> Result<Store, StoreError> {
+    open_for(path, &test_genesis())
+}
+
 fn open(path: &Path) -> Store {
-    Store::open(path, &test_genesis()).expect("open")
+    try_open(path).expect("open")
 }
 
 struct History {
@@ -120,8 +136,8 @@ fn make_history(store: &Store) -> History {
         },
     );
     let (split_a, split_b) = (
-        crate::rules::parcel_id(&split.id, 0),
-        crate::rules::parcel_id(&split.id, 1),
+        kp_ledger::rules::parcel_id(&split.id, 0),
+        kp_ledger::rules::parcel_id(&split.id, 1),
     );
     let merge = signed(
         &miner,
@@ -197,7 +213,7 @@ fn committed_blocks_read_back() {
     assert_eq!(snapshot.block_height(&tip.hash).expect("read"), Some(3));
     assert_eq!(snapshot.block(4).expect("read"), None);
 
-    let merge_id = crate::tx::tx_id(&block.txs[1]);
+    let merge_id = kp_ledger::tx::tx_id(&block.txs[1]);
     let record = snapshot.tx(&merge_id).expect("read").expect("merge tx");
     assert_eq!(
         (record.height, record.index, record.kind.as_str()),
@@ -262,7 +278,8 @@ fn ids_are_found_by_prefix() {
         h.transfer
     );
 
-    let code = |r: Result<_, StoreError>| r.map(|_: crate::model::Parcel| ()).unwrap_err().code();
+    let code =
+        |r: Result<_, StoreError>| r.map(|_: kp_ledger::model::Parcel| ()).unwrap_err().code();
     assert_eq!(
         code(snapshot.parcel_by_prefix(&hex[..7])),
         "prefix_too_short"
@@ -301,7 +318,7 @@ fn a_shared_prefix_is_ambiguous() {
         id[31] = last;
         built.applied.delta.parcels.insert(
             Hash32(id),
-            crate::model::Parcel {
+            kp_ledger::model::Parcel {
                 id: Hash32(id),
                 ..template.clone()
             },
@@ -350,7 +367,7 @@ fn each_parcel_record_chains_exactly_the_events_indexed_for_it() {
         assert!(!events.is_empty());
         assert_eq!(
             record.history,
-            crate::model::History::of(events.iter().map(|e| &e.tx)),
+            kp_ledger::model::History::of(events.iter().map(|e| &e.tx)),
             "parcel {id}"
         );
     }
@@ -388,10 +405,10 @@ fn reopening_keeps_every_block_and_the_tip() {
     assert_ne!(tip_header.parcels_root, ParcelTree::default().root());
     assert_eq!(snapshot.parcel_tree().root(), tip_header.parcels_root);
     for id in [h.registered, h.other, h.split_a, h.split_b, h.merged] {
-        let bucket = crate::commitment::bucket_of(&id);
+        let bucket = kp_ledger::commitment::bucket_of(&id);
         let records = snapshot.parcels_in_bucket(bucket).expect("read");
         let proof = snapshot.parcel_tree().bucket_proof(bucket);
-        let from_records = crate::commitment::bucket_hash(&records);
+        let from_records = kp_ledger::commitment::bucket_hash(&records);
         assert_eq!(
             proof.verify(&tip_header.parcels_root, &from_records.0),
             Ok(())
@@ -416,11 +433,11 @@ fn stored_bucket_hashes_that_disagree_with_the_tip_are_refused() {
         let txn = db.begin_write().expect("write");
         txn.open_table(tables::PARCEL_BUCKETS)
             .expect("buckets")
-            .insert(crate::commitment::bucket_of(&h.merged), [7u8; 32])
+            .insert(kp_ledger::commitment::bucket_of(&h.merged), [7u8; 32])
             .expect("insert");
         txn.commit().expect("commit");
     }
-    let err = Store::open(&path, &test_genesis()).err().expect("refused");
+    let err = try_open(&path).err().expect("refused");
     assert_eq!(err.code(), "storage_corrupt");
     assert!(err.to_string().contains("parcel bucket hashes"), "{err}");
 }
@@ -432,7 +449,7 @@ fn another_genesis_is_refused() {
     drop(open(&path));
     let mut other = test_genesis();
     other.chain_id = "kp-other".into();
-    let err = Store::open(&path, &other).err().expect("refused");
+    let err = open_for(&path, &other).err().expect("refused");
     assert_eq!(err.code(), "genesis_mismatch");
     // The refusal changed nothing: the right genesis still opens it.
     drop(open(&path));
@@ -459,12 +476,12 @@ fn a_database_of_another_format_is_refused() {
         txn.commit().expect("commit");
     };
     set_format(Some(tables::FORMAT_VERSION + 1));
-    let err = Store::open(&path, &test_genesis()).err().expect("refused");
+    let err = try_open(&path).err().expect("refused");
     assert_eq!(err.code(), "storage_format");
     // Format 5 signed transactions for the chain id alone: its ledger is
     // other bytes, and the operator is told what to do.
     set_format(Some(5));
-    let err = Store::open(&path, &test_genesis()).err().expect("refused");
+    let err = try_open(&path).err().expect("refused");
     assert_eq!(err.code(), "storage_format");
     let message = err.to_string();
     assert!(
@@ -473,10 +490,10 @@ fn a_database_of_another_format_is_refused() {
     );
     // Format 3 had no statistics index: read as is, it would answer zeros.
     set_format(Some(3));
-    let err = Store::open(&path, &test_genesis()).err().expect("refused");
+    let err = try_open(&path).err().expect("refused");
     assert_eq!(err.code(), "storage_format");
     set_format(None);
-    let err = Store::open(&path, &test_genesis()).err().expect("refused");
+    let err = try_open(&path).err().expect("refused");
     assert!(err.to_string().contains("unversioned"), "{err}");
     set_format(Some(tables::FORMAT_VERSION));
     drop(open(&path));
@@ -487,7 +504,7 @@ fn a_second_open_of_one_file_is_refused() {
     let dir = tempfile::tempdir().expect("tempdir");
     let path = dir.path().join("ledger.redb");
     let _store = open(&path);
-    let err = Store::open(&path, &test_genesis()).err().expect("refused");
+    let err = try_open(&path).err().expect("refused");
     assert_eq!(err.code(), "storage_in_use");
 }
 
@@ -553,7 +570,7 @@ fn a_block_off_the_tip_is_refused_and_writes_nothing() {
 /// vouches for (`next_validators_hash`) is refused, as is a change left out.
 #[test]
 fn a_block_whose_next_validator_set_is_not_its_headers_is_refused() {
-    use crate::model::ParticipantChange;
+    use kp_ledger::model::ParticipantChange;
 
     let dir = tempfile::tempdir().expect("tempdir");
     let store = open(&dir.path().join("ledger.redb"));
@@ -572,7 +589,7 @@ fn a_block_whose_next_validator_set_is_not_its_headers_is_refused() {
             },
         },
     );
-    let proposal = crate::rules::proposal_id(&propose.id);
+    let proposal = kp_ledger::rules::proposal_id(&propose.id);
     let approve = |c: &str| {
         signed(
             &authority(c),
@@ -611,8 +628,8 @@ fn a_block_whose_next_validator_set_is_not_its_headers_is_refused() {
 /// store as from memory.
 #[test]
 fn proposals_and_their_changes_are_stored() {
-    use crate::model::{ParticipantChange, ParticipantStatus, ProposalStatus};
-    use crate::rules::validator_set;
+    use kp_ledger::model::{ParticipantChange, ParticipantStatus, ProposalStatus};
+    use kp_ledger::rules::validator_set;
 
     let dir = tempfile::tempdir().expect("tempdir");
     let store = open(&dir.path().join("ledger.redb"));
@@ -683,7 +700,7 @@ fn proposals_and_their_changes_are_stored() {
         snapshot.participant(code).expect("read").map(|p| p.status),
         Some(ParticipantStatus::Active)
     );
-    let mut memory = crate::state::MemState::default();
+    let mut memory = kp_ledger::mem_state::MemState::default();
     memory.apply(test_genesis().initial_delta());
     assert_eq!(
         validator_set(&snapshot).expect("from the store"),
@@ -737,22 +754,22 @@ fn certificate(
         destination: to.parse().expect("code"),
         parcels,
         hs_codes,
-        expires_on: crate::units::day_of(Q3) + 30,
+        expires_on: kp_ledger::units::day_of(Q3) + 30,
         value_cents: None,
     }
 }
 
 /// 2026-02-10 and 2026-08-05, UTC: first quarter (first half) and third
 /// quarter (second half).
-const Q1: u64 = crate::testkit::START_TIME + 40 * 86_400;
-const Q3: u64 = crate::testkit::START_TIME + 216 * 86_400;
+const Q1: u64 = kp_ledger::testkit::START_TIME + 40 * 86_400;
+const Q3: u64 = kp_ledger::testkit::START_TIME + 216 * 86_400;
 
 /// Several Participants, mixed origins, three HS codes, two quarters, a
 /// receipt with a discrepancy; every figure below computed by hand.
 #[test]
 fn statistics_match_hand_computed_totals() {
-    use crate::api::{Figures, StatsView};
-    use crate::stats::{Period, Scope};
+    use kp_wire::api::{Figures, StatsView};
+    use kp_wire::stats::{Period, Scope};
 
     let dir = tempfile::tempdir().expect("tempdir");
     let mut chain = CertifiedChain::open(&dir.path().join("ledger.redb"));

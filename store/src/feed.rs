@@ -2,11 +2,18 @@
 //! transaction of a block, in block order, with what it touched and one line
 //! saying what it did; then the block itself.
 
-use crate::api::{BlockEventView, EventView, TxEventView};
-use crate::model::{ParcelId, TransferId};
-use crate::state::{StateRead, StorageFault};
-use crate::summary::describe;
-use crate::tx::Body;
+use kp_crypto::Hash32;
+use kp_ledger::block::BlockHeader;
+use kp_ledger::model::{ParcelId, TransferId};
+use kp_ledger::state::{StateRead, StorageFault};
+use kp_ledger::summary::describe;
+use kp_ledger::trace::Event;
+use kp_ledger::tx::Body;
+use kp_wire::api::{BlockEventView, TxEventView};
+
+use crate::error::StoreError;
+use crate::snapshot::Snapshot;
+use crate::tables::{self, TxRecord};
 
 /// What the stream sends for one height: transactions from some index on,
 /// then the block.
@@ -14,6 +21,46 @@ use crate::tx::Body;
 pub struct BlockEvents {
     pub txs: Vec<TxEventView>,
     pub block: BlockEventView,
+}
+
+impl Snapshot {
+    /// What the event feed sends for `height`: the block's transactions
+    /// from `first_index` on, in block order, then the block; `None` while
+    /// no block is stored at that height.
+    pub fn block_events(
+        &self,
+        height: u64,
+        first_index: u32,
+    ) -> Result<Option<BlockEvents>, StoreError> {
+        let Some(header) = self.record::<u64, BlockHeader>(tables::BLOCKS, height)? else {
+            return Ok(None);
+        };
+        let stored = self.block_txs(height)?;
+        let count = u32::try_from(stored.len())
+            .map_err(|_| StoreError::Corrupt(format!("block {height} is over-long")))?;
+        let mut txs = Vec::new();
+        for (index, tx) in (0u32..).zip(stored).skip(first_index as usize) {
+            let event = TxRecord {
+                bytes: tx.bytes,
+                height,
+                index,
+                time: tx.time,
+                kind: tx.kind,
+                created: tx.created,
+            }
+            .event()?;
+            txs.push(tx_event(self, event)?);
+        }
+        Ok(Some(BlockEvents {
+            txs,
+            block: BlockEventView {
+                height,
+                hash: header.hash(),
+                time: header.time,
+                txs: count,
+            },
+        }))
+    }
 }
 
 /// The parcels, transfers and certificates a transaction touched or
@@ -28,7 +75,7 @@ struct Touched {
 /// `event` with its kind, what it touched and its summary. `state` is any
 /// state at or after the event's block: what it is asked (a transfer's
 /// parcel, a certificate's parcels) never changes once written.
-pub fn tx_event(state: &impl StateRead, event: EventView) -> Result<TxEventView, StorageFault> {
+pub fn tx_event(state: &impl StateRead, event: Event) -> Result<TxEventView, StorageFault> {
     let touched = touched(state, &event.body, &event.created)?;
     Ok(TxEventView {
         kind: event.body.kind().to_owned(),
@@ -43,7 +90,7 @@ pub fn tx_event(state: &impl StateRead, event: EventView) -> Result<TxEventView,
 fn touched(
     state: &impl StateRead,
     body: &Body,
-    created: &[kp_crypto::Hash32],
+    created: &[Hash32],
 ) -> Result<Touched, StorageFault> {
     let mut out = Touched::default();
     match body {
@@ -91,14 +138,14 @@ fn touched(
 
 #[cfg(test)]
 mod tests {
-    use kp_crypto::{Hash32, PublicKey};
+    use kp_crypto::PublicKey;
+    use kp_ledger::mem_state::MemState;
+    use kp_ledger::model::{Transfer, TransferStatus};
 
     use super::*;
-    use crate::model::{Transfer, TransferStatus};
-    use crate::state::MemState;
 
-    fn event(body: Body, created: Vec<Hash32>) -> EventView {
-        EventView {
+    fn event(body: Body, created: Vec<Hash32>) -> Event {
+        Event {
             tx: Hash32([9; 32]),
             height: 4,
             index: 1,

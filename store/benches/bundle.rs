@@ -7,14 +7,15 @@
 //! building one of 51 events in blocks of 5,000 transactions, where each
 //! proof needs its whole block read.
 //!
-//! cargo bench -p kp-ledger --bench bundle
+//! cargo bench -p kp-store --bench bundle
 
 use criterion::{criterion_group, criterion_main, Criterion, Throughput};
-use kp_ledger::bundle::ReadBundle;
 use kp_ledger::model::{ParcelId, Role};
 use kp_ledger::rules::transfer_id;
-use kp_ledger::testkit::{test_genesis, CertifiedChain, World};
+use kp_ledger::testkit::{test_genesis, World};
 use kp_ledger::tx::Body;
+use kp_store::testkit::CertifiedChain;
+use kp_wire::bundle_file::{to_file, ReadBundle};
 
 /// The chain and a parcel handed over `hand_overs` times, each time in a
 /// block with `others` more transactions: a history of `2 * hand_overs + 1`
@@ -75,7 +76,7 @@ fn bench(c: &mut Criterion) {
     let bundle = chain.bundle(&parcel);
     let genesis = test_genesis();
     let events = bundle.parcels[0].events.len();
-    let file = bundle.to_file();
+    let file = to_file(&bundle);
     eprintln!(
         "bundle: {events} events, {} headers, {} transactions, {} bytes as a file",
         bundle.headers.len(),
