@@ -1,4 +1,4 @@
-//! The checks that real frauds call for (`kpcs-domain.md`), as pure
+//! The checks that real frauds call for (`docs/domain.md`), as pure
 //! functions over records that storage reads from small per-block indexes:
 //! each returns findings with a stable kind and the records behind them.
 //!

@@ -5,7 +5,7 @@
 //!
 //! - [`model`]: Participants, members, parcels, transfers, certificates.
 //! - [`tx`]: signed transactions and their bodies.
-//! - [`rules`]: what each body may do, as `kpcs-domain.md` says.
+//! - [`rules`]: what each body may do, as `docs/domain.md` says.
 //! - [`chain`]: which chain, and where it ends.
 //! - [`block`]: building and applying blocks.
 //! - [`state`]: the view the rules read and the writes they make;

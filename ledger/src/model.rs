@@ -1,4 +1,4 @@
-//! The scheme's nouns, as `kpcs-domain.md` names them: Participants and their
+//! The scheme's nouns, as `docs/domain.md` names them: Participants and their
 //! authorities, members, parcels, transfers, certificates and receipts.
 
 use std::fmt;

@@ -2,7 +2,7 @@
 //! US$/ct at which its issuer imported the same carats. Value is not
 //! conserved, so a change is no fault in itself; a large one between two
 //! links of a chain is what undervaluation at export and mark-up on
-//! re-export look like (`kpcs-domain.md`).
+//! re-export look like (`docs/domain.md`).
 
 use std::collections::BTreeMap;
 

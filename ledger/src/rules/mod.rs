@@ -2,7 +2,7 @@
 //! transaction) to the writes it makes, or the reason it is refused. No
 //! clock, no I/O, no randomness: the block's agreed time is the only time.
 //!
-//! One file per part of `kpcs-domain.md`: `member` (authorities licensing
+//! One file per part of `docs/domain.md`: `member` (authorities licensing
 //! industry), `parcel` (registration at the mine, split and merge),
 //! `transfer` (custody between holders), `certificate` (export certificates
 //! and receipts), `flag` (authorities stopping a parcel), `governance`

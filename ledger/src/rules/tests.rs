@@ -1,4 +1,4 @@
-//! Each rule of `kpcs-domain.md`, accepting the right case and rejecting the
+//! Each rule of `docs/domain.md`, accepting the right case and rejecting the
 //! wrong ones. `World::apply_signed` also checks that every rejection left
 //! the state untouched.
 

@@ -1,5 +1,5 @@
 //! The Central African Republic exports only from its compliant zones
-//! (`kpcs-domain.md`): diamonds from a zone outside them find no way into
+//! (`docs/domain.md`): diamonds from a zone outside them find no way into
 //! a certificate, while parcels from compliant zones go through a sorting
 //! house's split and merge (a merge keeps every zone of its inputs) to
 //! their export and import.
