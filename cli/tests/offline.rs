@@ -1,5 +1,9 @@
 //! `kp` with no node: help, usage errors, key files, commands not there yet.
 
+// A test: a failed step should stop it loudly (the workspace bans
+// unwrap and panic in code that runs in a node or `kp`).
+#![allow(clippy::panic, clippy::unwrap_used)]
+
 mod common;
 
 use common::{kp, kp_with, new_key, PASSPHRASE};

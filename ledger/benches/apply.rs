@@ -5,6 +5,10 @@
 //!
 //! cargo bench -p kp-ledger --bench apply
 
+// A benchmark: a failed step should stop it loudly (the workspace bans
+// unwrap and panic in code that runs in a node or `kp`).
+#![allow(clippy::panic, clippy::unwrap_used)]
+
 use criterion::{criterion_group, criterion_main, BatchSize, Criterion, Throughput};
 use kp_ledger::block::{apply_block, build_block, NONE_CHECKED};
 use kp_ledger::model::Role;

@@ -11,6 +11,10 @@
 //!   was suspended throughout the block;
 //! - applying the same blocks from scratch gives the same state and hash.
 
+// A test: a failed step should stop it loudly (the workspace bans
+// unwrap and panic in code that runs in a node or `kp`).
+#![allow(clippy::panic, clippy::unwrap_used)]
+
 use std::collections::{BTreeMap, BTreeSet};
 
 use kp_crypto::{Hash32, PublicKey};

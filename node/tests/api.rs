@@ -3,6 +3,10 @@
 //! their codes and change nothing, SIGTERM stops it cleanly, and a restart
 //! resumes at the same height.
 
+// A test: a failed step should stop it loudly (the workspace bans
+// unwrap and panic in code that runs in a node or `kp`).
+#![allow(clippy::panic, clippy::unwrap_used)]
+
 use std::net::TcpListener;
 use std::path::{Path, PathBuf};
 use std::process::{Child, Command, ExitStatus, Stdio};

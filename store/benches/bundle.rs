@@ -9,6 +9,10 @@
 //!
 //! cargo bench -p kp-store --bench bundle
 
+// A benchmark: a failed step should stop it loudly (the workspace bans
+// unwrap and panic in code that runs in a node or `kp`).
+#![allow(clippy::panic, clippy::unwrap_used)]
+
 use criterion::{criterion_group, criterion_main, Criterion, Throughput};
 use kp_ledger::model::{ParcelId, Role};
 use kp_ledger::rules::transfer_id;

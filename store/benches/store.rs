@@ -6,6 +6,10 @@
 //!
 //! cargo bench -p kp-store --bench store
 
+// A benchmark: a failed step should stop it loudly (the workspace bans
+// unwrap and panic in code that runs in a node or `kp`).
+#![allow(clippy::panic, clippy::unwrap_used)]
+
 use std::sync::Arc;
 use std::time::{Duration, Instant};
 

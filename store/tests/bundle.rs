@@ -2,6 +2,10 @@
 //! certificates, verified against the genesis alone; and every kind of byte
 //! a forger could change, each caught at its own step.
 
+// A test: a failed step should stop it loudly (the workspace bans
+// unwrap and panic in code that runs in a node or `kp`).
+#![allow(clippy::panic, clippy::unwrap_used)]
+
 use kp_crypto::{Hash32, PublicKey};
 use kp_ledger::bundle::{Bundle, BundleError, Verified};
 use kp_ledger::model::{ParcelId, ParticipantChange, Role, TxId};
