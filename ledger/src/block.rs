@@ -405,3 +405,6 @@ pub fn apply_block<S: ParcelCommitment + ?Sized>(
         next_validators: validators.changed_to,
     })
 }
+
+#[cfg(test)]
+mod tests;

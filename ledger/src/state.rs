@@ -284,3 +284,6 @@ impl<S: StateRead + ?Sized> StateRead for Overlay<'_, S> {
         self.layered().proposal(id)
     }
 }
+
+#[cfg(test)]
+mod tests;
