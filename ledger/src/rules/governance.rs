@@ -32,16 +32,17 @@ use crate::state::{Overlay, StateRead, StorageFault};
 /// in practice; a bound keeps the record small.
 pub const COMPLIANT_ZONES_MAX: usize = 64;
 
-/// A proposal's approvals counted against the Participants active now.
+/// A proposal's support: its approvals counted against the Participants
+/// active now. (Not `Tally`: that is a statistics figure, `stats::Tally`.)
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
-pub struct Tally {
+pub struct Support {
     /// Approvals by Participants that are active now.
     pub approvals: u32,
     /// Participants that are active now.
     pub active: u32,
 }
 
-impl Tally {
+impl Support {
     /// More than two thirds of the active Participants approve.
     pub fn passes(&self) -> bool {
         3 * u64::from(self.approvals) > 2 * u64::from(self.active)
@@ -54,7 +55,10 @@ impl Tally {
 }
 
 /// Counts the approvals of `proposal` by Participants active in `state`.
-pub fn tally<S: StateRead + ?Sized>(state: &S, proposal: &Proposal) -> Result<Tally, StorageFault> {
+pub fn tally<S: StateRead + ?Sized>(
+    state: &S,
+    proposal: &Proposal,
+) -> Result<Support, StorageFault> {
     let active: BTreeSet<ParticipantCode> = state
         .participants()?
         .into_iter()
@@ -67,7 +71,7 @@ pub fn tally<S: StateRead + ?Sized>(state: &S, proposal: &Proposal) -> Result<Ta
         .filter(|code| active.contains(code))
         .count();
     // Both are at most the number of Participants, a few dozen.
-    Ok(Tally {
+    Ok(Support {
         approvals: u32::try_from(approvals).unwrap_or(u32::MAX),
         active: u32::try_from(active.len()).unwrap_or(u32::MAX),
     })
@@ -97,7 +101,7 @@ pub fn validators_among(participants: &[Participant]) -> ValidatorSet {
 /// apply there, if so.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct ProposalStanding {
-    pub tally: Tally,
+    pub tally: Support,
     /// The refusal an approval would meet now: the proposal has become moot.
     pub blocked: Option<Rejection>,
 }

@@ -20,7 +20,7 @@ mod tests;
 
 pub(crate) use certificate::shipment_values;
 pub use governance::{
-    proposal_standing, tally, validator_set, validators_among, ProposalStanding, Tally,
+    proposal_standing, tally, validator_set, validators_among, ProposalStanding, Support,
     COMPLIANT_ZONES_MAX,
 };
 pub use parcel::{MILLI_CARATS_MAX, VALUE_CENTS_MAX};
