@@ -12,14 +12,14 @@ const SHORT_HEX: usize = 12;
 
 /// The first hex characters of an id or key: enough to tell apart and to
 /// type back (any unique prefix of 8 or more is accepted).
-pub fn short(id: &impl ToString) -> String {
+pub fn short_id(id: &impl ToString) -> String {
     let mut s = id.to_string();
     s.truncate(SHORT_HEX);
     s
 }
 
 fn list_short(ids: &[Hash32]) -> String {
-    ids.iter().map(short).collect::<Vec<_>>().join(", ")
+    ids.iter().map(short_id).collect::<Vec<_>>().join(", ")
 }
 
 /// What a transaction did, in one phrase.
@@ -45,10 +45,10 @@ pub fn describe(body: &Body, created: &[Hash32]) -> String {
                 .unwrap_or_default();
             format!(
                 "enrolled {} as {role} \"{name}\", licence {licence}{zone}",
-                short(member)
+                short_id(member)
             )
         }
-        Body::RevokeMember { member } => format!("revoked member {}", short(member)),
+        Body::RevokeMember { member } => format!("revoked member {}", short_id(member)),
         Body::RegisterParcel {
             origin,
             zone,
@@ -79,13 +79,13 @@ pub fn describe(body: &Body, created: &[Hash32]) -> String {
                 .unwrap_or_default();
             format!(
                 "parcel {} offered to {}{price}{}",
-                short(parcel),
-                short(to),
+                short_id(parcel),
+                short_id(to),
                 made("transfer")
             )
         }
-        Body::AcceptTransfer { transfer } => format!("transfer {} accepted", short(transfer)),
-        Body::CancelTransfer { transfer } => format!("transfer {} cancelled", short(transfer)),
+        Body::AcceptTransfer { transfer } => format!("transfer {} accepted", short_id(transfer)),
+        Body::CancelTransfer { transfer } => format!("transfer {} cancelled", short_id(transfer)),
         Body::SplitParcel { parcel, outputs } => {
             let parts: Vec<String> = outputs
                 .iter()
@@ -96,7 +96,7 @@ pub fn describe(body: &Body, created: &[Hash32]) -> String {
                 .collect();
             format!(
                 "parcel {} split into {}{}",
-                short(parcel),
+                short_id(parcel),
                 parts.join(" + "),
                 made("parcels")
             )
@@ -122,8 +122,8 @@ pub fn describe(body: &Body, created: &[Hash32]) -> String {
                 "certificate {number} issued for {destination}: {} parcel(s), HS {}, exporter {}, importer {}, expires {}{declared}",
                 parcels.len(),
                 hs.join(", "),
-                short(exporter),
-                short(importer),
+                short_id(exporter),
+                short_id(importer),
                 Day(*expires_on)
             )
         }
@@ -136,14 +136,14 @@ pub fn describe(body: &Body, created: &[Hash32]) -> String {
             Carats(*milli_carats)
         ),
         Body::FlagParcel { parcel, reason } => {
-            format!("parcel {} flagged: {reason}", short(parcel))
+            format!("parcel {} flagged: {reason}", short_id(parcel))
         }
-        Body::ClearFlag { parcel } => format!("flag on parcel {} cleared", short(parcel)),
+        Body::ClearFlag { parcel } => format!("flag on parcel {} cleared", short_id(parcel)),
         Body::ProposeParticipantChange { change } => {
             format!("proposed: {change}{}", made("proposal"))
         }
         Body::ApproveParticipantChange { proposal } => {
-            format!("approved proposal {}", short(proposal))
+            format!("approved proposal {}", short_id(proposal))
         }
     }
 }

@@ -26,7 +26,7 @@ use crate::home::{
 };
 use crate::node::RunConfig;
 use crate::server::{ApiLimitArgs, ApiLimits};
-use kp_ledger::summary::short;
+use kp_ledger::summary::short_id;
 
 #[derive(Debug, Args)]
 pub struct DevArgs {
@@ -83,7 +83,7 @@ pub fn prepare(args: &DevArgs) -> anyhow::Result<RunConfig> {
         "kpnode dev: chain {} of {} Participants, genesis {}",
         genesis.chain_id,
         codes.len(),
-        short(&genesis.hash())
+        short_id(&genesis.hash())
     );
     println!("home       {}", layout.home.display());
     println!("genesis    {}", layout.genesis.display());

@@ -11,7 +11,7 @@ use std::sync::Arc;
 use anyhow::Context;
 use kp_crypto::{Hash32, SecretKey};
 use kp_ledger::genesis::Genesis;
-use kp_ledger::summary::short;
+use kp_ledger::summary::short_id;
 use kp_store::Store;
 use libp2p::Multiaddr;
 use tokio::signal::unix::{signal, SignalKind};
@@ -68,7 +68,7 @@ pub async fn run(config: RunConfig) -> anyhow::Result<()> {
         Arc::new(EngineCertificates),
     )?;
     let tip = store.tip()?;
-    info!(height = tip.height, hash = %short(&tip.hash), "ledger opened");
+    info!(height = tip.height, hash = %short_id(&tip.hash), "ledger opened");
     let info = ChainInfo {
         identity: config.genesis.identity(),
         genesis: config.genesis.clone(),
@@ -184,7 +184,7 @@ pub async fn run(config: RunConfig) -> anyhow::Result<()> {
         }
     }
     let tip = chain.store().tip()?;
-    info!(height = tip.height, hash = %short(&tip.hash), "stopped");
+    info!(height = tip.height, hash = %short_id(&tip.hash), "stopped");
     outcome
 }
 

@@ -27,7 +27,7 @@ use crate::home::{
 };
 use crate::node::{GossipSettings, RunConfig};
 use crate::server::{ApiLimitArgs, ApiLimits};
-use kp_ledger::summary::short;
+use kp_ledger::summary::short_id;
 
 /// scrypt cost for testnet keys: throwaway, so quick to write.
 const TESTNET_KEY_WORK_FACTOR: u8 = 10;
@@ -245,7 +245,7 @@ pub fn genesis(args: &GenesisArgs) -> anyhow::Result<()> {
         args.out.display(),
         genesis.chain_id,
         genesis.participants.len(),
-        short(&genesis.hash())
+        short_id(&genesis.hash())
     );
     Ok(())
 }
@@ -354,7 +354,7 @@ pub fn testnet(args: &TestnetArgs) -> anyhow::Result<()> {
         "genesis    {} ({} validators, hash {})",
         genesis_path.display(),
         count,
-        short(&genesis.hash())
+        short_id(&genesis.hash())
     );
     println!(
         "keys       {}  ({passphrase_note})",
@@ -425,7 +425,7 @@ pub fn prepare_run(args: &RunArgs) -> anyhow::Result<RunConfig> {
     info!(
         participant = %settings.participant,
         chain = %genesis.chain_id,
-        genesis = %short(&genesis.hash()),
+        genesis = %short_id(&genesis.hash()),
         "starting"
     );
     Ok(RunConfig {

@@ -37,7 +37,7 @@ use crate::clock::now_secs;
 use crate::mempool::MempoolHandle;
 use crate::metrics::Metrics;
 use crate::peers::ParticipantNodes;
-use kp_ledger::summary::short;
+use kp_ledger::summary::short_id;
 
 /// A proposer's clock may run ahead of ours by this much before its block
 /// is refused: block time is the rules' only clock, and it must not run
@@ -595,7 +595,7 @@ impl App {
                 %round,
                 txs,
                 signatures = certificate.commit_signatures.len(),
-                hash = %short(&tip.hash),
+                hash = %short_id(&tip.hash),
                 "committed block"
             ),
         }
