@@ -14,7 +14,7 @@ use kp_ledger::units::{day_of, Carats, Day, Usd, SECONDS_PER_DAY};
 use kp_wire::api::{ProposalView, StatusView, TxStatus};
 
 // Worded in the ledger, which the node's event feed shares with these views.
-pub use kp_ledger::summary::{describe, short};
+pub use kp_ledger::summary::{describe, short_id as short};
 
 /// UTC seconds -> `2026-03-01 14:05:09 UTC`.
 pub fn date_time(secs: u64) -> String {
