@@ -32,6 +32,9 @@ struct SseEvent {
 
 /// Folds the stream's lines into events, as the server-sent events format
 /// says: `field: value` lines, comments after `:`, a blank line ends one.
+/// Written here: the client crates for the format bring their own HTTP
+/// client or an async runtime, where this reads ureq's blocking body, and
+/// the format's rules for what the node sends fit in this one type.
 #[derive(Debug, Default)]
 struct SseParser {
     current: SseEvent,

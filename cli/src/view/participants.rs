@@ -8,7 +8,9 @@ use kp_ledger::summary::short;
 use kp_wire::api::ProposalView;
 
 /// `kp participant list`: one line each, aligned: code, name, authority,
-/// validator (if it runs one), standing.
+/// validator (if it runs one), standing. Padded here rather than with a
+/// table crate: only the name varies in width, and the layout (two-space
+/// gutters, no borders) is the one `kp stats` prints too.
 pub fn participants(list: &[Participant]) -> String {
     let name_width = list
         .iter()
