@@ -124,15 +124,14 @@ impl Client {
 
     /// One Participant's Annex III statistics for a period.
     pub fn stats(&self, participant: ParticipantCode, period: &Period) -> Result<StatsView> {
-        self.get(&format!(
-            "/v1/stats?participant={participant}&{}",
-            period_query(period)
-        ))
+        let mut query = vec![("participant", participant.to_string())];
+        query.extend(period_query(period));
+        self.get_with("/v1/stats", &query)
     }
 
     /// Every Participant's totals for a period.
     pub fn stats_table(&self, period: &Period) -> Result<StatsTableView> {
-        self.get(&format!("/v1/stats/all?{}", period_query(period)))
+        self.get_with("/v1/stats/all", &period_query(period))
     }
 
     /// What the anomaly checks find as of the tip, filtered as asked; the
@@ -145,23 +144,20 @@ impl Client {
         period_change_percent: Option<u32>,
         markup_percent: Option<u32>,
     ) -> Result<AnomaliesView> {
-        let mut query = Vec::new();
-        if let Some(p) = participant {
-            query.push(format!("participant={p}"));
-        }
-        if let Some(day) = since_day {
-            query.push(format!("since={}", Day(day)));
-        }
-        if let Some(percent) = band_percent {
-            query.push(format!("band={percent}"));
-        }
-        if let Some(percent) = period_change_percent {
-            query.push(format!("period_change={percent}"));
-        }
-        if let Some(percent) = markup_percent {
-            query.push(format!("markup={percent}"));
-        }
-        self.get(&format!("/v1/anomalies?{}", query.join("&")))
+        let query: Vec<(&str, String)> = [
+            ("participant", participant.map(|p| p.to_string())),
+            ("since", since_day.map(|day| Day(day).to_string())),
+            ("band", band_percent.map(|n| n.to_string())),
+            (
+                "period_change",
+                period_change_percent.map(|n| n.to_string()),
+            ),
+            ("markup", markup_percent.map(|n| n.to_string())),
+        ]
+        .into_iter()
+        .filter_map(|(key, value)| Some((key, value?)))
+        .collect();
+        self.get_with("/v1/anomalies", &query)
     }
 
     pub fn tx(&self, id: &TxId) -> Result<TxStatus> {
@@ -204,14 +200,14 @@ impl Client {
     /// Opens `GET /v1/events` from block `from`, or after the event
     /// `last_id` (which wins), and hands back its body to read as it comes.
     pub fn events(&self, from: Option<u64>, last_id: Option<&str>) -> Result<BodyReader<'static>> {
-        let mut url = format!("{}/v1/events", self.base);
-        if let Some(from) = from {
-            url.push_str(&format!("?from={from}"));
-        }
+        let url = format!("{}/v1/events", self.base);
         let mut request = self
             .stream_agent
             .get(&url)
             .header("accept", "text/event-stream");
+        if let Some(from) = from {
+            request = request.query("from", from.to_string());
+        }
         if let Some(id) = last_id {
             request = request.header("last-event-id", id);
         }
@@ -225,10 +221,16 @@ impl Client {
     }
 
     fn get<T: DeserializeOwned>(&self, path: &str) -> Result<T> {
+        self.get_with(path, &[])
+    }
+
+    /// `GET path?key=value&…`, the values percent-encoded by ureq.
+    fn get_with<T: DeserializeOwned>(&self, path: &str, query: &[(&str, String)]) -> Result<T> {
         let url = format!("{}{path}", self.base);
         let response = self
             .agent
             .get(&url)
+            .query_pairs(query.iter().map(|(key, value)| (*key, value.as_str())))
             .call()
             .map_err(|e| self.unreachable(e))?;
         self.decode(response)
@@ -357,6 +359,9 @@ fn is_loopback(base: &str) -> bool {
 }
 
 /// Percent-encodes one path segment (certificate numbers may hold `/`).
+/// Written here because ureq encodes query values (see [`Client::get_with`])
+/// but offers nothing for a path segment, and RFC 3986's unreserved set is
+/// all a segment needs: not worth a further dependency.
 fn segment(text: &str) -> String {
     let mut out = String::with_capacity(text.len());
     for b in text.bytes() {
@@ -369,14 +374,14 @@ fn segment(text: &str) -> String {
     out
 }
 
-/// `year=2026`, with `&quarter=Q` or `&half=H` when asked.
-fn period_query(period: &Period) -> String {
-    let mut query = format!("year={}", period.year);
+/// `year=2026`, with `quarter=Q` or `half=H` when asked.
+fn period_query(period: &Period) -> Vec<(&'static str, String)> {
+    let mut query = vec![("year", period.year.to_string())];
     if let Some(q) = period.quarter() {
-        query.push_str(&format!("&quarter={q}"));
+        query.push(("quarter", q.to_string()));
     }
     if let Some(h) = period.half() {
-        query.push_str(&format!("&half={h}"));
+        query.push(("half", h.to_string()));
     }
     query
 }

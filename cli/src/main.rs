@@ -19,13 +19,15 @@ use std::time::Duration;
 use anyhow::Result;
 use clap::{Args, Parser, Subcommand};
 
-use commands::audit::{AnomaliesArgs, StatsArgs, TraceArgs, VerifyArgs, WatchArgs};
+use commands::anomalies::AnomaliesArgs;
+use commands::audit::{TraceArgs, VerifyArgs, WatchArgs};
 use commands::cert::CertCmd;
 use commands::chain::TxCmd;
 use commands::key::KeyCmd;
 use commands::member::MemberCmd;
 use commands::parcel::ParcelCmd;
 use commands::participant::ParticipantCmd;
+use commands::stats::StatsArgs;
 use commands::transfer::TransferCmd;
 use commands::Ctx;
 
@@ -219,8 +221,8 @@ fn run(ctx: &Ctx, command: Command) -> Result<()> {
         Command::Participant(cmd) => commands::participant::run(ctx, cmd),
         Command::Trace(args) => commands::audit::trace(ctx, args),
         Command::Verify(args) => commands::audit::verify(ctx, args),
-        Command::Stats(args) => commands::audit::stats(ctx, args),
-        Command::Anomalies(args) => commands::audit::anomalies(ctx, args),
+        Command::Stats(args) => commands::stats::run(ctx, &args),
+        Command::Anomalies(args) => commands::anomalies::run(ctx, &args),
         Command::Watch(args) => commands::audit::watch(ctx, args),
         Command::Tx(cmd) => commands::chain::tx(ctx, cmd),
     }

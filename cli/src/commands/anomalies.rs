@@ -3,12 +3,37 @@
 //! every check; this module only lays the findings out.
 
 use anyhow::Result;
+use clap::Args;
 use kp_ledger::anomalies::Finding;
+use kp_ledger::model::ParticipantCode;
 use kp_wire::anomalies::AnomaliesView;
 
-use crate::commands::audit::AnomaliesArgs;
 use crate::commands::Ctx;
 use crate::output;
+use crate::parse;
+
+#[derive(Debug, Args)]
+pub struct AnomaliesArgs {
+    /// Only findings where this Participant is either side
+    #[arg(long, value_name = "CODE")]
+    pub participant: Option<ParticipantCode>,
+    /// From this day (default: 365 days before the tip's block day)
+    #[arg(long, value_name = "YYYY-MM-DD", value_parser = parse::date)]
+    pub since: Option<u32>,
+    /// Report a certificate whose US$/ct is this percentage or more above or
+    /// below its origins' average (default 50)
+    #[arg(long, value_name = "PERCENT", value_parser = clap::value_parser!(u32).range(1..=1000))]
+    pub band: Option<u32>,
+    /// Report a change between periods above this percentage (default 50)
+    #[arg(long, value_name = "PERCENT", value_parser = clap::value_parser!(u32).range(1..=1000))]
+    pub period_change: Option<u32>,
+    /// Report a re-export whose US$/ct is more than this percentage above
+    /// the US$/ct its carats were imported at, or the import's more than
+    /// this percentage above the re-export's (default 100: more than
+    /// double, or less than half)
+    #[arg(long, value_name = "PERCENT", value_parser = clap::value_parser!(u32).range(1..=1000))]
+    pub markup: Option<u32>,
+}
 
 pub fn run(ctx: &Ctx, args: &AnomaliesArgs) -> Result<()> {
     let view = ctx.client.anomalies(

@@ -64,12 +64,14 @@ impl Ctx {
             );
         }
         // A word while the block is being made, on a terminal only, wiped
-        // once the answer is in (stdout and pipes never see it).
+        // once the answer is in (stdout and pipes never see it). Written
+        // here rather than with a progress crate: one line and one escape to
+        // erase it, with no bar, rate or redraw to manage.
         let progress = !self.json && std::io::stderr().is_terminal();
         if progress {
             eprint!(
                 "submitted transaction {}; waiting for a block…",
-                view::short(&id)
+                view::short_id(&id)
             );
         }
         let done = self.client.wait(submitted, self.wait);

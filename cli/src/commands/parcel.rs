@@ -152,7 +152,7 @@ pub fn run(ctx: &Ctx, cmd: ParcelCmd) -> Result<()> {
             };
             let status = ctx.write(&key, body)?;
             let ids = created_ids(&status, "new parcel")?;
-            let summary = format!("registered parcel {}", view::short(&ids[0]));
+            let summary = format!("registered parcel {}", view::short_id(&ids[0]));
             output::committed(
                 ctx.json,
                 &status,
@@ -174,7 +174,7 @@ pub fn run(ctx: &Ctx, cmd: ParcelCmd) -> Result<()> {
             let ids = created_ids(&status, "new parcels")?;
             let summary = format!(
                 "split parcel {} into {} parcels",
-                view::short(&parcel),
+                view::short_id(&parcel),
                 ids.len()
             );
             output::committed(
@@ -199,7 +199,7 @@ pub fn run(ctx: &Ctx, cmd: ParcelCmd) -> Result<()> {
             let count = parcels.len();
             let status = ctx.write(&key, Body::MergeParcels { parcels })?;
             let ids = created_ids(&status, "new parcel")?;
-            let summary = format!("merged {count} parcels into {}", view::short(&ids[0]));
+            let summary = format!("merged {count} parcels into {}", view::short_id(&ids[0]));
             output::committed(
                 ctx.json,
                 &status,

@@ -197,7 +197,7 @@ fn report(ctx: &Ctx, status: &TxStatus, id: &str, verb: &str, print: Print) -> R
     let sentence = format!(
         "{}: {verb} proposal {} to {}; {}",
         view::committed_line(status),
-        view::short(&proposal.id),
+        view::short_id(&proposal.id),
         proposal.change,
         outcome(&proposal)
     );

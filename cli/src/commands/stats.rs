@@ -3,13 +3,41 @@
 //! figure; this module only lays them out.
 
 use anyhow::Result;
+use clap::Args;
+use kp_ledger::model::ParticipantCode;
 use kp_wire::api::{Figures, FlowStats, PeriodStats, StatsTableView, StatsView};
 use kp_wire::stats::{Period, Scope};
 
-use crate::commands::audit::StatsArgs;
 use crate::commands::Ctx;
 use crate::failure::usage;
 use crate::output;
+
+#[derive(Debug, Args)]
+pub struct StatsArgs {
+    /// The Participant's code (or --all for every Participant)
+    #[arg(
+        long,
+        value_name = "CODE",
+        required_unless_present = "all",
+        conflicts_with = "all"
+    )]
+    pub participant: Option<ParticipantCode>,
+    /// The year, e.g. 2026 (of the block time, UTC)
+    #[arg(long, value_name = "YYYY", value_parser = clap::value_parser!(u16).range(1970..))]
+    pub year: u16,
+    /// Only this quarter, 1 to 4
+    #[arg(long, value_name = "Q", value_parser = clap::value_parser!(u8).range(1..=4), conflicts_with = "half")]
+    pub quarter: Option<u8>,
+    /// Only this half year, 1 or 2
+    #[arg(long, value_name = "H", value_parser = clap::value_parser!(u8).range(1..=2))]
+    pub half: Option<u8>,
+    /// One table of every Participant's totals, as the scheme publishes them
+    #[arg(long)]
+    pub all: bool,
+    /// CSV with a header row instead of the human view
+    #[arg(long)]
+    pub csv: bool,
+}
 
 pub fn run(ctx: &Ctx, args: &StatsArgs) -> Result<()> {
     if args.csv && ctx.json {

@@ -87,9 +87,9 @@ pub fn run(ctx: &Ctx, cmd: TransferCmd) -> Result<()> {
             let ids = created_ids(&status, "transfer id")?;
             let summary = format!(
                 "parcel {} offered to {} as transfer {}",
-                view::short(&parcel),
-                view::short(&to),
-                view::short(&ids[0])
+                view::short_id(&parcel),
+                view::short_id(&to),
+                view::short_id(&ids[0])
             );
             output::committed(
                 ctx.json,

@@ -13,7 +13,7 @@ use serde_json::{json, Value};
 
 use crate::commands::Ctx;
 use crate::failure::{ApiFailure, Rejected};
-use crate::view::{date_time, short};
+use crate::view::{date_time, short_id};
 
 /// The first wait before reconnecting; it doubles up to the longest.
 const BACKOFF_MIN: Duration = Duration::from_millis(250);
@@ -32,6 +32,9 @@ struct SseEvent {
 
 /// Folds the stream's lines into events, as the server-sent events format
 /// says: `field: value` lines, comments after `:`, a blank line ends one.
+/// Written here: the client crates for the format bring their own HTTP
+/// client or an async runtime, where this reads ureq's blocking body, and
+/// the format's rules for what the node sends fit in this one type.
 #[derive(Debug, Default)]
 struct SseParser {
     current: SseEvent,
@@ -214,7 +217,7 @@ fn human_line(event: &SseEvent) -> Option<String> {
                 block.height,
                 date_time(block.time),
                 "block",
-                short(&block.hash),
+                short_id(&block.hash),
                 block.txs
             )
         });
@@ -225,7 +228,7 @@ fn human_line(event: &SseEvent) -> Option<String> {
             "{id}  {}  {:<20} {}  {}",
             date_time(tx.event.time),
             tx.kind,
-            short(&tx.event.tx),
+            short_id(&tx.event.tx),
             tx.summary
         ),
         // From a newer node: shown as it came rather than dropped.
