@@ -278,6 +278,12 @@ pub(crate) mod tests {
         signed(&authority, nonce, body)
     }
 
+    /// A fresh ledger of the test chain in `dir`.
+    fn test_store(dir: &tempfile::TempDir) -> Store {
+        let path = dir.path().join("ledger.redb");
+        Store::open(&path, &test_genesis(), Arc::new(ProofCertificates)).expect("open")
+    }
+
     /// A mempool over `store`'s committed state, on the test chain.
     fn mempool_over(store: &Store, limits: MempoolLimits) -> Mempool {
         Mempool::new(store.snapshot().expect("snapshot"), test_chain(), limits).expect("mempool")
@@ -297,12 +303,7 @@ pub(crate) mod tests {
     #[test]
     fn admits_in_nonce_order_over_what_waits_and_within_bounds() {
         let dir = tempfile::tempdir().expect("tempdir");
-        let store = Store::open(
-            &dir.path().join("ledger.redb"),
-            &test_genesis(),
-            Arc::new(ProofCertificates),
-        )
-        .expect("open");
+        let store = test_store(&dir);
         let limits = MempoolLimits {
             txs_max: 2,
             bytes_max: 1 << 20,
@@ -371,12 +372,7 @@ pub(crate) mod tests {
     #[test]
     fn clients_fill_their_share_and_peers_the_rest() {
         let dir = tempfile::tempdir().expect("tempdir");
-        let store = Store::open(
-            &dir.path().join("ledger.redb"),
-            &test_genesis(),
-            Arc::new(ProofCertificates),
-        )
-        .expect("open");
+        let store = test_store(&dir);
         let limits = MempoolLimits {
             txs_max: 3,
             client_txs_max: 1,
@@ -425,12 +421,7 @@ pub(crate) mod tests {
     #[test]
     fn rebase_keeps_what_still_waits_and_drops_what_settled() {
         let dir = tempfile::tempdir().expect("tempdir");
-        let store = Store::open(
-            &dir.path().join("ledger.redb"),
-            &test_genesis(),
-            Arc::new(ProofCertificates),
-        )
-        .expect("open");
+        let store = test_store(&dir);
         let mut mempool = mempool_over(&store, MempoolLimits::default());
         for (nonce, name) in [(1, "a"), (2, "b"), (3, "c")] {
             mempool
