@@ -14,12 +14,13 @@ use std::process::ExitCode;
 use clap::error::ErrorKind;
 use kp_ledger::bundle::BundleError;
 use kp_wire::api::ApiError;
+use kp_wire::client::ClientError;
 
 pub const EXIT_FAILED: u8 = 1;
 pub const EXIT_USAGE: u8 = 2;
 
-/// The ledger refused a transaction: at submission (HTTP 422) or when it was
-/// left out of a block.
+/// The ledger refused a transaction when it was left out of a block (a
+/// refusal at submission is the client's `ClientError::Refused`, HTTP 422).
 #[derive(Debug)]
 pub struct Rejected(pub ApiError);
 
@@ -30,21 +31,6 @@ impl fmt::Display for Rejected {
 }
 
 impl std::error::Error for Rejected {}
-
-/// The node answered with an error that is not a rule's rejection.
-#[derive(Debug)]
-pub struct ApiFailure {
-    pub http_status: u16,
-    pub error: ApiError,
-}
-
-impl fmt::Display for ApiFailure {
-    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        write!(f, "{} ({})", self.error.message, self.error.code)
-    }
-}
-
-impl std::error::Error for ApiFailure {}
 
 /// A usage mistake clap's declarations cannot catch.
 #[derive(Debug)]
@@ -74,12 +60,6 @@ pub fn usage(message: impl Into<String>) -> anyhow::Error {
     Usage(message.into()).into()
 }
 
-/// True when the node said the thing asked for does not exist.
-pub fn is_not_found(err: &anyhow::Error) -> bool {
-    err.downcast_ref::<ApiFailure>()
-        .is_some_and(|f| f.http_status == 404)
-}
-
 /// The line to print and the exit status for an error.
 pub fn describe(err: &anyhow::Error) -> (String, u8) {
     if let Some(n) = err.downcast_ref::<NotVerified>() {
@@ -89,7 +69,12 @@ pub fn describe(err: &anyhow::Error) -> (String, u8) {
     if err.downcast_ref::<Usage>().is_some() {
         return (format!("error: {text}"), EXIT_USAGE);
     }
-    if err.chain().any(|e| e.is::<Rejected>()) {
+    let rejected = err.chain().any(|e| {
+        e.is::<Rejected>()
+            || e.downcast_ref::<ClientError>()
+                .is_some_and(ClientError::is_rejection)
+    });
+    if rejected {
         return (format!("rejected: {text}"), EXIT_FAILED);
     }
     (format!("error: {text}"), EXIT_FAILED)
@@ -196,14 +181,18 @@ mod tests {
                 1
             )
         );
-        let missing: anyhow::Error = ApiFailure {
+        let refused: anyhow::Error = ClientError::Refused {
+            http_status: 422,
+            error: api("not_holder", "parcel 3f is held by another member"),
+        }
+        .into();
+        assert_eq!(describe(&refused), describe(&rejected));
+        let missing: anyhow::Error = ClientError::Refused {
             http_status: 404,
             error: api("not_found", "no parcel 3f9a12cd"),
         }
         .into();
-        assert!(is_not_found(&missing));
         let missing = missing.context("looking up parcel 3f9a12cd");
-        assert!(is_not_found(&missing));
         assert_eq!(
             describe(&missing),
             (

@@ -5,7 +5,6 @@
 //! certificates. `docs/commands.md` is the contract for
 //! every name and flag here.
 
-mod client;
 mod commands;
 mod failure;
 mod output;
@@ -200,7 +199,7 @@ fn main() -> ExitCode {
         Err(e) => return failure::report_clap(&e),
     };
     let ctx = Ctx {
-        client: client::Client::new(&cli.global.node),
+        client: kp_wire::client::Client::new(&cli.global.node),
         json: cli.global.json,
         wait: Duration::from_secs(cli.global.timeout),
     };

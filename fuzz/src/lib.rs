@@ -95,7 +95,7 @@ pub fn judge(tx: &kp_ledger::tx::DecodedTx, signature: Signature) {
                 body: tx.body().clone(),
                 created: effects.created.clone(),
             };
-            let view = kp_store::feed::tx_event(&after, event)
+            let view = kp_store::events::tx_event(&after, event)
                 .unwrap_or_else(|e| panic!("in-memory state cannot fail: {e}"));
             let json = serde_json::to_string(&view).expect("a view serializes");
             let back: TxEventView = serde_json::from_str(&json).unwrap_or_else(|e| {

@@ -1,6 +1,6 @@
 //! One line saying what a committed transaction did, as `kp` shows history
-//! and as the node's event feed carries it: kept here, beside the bodies it
-//! reads, so that the feed and the views word an event alike.
+//! and as the node's event stream carries it: kept here, beside the bodies it
+//! reads, so that the stream and the views word an event alike.
 
 use kp_crypto::Hash32;
 

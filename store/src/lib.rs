@@ -2,7 +2,7 @@
 //! state and its indexes ([`Store`]), read through consistent snapshots
 //! ([`Snapshot`]) that are both the state the rules build and check blocks
 //! against and the queries the API answers: traces, provenance bundles,
-//! statistics, anomalies, the event feed and proposals. The rules are the
+//! statistics, anomalies, the event stream and proposals. The rules are the
 //! ledger's; the views are the wire's.
 //!
 //! Files: `database` (opening, and committing a block), `snapshot` (the
@@ -14,7 +14,7 @@ mod bundle;
 mod certificates;
 mod database;
 mod error;
-pub mod feed;
+pub mod events;
 mod proposals;
 mod snapshot;
 mod stats;

@@ -1,6 +1,6 @@
 //! A consistent read of the database at one committed block: the state the
 //! rules read ([`StateRead`]), the blocks and transactions, and the index
-//! reads the queries (trace, bundle, statistics, anomalies, the event feed,
+//! reads the queries (trace, bundle, statistics, anomalies, the event stream,
 //! proposals: each a file of its own) are made of. Every read of one
 //! snapshot sees the same block, however many blocks commit meanwhile.
 

@@ -16,11 +16,12 @@ use anyhow::{bail, Context, Result};
 use kp_crypto::Hash32;
 use kp_ledger::model::TxId;
 use kp_wire::api::{BlockView, StatusView, TxState, TxStatus};
+use kp_wire::client::Client;
 use tempfile::TempDir;
 
 use crate::links::PeerLink;
 use crate::process::{NodeProcess, READY_LIMIT};
-use crate::{binary, get_json, get_json_if_found, DEV_PASSPHRASE};
+use crate::{binary, DEV_PASSPHRASE};
 
 /// Where a cluster's ports are drawn from: below Linux's ephemeral range
 /// (32768-60999), so that the kernel does not hand one of them to an
@@ -376,6 +377,11 @@ impl Cluster {
         self.nodes[i].url()
     }
 
+    /// Node `i`'s API, as `kp` calls it.
+    pub fn client(&self, i: usize) -> Client {
+        self.nodes[i].client()
+    }
+
     pub fn status(&self, i: usize) -> Result<StatusView> {
         self.nodes[i].status()
     }
@@ -415,7 +421,7 @@ impl Cluster {
     }
 
     pub fn block(&self, i: usize, height: u64) -> Result<BlockView> {
-        get_json(&format!("{}/v1/blocks/{height}", self.url(i)))
+        Ok(self.client(i).block(height)?)
     }
 
     pub fn block_hash(&self, i: usize, height: u64) -> Result<Hash32> {
@@ -424,7 +430,9 @@ impl Cluster {
 
     /// What node `i` knows of transaction `id`; `None` if nothing.
     pub fn tx_status(&self, i: usize, id: &TxId) -> Result<Option<TxStatus>> {
-        get_json_if_found(&format!("{}/v1/transactions/{id}", self.url(i)))
+        Ok(self
+            .client(i)
+            .get_if_found(&format!("/v1/transactions/{id}"))?)
     }
 
     /// The highest height any of `nodes` reports (those not answering

@@ -17,7 +17,8 @@ use std::path::{Path, PathBuf};
 use std::process::Output;
 use std::time::Duration;
 
-use anyhow::{Context, Result};
+use anyhow::Result;
+use kp_wire::client::Client;
 
 pub use cluster::{write_testnet, Cluster, Joiner, Options, PortBlock};
 pub use process::{NodeProcess, READY_LIMIT};
@@ -161,25 +162,12 @@ impl BwToEu {
     }
 }
 
-pub fn get_json<T: serde::de::DeserializeOwned>(url: &str) -> Result<T> {
-    get_json_if_found(url)?.with_context(|| format!("GET {url}: not found"))
-}
+/// How long one request of a test may take.
+const REQUEST_LIMIT: Duration = Duration::from_secs(10);
 
-/// Like [`get_json`], but a 404 answer (`not_found`: no such transaction,
-/// block, parcel...) is `None` rather than an error.
-pub fn get_json_if_found<T: serde::de::DeserializeOwned>(url: &str) -> Result<Option<T>> {
-    let mut response = agent()
-        .get(url)
-        .call()
-        .with_context(|| format!("GET {url}"))?;
-    if response.status().as_u16() == 404 {
-        return Ok(None);
-    }
-    response
-        .body_mut()
-        .read_json()
-        .map(Some)
-        .with_context(|| format!("decode {url}"))
+/// The API of the node at `url`, as `kp` calls it, each request bounded.
+pub fn client(url: &str) -> Client {
+    Client::with_timeout(url, REQUEST_LIMIT)
 }
 
 /// A response's `Content-Type`, or nothing.
@@ -192,11 +180,13 @@ pub fn content_type(response: &ureq::http::Response<ureq::Body>) -> String {
         .to_owned()
 }
 
-/// An HTTP client that gives up after a few seconds and hands back error
-/// statuses as responses, for tests that look at them.
+/// A plain HTTP agent that gives up after a few seconds and hands back
+/// error statuses as responses: for the tests of the HTTP layer itself
+/// (malformed queries, headers, limits). Everything else goes through
+/// [`client`].
 pub fn agent() -> ureq::Agent {
     ureq::Agent::config_builder()
-        .timeout_global(Some(Duration::from_secs(10)))
+        .timeout_global(Some(REQUEST_LIMIT))
         .http_status_as_error(false)
         .build()
         .into()

@@ -11,7 +11,9 @@ use std::time::{Duration, Instant};
 use anyhow::{bail, Context, Result};
 use kp_wire::api::{ParcelView, StatusView};
 
-use crate::{binary, enroll_args, get_json, ok_stdout, DEV_PASSPHRASE, TEST_WORK_FACTOR};
+use kp_wire::client::Client;
+
+use crate::{binary, client, enroll_args, ok_stdout, DEV_PASSPHRASE, TEST_WORK_FACTOR};
 
 /// How long a node may take from start to answering its API: a debug build
 /// opening its store and, after a crash, replaying its write-ahead log, on a
@@ -134,8 +136,13 @@ impl NodeProcess {
         &self.log
     }
 
+    /// Its API, as `kp` calls it.
+    pub fn client(&self) -> Client {
+        client(&self.url())
+    }
+
     pub fn status(&self) -> Result<StatusView> {
-        get_json(&format!("{}/v1/status", self.url()))
+        Ok(self.client().status()?)
     }
 
     /// SIGKILL: no chance to flush or clean up.

@@ -10,6 +10,7 @@ use kp_tests::{
     agent, cert_issue_args, cert_receive_args, ok_stdout, register_args, BwToEu, Shipment,
 };
 use kp_wire::anomalies::AnomaliesView;
+use kp_wire::client::AnomalyFilter;
 
 #[test]
 fn kp_anomalies_finds_what_was_planted_and_nothing_else() {
@@ -229,8 +230,13 @@ fn kp_anomalies_finds_a_reexport_at_a_markup_and_not_one_at_the_import_price() {
                 && l.ends_with(&format!("cert EU-M-2  cert BW-M-1  parcel {}", parcels[1]))),
         "{lines}"
     );
-    let view: AnomaliesView =
-        kp_tests::get_json(&format!("{}/v1/anomalies?markup=150", node.url())).unwrap();
+    let view: AnomaliesView = node
+        .client()
+        .anomalies(&AnomalyFilter {
+            markup_percent: Some(150),
+            ..AnomalyFilter::default()
+        })
+        .unwrap();
     assert_eq!(view.markup_percent, 150);
     assert!(view
         .findings

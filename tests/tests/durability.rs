@@ -16,10 +16,8 @@ use kp_ledger::mem_state::MemState;
 use kp_ledger::model::{HsCode, Role};
 use kp_ledger::tx::{Body, Transaction};
 use kp_store::{ProofCertificates, Store};
-use kp_tests::{
-    agent, binary, enroll_args, get_json, ok_stdout, register_args, DevNode, DEV_PASSPHRASE,
-};
-use kp_wire::api::{BlockView, NonceView, ParcelView, SubmitRequest, TxState, TxStatus};
+use kp_tests::{binary, client, enroll_args, ok_stdout, register_args, DevNode, DEV_PASSPHRASE};
+use kp_wire::api::{BlockView, NonceView, ParcelView, TxState, TxStatus};
 
 const KILLS: usize = 20;
 
@@ -75,15 +73,10 @@ fn kp_writer(url: String, key_file: String, seen: Arc<Mutex<Seen>>, stop: Arc<At
 
 fn submit(url: &str, genesis: Hash32, key: &SecretKey, nonce: u64, body: Body) -> Option<Hash32> {
     let tx = Transaction::signed(key, nonce, genesis, body);
-    let request = SubmitRequest {
-        tx: hex::encode(tx.to_bytes()),
-    };
-    let mut response = agent()
-        .post(&format!("{url}/v1/transactions"))
-        .send_json(&request)
-        .ok()?;
-    let status: TxStatus = response.body_mut().read_json().ok()?;
-    Some(status.id).filter(|_| response.status().as_u16() == 202)
+    client(url)
+        .submit(&tx.to_bytes())
+        .ok()
+        .map(|status| status.id)
 }
 
 /// Submits batches of transactions from the authority and the miner and
@@ -99,7 +92,7 @@ fn stream(
     let mut round = 0u64;
     while !stop.load(Ordering::Relaxed) {
         let next_nonce = |key: &SecretKey| -> Option<u64> {
-            let n: NonceView = get_json(&format!("{url}/v1/nonces/{}", key.public())).ok()?;
+            let n: NonceView = client(&url).nonces(&key.public()).ok()?;
             Some(n.last.max(n.pending_last) + 1)
         };
         let (Some(a), Some(m)) = (next_nonce(&authority), next_nonce(&miner)) else {
@@ -130,14 +123,12 @@ fn stream(
         let deadline = Instant::now() + Duration::from_secs(10);
         for id in ids {
             loop {
-                let Ok(status) = get_json::<TxStatus>(&format!("{url}/v1/transactions/{id}"))
-                else {
+                let Ok(status) = client(&url).tx(&id) else {
                     return;
                 };
                 if status.state == TxState::Committed {
                     let height = status.height.unwrap_or_default();
-                    let Ok(block) = get_json::<BlockView>(&format!("{url}/v1/blocks/{height}"))
-                    else {
+                    let Ok(block) = client(&url).block(height) else {
                         return;
                     };
                     let mut seen = seen.lock().unwrap();
@@ -181,7 +172,8 @@ fn committed_blocks_survive_sigkill_and_replay_to_the_same_state() {
     };
     let id = submit(&url, genesis, &authority, 1, enrol).expect("enrol the miner");
     let deadline = Instant::now() + Duration::from_secs(20);
-    while !get_json::<TxStatus>(&format!("{url}/v1/transactions/{id}"))
+    while !client(&url)
+        .tx(&id)
         .is_ok_and(|s| s.state == TxState::Committed)
     {
         assert!(Instant::now() < deadline, "miner enrolment did not commit");
@@ -230,12 +222,13 @@ fn committed_blocks_survive_sigkill_and_replay_to_the_same_state() {
                 *height <= tip,
                 "kill {kill}: block {height} was seen committed but the tip is {tip}"
             );
-            let block: BlockView = get_json(&format!("{url}/v1/blocks/{height}")).unwrap();
+            let block: BlockView = client(&url).block(*height).unwrap();
             assert_eq!(block.hash, *hash, "kill {kill}: block {height} changed");
         }
         for (parcel, height) in &seen.kp_parcels {
-            let view: ParcelView =
-                get_json(&format!("{url}/v1/parcels/{parcel}")).unwrap_or_else(|e| {
+            let view: ParcelView = client(&url)
+                .parcel(&parcel.to_string())
+                .unwrap_or_else(|e| {
                     panic!("kill {kill}: parcel {parcel} that kp saw committed: {e}")
                 });
             assert_eq!(
@@ -244,7 +237,7 @@ fn committed_blocks_survive_sigkill_and_replay_to_the_same_state() {
             );
         }
         for (id, height) in &seen.txs {
-            let status: TxStatus = get_json(&format!("{url}/v1/transactions/{id}")).unwrap();
+            let status: TxStatus = client(&url).tx(id).unwrap();
             assert_eq!(
                 (status.state, status.height),
                 (TxState::Committed, Some(*height)),

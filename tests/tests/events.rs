@@ -12,86 +12,52 @@ use std::time::{Duration, Instant};
 use kp_crypto::keystore::read_key_file;
 use kp_crypto::SecretKey;
 use kp_ledger::model::Role;
-use kp_ledger::tx::{tx_id, Body, Transaction};
-use kp_tests::{binary, content_type, get_json, DevNode, DEV_PASSPHRASE};
-use kp_wire::api::{BlockEventView, TxEventView, TxStatus};
+use kp_ledger::tx::{Body, Transaction};
+use kp_tests::{binary, content_type, DevNode, DEV_PASSPHRASE};
+use kp_wire::api::{BlockEventView, TxEventView};
+use kp_wire::sse::SseEvent;
 use serde_json::Value;
 
 /// Every wait for an event is bounded by this.
 const EVENT_WAIT: Duration = Duration::from_secs(20);
 
-/// One server-sent event as the test reads it.
-#[derive(Debug, Clone, PartialEq)]
-struct Sse {
-    id: String,
-    event: String,
-    data: String,
-}
-
-/// Opens the stream and reads it on a thread; events come out of the
-/// receiver. The thread ends with the connection.
-fn subscribe(url: &str, last_event_id: Option<&str>) -> Receiver<Sse> {
-    let agent: ureq::Agent = ureq::Agent::config_builder()
-        .timeout_connect(Some(Duration::from_secs(5)))
-        .build()
-        .into();
-    let mut request = agent.get(url);
-    if let Some(id) = last_event_id {
-        request = request.header("last-event-id", id);
-    }
-    let response = request.call().expect("the stream opens");
-    let content_type = content_type(&response);
-    assert!(
-        content_type.starts_with("text/event-stream"),
-        "{content_type}"
-    );
+/// Opens the stream from height `from`, or after the event `last_event_id`,
+/// and reads it on a thread with the reader `kp watch` uses; events come
+/// out of the receiver. The thread ends with the connection.
+fn subscribe(node: &DevNode, from: u64, last_event_id: Option<&str>) -> Receiver<SseEvent> {
+    let events = node
+        .client()
+        .events(Some(from), last_event_id)
+        .expect("the stream opens");
     let (tx, rx) = mpsc::channel();
-    let body = response.into_body().into_reader();
     std::thread::spawn(move || {
-        let mut current = Sse {
-            id: String::new(),
-            event: String::new(),
-            data: String::new(),
-        };
-        for line in BufReader::new(body).lines() {
-            let Ok(line) = line else { return };
-            if let Some(id) = line.strip_prefix("id: ") {
-                current.id = id.to_owned();
-            } else if let Some(event) = line.strip_prefix("event: ") {
-                current.event = event.to_owned();
-            } else if let Some(data) = line.strip_prefix("data: ") {
-                current.data = data.to_owned();
-            } else if line.is_empty() && !current.data.is_empty() {
-                let whole = std::mem::replace(
-                    &mut current,
-                    Sse {
-                        id: String::new(),
-                        event: String::new(),
-                        data: String::new(),
-                    },
-                );
-                if tx.send(whole).is_err() {
-                    return;
-                }
+        for event in events.map_while(Result::ok) {
+            if tx.send(event).is_err() {
+                return;
             }
         }
     });
     rx
 }
 
+/// The id of an event of the stream, which every event carries.
+fn id_of(event: &SseEvent) -> &str {
+    event.id.as_deref().expect("an event id")
+}
+
 /// The next event, waited for (bounded).
-fn next(events: &Receiver<Sse>) -> Sse {
+fn next(events: &Receiver<SseEvent>) -> SseEvent {
     events
         .recv_timeout(EVENT_WAIT)
         .unwrap_or_else(|e| panic!("no event within {EVENT_WAIT:?}: {e}"))
 }
 
 /// Events until (and with) the one whose id is `last`.
-fn until(events: &Receiver<Sse>, last: &str) -> Vec<Sse> {
+fn until(events: &Receiver<SseEvent>, last: &str) -> Vec<SseEvent> {
     let mut out = Vec::new();
     loop {
         let event = next(events);
-        let done = event.id == last;
+        let done = id_of(&event) == last;
         out.push(event);
         if done {
             return out;
@@ -107,7 +73,7 @@ fn enrol_members(
 ) -> Vec<kp_ledger::model::TxId> {
     let bw = read_key_file(&node.key_path("BW"), DEV_PASSPHRASE).expect("BW's key");
     let genesis = node.status().expect("status").genesis_hash;
-    let agent = kp_tests::agent();
+    let client = node.client();
     nonces
         .map(|nonce| {
             let enrol = Body::EnrolMember {
@@ -118,13 +84,10 @@ fn enrol_members(
                 zone: None,
             };
             let tx = Transaction::signed(&bw, nonce, genesis, enrol);
-            let bytes = tx.to_bytes();
-            let response = agent
-                .post(&format!("{}/v1/transactions", node.url()))
-                .send_json(serde_json::json!({ "tx": hex::encode(&bytes) }))
-                .expect("POST answers");
-            assert_eq!(response.status().as_u16(), 202);
-            tx_id(&bytes)
+            client
+                .submit(&tx.to_bytes())
+                .expect("the enrolment is accepted")
+                .id
         })
         .collect()
 }
@@ -133,8 +96,7 @@ fn enrol_members(
 fn committed_id(node: &DevNode, id: &kp_ledger::model::TxId) -> String {
     let deadline = Instant::now() + EVENT_WAIT;
     loop {
-        let status: TxStatus =
-            get_json(&format!("{}/v1/transactions/{id}", node.url())).expect("status");
+        let status = node.client().tx(id).expect("status");
         if let (Some(height), Some(index)) = (status.height, status.index) {
             return format!("{height}:{index}");
         }
@@ -176,10 +138,20 @@ fn events_stream_in_order_resume_wait_and_end_at_shutdown() {
     assert_eq!(response.status().as_u16(), 400);
     let body: Value = response.body_mut().read_json().expect("error body");
     assert_eq!(body["error"]["code"], "bad_event_id");
+    let response = agent
+        .get(&format!("{url}/v1/events?from=1"))
+        .call()
+        .expect("the stream opens");
+    let content_type = content_type(&response);
+    assert!(
+        content_type.starts_with("text/event-stream"),
+        "{content_type}"
+    );
+    drop(response);
 
     // From height 1: every block in turn, and each transaction before its
     // block, under the id its status names.
-    let live = subscribe(&format!("{url}/v1/events?from=1"), None);
+    let live = subscribe(&node, 1, None);
     let ids = enrol_members(&node, 1..=3);
     let places: Vec<String> = ids.iter().map(|id| committed_id(&node, id)).collect();
     let seen = until(&live, &places[2]);
@@ -189,18 +161,21 @@ fn events_stream_in_order_resume_wait_and_end_at_shutdown() {
         if event.event == "block" {
             let block: BlockEventView = serde_json::from_str(&event.data).expect("block");
             assert_eq!(block.height, expected_height, "{seen:?}");
-            assert_eq!(event.id, block.height.to_string());
+            assert_eq!(id_of(event), block.height.to_string());
             expected_height += 1;
         } else {
             let tx: TxEventView = serde_json::from_str(&event.data).expect("tx event");
             assert_eq!(tx.event.height, expected_height, "{seen:?}");
-            assert_eq!(event.id, format!("{}:{}", tx.event.height, tx.event.index));
+            assert_eq!(
+                id_of(event),
+                format!("{}:{}", tx.event.height, tx.event.index)
+            );
             assert_eq!(
                 (event.event.as_str(), tx.kind.as_str()),
                 ("enrol_member", "enrol_member")
             );
             assert!(tx.summary.starts_with("enrolled "), "{}", tx.summary);
-            txs.push((event.id.clone(), tx.event.tx));
+            txs.push((id_of(event).to_owned(), tx.event.tx));
         }
     }
     let want: Vec<_> = places.iter().cloned().zip(ids.iter().copied()).collect();
@@ -209,20 +184,20 @@ fn events_stream_in_order_resume_wait_and_end_at_shutdown() {
     // Resumed after the first transaction: the same events, none twice,
     // none missing, then live as before.
     let more = until(&live, &(height_of(&places[2]) + 2).to_string());
-    let original: Vec<Sse> = seen.iter().chain(&more).cloned().collect();
+    let original: Vec<SseEvent> = seen.iter().chain(&more).cloned().collect();
     let first = original
         .iter()
-        .position(|e| e.id == places[0])
+        .position(|e| id_of(e) == places[0])
         .expect("first transaction");
-    let last = &original[original.len() - 1].id;
-    let resumed = subscribe(&format!("{url}/v1/events?from=1"), Some(&places[0]));
+    let last = id_of(&original[original.len() - 1]);
+    let resumed = subscribe(&node, 1, Some(&places[0]));
     assert_eq!(until(&resumed, last), original[first + 1..].to_vec());
 
     // Beyond the tip: nothing until that block, then its events.
     let tip = node.status().expect("status").height;
-    let ahead = subscribe(&format!("{url}/events?from={}", tip + 3), None);
+    let ahead = subscribe(&node, tip + 3, None);
     let first_ahead = next(&ahead);
-    assert_eq!(height_of(&first_ahead.id), tip + 3, "{first_ahead:?}");
+    assert_eq!(height_of(id_of(&first_ahead)), tip + 3, "{first_ahead:?}");
     assert!(node.status().expect("status").height >= tip + 3);
 
     // An open stream does not hold up SIGTERM, and ends with the node.

@@ -6,22 +6,8 @@
 use kp_crypto::keystore::read_key_file;
 use kp_ledger::model::HsCode;
 use kp_ledger::tx::{Body, Transaction};
-use kp_tests::{agent, enroll_args, ok_stdout, register_args, DevNode, DEV_PASSPHRASE};
-use kp_wire::api::{ErrorBody, SubmitRequest, TxState, TxStatus};
-
-/// Posts `tx` to `node`: the HTTP status and the answer's body.
-fn post(node: &DevNode, tx: &Transaction) -> (u16, String) {
-    let request = SubmitRequest {
-        tx: hex::encode(tx.to_bytes()),
-    };
-    let mut response = agent()
-        .post(&format!("{}/v1/transactions", node.url()))
-        .send_json(&request)
-        .expect("the node answers");
-    let status = response.status().as_u16();
-    let body = response.body_mut().read_to_string().expect("a body");
-    (status, body)
-}
+use kp_tests::{enroll_args, ok_stdout, register_args, DevNode, DEV_PASSPHRASE};
+use kp_wire::api::TxState;
 
 #[test]
 fn a_transaction_signed_for_one_dev_chain_is_refused_by_another() {
@@ -53,17 +39,14 @@ fn a_transaction_signed_for_one_dev_chain_is_refused_by_another() {
         hs_code: HsCode::UNSORTED,
     };
     let tx = Transaction::signed(&miner, 1, first_status.genesis_hash, body);
-    let (status, answer) = post(&first, &tx);
-    assert_eq!(status, 202, "{answer}");
-    let pending: TxStatus = serde_json::from_str(&answer).unwrap();
+    let pending = first.client().submit(&tx.to_bytes()).unwrap();
     assert_eq!(pending.state, TxState::Pending);
 
     // ...and refused by the second, though its signer, nonce and rules fit.
-    let (status, answer) = post(&second, &tx);
-    assert_eq!(status, 422, "{answer}");
-    let refusal: ErrorBody = serde_json::from_str(&answer).unwrap();
-    assert_eq!(refusal.error.code, "wrong_chain");
-    let message = refusal.error.message;
+    let refusal = second.client().submit(&tx.to_bytes()).unwrap_err();
+    assert!(refusal.is_rejection(), "{refusal:?}");
+    assert_eq!(refusal.code(), "wrong_chain");
+    let message = refusal.to_string();
     for genesis in [first_status.genesis_hash, second_status.genesis_hash] {
         assert!(message.contains(&genesis.to_string()), "{message}");
     }

@@ -6,8 +6,7 @@ use std::path::Path;
 use std::process::{Command, Output};
 use std::time::{Duration, Instant};
 
-use kp_tests::{binary, get_json, write_testnet, PortBlock};
-use kp_wire::api::{BlockView, StatusView};
+use kp_tests::{binary, client, write_testnet, PortBlock};
 
 const VALIDATORS: u16 = 4;
 /// Every wait in this test is bounded by this.
@@ -60,7 +59,8 @@ fn testnet_sh_starts_agreeing_nodes_reports_them_and_stops_them() {
     let deadline = Instant::now() + WAIT_MAX;
     for node in 0..VALIDATORS {
         loop {
-            let height = get_json::<StatusView>(&format!("{}/v1/status", api(&ports, node)))
+            let height = client(&api(&ports, node))
+                .status()
                 .map(|s| s.height)
                 .unwrap_or(0);
             if height >= 3 {
@@ -76,7 +76,8 @@ fn testnet_sh_starts_agreeing_nodes_reports_them_and_stops_them() {
     for height in 1..=3 {
         let hashes: Vec<_> = (0..VALIDATORS)
             .map(|node| {
-                get_json::<BlockView>(&format!("{}/v1/blocks/{height}", api(&ports, node)))
+                client(&api(&ports, node))
+                    .block(height)
                     .expect("block")
                     .hash
             })

@@ -6,7 +6,7 @@ use std::process::Command;
 
 use kp_ledger::model::{Certificate, CertificateStatus, ParcelStatus};
 use kp_ledger::trace::Trace;
-use kp_tests::{bin_dir, get_json, DevNode, DEV_PASSPHRASE};
+use kp_tests::{bin_dir, DevNode, DEV_PASSPHRASE};
 use kp_wire::api::ParcelView;
 
 /// The shell blocks between the walkthrough markers of README.md.
@@ -81,29 +81,29 @@ fn readme_walkthrough_runs_and_the_ledger_agrees() {
         panic!("five ids: {ids:?}")
     };
 
-    let url = node.url();
-    let exported: ParcelView = get_json(&format!("{url}/v1/parcels/{export}")).unwrap();
+    let client = node.client();
+    let exported: ParcelView = client.parcel(export).unwrap();
     assert_eq!(exported.parcel.holder.to_hex(), importer);
     assert_eq!(exported.parcel.status, ParcelStatus::Live);
     assert_eq!(exported.parcel.milli_carats, 800_250);
 
-    let kept: ParcelView = get_json(&format!("{url}/v1/parcels/{keep}")).unwrap();
+    let kept: ParcelView = client.parcel(keep).unwrap();
     assert_eq!(kept.parcel.holder.to_hex(), sorter);
     assert_eq!(kept.parcel.milli_carats, 450_250);
 
-    let original: ParcelView = get_json(&format!("{url}/v1/parcels/{parcel}")).unwrap();
+    let original: ParcelView = client.parcel(parcel).unwrap();
     assert!(matches!(
         original.parcel.status,
         ParcelStatus::Consumed { .. }
     ));
     assert_eq!(original.parcel.mine.as_deref(), Some("Jwaneng"));
 
-    let cert: Certificate = get_json(&format!("{url}/v1/certificates/BW-2026-000001")).unwrap();
+    let cert: Certificate = client.certificate("BW-2026-000001").unwrap();
     assert_eq!(cert.status, CertificateStatus::Received);
     assert_eq!(cert.milli_carats, 800_250);
 
     // The trace reaches the mine through the split and both transfers.
-    let trace: Trace = get_json(&format!("{url}/v1/parcels/{export}/trace")).unwrap();
+    let trace: Trace = client.trace(export).unwrap();
     assert_eq!(trace.parcels.len(), 2);
     let kinds: Vec<&str> = trace.events.iter().map(|e| e.body.kind()).collect();
     assert_eq!(

@@ -2,7 +2,7 @@
 //! ZIP-215) is refused with `weak_key`, as a member and as a Participant's
 //! authority or validator key, and the ledger does not change.
 
-use kp_tests::{enroll_args, get_json_if_found, ok_stdout, DevNode};
+use kp_tests::{enroll_args, ok_stdout, DevNode};
 
 /// The identity point: `01` then 31 zero bytes.
 const IDENTITY: &str = "0100000000000000000000000000000000000000000000000000000000000000";
@@ -21,8 +21,10 @@ fn keys_of_small_order_are_refused_where_they_would_enter() {
             "weak_key",
         );
     }
-    let member: Option<serde_json::Value> =
-        get_json_if_found(&format!("{}/v1/members/{IDENTITY}", node.url())).unwrap();
+    let member: Option<serde_json::Value> = node
+        .client()
+        .get_if_found(&format!("/v1/members/{IDENTITY}"))
+        .unwrap();
     assert_eq!(member, None, "the identity key is no member");
 
     let (_, strong) = node.new_key(dir.path(), "angola-authority");

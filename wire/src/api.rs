@@ -2,6 +2,13 @@
 //! them) and `kp` (which reads them), so that the two cannot drift apart.
 //! `docs/api.md` describes the routes. A trace and its events are the
 //! ledger's own ([`kp_ledger::trace`]): a verified bundle establishes them.
+//!
+//! One word, "event", for one idea: an [`Event`] is a committed transaction
+//! as history shows it (in a trace, a parcel's view, the stream). The event
+//! stream (`GET /v1/events`; `events` in the store and in the node's HTTP
+//! layer; `kp watch`) sends each as a [`TxEventView`] (the event with its
+//! kind, what it touched and a summary), then the block as a
+//! [`BlockEventView`]; the store hands one height's over as `HeightEvents`.
 
 use kp_crypto::{Hash32, PublicKey};
 use serde::{Deserialize, Serialize};

@@ -7,6 +7,7 @@ use clap::Args;
 use kp_ledger::anomalies::Finding;
 use kp_ledger::model::ParticipantCode;
 use kp_wire::anomalies::AnomaliesView;
+use kp_wire::client::AnomalyFilter;
 
 use crate::commands::Ctx;
 use crate::output;
@@ -36,13 +37,13 @@ pub struct AnomaliesArgs {
 }
 
 pub fn run(ctx: &Ctx, args: &AnomaliesArgs) -> Result<()> {
-    let view = ctx.client.anomalies(
-        args.participant,
-        args.since,
-        args.band,
-        args.period_change,
-        args.markup,
-    )?;
+    let view = ctx.client.anomalies(&AnomalyFilter {
+        participant: args.participant,
+        since_day: args.since,
+        band_percent: args.band,
+        period_change_percent: args.period_change,
+        markup_percent: args.markup,
+    })?;
     if ctx.json {
         return output::json(&view);
     }

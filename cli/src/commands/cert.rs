@@ -11,7 +11,6 @@ use kp_ledger::tx::Body;
 use kp_ledger::units::Carats;
 
 use crate::commands::Ctx;
-use crate::failure::is_not_found;
 use crate::output::{self, Outcome};
 use crate::parse::{self, IdArg};
 use crate::view;
@@ -197,7 +196,7 @@ fn with_title(cert: &Certificate) -> Result<serde_json::Value> {
 fn member_or_none(ctx: &Ctx, key: &PublicKey) -> Result<Option<Member>> {
     match ctx.client.member(key) {
         Ok(m) => Ok(Some(m)),
-        Err(e) if is_not_found(&e) => Ok(None),
-        Err(e) => Err(e),
+        Err(e) if e.is_not_found() => Ok(None),
+        Err(e) => Err(e.into()),
     }
 }

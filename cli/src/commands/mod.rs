@@ -24,11 +24,11 @@ use kp_ledger::model::{ParcelId, ProposalId, TransferId};
 use kp_ledger::tx::{tx_id, Body, Transaction};
 use kp_wire::api::{ApiError, TxState, TxStatus};
 
-use crate::client::Client;
 use crate::failure::Rejected;
 use crate::parse::IdArg;
 use crate::view;
 use crate::wallet;
+use kp_wire::client::Client;
 
 /// What every command may use: the node, the output mode, the patience.
 pub struct Ctx {

@@ -3,73 +3,21 @@
 //! `--json`, one JSON object per line. A dropped connection is resumed after
 //! the last event seen, so that nothing is missed or shown twice.
 
-use std::io::{self, BufRead, BufReader, Read, Write};
+use std::io::{self, BufRead, Write};
 use std::thread;
 use std::time::Duration;
 
-use anyhow::{anyhow, Context, Result};
+use anyhow::{Context, Result};
 use kp_wire::api::{ApiError, BlockEventView, TxEventView};
+use kp_wire::sse::{SseEvent, SseReader};
 use serde_json::{json, Value};
 
 use crate::commands::Ctx;
-use crate::failure::{ApiFailure, Rejected};
 use crate::view::{date_time, short_id};
 
 /// The first wait before reconnecting; it doubles up to the longest.
 const BACKOFF_MIN: Duration = Duration::from_millis(250);
 const BACKOFF_MAX: Duration = Duration::from_secs(10);
-/// No line of the stream is longer than a block's event is; past this it is
-/// not the node speaking.
-const LINE_BYTES_MAX: u64 = 4 * 1024 * 1024;
-
-/// One server-sent event.
-#[derive(Debug, Default, Clone, PartialEq, Eq)]
-struct SseEvent {
-    id: Option<String>,
-    event: String,
-    data: String,
-}
-
-/// Folds the stream's lines into events, as the server-sent events format
-/// says: `field: value` lines, comments after `:`, a blank line ends one.
-/// Written here: the client crates for the format bring their own HTTP
-/// client or an async runtime, where this reads ureq's blocking body, and
-/// the format's rules for what the node sends fit in this one type.
-#[derive(Debug, Default)]
-struct SseParser {
-    current: SseEvent,
-    has_data: bool,
-}
-
-impl SseParser {
-    /// Takes one line (without its line ending); an event once it is whole.
-    fn line(&mut self, line: &str) -> Option<SseEvent> {
-        if line.is_empty() {
-            let event = std::mem::take(&mut self.current);
-            let complete = std::mem::take(&mut self.has_data);
-            return complete.then_some(event);
-        }
-        if line.starts_with(':') {
-            return None;
-        }
-        let (field, value) = line.split_once(':').unwrap_or((line, ""));
-        let value = value.strip_prefix(' ').unwrap_or(value);
-        match field {
-            "id" => self.current.id = Some(value.to_owned()),
-            "event" => value.clone_into(&mut self.current.event),
-            "data" => {
-                if self.has_data {
-                    self.current.data.push('\n');
-                }
-                self.current.data.push_str(value);
-                self.has_data = true;
-            }
-            // `retry` and unknown fields: nothing for a line reader to do.
-            _ => {}
-        }
-        None
-    }
-}
 
 /// Why following the stream stopped.
 enum Stop {
@@ -122,34 +70,25 @@ pub fn run(ctx: &Ctx, from: Option<u64>) -> Result<()> {
                     eprintln!("kp watch: reconnected to {}", ctx.client.base());
                     break reader;
                 }
-                Err(e) if is_refusal(&e) => return Err(e),
+                Err(e) if e.is_refusal() => return Err(e.into()),
                 Err(e) => reason = format!("{e:#}"),
             }
         };
     }
 }
 
-/// The node understood and refused the request: asking again will not help.
-fn is_refusal(err: &anyhow::Error) -> bool {
-    err.downcast_ref::<Rejected>().is_some()
-        || err
-            .downcast_ref::<ApiFailure>()
-            .is_some_and(|f| (400..500).contains(&f.http_status))
-}
-
 /// Prints every event of one connection, remembering the id of the last.
-fn follow(json_mode: bool, body: impl Read, last_id: &mut Option<String>) -> Stop {
-    let mut reader = BufReader::new(body);
-    let mut parser = SseParser::default();
+fn follow(
+    json_mode: bool,
+    mut events: SseReader<impl BufRead>,
+    last_id: &mut Option<String>,
+) -> Stop {
     let out = io::stdout();
     loop {
-        let line = match read_line(&mut reader) {
-            Ok(Some(line)) => line,
+        let event = match events.next_event() {
+            Ok(Some(event)) => event,
             Ok(None) => return Stop::Lost("the node closed the stream".to_owned()),
             Err(e) => return Stop::Lost(e.to_string()),
-        };
-        let Some(event) = parser.line(&line) else {
-            continue;
         };
         if event.event == "error" {
             let reason = serde_json::from_str::<ApiError>(&event.data)
@@ -172,30 +111,6 @@ fn follow(json_mode: bool, body: impl Read, last_id: &mut Option<String>) -> Sto
             *last_id = event.id;
         }
     }
-}
-
-/// One line of the stream without its line ending; `None` at the end.
-fn read_line(reader: &mut impl BufRead) -> io::Result<Option<String>> {
-    let mut bytes = Vec::new();
-    let read = reader.take(LINE_BYTES_MAX).read_until(b'\n', &mut bytes)?;
-    if read == 0 {
-        return Ok(None);
-    }
-    if bytes.last() != Some(&b'\n') {
-        let problem = if read as u64 >= LINE_BYTES_MAX {
-            "a line of the stream is too long"
-        } else {
-            "the stream ended mid-line"
-        };
-        return Err(io::Error::other(problem));
-    }
-    bytes.pop();
-    if bytes.last() == Some(&b'\r') {
-        bytes.pop();
-    }
-    String::from_utf8(bytes)
-        .map(Some)
-        .map_err(|_| io::Error::other(anyhow!("a line of the stream is not UTF-8")))
 }
 
 /// `{"id": "12:0", "event": "register_parcel", "data": {...}}`
@@ -239,44 +154,6 @@ fn human_line(event: &SseEvent) -> Option<String> {
 #[cfg(test)]
 mod tests {
     use super::*;
-
-    fn parse(text: &str) -> Vec<SseEvent> {
-        let mut parser = SseParser::default();
-        text.lines().filter_map(|l| parser.line(l)).collect()
-    }
-
-    #[test]
-    fn events_comments_and_multi_line_data() {
-        let events = parse(
-            ": keep-alive\n\nid: 3:0\nevent: register_parcel\ndata: {\"a\":1}\n\n\
-             id:3\nevent:block\ndata: x\ndata: y\n\nevent: lonely\n\n",
-        );
-        assert_eq!(
-            events,
-            vec![
-                SseEvent {
-                    id: Some("3:0".into()),
-                    event: "register_parcel".into(),
-                    data: "{\"a\":1}".into()
-                },
-                SseEvent {
-                    id: Some("3".into()),
-                    event: "block".into(),
-                    data: "x\ny".into()
-                },
-            ]
-        );
-    }
-
-    #[test]
-    fn lines_are_bounded_and_whole() {
-        let mut input: &[u8] = b"id: 1\r\ndata: x\npartial";
-        assert_eq!(read_line(&mut input).unwrap().as_deref(), Some("id: 1"));
-        assert_eq!(read_line(&mut input).unwrap().as_deref(), Some("data: x"));
-        assert!(read_line(&mut input).is_err());
-        let mut empty: &[u8] = b"";
-        assert_eq!(read_line(&mut empty).unwrap(), None);
-    }
 
     #[test]
     fn lines_for_blocks_and_transactions() {

@@ -15,5 +15,5 @@ pub use parcels::{parcel_view, trace};
 pub use participants::{participants, proposal, proposal_state, proposals, tally};
 pub use units::date_time;
 
-// Worded in the ledger, which the node's event feed shares with these views.
+// Worded in the ledger, which the node's event stream shares with these views.
 pub use kp_ledger::summary::short_id;

@@ -17,7 +17,7 @@ use axum::extract::{Query, State};
 use axum::http::{HeaderMap, StatusCode};
 use axum::response::sse::{Event, KeepAlive, Sse};
 use futures_util::stream::{self, Stream};
-use kp_store::feed::BlockEvents;
+use kp_store::events::HeightEvents;
 use kp_wire::api::ApiError;
 use serde::Deserialize;
 use tokio::sync::{watch, OwnedSemaphorePermit};
@@ -303,7 +303,7 @@ impl Follower {
     }
 }
 
-fn sse_events(events: BlockEvents) -> impl Iterator<Item = Event> {
+fn sse_events(events: HeightEvents) -> impl Iterator<Item = Event> {
     let block = &events.block;
     let block = json_event(
         Event::default().id(block.height.to_string()).event("block"),

@@ -9,7 +9,8 @@ use std::time::{Duration, Instant};
 use anyhow::{bail, Context, Result};
 use kp_crypto::PublicKey;
 use kp_ledger::model::ParticipantCode;
-use kp_wire::api::{BlockView, ErrorBody, StatusView};
+use kp_wire::api::ErrorBody;
+use kp_wire::client::Client;
 use serde::de::DeserializeOwned;
 use serde::Deserialize;
 
@@ -24,11 +25,11 @@ pub struct Node {
     pub index: usize,
     pub code: ParticipantCode,
     pub home: PathBuf,
-    /// `http://127.0.0.1:PORT`.
-    pub api: String,
     pub api_addr: SocketAddr,
     /// The key it signs blocks with: a block header's `proposer`.
     pub validator: PublicKey,
+    /// Its API, each call bounded by [`REQUEST_TIMEOUT`].
+    pub client: Client,
 }
 
 /// The fields of `DIR/nodeN/node.json` the driver needs.
@@ -80,8 +81,8 @@ pub fn nodes(dir: &Path) -> Result<Vec<Node>> {
             index: nodes.len(),
             code: settings.participant,
             home,
-            api: format!("http://{}", settings.api),
             api_addr: settings.api,
+            client: Client::with_timeout(&settings.api.to_string(), REQUEST_TIMEOUT),
             validator: card.validator,
         });
     }
@@ -93,49 +94,6 @@ pub fn nodes(dir: &Path) -> Result<Vec<Node>> {
         );
     }
     Ok(nodes)
-}
-
-/// A keep-alive HTTP client that hands back error statuses as answers.
-pub fn agent() -> ureq::Agent {
-    ureq::Agent::config_builder()
-        .timeout_global(Some(REQUEST_TIMEOUT))
-        .http_status_as_error(false)
-        .build()
-        .into()
-}
-
-/// The status and the whole text of an answer; read whole, so that the
-/// connection can carry the next request.
-fn read_answer(
-    sent: Result<ureq::http::Response<ureq::Body>, ureq::Error>,
-    what: &str,
-) -> Result<(u16, String)> {
-    let mut response = sent.with_context(|| what.to_owned())?;
-    let status = response.status().as_u16();
-    let text = response
-        .body_mut()
-        .read_to_string()
-        .with_context(|| format!("{what}: reading the answer"))?;
-    Ok((status, text))
-}
-
-/// GET `url` and decode a 200 answer; anything else is an error that says
-/// what the node answered.
-pub fn get_json<T: DeserializeOwned>(agent: &ureq::Agent, url: &str) -> Result<T> {
-    let what = format!("GET {url}");
-    let (status, text) = read_answer(agent.get(url).call(), &what)?;
-    if status != 200 {
-        bail!("{what} answered {status}: {text}");
-    }
-    serde_json::from_str(&text).with_context(|| format!("{what}: unexpected answer {text}"))
-}
-
-pub fn status(agent: &ureq::Agent, node: &Node) -> Result<StatusView> {
-    get_json(agent, &format!("{}/v1/status", node.api))
-}
-
-pub fn block(agent: &ureq::Agent, node: &Node, height: u64) -> Result<BlockView> {
-    get_json(agent, &format!("{}/v1/blocks/{height}", node.api))
 }
 
 /// What a node said to a submitted transaction.
@@ -175,12 +133,6 @@ pub fn metric(text: &str, name: &str) -> Option<f64> {
             let (key, value) = line.split_once(' ')?;
             (key == name).then(|| value.trim().parse().ok())?
         })
-}
-
-pub fn metrics_text(agent: &ureq::Agent, node: &Node) -> Result<String> {
-    let url = format!("{}/metrics", node.api);
-    let (_, text) = read_answer(agent.get(&url).call(), &format!("GET {url}"))?;
-    Ok(text)
 }
 
 /// Polls `check` every `interval` until it gives a value or `limit` passes;

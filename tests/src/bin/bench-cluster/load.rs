@@ -346,15 +346,14 @@ fn follow(
     stop: &AtomicBool,
     counters: &Counters,
 ) -> Result<Vec<SeenBlock>> {
-    let agent = cluster::agent();
     let mut blocks = Vec::new();
     let mut last = height.load(Ordering::Relaxed);
     let mut failing_since: Option<Instant> = None;
     while !stop.load(Ordering::Relaxed) {
-        let fetched = cluster::status(&agent, node).and_then(|status| {
+        let fetched = node.client.status().and_then(|status| {
             let seen = Instant::now();
             for h in last + 1..=status.height {
-                let block = cluster::block(&agent, node, h)?;
+                let block = node.client.block(h)?;
                 counters
                     .committed
                     .fetch_add(block.txs.len() as u64, Ordering::Relaxed);
@@ -373,7 +372,7 @@ fn follow(
             Err(e) => {
                 let since = *failing_since.get_or_insert_with(Instant::now);
                 if since.elapsed() > FOLLOW_FAILING_MAX {
-                    return Err(e.context(format!(
+                    return Err(anyhow::Error::from(e).context(format!(
                         "node{} has not answered for {} s",
                         node.index,
                         FOLLOW_FAILING_MAX.as_secs()

@@ -117,7 +117,6 @@ fn main() -> ExitCode {
 fn run(args: &Args) -> Result<()> {
     let phases = phases(args)?;
     let nodes = cluster::nodes(&args.testnet)?;
-    let agent = cluster::agent();
     let threads = load::sender_threads(args.senders, nodes.len());
     if args.miners < threads {
         bail!(
@@ -127,9 +126,9 @@ fn run(args: &Args) -> Result<()> {
         );
     }
     let setup_limit = Duration::from_secs(args.setup_secs);
-    let genesis = wait_until_running(&agent, &nodes, setup_limit)?;
+    let genesis = wait_until_running(&nodes, setup_limit)?;
 
-    let mut authorities = setup::read_authorities(&agent, &nodes, &args.passphrase)?;
+    let mut authorities = setup::read_authorities(&nodes, &args.passphrase)?;
     let plan = EnrolPlan {
         per_authority: args.miners.div_ceil(nodes.len()),
         batch: args.enrol_batch as usize,
@@ -139,7 +138,7 @@ fn run(args: &Args) -> Result<()> {
         (plan.per_authority * nodes.len()) as u64,
         "enrolling miners",
     );
-    let miners = setup::enrol_miners(&agent, &nodes, &mut authorities, &genesis, &plan, &bar)?;
+    let miners = setup::enrol_miners(&nodes, &mut authorities, &genesis, &plan, &bar)?;
     bar.finish_and_clear();
 
     let per_miner = txs_per_miner(&phases, threads, miners.len());
@@ -155,7 +154,7 @@ fn run(args: &Args) -> Result<()> {
     let mut senders = load::senders(&nodes, threads, queues);
     let counters = Arc::new(Counters::default());
     let followed = &nodes[0];
-    let start_height = cluster::status(&agent, followed)?.height;
+    let start_height = followed.client.status()?.height;
     let poll = Duration::from_millis(args.poll_ms.max(1));
     let follower = Follower::start(followed.clone(), start_height, poll, counters.clone());
 
@@ -169,24 +168,19 @@ fn run(args: &Args) -> Result<()> {
                 phase.name
             );
         }
-        let before = usage::sample(&agent, &nodes);
+        let before = usage::sample(&nodes);
         let bar = progress_bar(phase.slots(), phase.name);
         let load = with_status_line(&bar, &counters, || {
             load::run_phase(&mut senders, phase, &counters, &bar)
         });
-        let after = usage::sample(&agent, &nodes);
+        let after = usage::sample(&nodes);
         let mempool_txs_at_end = nodes
             .iter()
-            .map(|node| cluster::status(&agent, node).map(|s| s.pending_txs))
-            .collect::<Result<Vec<u64>>>()
+            .map(|node| node.client.status().map(|s| s.pending_txs))
+            .collect::<Result<Vec<u64>, _>>()
             .context("a node did not answer at the end of a phase")?;
         bar.finish_and_clear();
-        let drained = drain(
-            &agent,
-            &nodes,
-            &follower,
-            Duration::from_secs(args.drain_secs),
-        );
+        let drained = drain(&nodes, &follower, Duration::from_secs(args.drain_secs));
         let observed = Observed {
             usage: usage::between(&before, &after),
             mempool_txs_at_end,
@@ -246,7 +240,7 @@ fn phases(args: &Args) -> Result<[Phase; 2]> {
 /// Waits until every node answers, has committed a block and is connected
 /// to all the others for gossip; returns the genesis hash they share, which
 /// transactions are signed for.
-fn wait_until_running(agent: &ureq::Agent, nodes: &[Node], limit: Duration) -> Result<Hash32> {
+fn wait_until_running(nodes: &[Node], limit: Duration) -> Result<Hash32> {
     let peers_wanted = u32::try_from(nodes.len() - 1).unwrap_or(u32::MAX);
     let mut not_ready = String::new();
     let started = wait_for(
@@ -257,7 +251,7 @@ fn wait_until_running(agent: &ureq::Agent, nodes: &[Node], limit: Duration) -> R
             let mut geneses = Vec::new();
             let mut waiting = Vec::new();
             for node in nodes {
-                let status = cluster::status(agent, node)?;
+                let status = node.client.status()?;
                 if status.height < 1 || status.peers < peers_wanted {
                     waiting.push(format!(
                         "node{} at height {} with {} of {peers_wanted} peers",
@@ -323,7 +317,7 @@ fn signature_ceiling(
 /// After a phase: waits, at most `limit`, until every node's mempool is
 /// empty and the follower has every block the nodes have. Returns whether
 /// that happened; a cluster that did not drain is reported, not fatal.
-fn drain(agent: &ureq::Agent, nodes: &[Node], follower: &Follower, limit: Duration) -> bool {
+fn drain(nodes: &[Node], follower: &Follower, limit: Duration) -> bool {
     let spinner = ProgressBar::new_spinner().with_prefix("draining");
     spinner.enable_steady_tick(Duration::from_millis(200));
     let drained = wait_for(
@@ -333,8 +327,8 @@ fn drain(agent: &ureq::Agent, nodes: &[Node], follower: &Follower, limit: Durati
         || {
             let statuses = nodes
                 .iter()
-                .map(|node| cluster::status(agent, node))
-                .collect::<Result<Vec<_>>>()?;
+                .map(|node| node.client.status())
+                .collect::<Result<Vec<_>, _>>()?;
             let pending: Vec<u64> = statuses.iter().map(|s| s.pending_txs).collect();
             let tip = statuses.iter().map(|s| s.height).max().unwrap_or(0);
             spinner.set_message(format!("pending in the mempools: {pending:?}"));

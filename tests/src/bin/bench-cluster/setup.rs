@@ -13,7 +13,7 @@ use kp_ledger::model::{HsCode, ParticipantCode, Role, TxId};
 use kp_ledger::tx::{tx_id, Body, TxPayload};
 use kp_wire::api::{NonceView, TxState, TxStatus};
 
-use crate::cluster::{self, get_json, wait_for, Node, Submitted};
+use crate::cluster::{self, wait_for, Node, Submitted};
 use crate::wire::Connection;
 
 /// One Participant's authority, which enrols miners.
@@ -40,11 +40,7 @@ pub struct Prepared {
 
 /// Decrypts each node's authority key and asks its node for the key's last
 /// nonce, so that a testnet used before still works.
-pub fn read_authorities(
-    agent: &ureq::Agent,
-    nodes: &[Node],
-    passphrase: &str,
-) -> Result<Vec<Authority>> {
+pub fn read_authorities(nodes: &[Node], passphrase: &str) -> Result<Vec<Authority>> {
     nodes
         .iter()
         .map(|node| {
@@ -55,8 +51,7 @@ pub fn read_authorities(
                     path.display()
                 )
             })?;
-            let url = format!("{}/v1/nonces/{}", node.api, key.public());
-            let nonces: NonceView = get_json(agent, &url)?;
+            let nonces: NonceView = node.client.nonces(&key.public())?;
             Ok(Authority {
                 node: node.index,
                 code: node.code,
@@ -96,7 +91,6 @@ pub struct EnrolPlan {
 /// authority through its own node (so that its nonces arrive in order),
 /// `plan.batch` at a time, and waits for every batch to be committed.
 pub fn enrol_miners(
-    agent: &ureq::Agent,
     nodes: &[Node],
     authorities: &mut [Authority],
     genesis: &Hash32,
@@ -153,21 +147,20 @@ pub fn enrol_miners(
         // An authority's enrolments commit in nonce order: its last one
         // committed means the whole batch is.
         for (node, id) in last_ids {
-            wait_committed(agent, node, &id, commit_limit)?;
+            wait_committed(node, &id, commit_limit)?;
         }
         enrolled += count;
     }
     Ok(miners)
 }
 
-fn wait_committed(agent: &ureq::Agent, node: &Node, id: &TxId, limit: Duration) -> Result<()> {
-    let url = format!("{}/v1/transactions/{id}", node.api);
+fn wait_committed(node: &Node, id: &TxId, limit: Duration) -> Result<()> {
     wait_for(
         &format!("enrolment {id} to commit on node{}", node.index),
         limit,
         Duration::from_millis(100),
         || {
-            let status: TxStatus = get_json(agent, &url)?;
+            let status: TxStatus = node.client.tx(id)?;
             match status.state {
                 TxState::Committed => Ok(Some(())),
                 TxState::Pending => Ok(None),

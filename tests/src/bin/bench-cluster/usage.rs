@@ -35,7 +35,7 @@ pub struct Sample {
     commit_latency: Vec<Option<(f64, f64)>>,
 }
 
-pub fn sample(agent: &ureq::Agent, nodes: &[Node]) -> Sample {
+pub fn sample(nodes: &[Node]) -> Sample {
     let nodes_cpu = nodes
         .iter()
         .map(|node| node.pid().and_then(|pid| cpu_seconds(&pid.to_string())))
@@ -43,7 +43,7 @@ pub fn sample(agent: &ureq::Agent, nodes: &[Node]) -> Sample {
     let commit_latency = nodes
         .iter()
         .map(|node| {
-            let text = cluster::metrics_text(agent, node).ok()?;
+            let text = node.client.metrics().ok()?;
             Some((
                 cluster::metric(&text, "kp_commit_latency_seconds_sum")?,
                 cluster::metric(&text, "kp_commit_latency_seconds_count")?,

@@ -18,20 +18,20 @@ use crate::tables::{self, TxRecord};
 /// What the stream sends for one height: transactions from some index on,
 /// then the block.
 #[derive(Debug, Clone, PartialEq, Eq)]
-pub struct BlockEvents {
+pub struct HeightEvents {
     pub txs: Vec<TxEventView>,
     pub block: BlockEventView,
 }
 
 impl Snapshot {
-    /// What the event feed sends for `height`: the block's transactions
+    /// What the event stream sends for `height`: the block's transactions
     /// from `first_index` on, in block order, then the block; `None` while
     /// no block is stored at that height.
     pub fn block_events(
         &self,
         height: u64,
         first_index: u32,
-    ) -> Result<Option<BlockEvents>, StoreError> {
+    ) -> Result<Option<HeightEvents>, StoreError> {
         let Some(header) = self.record::<u64, BlockHeader>(tables::BLOCKS, height)? else {
             return Ok(None);
         };
@@ -51,7 +51,7 @@ impl Snapshot {
             .event()?;
             txs.push(tx_event(self, event)?);
         }
-        Ok(Some(BlockEvents {
+        Ok(Some(HeightEvents {
             txs,
             block: BlockEventView {
                 height,
