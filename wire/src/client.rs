@@ -283,12 +283,6 @@ impl Client {
         Ok(last)
     }
 
-    /// Submits and waits, as [`Client::submit`] then [`Client::wait`].
-    pub fn submit_and_wait(&self, tx_bytes: &[u8], timeout: Duration) -> ClientResult<TxStatus> {
-        let submitted = self.submit(tx_bytes)?;
-        self.wait(submitted, timeout)
-    }
-
     /// Opens `GET /v1/events` from block `from`, or after the event
     /// `last_id` (which wins), and hands back its events as they come.
     pub fn events(
@@ -323,7 +317,7 @@ impl Client {
     }
 
     /// `GET path?key=value&…`, the values percent-encoded by ureq.
-    pub fn get_with<T: DeserializeOwned>(
+    fn get_with<T: DeserializeOwned>(
         &self,
         path: &str,
         query: &[(&str, String)],
@@ -464,7 +458,7 @@ fn agent_for_streams(base: &str) -> Agent {
 }
 
 /// `127.0.0.1:8780` and `http://127.0.0.1:8780/` both mean the same node.
-pub fn normalize_base(node: &str) -> String {
+fn normalize_base(node: &str) -> String {
     let node = node.trim().trim_end_matches('/');
     if node.contains("://") {
         node.to_owned()

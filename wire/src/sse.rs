@@ -163,9 +163,12 @@ mod tests {
     }
 
     #[test]
-    fn a_stream_cut_mid_event_is_an_error_not_an_event() {
+    fn a_cut_stream_never_yields_a_partial_event() {
+        // Cut mid-line: an error, so that the caller reconnects.
         let mut reader = SseReader::new(&b"id: 1\ndata: {\"a\""[..]);
         assert!(reader.next_event().is_err());
+        // Cut between lines, before the blank line that ends the event: the
+        // stream is over and the half event is never handed out.
         let mut ended = SseReader::new(&b"id: 1\ndata: x\n"[..]);
         assert_eq!(ended.next_event().unwrap(), None);
     }
